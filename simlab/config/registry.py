@@ -1,0 +1,150 @@
+"""One registry per kind of component: step, strategy, cost.
+
+A component is a frozen dataclass with explicit fields, added under a snake_case key with
+``@register(kind, key)``. Registering a key twice, or a class whose constructor takes
+``*args``/``**kwargs``, is an error. Building from a YAML entry (``{type: position_limit,
+max_weight: 0.25}``) reports unknown keys by their path with the nearest valid field,
+missing required fields, and values that fail the field's type or constraint.
+
+Field constraints are declared with ``typing.Annotated[float, pydantic.Field(gt=0)]``;
+pydantic validates one scenario's plain values. The engine then builds the batched
+component, whose numeric fields may hold one value per scenario (arrays of shape (B,)).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+from typing import Any
+
+import pydantic
+
+from simlab.errors import ConfigError
+
+KINDS = ("step", "strategy", "cost")
+_REGISTRIES: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
+_ADAPTERS: dict[type, pydantic.TypeAdapter] = {}
+
+
+def register(kind: str, key: str):
+    """Class decorator adding a frozen dataclass to the ``kind`` registry under ``key``."""
+    if kind not in _REGISTRIES:
+        raise ValueError(f"unknown component kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+
+    def add(cls: type) -> type:
+        _check_component(cls, kind, key)
+        if key in _REGISTRIES[kind]:
+            other = _REGISTRIES[kind][key]
+            raise ValueError(
+                f"{kind} {key!r} is already registered by {other.__module__}.{other.__qualname__}"
+            )
+        cls.key = key
+        _REGISTRIES[kind][key] = cls
+        return cls
+
+    return add
+
+
+def _check_component(cls: type, kind: str, key: str) -> None:
+    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:
+        raise TypeError(f"{kind} {key!r}: {cls.__qualname__} must be a frozen dataclass")
+    for param in inspect.signature(cls).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise TypeError(f"{kind} {key!r}: {cls.__qualname__} may not take *args or **kwargs")
+
+
+def _ensure_loaded() -> None:
+    """Import the modules whose import registers the built-in components."""
+    import simlab.costs  # noqa: F401
+    import simlab.portfolio  # noqa: F401
+    import simlab.risk  # noqa: F401
+    import strategies  # noqa: F401
+
+
+def registry(kind: str) -> dict[str, type]:
+    """Key -> class for one kind (a copy)."""
+    _ensure_loaded()
+    return dict(_REGISTRIES[kind])
+
+
+def lookup(kind: str, key: Any, path: str) -> type:
+    """The class registered as ``key``, or a ConfigError naming ``path`` and the choices."""
+    table = registry(kind)
+    if key in table:
+        return table[key]
+    choices = sorted(table)
+    hint = difflib.get_close_matches(str(key), choices, n=1)
+    near = f" Did you mean {hint[0]!r}?" if hint else ""
+    raise ConfigError(
+        f"{path}.type: unknown {kind} {key!r}.{near} Valid {kind}s: {', '.join(choices)}"
+    )
+
+
+def fields_of(cls: type) -> dict[str, dataclasses.Field]:
+    """The constructor fields of a component class."""
+    return {f.name: f for f in dataclasses.fields(cls) if f.init}
+
+
+def resolve(kind: str, entry: Any, path: str) -> dict[str, Any]:
+    """Validate one config entry; return it with every default filled (``type`` first)."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'type' key; got {entry!r}")
+    if "type" not in entry:
+        raise ConfigError(f"{path}: missing 'type'; valid {kind}s: {', '.join(sorted(registry(kind)))}")
+    cls = lookup(kind, entry["type"], path)
+    params = {k: v for k, v in entry.items() if k != "type"}
+    _check_keys(cls, params, path)
+    validated = _validate(cls, params, path)
+    out = {"type": entry["type"]}
+    out.update({name: getattr(validated, name) for name in fields_of(cls)})
+    return out
+
+
+def _check_keys(cls: type, params: dict, path: str) -> None:
+    valid = fields_of(cls)
+    for key in params:
+        if key not in valid:
+            hint = difflib.get_close_matches(str(key), list(valid), n=1)
+            near = f" Did you mean {hint[0]!r}?" if hint else ""
+            listing = ", ".join(valid) if valid else "(none)"
+            raise ConfigError(
+                f"{path}.{key}: unknown key for {cls.key!r}.{near} Valid keys: {listing}"
+            )
+
+
+def _validate(cls: type, params: dict, path: str):
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _ADAPTERS[cls] = pydantic.TypeAdapter(cls)
+    try:
+        return adapter.validate_python(params)
+    except pydantic.ValidationError as err:
+        raise ConfigError(_describe(err, path)) from None
+
+
+def _describe(err: pydantic.ValidationError, path: str) -> str:
+    lines = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"])
+        where = f"{path}.{loc}" if loc else path
+        if item["type"] == "missing":
+            lines.append(f"{where}: required key is missing")
+        else:
+            lines.append(f"{where}: {item['msg']}; got {item.get('input')!r}")
+    return "\n".join(lines)
+
+
+def build(kind: str, resolved: dict[str, Any]) -> Any:
+    """Construct a component from a resolved entry (values may be per-scenario arrays)."""
+    cls = registry(kind)[resolved["type"]]
+    return cls(**{k: v for k, v in resolved.items() if k != "type"})
+
+
+def describe(kind: str) -> list[tuple[str, str]]:
+    """(key, first docstring line) for every registered component of ``kind``."""
+    rows = []
+    for key, cls in sorted(registry(kind).items()):
+        doc = (cls.__doc__ or "").strip().splitlines()
+        rows.append((key, doc[0] if doc else ""))
+    return rows

@@ -1,0 +1,158 @@
+"""Expand ``scenarios:`` (a grid, a named list, or both) into the batch axis B.
+
+Each scenario is the experiment's ``strategy``, ``costs`` and ``pipeline`` with overrides
+applied and re-validated. Only those three keys can vary inside one batch; what changes
+the data, the calendar or the fills (``data``, ``schedule``, ``execution``) cannot.
+Names are readable and stable: ``top_n=3,bps=10`` for a grid point, the given ``name``
+for a list entry, both joined by ``/`` when a list is crossed with a grid.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from simlab.config import registry
+from simlab.errors import ConfigError
+
+BATCHABLE = ("strategy", "costs", "pipeline")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One point of the batch axis: resolved component entries and a name."""
+
+    name: str
+    strategy: dict[str, Any] | None
+    costs: dict[str, Any] | None
+    pipeline: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the saved config."""
+        return {
+            "name": self.name,
+            "strategy": self.strategy,
+            "costs": self.costs,
+            "pipeline": list(self.pipeline),
+        }
+
+
+def expand(exp) -> list[Scenario]:
+    """All scenarios of an experiment, in grid order; one unnamed scenario if none."""
+    base = {"strategy": exp.strategy, "costs": exp.costs, "pipeline": exp.pipeline}
+    grid_points = _grid_points(exp.scenarios.grid)
+    entries = exp.scenarios.list or [{"name": ""}]
+    out = []
+    for entry in entries:
+        entry = dict(entry)
+        label = str(entry.pop("name", ""))
+        for grid_name, grid_over in grid_points:
+            name = "/".join(p for p in (label, grid_name) if p) or exp.name
+            tree = copy.deepcopy(base)
+            for path, value in {**entry, **grid_over}.items():
+                _set_path(tree, path, value)
+            out.append(_resolve(name, tree))
+    _check_unique([s.name for s in out])
+    return out
+
+
+def _grid_points(grid: dict[str, list]) -> list[tuple[str, dict]]:
+    if not grid:
+        return [("", {})]
+    for path, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"scenarios.grid.{path}: expected a non-empty list of values")
+    labels = _short_labels(list(grid))
+    points = []
+    for combo in itertools.product(*grid.values()):
+        name = ",".join(f"{labels[p]}={_fmt(v)}" for p, v in zip(grid, combo))
+        points.append((name, dict(zip(grid, combo))))
+    return points
+
+
+def _short_labels(paths: list[str]) -> dict[str, str]:
+    last = [p.split(".")[-1] for p in paths]
+    return {p: (s if last.count(s) == 1 else p) for p, s in zip(paths, last)}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    if isinstance(value, dict) and "type" in value:
+        return str(value["type"])
+    return str(value)
+
+
+def _set_path(tree: dict, path: str, value: Any) -> None:
+    parts = str(path).split(".")
+    if parts[0] not in BATCHABLE:
+        raise ConfigError(
+            f"scenarios: {path!r} cannot vary inside one batch; only keys under "
+            f"{', '.join(BATCHABLE)} can (vary data, schedule or execution with a sweep)"
+        )
+    node: Any = tree
+    for i, part in enumerate(parts[:-1]):
+        node = _child(node, part, ".".join(parts[: i + 1]))
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_index(node, last, path)] = value
+    else:
+        node[last] = value
+
+
+def _child(node: Any, part: str, where: str) -> Any:
+    if isinstance(node, list):
+        return node[_index(node, part, where)]
+    if node is None:
+        raise ConfigError(f"scenarios: {where!r} is not set in the experiment, so it cannot vary")
+    if part not in node:
+        node[part] = {}
+    return node[part]
+
+
+def _index(node: list, part: str, where: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"scenarios: {where!r}: {part!r} is not an index below {len(node)}")
+    return int(part)
+
+
+def _resolve(name: str, tree: dict) -> Scenario:
+    try:
+        strategy = tree["strategy"] and registry.resolve("strategy", tree["strategy"], "strategy")
+        costs = tree["costs"] and registry.resolve("cost", tree["costs"], "costs")
+        if not isinstance(tree["pipeline"], list) or not tree["pipeline"]:
+            raise ConfigError("pipeline: expected a non-empty list of steps")
+        pipeline = tuple(
+            registry.resolve("step", e, f"pipeline[{i}]") for i, e in enumerate(tree["pipeline"])
+        )
+        check_chain(strategy, pipeline)
+    except ConfigError as err:
+        err.add_note(f"in scenario {name!r}")
+        raise
+    return Scenario(name=name, strategy=strategy or None, costs=costs or None, pipeline=pipeline)
+
+
+def check_chain(strategy: dict | None, pipeline: tuple[dict, ...]) -> None:
+    """Every Step's ``requires`` must be met by the data, the strategy or an earlier Step."""
+    from simlab.portfolio.step import BASE_FEATURES
+
+    available = set(BASE_FEATURES) | ({"signal"} if strategy else set())
+    steps = registry.registry("step")
+    for i, entry in enumerate(pipeline):
+        cls = steps[entry["type"]]
+        missing = set(cls.requires) - available
+        if missing:
+            need = ", ".join(sorted(missing))
+            hint = " (add a strategy: block)" if "signal" in missing else ""
+            raise ConfigError(f"pipeline[{i}] ({entry['type']}) requires {need}, which nothing before it provides{hint}")
+        available |= set(cls.provides)
+
+
+def _check_unique(names: list[str]) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"scenarios: two scenarios are named {name!r}; names must be unique")
+        seen.add(name)

@@ -1,0 +1,38 @@
+"""The cost-model contract.
+
+A cost model is a frozen dataclass registered under the ``cost`` kind. Called on the
+signed traded value (B, N) of one fill day, with the traded shares and the fill prices,
+it returns the non-negative money cost of each trade, (B, N). Numeric fields may hold one
+value per scenario; :func:`simlab.portfolio.step.per_scenario` makes them broadcast.
+
+A model's cost must grow no faster than linearly when a trade is scaled down
+(``cost(s * x) <= s * cost(x)`` for ``0 <= s <= 1``, true of linear and of concave-in-size
+models alike); the order generator relies on it when it scales buys down to the cash
+available.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Base of every cost model."""
+
+    key: ClassVar[str] = ""
+
+    def __call__(self, value: np.ndarray, shares: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """Money cost (B, N) of trading ``value`` (B, N) = ``shares`` (B, N) x ``price`` (N,)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class NoCost(CostModel):
+    """Trading is free."""
+
+    def __call__(self, value, shares, price):
+        return np.zeros_like(value)

@@ -1,0 +1,23 @@
+"""Market data: the container, loaders for real and synthetic data, and validation.
+
+>>> from simlab.data import load
+>>> md = load("builtin:sp500_20")          # doctest: +SKIP
+>>> md.close.shape                          # doctest: +SKIP
+(8313, 20)
+"""
+
+from simlab.data.loaders import available, load, load_series, load_table
+from simlab.data.market import MarketData, PointInTimeView
+from simlab.data.synthetic import generate_market
+from simlab.data.validate import validate_market
+
+__all__ = [
+    "MarketData",
+    "PointInTimeView",
+    "available",
+    "generate_market",
+    "load",
+    "load_series",
+    "load_table",
+    "validate_market",
+]

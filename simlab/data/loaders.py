@@ -1,0 +1,289 @@
+"""Loading market data from a source string.
+
+A source string names where prices come from:
+
+- ``builtin:NAME``: real data shipped in the package (see :func:`available` and
+  ``simlab/data/builtin/PROVENANCE.md``);
+- ``csv:PATH`` and ``parquet:PATH``: a researcher's own wide price file, the dates first
+  (a date column or a date index), then one column per asset;
+- ``synthetic``: a seeded factor market from :func:`simlab.data.synthetic.generate_market`.
+
+Each prefix maps to one loader function in ``LOADERS``; every loader returns a
+:class:`~simlab.data.market.MarketData` whose ``provenance`` records the source, the rows
+and the span (and, for built-ins, origin and licence).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from simlab.data.market import MarketData
+from simlab.data.synthetic import generate_market
+from simlab.data.validate import validate_market
+from simlab.errors import ConfigError, DataError
+
+SKFOLIO = "BSD-3-Clause (skfolio)"
+ARCH = "NCSA (arch)"
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A dataset shipped in ``simlab/data/builtin/``.
+
+    Attributes
+    ----------
+    origin : str
+        Package and function it was built from.
+    licence : str
+        Licence it is redistributed under.
+    prices : bool
+        Whether it is a price table ``load`` can serve (else only ``load_table``).
+    caveats : tuple of str
+        What a researcher must know before drawing conclusions from it.
+    """
+
+    origin: str
+    licence: str
+    prices: bool = True
+    caveats: tuple[str, ...] = ()
+
+    def file(self, name: str) -> str:
+        """File name of dataset ``name``."""
+        return f"{name}.csv.gz"
+
+
+BUILTINS: dict[str, Builtin] = {
+    "sp500_20": Builtin(
+        "skfolio.datasets.load_sp500_dataset", SKFOLIO,
+        caveats=("survivorship bias: the 20 stocks are today's survivors",),
+    ),
+    "sp500_index": Builtin("skfolio.datasets.load_sp500_index", SKFOLIO),
+    "factor_etfs": Builtin("skfolio.datasets.load_factors_dataset", SKFOLIO),
+    "vix": Builtin(
+        "arch.data.vix.load", ARCH, caveats=("covers 2014-01-03 .. 2019-01-03 only",)
+    ),
+    "sp500_ohlcv": Builtin("arch.data.sp500.load", ARCH),
+    "ff_factors": Builtin(
+        "arch.data.frenchdata.load (Kenneth R. French Data Library)", ARCH, prices=False,
+        caveats=("monthly factor returns as fractions, dated at month end",),
+    ),
+}
+
+
+def available() -> list[str]:
+    """Names of the built-in datasets, for ``builtin:NAME`` or :func:`load_table`.
+
+    Returns
+    -------
+    list of str
+        Sorted names. All but ``ff_factors`` are price data for :func:`load`;
+        ``ff_factors`` (monthly factor returns) is read with :func:`load_table`.
+    """
+    return sorted(BUILTINS)
+
+
+def _builtin(name: str) -> Builtin:
+    """The catalogue entry of ``name``; unknown names suggest the nearest valid one."""
+    if name in BUILTINS:
+        return BUILTINS[name]
+    near = difflib.get_close_matches(name, BUILTINS, n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    raise DataError(f"unknown built-in dataset {name!r}{hint}; valid names: {available()}")
+
+
+def load_table(name: str) -> pd.DataFrame:
+    """A built-in dataset exactly as stored: dates as index, its own columns.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`available` (with or without the ``builtin:`` prefix).
+
+    Returns
+    -------
+    DataFrame
+        Index a ``DatetimeIndex`` named ``date``. ``ff_factors`` holds the monthly
+        Fama-French ``Mkt-RF``, ``SMB``, ``HML`` and ``RF`` as fractions (0.0296 is
+        2.96 %), dated at month end; ``sp500_ohlcv`` holds ``Open``, ``High``, ``Low``,
+        ``Close``, ``Adj Close`` and ``Volume``.
+    """
+    name = name.removeprefix("builtin:")
+    entry = _builtin(name)
+    resource = resources.files("simlab.data.builtin").joinpath(entry.file(name))
+    with resources.as_file(resource) as path:
+        frame = pd.read_csv(path, index_col=0, parse_dates=[0], compression="gzip")
+    return frame.rename_axis("date")
+
+
+def _provenance(source: str, close: pd.DataFrame, **extra) -> dict:
+    """The provenance every loader records."""
+    return {
+        "source": source,
+        "rows": len(close),
+        "start": close.index[0].date().isoformat() if len(close) else None,
+        "end": close.index[-1].date().isoformat() if len(close) else None,
+        **extra,
+    }
+
+
+def _load_builtin(name: str) -> MarketData:
+    """Price data of built-in dataset ``name`` as MarketData."""
+    entry = _builtin(name)
+    if not entry.prices:
+        raise DataError(
+            f"built-in dataset {name!r} holds monthly factor returns, not prices; read it "
+            f"with simlab.data.load_table({name!r})"
+        )
+    table = load_table(name)
+    close, volume, open_ = table, None, None
+    if name == "sp500_ohlcv":
+        close = table[["Adj Close"]].set_axis(["SP500"], axis=1)
+        open_ = table[["Open"]].set_axis(["SP500"], axis=1)
+        volume = table[["Volume"]].set_axis(["SP500"], axis=1).astype("float64")
+    source = f"builtin:{name}"
+    provenance = _provenance(source, close, origin=entry.origin, licence=entry.licence,
+                             file=f"simlab/data/builtin/{entry.file(name)}",
+                             caveats=list(entry.caveats))
+    return MarketData(close=close, open=open_, volume=volume, source=source,
+                      provenance=provenance)
+
+
+def _existing(path: str) -> Path:
+    """``path`` as a Path; a missing file raises DataError naming it."""
+    resolved = Path(path).expanduser()
+    if not resolved.is_file():
+        raise DataError(f"data file not found: {str(resolved.absolute())!r}")
+    return resolved
+
+
+def _dated(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``frame`` with its dates parsed into a ``DatetimeIndex`` named ``date``."""
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raw = frame.index
+        dates = pd.to_datetime(pd.Series(raw, dtype=object), errors="coerce", format="mixed")
+        bad = dates.isna().to_numpy()
+        if bad.any():
+            row = int(bad.argmax())
+            raise DataError(
+                f"{path}: date {raw[row]!r} (data row {row}) is not a date; the first "
+                "column (or the index) must hold the dates"
+            )
+        frame = frame.set_axis(pd.DatetimeIndex(dates), axis=0)
+    frame = frame.set_axis(frame.columns.map(str), axis=1)
+    return frame.rename_axis("date").rename_axis(None, axis=1)
+
+
+def _from_file(frame: pd.DataFrame, path: Path, source: str) -> MarketData:
+    """MarketData from a researcher's wide price table."""
+    close = _dated(frame, path)
+    return MarketData(close=close, source=source,
+                      provenance=_provenance(source, close, file=str(path.absolute())))
+
+
+def _load_csv(path: str) -> MarketData:
+    """A wide price CSV: dates in the first column, one column per asset."""
+    resolved = _existing(path)
+    frame = pd.read_csv(resolved, index_col=0)
+    return _from_file(frame, resolved, f"csv:{path}")
+
+
+def _load_parquet(path: str) -> MarketData:
+    """A wide price Parquet file: a date index, or dates in the first column."""
+    resolved = _existing(path)
+    frame = pd.read_parquet(resolved)
+    if isinstance(frame.index, pd.RangeIndex) and frame.shape[1] > 0:
+        frame = frame.set_index(frame.columns[0])
+    return _from_file(frame, resolved, f"parquet:{path}")
+
+
+def _load_synthetic(_: str, n_assets=None, n_days=None, seed=None) -> MarketData:
+    """A synthetic market; ``None`` arguments take the defaults 20, 2520 and 0."""
+    return generate_market(
+        n_assets=20 if n_assets is None else n_assets,
+        n_days=2520 if n_days is None else n_days,
+        seed=0 if seed is None else seed,
+    )
+
+
+LOADERS = {
+    "builtin": _load_builtin,
+    "csv": _load_csv,
+    "parquet": _load_parquet,
+    "synthetic": _load_synthetic,
+}
+
+
+def load(
+    source: str, *, n_assets: int | None = None, n_days: int | None = None,
+    seed: int | None = None, validate: bool = True,
+) -> MarketData:
+    """Load market data from a source string.
+
+    Parameters
+    ----------
+    source : str
+        ``builtin:NAME`` (``sp500_20``, ``sp500_index``, ``factor_etfs``, ``vix``,
+        ``sp500_ohlcv``), ``csv:PATH``, ``parquet:PATH`` or ``synthetic``.
+    n_assets, n_days, seed : int, optional
+        Size and seed of a ``synthetic`` market (defaults 20, 2520, 0); rejected for
+        other sources.
+    validate : bool
+        Run :func:`~simlab.data.validate.validate_market` on the result.
+
+    Returns
+    -------
+    MarketData
+        ``builtin:sp500_20`` carries ``meta["sector"]`` (GICS); ``builtin:sp500_ohlcv``
+        has the adjusted close as ``close``, plus ``open`` and ``volume``, all in one
+        column named ``SP500``. Monthly Fama-French factors are not prices: read them
+        with :func:`load_table` (``"ff_factors"``).
+
+    Raises
+    ------
+    DataError
+        Unknown source or built-in name, missing file, or malformed data.
+    ConfigError
+        ``n_assets``, ``n_days`` or ``seed`` given for a source other than ``synthetic``.
+    """
+    prefix, _, rest = source.partition(":")
+    if prefix not in LOADERS or (prefix == "synthetic" and rest):
+        raise DataError(f"unknown data source {source!r}; expected one of "
+                        "builtin:NAME, csv:PATH, parquet:PATH, synthetic")
+    options = {"n_assets": n_assets, "n_days": n_days, "seed": seed}
+    given = [key for key, value in options.items() if value is not None]
+    if prefix != "synthetic" and given:
+        raise ConfigError(f"{', '.join(given)}: only the 'synthetic' source takes "
+                          f"n_assets, n_days and seed, not {source!r}")
+    md = LOADERS[prefix](rest, **options) if given else LOADERS[prefix](rest)
+    return validate_market(md) if validate else md
+
+
+def load_series(source: str) -> pd.Series:
+    """The single price series of a one-column source (a benchmark, the VIX).
+
+    Parameters
+    ----------
+    source : str
+        Any source :func:`load` accepts whose ``close`` has exactly one column.
+
+    Returns
+    -------
+    Series
+        Indexed by date; named after the built-in dataset (``"sp500_index"``, ``"vix"``,
+        ``"sp500_ohlcv"``) or, for a file, after its column.
+    """
+    close = load(source).close
+    if close.shape[1] != 1:
+        raise DataError(f"{source!r} has {close.shape[1]} columns; load_series needs one "
+                        "(use load(...).close[ASSET] to pick one)")
+    prefix, _, rest = source.partition(":")
+    name = rest if prefix == "builtin" else close.columns[0]
+    return close.iloc[:, 0].rename(name)
+
+
+__all__ = ["BUILTINS", "LOADERS", "available", "load", "load_series", "load_table"]

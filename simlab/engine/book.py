@@ -1,0 +1,64 @@
+"""The book: holdings, cash, NAV and peak NAV of B scenarios, and what happened to them.
+
+State is plain arrays owned by the engine (Steps hold configuration only). The recorder
+keeps what a Result needs, as arrays; labels go on in :mod:`simlab.engine.result`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Book:
+    """Mutable state of the batch: (B, N) holdings, (B,) cash and peak NAV, (T, B) NAV."""
+
+    holdings: np.ndarray
+    cash: np.ndarray
+    peak_nav: np.ndarray
+    nav: np.ndarray
+
+    @classmethod
+    def empty(cls, n_days: int, n_scenarios: int, n_assets: int, init_cash: float) -> Book:
+        """All cash, NaN NAV until the simulation writes it."""
+        return cls(
+            holdings=np.zeros((n_scenarios, n_assets)),
+            cash=np.full(n_scenarios, float(init_cash)),
+            peak_nav=np.full(n_scenarios, float(init_cash)),
+            nav=np.full((n_days, n_scenarios), np.nan),
+        )
+
+    def weights(self, row: int, price: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """End-of-day weights (B, N) at ``row`` given forward-filled ``price`` (N,)."""
+        value = self.holdings[rows] * np.nan_to_num(price)[None, :]
+        nav = self.nav[row, rows]
+        return np.divide(value, nav[:, None], out=np.zeros_like(value), where=nav[:, None] != 0)
+
+
+@dataclass
+class Recorder:
+    """Append-only logs: holdings snapshots, fills, and Step diagnostics."""
+
+    snapshot_rows: list = field(default_factory=list)
+    snapshots: list = field(default_factory=list)
+    fills: list = field(default_factory=list)  # (row, shares (B,N), price (N,), cost (B,N), reason)
+    diagnostics: list = field(default_factory=list)  # (row, scenario rows, step label, dict)
+
+    def snapshot(self, row: int, holdings: np.ndarray) -> None:
+        """Holdings in force from the close of ``row`` on."""
+        if self.snapshot_rows and self.snapshot_rows[-1] == row:
+            self.snapshots[-1] = holdings.copy()
+        else:
+            self.snapshot_rows.append(row)
+            self.snapshots.append(holdings.copy())
+
+    def fill(self, row: int, shares: np.ndarray, price: np.ndarray, cost: np.ndarray, reason: str) -> None:
+        """One fill day's trades for the whole batch."""
+        self.fills.append((row, shares, price, cost, reason))
+
+    def diag(self, row: int, scenario_rows: np.ndarray, step: str, values: dict) -> None:
+        """One Step's diagnostics for a group of scenarios."""
+        if values:
+            self.diagnostics.append((row, scenario_rows, step, values))

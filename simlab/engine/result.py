@@ -1,0 +1,160 @@
+"""Result: the one place labels go back on the engine's arrays.
+
+Tables are built when first asked for and cached, so a sweep that only needs NAVs
+never pays for a (T, B, N) weights cube or a long diagnostics table.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from simlab.analysis import metrics as _metrics
+from simlab.config.loader import Config
+from simlab.data.market import MarketData
+
+TRADE_COLUMNS = ["date", "scenario", "asset", "shares", "price", "value", "cost", "reason"]
+
+
+class Result:
+    """A finished run: the portfolio's path, its trades and decisions, and its metrics."""
+
+    def __init__(self, config: Config, md: MarketData, inputs, book, recorder):
+        self.config = config
+        self.market = md
+        self._inputs = inputs
+        self._book = book
+        self._rec = recorder
+        self.scenarios = tuple(s.name for s in config.scenarios)
+        self.assets = tuple(inputs.assets)
+        self._span = slice(inputs.first, inputs.last + 1)
+        self.dates = inputs.dates[self._span]
+
+    @cached_property
+    def nav(self) -> pd.DataFrame:
+        """Portfolio value at each close; index date, one column per scenario."""
+        return self._frame(self._book.nav[self._span])
+
+    @cached_property
+    def returns(self) -> pd.DataFrame:
+        """Daily simple returns; the first day is measured from the initial cash."""
+        nav = self._book.nav[self._span]
+        prev = np.vstack([np.full((1, nav.shape[1]), self.config.experiment.execution.init_cash), nav[:-1]])
+        return self._frame(nav / prev - 1.0)
+
+    @cached_property
+    def benchmark(self) -> pd.Series | None:
+        """Benchmark level over the simulated dates, or None."""
+        if self.market.benchmark is None:
+            return None
+        return self.market.benchmark.iloc[self._span]
+
+    @cached_property
+    def benchmark_returns(self) -> pd.Series | None:
+        """Benchmark daily simple returns, 0 on the first simulated day."""
+        if self.benchmark is None:
+            return None
+        level = self.market.benchmark
+        rets = level.pct_change(fill_method=None).iloc[self._span].copy()
+        rets.iloc[0] = 0.0
+        return rets
+
+    @cached_property
+    def weights(self) -> xr.DataArray:
+        """End-of-day weights, dims (date, scenario, asset)."""
+        rows = np.asarray(self._rec.snapshot_rows)
+        idx = np.searchsorted(rows, np.arange(self._span.start, self._span.stop), side="right") - 1
+        holdings = np.stack(self._rec.snapshots)[idx]
+        price = np.nan_to_num(self._inputs.price[self._span])[:, None, :]
+        nav = self._book.nav[self._span][:, :, None]
+        data = np.divide(holdings * price, nav, out=np.zeros(holdings.shape), where=nav != 0)
+        return xr.DataArray(
+            data, dims=("date", "scenario", "asset"),
+            coords={"date": self.dates, "scenario": list(self.scenarios), "asset": list(self.assets)},
+            name="weight",
+        )
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """One row per fill: date, scenario, asset, shares, price, value, cost, reason."""
+        parts = [self._trade_rows(*fill) for fill in self._rec.fills]
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return pd.DataFrame({c: pd.Series(dtype=float) for c in TRADE_COLUMNS})
+        return pd.concat(parts, ignore_index=True)
+
+    def _trade_rows(self, row, shares, price, cost, reason) -> pd.DataFrame:
+        b, n = np.nonzero(shares)
+        return pd.DataFrame({
+            "date": np.repeat(self._inputs.dates[row], len(b)),
+            "scenario": np.asarray(self.scenarios, dtype=object)[b],
+            "asset": np.asarray(self.assets, dtype=object)[n],
+            "shares": shares[b, n],
+            "price": price[n],
+            "value": shares[b, n] * price[n],
+            "cost": cost[b, n],
+            "reason": reason,
+        })
+
+    @cached_property
+    def diagnostics(self) -> pd.DataFrame:
+        """Long table: date, scenario, step, key, asset (None for per-scenario values), value."""
+        names = np.asarray(self.scenarios, dtype=object)
+        assets = np.asarray(self.assets, dtype=object)
+        frames = []
+        for row, rows, step, values in self._rec.diagnostics:
+            for key, value in values.items():
+                frames.append(_diag_rows(self._inputs.dates[row], names[rows], assets, step, key, value))
+        if not frames:
+            return pd.DataFrame(columns=["date", "scenario", "step", "key", "asset", "value"])
+        return pd.concat(frames, ignore_index=True)
+
+    def daily_traded_value(self) -> pd.DataFrame:
+        """Sum of absolute traded value per day and scenario (rebalances and delistings)."""
+        return self._daily_sum(lambda shares, price, cost: np.abs(shares * price).sum(axis=1))
+
+    def daily_costs(self) -> pd.DataFrame:
+        """Money paid in costs per day and scenario."""
+        return self._daily_sum(lambda shares, price, cost: cost.sum(axis=1))
+
+    def _daily_sum(self, per_fill) -> pd.DataFrame:
+        out = np.zeros((len(self.dates), len(self.scenarios)))
+        for row, shares, price, cost, _reason in self._rec.fills:
+            out[row - self._span.start] += per_fill(shares, price, cost)
+        return self._frame(out)
+
+    def metrics(self, risk_free: float | None = None) -> pd.DataFrame:
+        """Scenario x metric table (conventions in :mod:`simlab.analysis.metrics`)."""
+        rf = self.config.experiment.risk_free if risk_free is None else risk_free
+        return _metrics.summary(
+            self.returns, benchmark_returns=self.benchmark_returns, traded_value=self.daily_traded_value(),
+            costs=self.daily_costs(), nav=self.nav, risk_free=rf,
+        )
+
+    def save(self, path=None):
+        """Write the run folder (see :func:`simlab.lab.store.save_run`); returns its path."""
+        from simlab.lab.store import save_run
+
+        return save_run(self, path)
+
+    def _frame(self, values: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(values, index=self.dates, columns=pd.Index(self.scenarios, name="scenario"))
+
+    def __repr__(self) -> str:
+        return (f"Result({self.config.name!r}: {len(self.scenarios)} scenarios x {len(self.assets)} assets, "
+                f"{self.dates[0].date()} .. {self.dates[-1].date()})")
+
+
+def _diag_rows(date, scenario_names, assets, step, key, value) -> pd.DataFrame:
+    arr = np.asarray(value, dtype=float)
+    n_scen = len(scenario_names)
+    if arr.ndim == 2:
+        return pd.DataFrame({
+            "date": date, "scenario": np.repeat(scenario_names, arr.shape[1]), "step": step, "key": key,
+            "asset": np.tile(assets, n_scen), "value": arr.ravel(),
+        })
+    arr = np.broadcast_to(arr, (n_scen,))
+    return pd.DataFrame({"date": date, "scenario": scenario_names, "step": step, "key": key, "asset": None, "value": arr})

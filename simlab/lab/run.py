@@ -1,0 +1,55 @@
+"""``simlab.run``: load the config, load the data, simulate, return a Result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simlab.config.loader import Config, load_config
+from simlab.config.universe import load_universe
+from simlab.data import load, load_series
+from simlab.data.market import MarketData
+from simlab.data.validate import validate_market
+from simlab.engine.result import Result
+from simlab.engine.simulate import simulate
+from simlab.errors import ConfigError
+
+
+def run(config) -> Result:
+    """Run an experiment given as a path, a dict, an Experiment or a Config."""
+    cfg = load_config(config)
+    md = load_market(cfg)
+    inputs, book, recorder = simulate(cfg, md)
+    return Result(cfg, md, inputs, book, recorder)
+
+
+def load_market(cfg: Config) -> MarketData:
+    """The experiment's data: source, universe, benchmark, cut at ``data.end``.
+
+    Rows before ``data.start`` are kept so causal features can warm up on them.
+    """
+    spec = cfg.experiment.data
+    md = load(spec.source, n_assets=spec.n_assets, n_days=spec.n_days, seed=spec.seed)
+    if cfg.experiment.universe:
+        md = _apply_universe(md, cfg)
+    if spec.end is not None:
+        md = md.slice(None, str(spec.end))
+    if spec.benchmark and md.benchmark is None:
+        md = md.with_benchmark(load_series(spec.benchmark))
+    return validate_market(md)
+
+
+def _apply_universe(md: MarketData, cfg: Config) -> MarketData:
+    base = cfg.path.parent if cfg.path else None
+    universe = load_universe(cfg.experiment.universe, base=base or Path.cwd())
+    missing = [a for a in universe.assets if a not in md.assets]
+    if missing:
+        raise ConfigError(
+            f"universe {cfg.experiment.universe}: asset(s) {', '.join(missing)} not in the data "
+            f"{cfg.experiment.data.source} (it has {', '.join(map(str, md.assets[:25]))}"
+            f"{', ...' if len(md.assets) > 25 else ''})"
+        )
+    selected = md.select(universe.assets)
+    meta = universe.meta if md.meta is None else universe.meta.combine_first(md.meta.reindex(universe.assets))
+    from dataclasses import replace
+
+    return replace(selected, meta=meta)

@@ -1,0 +1,99 @@
+"""Phase-1 (rule-based) allocators: equal weight, top-N equal weight, signal weighted.
+
+Every allocator ignores the weights it is given and returns fresh targets, fully
+invested unless a rule sends the rest to cash. Only assets tradeable on the decision day
+(a price at t) and, where a signal is used, with a finite signal, can receive weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field
+
+from simlab.config.registry import register
+from simlab.portfolio.step import Step, StepContext, per_scenario
+from simlab.portfolio.weights import cap_and_redistribute, rank_descending
+
+
+def _equal_over(mask: np.ndarray) -> np.ndarray:
+    count = mask.sum(axis=1, keepdims=True)
+    return np.divide(mask, count, out=np.zeros(mask.shape), where=count > 0)
+
+
+def _signal_mask(ctx: StepContext) -> np.ndarray:
+    return np.isfinite(ctx.signal) & ctx.tradeable[None, :]
+
+
+@register("step", "equal_weight")
+@dataclass(frozen=True)
+class EqualWeight(Step):
+    """Equal weight over every asset tradeable on the decision day.
+
+    Requires: prices. Provides: weights.
+    """
+
+    def __call__(self, weights, ctx):
+        mask = np.broadcast_to(ctx.tradeable, weights.shape)
+        return _equal_over(mask), {"n_selected": mask.sum(axis=1)}
+
+
+@register("step", "equal_weight_top_n")
+@dataclass(frozen=True)
+class EqualWeightTopN(Step):
+    """Equal weight over the ``top_n`` assets with the highest signal.
+
+    Assets without a finite signal or a price on the decision day are never chosen; with
+    fewer than ``top_n`` eligible, the eligible ones share the whole book. Ties keep the
+    asset order of the data.
+
+    Requires: signal. Provides: weights.
+    """
+
+    top_n: Annotated[int, Field(ge=1)] = 5
+    requires = frozenset({"signal"})
+
+    def __call__(self, weights, ctx):
+        valid = _signal_mask(ctx)
+        ranks = rank_descending(ctx.signal, valid)
+        chosen = valid & (ranks < per_scenario(self.top_n, ctx.n_scenarios))
+        return _equal_over(chosen), {"n_selected": chosen.sum(axis=1), "n_eligible": valid.sum(axis=1)}
+
+
+@register("step", "signal_weighted")
+@dataclass(frozen=True)
+class SignalWeighted(Step):
+    """Weights proportional to the signal, after a threshold and a top-N filter.
+
+    The rules, in order: keep assets whose signal is above ``threshold`` (all below means
+    all cash); keep the ``top_n`` highest (0 keeps all); weight them in proportion to the
+    signal so they sum to ``1 - cash_buffer``; cap each at ``max_weight`` and hand the excess
+    to the uncapped names pro rata, so the cap still holds; what cannot be placed stays in
+    cash.
+
+    Requires: signal. Provides: weights.
+    """
+
+    threshold: Annotated[float, Field(ge=0)] = 0.0
+    top_n: Annotated[int, Field(ge=0)] = 0
+    cash_buffer: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    max_weight: Annotated[float, Field(gt=0, le=1)] = 1.0
+    requires = frozenset({"signal"})
+
+    def __call__(self, weights, ctx):
+        b = ctx.n_scenarios
+        valid = _signal_mask(ctx) & (ctx.signal > per_scenario(self.threshold, b))
+        top_n = per_scenario(self.top_n, b)
+        ranks = rank_descending(ctx.signal, valid)
+        chosen = valid & ((top_n == 0) | (ranks < top_n))
+        raw = np.where(chosen, ctx.signal, 0.0)
+        budget = 1.0 - per_scenario(self.cash_buffer, b)[:, 0]
+        capped, hit = cap_and_redistribute(raw, per_scenario(self.max_weight, b), budget)
+        diag = {
+            "n_selected": chosen.sum(axis=1),
+            "n_capped": hit.sum(axis=1),
+            "cash": 1.0 - capped.sum(axis=1),
+        }
+        return capped, diag

@@ -1,0 +1,71 @@
+"""From target weights to fills: lots, minimum trade value, sells before buys, cash.
+
+The rules, for B scenarios on one fill day, at that day's close prices:
+
+1. Target shares are ``weight * NAV / price``, NAV valued at the fill prices (as
+   vectorbt's ``targetpercent``). Assets without a price that day cannot trade: their
+   holdings stay and the order is reported as blocked.
+2. Without fractional shares the target is rounded toward zero to whole lots.
+3. A trade worth less than ``min_trade_value`` is skipped.
+4. Sells fill first and their proceeds, net of costs, join the cash.
+5. Buys (and their costs) are then scaled down together, by one factor per scenario, to
+   fit the cash plus any allowed borrowing (``(leverage - 1) * NAV``); with lots the scaled
+   buys are rounded down again. Cash never goes below the borrowing allowance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Fill:
+    """What one fill day did, per scenario and asset."""
+
+    shares: np.ndarray  # (B, N) signed shares traded
+    cost: np.ndarray  # (B, N) money paid in costs, >= 0
+    buy_scale: np.ndarray  # (B,) factor applied to buys to fit the cash, 1.0 if none
+    blocked: np.ndarray  # (B, N) bool, wanted to trade but the asset had no price
+
+
+def plan_fill(holdings, cash, nav, price, target, cost_model, execution) -> Fill:
+    """Shares to trade and their costs for one fill day (see the module docstring).
+
+    ``holdings`` (B, N), ``cash`` (B,), ``nav`` (B,) valued at ``price`` (N,) (NaN where the
+    asset does not trade), ``target`` (B, N) weights, ``execution`` an ExecutionConfig.
+    """
+    tradeable = np.isfinite(price) & (price > 0)
+    safe_price = np.where(tradeable, price, 1.0)
+    wanted = _round_lots(target * nav[:, None] / safe_price, execution) - holdings
+    blocked = ~tradeable[None, :] & (np.abs(target) > 0) & (np.abs(wanted) > 0)
+    delta = np.where(tradeable[None, :], wanted, 0.0)
+    delta = np.where(np.abs(delta * safe_price) < execution.min_trade_value, 0.0, delta)
+    sells = np.minimum(delta, 0.0)
+    sell_cost = cost_model(sells * safe_price, sells, safe_price)
+    available = cash - (sells * safe_price).sum(axis=1) - sell_cost.sum(axis=1)
+    available = available + (execution.leverage - 1.0) * nav
+    buys, buy_cost, scale = _fit_buys(np.maximum(delta, 0.0), safe_price, available, cost_model, execution)
+    return Fill(shares=sells + buys, cost=sell_cost + buy_cost, buy_scale=scale, blocked=blocked)
+
+
+def _fit_buys(buys, price, available, cost_model, execution):
+    value = buys * price
+    cost = cost_model(value, buys, price)
+    need = (value + cost).sum(axis=1)
+    over = need > available
+    if not over.any():
+        return buys, cost, np.ones(len(need))
+    scale = np.where(over, np.clip(available / np.where(over, need, 1.0), 0.0, 1.0), 1.0)
+    buys = buys * scale[:, None]
+    if not execution.fractional:
+        buys = np.floor(buys / execution.lot_size) * execution.lot_size
+    cost = cost_model(buys * price, buys, price)
+    return buys, cost, scale
+
+
+def _round_lots(shares, execution):
+    if execution.fractional:
+        return shares
+    return np.trunc(shares / execution.lot_size) * execution.lot_size

@@ -1,0 +1,107 @@
+"""The Step contract: everything after the signal is a Step.
+
+A Step is a frozen dataclass holding configuration only. Called with the target weights
+of B scenarios, shape (B, N), and a :class:`StepContext`, it returns new weights (B, N)
+and a flat dict of diagnostics: each value a scalar, an array (B,) of one value per
+scenario, or an array (B, N) of one value per scenario and asset. A Step never reads
+global state; all it may see is in ``ctx``, which serves market data up to the decision
+day only.
+
+Numeric fields may hold one value per scenario (an array of shape (B,)) when a scenario
+grid varies them; :func:`per_scenario` turns a field into a (B, 1) column that broadcasts
+over assets, so one Step call serves the whole batch.
+
+``requires`` names what a Step reads from ``ctx`` beyond prices and the book
+(``"signal"``); ``provides`` names what it adds. The engine checks the chain when the
+config loads: a Step that requires a signal in an experiment without a strategy is a
+ConfigError, not a crash at the first rebalance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from simlab.data.market import PointInTimeView
+
+BASE_FEATURES = frozenset({"prices", "returns", "book"})
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a Step may see at decision row ``t``, for the B scenarios it serves.
+
+    Attributes
+    ----------
+    t, date : decision row and day.
+    view : PointInTimeView over ``close`` (T, N), ``returns`` (T, N) and, when present,
+        ``benchmark`` (T,); rows after ``t`` cannot be reached.
+    assets : asset names (N,).
+    tradeable : bool (N,), the asset has a price at ``t``.
+    signal : (B, N) strategy signal at ``t`` per scenario, or None without a strategy.
+    weights : (B, N) current end-of-day weights of the book (before trading).
+    nav, peak_nav : (B,) book value and its running peak at ``t``.
+    meta : asset metadata (for example ``sector``) indexed by asset, or None.
+    scenarios : names of the B scenarios.
+    rng : a seeded generator for Steps that randomize.
+    """
+
+    t: int
+    date: pd.Timestamp
+    view: PointInTimeView
+    assets: tuple[str, ...]
+    tradeable: np.ndarray
+    signal: np.ndarray | None
+    weights: np.ndarray
+    nav: np.ndarray
+    peak_nav: np.ndarray
+    meta: pd.DataFrame | None
+    scenarios: tuple[str, ...]
+    rng: np.random.Generator
+
+    @property
+    def n_scenarios(self) -> int:
+        """B, the number of scenarios in this call."""
+        return len(self.scenarios)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Base of every pipeline Step (see the module docstring for the contract).
+
+    Requires: nothing beyond prices and the book. Provides: target weights.
+    """
+
+    requires: ClassVar[frozenset[str]] = frozenset()
+    provides: ClassVar[frozenset[str]] = frozenset()
+    key: ClassVar[str] = ""
+
+    def __call__(self, weights: np.ndarray, ctx: StepContext) -> tuple[np.ndarray, dict[str, Any]]:
+        """Return new (B, N) weights and diagnostics."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        params = ", ".join(
+            f"{f.name}: {_plain(getattr(self, f.name))}" for f in dataclasses.fields(self)
+        )
+        return "{type: " + self.key + (", " + params if params else "") + "}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def per_scenario(value: Any, n_scenarios: int) -> np.ndarray:
+    """A scalar or (B,) field as a float (B, 1) column that broadcasts over assets."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return np.full((n_scenarios, 1), float(arr))
+    if arr.shape != (n_scenarios,):
+        raise ValueError(f"expected a scalar or {n_scenarios} values; got shape {arr.shape}")
+    return arr.reshape(-1, 1)

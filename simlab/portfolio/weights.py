@@ -1,0 +1,61 @@
+"""Batched weight arithmetic shared by Steps: ranking, capping with redistribution."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def rank_descending(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Rank (B, N) scores per row, 0 for the highest; invalid entries rank last.
+
+    Ties keep asset order (a stable sort), so the same input always selects the same assets.
+    """
+    keyed = np.where(valid, -scores, np.inf)
+    order = np.argsort(keyed, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    rows = np.arange(scores.shape[0])[:, None]
+    ranks[rows, order] = np.arange(scores.shape[1])[None, :]
+    return ranks
+
+
+def cap_and_redistribute(
+    weights: np.ndarray, cap: np.ndarray, budget: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cap long weights at ``cap`` and hand the excess to uncapped names, pro rata.
+
+    Water-filling over (B, N) rows: weights above ``cap`` are set to it and the freed
+    weight goes to the uncapped names in proportion to their weight, repeated until none
+    exceeds the cap. When every held name is capped the rest stays in cash.
+
+    Parameters
+    ----------
+    weights : (B, N) non-negative weights.
+    cap : (B, 1) or scalar cap per scenario.
+    budget : (B,) total to keep invested; defaults to each row's current sum.
+
+    Returns
+    -------
+    capped : (B, N) weights, each at most ``cap``, summing to ``budget`` where possible.
+    hit : (B, N) bool, the names held at the cap.
+    """
+    w = np.array(weights, dtype=float, copy=True)
+    cap = np.broadcast_to(np.asarray(cap, dtype=float), (w.shape[0], 1))
+    if budget is not None:
+        w = _scale_rows(w, np.asarray(budget, dtype=float))
+    total = w.sum(axis=1)
+    hit = np.zeros(w.shape, dtype=bool)
+    for _ in range(w.shape[1]):
+        over = (w > cap * (1 + 1e-12)) & ~hit
+        if not over.any():
+            break
+        hit |= over
+        room = np.maximum(total - (hit * cap).sum(axis=1), 0.0)
+        w = np.where(hit, cap, _scale_rows(np.where(hit, 0.0, w), room))
+    return w, hit
+
+
+def _scale_rows(w: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Scale each row of non-negative ``w`` to sum to ``total`` (rows of zeros stay zero)."""
+    sums = w.sum(axis=1)
+    scale = np.divide(total, sums, out=np.zeros_like(sums), where=sums > 0)
+    return w * scale[:, None]

@@ -1,0 +1,36 @@
+"""Cross-sectional price momentum."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from simlab.config.registry import register
+from simlab.data.market import MarketData
+from strategies.base import Strategy
+
+
+@register("strategy", "momentum")
+@dataclass(frozen=True)
+class Momentum(Strategy):
+    """Total return from ``lookback`` days ago to ``skip`` days ago (the 12-1 month rule by default).
+
+    ``signal[t] = close[t - skip] / close[t - lookback] - 1``. NaN until an asset has
+    ``lookback`` days of prices, and where either price is missing.
+    """
+
+    lookback: Annotated[int, Field(ge=1)] = 252
+    skip: Annotated[int, Field(ge=0)] = 21
+
+    def __post_init__(self):
+        if self.skip >= self.lookback:
+            raise ValueError(f"skip ({self.skip}) must be smaller than lookback ({self.lookback})")
+
+    def signal(self, md: MarketData) -> pd.DataFrame:
+        close = md.close
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return close.shift(self.skip) / close.shift(self.lookback) - 1.0
