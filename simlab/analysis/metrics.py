@@ -248,7 +248,7 @@ def _cagr_2d(a: np.ndarray, periods: float) -> np.ndarray:
 
 
 def _annual_volatility_2d(a: np.ndarray, periods: float) -> np.ndarray:
-    return _nanstd(a, ddof=1) * periods**0.5
+    return _nanstd(a, ddof=1) * np.sqrt(periods)
 
 
 def _sharpe_2d(a: np.ndarray, risk_free: float, periods: float) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from simlab.analysis.metrics import drawdown_series
 
@@ -135,6 +135,9 @@ def plot_equity(
                 label=str(benchmark.name or "benchmark"))
     if log:
         ax.set_yscale("log")
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
     ax.set_ylabel("value (start = 1)")
     ax.legend(loc="best", fontsize="small")
     return _save(fig, path)
