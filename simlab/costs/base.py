@@ -29,6 +29,13 @@ class CostModel:
         """Money cost (B, N) of trading ``value`` (B, N) = ``shares`` (B, N) x ``price`` (N,)."""
         raise NotImplementedError
 
+    def linear_rate(self, n_scenarios: int) -> np.ndarray | None:
+        """Cost per unit of traded value (B,) when the model is exactly that linear, else None.
+
+        A linear model lets the engine fill in one compiled kernel instead of numpy steps.
+        """
+        return None
+
 
 @dataclass(frozen=True)
 class NoCost(CostModel):
@@ -36,3 +43,6 @@ class NoCost(CostModel):
 
     def __call__(self, value, shares, price):
         return np.zeros_like(value)
+
+    def linear_rate(self, n_scenarios):
+        return np.zeros(n_scenarios)

@@ -23,5 +23,8 @@ class FlatCost(CostModel):
     def __call__(self, value, shares, price):
         return np.abs(value) * per_scenario(self.bps, value.shape[0]) * 1e-4
 
+    def linear_rate(self, n_scenarios):
+        return per_scenario(self.bps, n_scenarios)[:, 0] * 1e-4
+
 
 register("cost", "none")(NoCost)

@@ -31,8 +31,8 @@ class Book:
         )
 
     def weights(self, row: int, price: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """End-of-day weights (B, N) at ``row`` given forward-filled ``price`` (N,)."""
-        value = self.holdings[rows] * np.nan_to_num(price)[None, :]
+        """End-of-day weights (B, N) at ``row`` given valuation prices (N,) (no NaN)."""
+        value = self.holdings[rows] * price[None, :]
         nav = self.nav[row, rows]
         return np.divide(value, nav[:, None], out=np.zeros_like(value), where=nav[:, None] != 0)
 

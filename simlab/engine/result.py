@@ -68,7 +68,7 @@ class Result:
         rows = np.asarray(self._rec.snapshot_rows)
         idx = np.searchsorted(rows, np.arange(self._span.start, self._span.stop), side="right") - 1
         holdings = np.stack(self._rec.snapshots)[idx]
-        price = np.nan_to_num(self._inputs.price[self._span])[:, None, :]
+        price = self._inputs.value_price[self._span][:, None, :]
         nav = self._book.nav[self._span][:, :, None]
         data = np.divide(holdings * price, nav, out=np.zeros(holdings.shape), where=nav != 0)
         return xr.DataArray(

@@ -25,7 +25,7 @@ from simlab.engine.book import Book, Recorder
 from simlab.engine.pipeline import Group, build_groups, distinct_strategies
 from simlab.errors import DataError, StepError
 from simlab.kernels.accounting import forward_fill_nb, mark_to_market_nb
-from simlab.portfolio.orders import plan_fill
+from simlab.portfolio.orders import fill_linear, plan_fill
 from simlab.portfolio.rebalance import schedule_rows
 from simlab.portfolio.step import StepContext
 
@@ -37,7 +37,9 @@ class Inputs:
     dates: pd.DatetimeIndex
     assets: tuple[str, ...]
     close: np.ndarray  # (T, N) raw, NaN where untradeable
+    tradeable: np.ndarray  # (T, N) bool, a price that day
     price: np.ndarray  # (T, N) forward-filled, for valuation
+    value_price: np.ndarray  # (T, N) forward-filled, 0 before listing (holdings there are 0)
     delist_row: np.ndarray  # (N,) row after the last price, -1 if none in range
     signals: np.ndarray  # (S, T, N) one panel per distinct strategy
     arrays: dict  # what the point-in-time view serves
@@ -57,7 +59,8 @@ def prepare(cfg: Config, md: MarketData) -> Inputs:
         arrays["benchmark"] = md.benchmark.to_numpy(dtype=np.float64)
     for a in arrays.values():
         a.flags.writeable = False
-    return Inputs(md.dates, tuple(md.assets), close, price, _delist_rows(close, last), signals, arrays, first, last)
+    return Inputs(md.dates, tuple(md.assets), close, np.isfinite(close), price, np.nan_to_num(price),
+                  _delist_rows(close, last), signals, arrays, first, last)
 
 
 def _span(cfg: Config, dates: pd.DatetimeIndex) -> tuple[int, int]:
@@ -138,10 +141,10 @@ class _Loop:
     def _advance_to(self, stop: int) -> None:
         b, inp = self.book, self.inputs
         if stop > self.pos:
-            before = self.delisted.sum()
-            mark_to_market_nb(b.holdings, b.cash, inp.price, inp.delist_row, self.pos, stop, b.nav, b.peak_nav, self.delisted)
+            closed = mark_to_market_nb(b.holdings, b.cash, inp.value_price, inp.delist_row, self.pos, stop,
+                                       b.nav, b.peak_nav, self.delisted)
             self.pos = stop
-            if self.delisted.sum() != before:
+            if closed:
                 self._record_delisting(stop - 1)
 
     def _advance(self, row: int) -> None:
@@ -152,31 +155,38 @@ class _Loop:
 
     def _record_delisting(self, row: int) -> None:
         closed = -self.delisted
-        self.rec.fill(row, closed.copy(), self.inputs.price[row].copy(), np.zeros_like(closed), "delisted")
+        self.rec.fill(row, closed.copy(), self.inputs.value_price[row], np.zeros_like(closed), "delisted")
         self.rec.diag(row, np.arange(len(self.names)), "engine", {"delisted_positions": (closed != 0).sum(axis=1)})
         self.rec.snapshot(row, self.book.holdings)
         self.delisted[:] = 0.0
 
     def _fill(self, row: int, targets: np.ndarray) -> None:
         b, inp = self.book, self.inputs
-        raw = inp.close[row]
+        raw, safe = inp.close[row], inp.value_price[row]
         for g in self.groups:
             r = g.rows
-            fill = plan_fill(b.holdings[r], b.cash[r], b.nav[row, r], raw, targets[r], g.cost, self.exe)
-            safe = np.where(np.isfinite(raw), raw, 0.0)
+            fill = self._plan(g, row, targets[r])
             b.holdings[r] += fill.shares
             b.cash[r] -= (fill.shares * safe).sum(axis=1) + fill.cost.sum(axis=1)
             self.rec.fill(row, _scatter(fill.shares, r, b.holdings.shape), safe, _scatter(fill.cost, r, b.holdings.shape), "rebalance")
             self.rec.diag(row, r, "engine", {"buy_scale": fill.buy_scale, "blocked_orders": fill.blocked.sum(axis=1), "cost": fill.cost.sum(axis=1)})
-        b.nav[row] = b.cash + b.holdings @ np.nan_to_num(inp.price[row])
+        b.nav[row] = b.cash + b.holdings @ safe
         b.peak_nav[:] = np.maximum(self.peak_before, b.nav[row])
         self.rec.snapshot(row, b.holdings)
+
+    def _plan(self, g: Group, row: int, targets: np.ndarray):
+        b, inp, r = self.book, self.inputs, g.rows
+        rate = g.cost.linear_rate(len(r))
+        if rate is None:
+            return plan_fill(b.holdings[r], b.cash[r], b.nav[row, r], inp.close[row], targets, g.cost, self.exe)
+        return fill_linear(b.holdings[r], b.cash[r], b.nav[row, r], inp.value_price[row], inp.tradeable[row],
+                           np.ascontiguousarray(targets), rate, self.exe)
 
     def _decide(self, row: int) -> np.ndarray:
         inp, b = self.inputs, self.book
         view = PointInTimeView(inp.arrays, inp.dates, row)
-        tradeable = np.isfinite(inp.close[row])
-        targets = b.weights(row, inp.price[row])
+        tradeable = inp.tradeable[row]
+        targets = b.weights(row, inp.value_price[row])
         for g in self.groups:
             ctx = StepContext(
                 t=row, date=inp.dates[row], view=view, assets=inp.assets, tradeable=tradeable,

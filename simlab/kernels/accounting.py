@@ -16,6 +16,8 @@ from numba import njit
 def mark_to_market_nb(holdings, cash, price, delist_row, start, stop, nav_out, peak_nav, delisted):
     """Advance the book over rows ``start .. stop - 1``; write NAV, update peak, close delisted.
 
+    Returns the number of positions closed by delistings.
+
     Equivalent to, for each row t: close positions whose ``delist_row == t`` at
     ``price[t]``, then ``nav_out[t] = cash + (holdings * nan_to_num(price[t])).sum(axis=1)``
     and ``peak_nav = maximum(peak_nav, nav_out[t])``.
@@ -32,6 +34,7 @@ def mark_to_market_nb(holdings, cash, price, delist_row, start, stop, nav_out, p
     delisted : (B, N) float64, shares closed by a delisting are added here.
     """
     n_scen, n_assets = holdings.shape
+    closed = 0
     for t in range(start, stop):
         for n in range(n_assets):
             if delist_row[n] == t:
@@ -41,6 +44,7 @@ def mark_to_market_nb(holdings, cash, price, delist_row, start, stop, nav_out, p
                         cash[b] += h * price[t, n]
                         delisted[b, n] += h
                         holdings[b, n] = 0.0
+                        closed += 1
         for b in range(n_scen):
             value = cash[b]
             for n in range(n_assets):
@@ -50,6 +54,7 @@ def mark_to_market_nb(holdings, cash, price, delist_row, start, stop, nav_out, p
             nav_out[t, b] = value
             if value > peak_nav[b]:
                 peak_nav[b] = value
+    return closed
 
 
 @njit(cache=True)
@@ -66,3 +71,59 @@ def forward_fill_nb(values):
             else:
                 last = v
     return out
+
+
+@njit(cache=True)
+def fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, fractional, lot_size,
+                   min_trade_value, leverage, shares_out, cost_out, scale_out):
+    """Trade B books to target weights at one day's prices, costs linear in traded value.
+
+    Equals ``simlab.portfolio.orders.plan_fill`` with a cost of ``fee_rate[b] * |value|``:
+    target shares ``target * nav / price`` (rounded toward zero to lots unless
+    ``fractional``), trades under ``min_trade_value`` skipped, sells first, then all buys
+    scaled by one factor per scenario so buys plus costs fit ``cash`` plus sell proceeds
+    plus ``(leverage - 1) * nav``. Untradeable assets do not trade.
+
+    Parameters
+    ----------
+    holdings : (B, N) shares held; cash, nav, fee_rate : (B,); price : (N,) with 0 where
+    ``tradeable`` (N,) is False; target : (B, N) weights. Outputs, written in place:
+    shares_out, cost_out : (B, N); scale_out : (B,) the buy scale (1.0 if none).
+    """
+    n_scen, n_assets = holdings.shape
+    for b in range(n_scen):
+        rate = fee_rate[b]
+        available = cash[b] + (leverage - 1.0) * nav[b]
+        need = 0.0
+        for n in range(n_assets):
+            shares_out[b, n] = 0.0
+            cost_out[b, n] = 0.0
+            if not tradeable[n]:
+                continue
+            p = price[n]
+            want = target[b, n] * nav[b] / p
+            if not fractional:
+                want = np.trunc(want / lot_size) * lot_size
+            d = want - holdings[b, n]
+            if abs(d * p) < min_trade_value:
+                d = 0.0
+            if d < 0.0:
+                value = -d * p
+                cost_out[b, n] = rate * value
+                available += value - rate * value
+            elif d > 0.0:
+                need += d * p + rate * d * p
+            shares_out[b, n] = d
+        scale = 1.0
+        if need > available:
+            scale = min(max(available / need, 0.0), 1.0)
+        scale_out[b] = scale
+        for n in range(n_assets):
+            d = shares_out[b, n]
+            if d > 0.0:
+                if scale < 1.0:
+                    d = d * scale
+                    if not fractional:
+                        d = np.floor(d / lot_size) * lot_size
+                    shares_out[b, n] = d
+                cost_out[b, n] = rate * d * price[n]

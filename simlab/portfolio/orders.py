@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simlab.kernels.accounting import fill_linear_nb
+
 
 @dataclass(frozen=True)
 class Fill:
@@ -39,7 +41,7 @@ def plan_fill(holdings, cash, nav, price, target, cost_model, execution) -> Fill
     tradeable = np.isfinite(price) & (price > 0)
     safe_price = np.where(tradeable, price, 1.0)
     wanted = _round_lots(target * nav[:, None] / safe_price, execution) - holdings
-    blocked = ~tradeable[None, :] & (np.abs(target) > 0) & (np.abs(wanted) > 0)
+    blocked = blocked_orders(tradeable, target, holdings)
     delta = np.where(tradeable[None, :], wanted, 0.0)
     delta = np.where(np.abs(delta * safe_price) < execution.min_trade_value, 0.0, delta)
     sells = np.minimum(delta, 0.0)
@@ -50,6 +52,20 @@ def plan_fill(holdings, cash, nav, price, target, cost_model, execution) -> Fill
     return Fill(shares=sells + buys, cost=sell_cost + buy_cost, buy_scale=scale, blocked=blocked)
 
 
+def blocked_orders(tradeable: np.ndarray, target: np.ndarray, holdings: np.ndarray) -> np.ndarray:
+    """(B, N) orders that cannot fill: no price that day, and a target or a holding to trade."""
+    return ~tradeable[None, :] & ((target != 0) | (holdings != 0))
+
+
+def fill_linear(holdings, cash, nav, price, tradeable, target, fee_rate, execution) -> Fill:
+    """:func:`plan_fill` for costs linear in traded value, in one compiled kernel."""
+    shares, cost = np.empty_like(holdings), np.empty_like(holdings)
+    scale = np.empty(len(cash))
+    fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, execution.fractional,
+                   execution.lot_size, execution.min_trade_value, execution.leverage, shares, cost, scale)
+    return Fill(shares=shares, cost=cost, buy_scale=scale, blocked=blocked_orders(tradeable, target, holdings))
+
+
 def _fit_buys(buys, price, available, cost_model, execution):
     value = buys * price
     cost = cost_model(value, buys, price)
@@ -58,9 +74,10 @@ def _fit_buys(buys, price, available, cost_model, execution):
     if not over.any():
         return buys, cost, np.ones(len(need))
     scale = np.where(over, np.clip(available / np.where(over, need, 1.0), 0.0, 1.0), 1.0)
-    buys = buys * scale[:, None]
+    scaled = buys * scale[:, None]
     if not execution.fractional:
-        buys = np.floor(buys / execution.lot_size) * execution.lot_size
+        scaled = np.floor(scaled / execution.lot_size) * execution.lot_size
+    buys = np.where(over[:, None], scaled, buys)
     cost = cost_model(buys * price, buys, price)
     return buys, cost, scale
 
