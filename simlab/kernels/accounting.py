@@ -79,8 +79,8 @@ def fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, frac
     """Trade B books to target weights at one day's prices, costs linear in traded value.
 
     Equals ``simlab.portfolio.orders.plan_fill`` with a cost of ``fee_rate[b] * |value|``:
-    target shares ``target * nav / price`` (rounded toward zero to lots unless
-    ``fractional``), trades under ``min_trade_value`` skipped, sells first, then all buys
+    trades to target shares ``target * nav / price`` (each trade rounded toward zero to
+    lots unless ``fractional``), trades under ``min_trade_value`` skipped, sells first, then all buys
     scaled by one factor per scenario so buys plus costs fit ``cash`` plus sell proceeds
     plus ``(leverage - 1) * nav``. Untradeable assets do not trade.
 
@@ -101,10 +101,9 @@ def fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, frac
             if not tradeable[n]:
                 continue
             p = price[n]
-            want = target[b, n] * nav[b] / p
+            d = target[b, n] * nav[b] / p - holdings[b, n]
             if not fractional:
-                want = np.trunc(want / lot_size) * lot_size
-            d = want - holdings[b, n]
+                d = np.trunc(d / lot_size) * lot_size
             if abs(d * p) < min_trade_value:
                 d = 0.0
             if d < 0.0:

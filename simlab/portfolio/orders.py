@@ -5,7 +5,8 @@ The rules, for B scenarios on one fill day, at that day's close prices:
 1. Target shares are ``weight * NAV / price``, NAV valued at the fill prices (as
    vectorbt's ``targetpercent``). Assets without a price that day cannot trade: their
    holdings stay and the order is reported as blocked.
-2. Without fractional shares the target is rounded toward zero to whole lots.
+2. Without fractional shares each trade is rounded toward zero to whole lots (a book
+   holding 28.57 shares with a target of 57.14 buys 28).
 3. A trade worth less than ``min_trade_value`` is skipped.
 4. Sells fill first and their proceeds, net of costs, join the cash.
 5. Buys (and their costs) are then scaled down together, by one factor per scenario, to
@@ -40,7 +41,7 @@ def plan_fill(holdings, cash, nav, price, target, cost_model, execution) -> Fill
     """
     tradeable = np.isfinite(price) & (price > 0)
     safe_price = np.where(tradeable, price, 1.0)
-    wanted = _round_lots(target * nav[:, None] / safe_price, execution) - holdings
+    wanted = _round_lots(target * nav[:, None] / safe_price - holdings, execution)
     blocked = blocked_orders(tradeable, target, holdings)
     delta = np.where(tradeable[None, :], wanted, 0.0)
     delta = np.where(np.abs(delta * safe_price) < execution.min_trade_value, 0.0, delta)
@@ -83,6 +84,7 @@ def _fit_buys(buys, price, available, cost_model, execution):
 
 
 def _round_lots(shares, execution):
+    """Round trades toward zero to whole lots (nothing to do with fractional shares)."""
     if execution.fractional:
         return shares
     return np.trunc(shares / execution.lot_size) * execution.lot_size
