@@ -24,11 +24,14 @@ class DataConfig(StrictModel):
     """Where prices come from and which span is simulated.
 
     Data before ``start`` is still loaded: causal features (a 252-day momentum, say) warm
-    up on it, so the first decision at ``start`` already has its history.
+    up on it, so the first decision at ``start`` already has its history. ``macro`` maps a
+    name to a single-series source (``vix: builtin:vix``), aligned on the data's dates with
+    NaN where the series has no value.
     """
 
     source: str
     benchmark: str | None = "builtin:sp500_index"
+    macro: dict[str, str] = Field(default_factory=dict)
     start: dt.date | None = None
     end: dt.date | None = None
     n_assets: Annotated[int, Field(ge=1)] | None = None
@@ -68,7 +71,10 @@ class ExecutionConfig(StrictModel):
     Orders decided at the close of day t fill at the close of day t + ``lag``. Shares are
     fractional, or rounded toward zero to multiples of ``lot_size``. A trade smaller than
     ``min_trade_value`` is skipped. ``leverage`` is the most gross exposure allowed as a
-    multiple of NAV; above 1 cash may go negative (borrowing).
+    multiple of NAV; above 1 cash may go negative (borrowing). ``max_participation`` caps
+    each day's trade in an asset at that fraction of its trailing average daily traded value
+    (``adv_window`` days, from volume data or the universe's ``adv``); the unfilled rest is
+    retried the next day until filled or replaced by a newer decision.
     """
 
     lag: Annotated[int, Field(ge=0)] = 1
@@ -77,6 +83,8 @@ class ExecutionConfig(StrictModel):
     lot_size: Annotated[float, Field(gt=0)] = 1.0
     min_trade_value: Annotated[float, Field(ge=0)] = 0.0
     leverage: Annotated[float, Field(ge=1.0)] = 1.0
+    max_participation: Annotated[float, Field(gt=0, le=1)] | None = None
+    adv_window: Annotated[int, Field(ge=1)] = 20
 
 
 class ScenarioConfig(StrictModel):

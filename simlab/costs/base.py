@@ -1,8 +1,9 @@
 """The cost-model contract.
 
 A cost model is a frozen dataclass registered under the ``cost`` kind. Called on the
-signed traded value (B, N) of one fill day, with the traded shares and the fill prices,
-it returns the non-negative money cost of each trade, (B, N). Numeric fields may hold one
+signed traded value (B, N) of one fill day, with the traded shares, the fill prices and a
+:class:`CostContext` (the fill row, and the trailing ADV and volatility a model declared
+in ``requires``), it returns the non-negative money cost of each trade, (B, N). Numeric fields may hold one
 value per scenario; :func:`simlab.portfolio.step.per_scenario` makes them broadcast.
 
 A model's cost must grow no faster than linearly when a trade is scaled down
@@ -17,15 +18,37 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class CostContext:
+    """What a cost model may know on a fill day, all known before that day's close.
+
+    Attributes
+    ----------
+    row : fill row.
+    adv : (N,) average daily traded value (money) over the trailing window, from volume
+        data, else the universe's ``adv``; NaN where unknown. None unless required.
+    volatility : (N,) daily return volatility over the trailing window. None unless required.
+    meta : asset metadata (``liquidity_tier``, ``adv``, ...) or None.
+    """
+
+    row: int
+    adv: np.ndarray | None = None
+    volatility: np.ndarray | None = None
+    meta: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
 class CostModel:
-    """Base of every cost model."""
+    """Base of every cost model; ``requires`` lists what it reads from the CostContext."""
 
     key: ClassVar[str] = ""
+    requires: ClassVar[frozenset[str]] = frozenset()
 
-    def __call__(self, value: np.ndarray, shares: np.ndarray, price: np.ndarray) -> np.ndarray:
+    def __call__(self, value: np.ndarray, shares: np.ndarray, price: np.ndarray,
+                 ctx: CostContext | None = None) -> np.ndarray:
         """Money cost (B, N) of trading ``value`` (B, N) = ``shares`` (B, N) x ``price`` (N,)."""
         raise NotImplementedError
 
@@ -41,7 +64,7 @@ class CostModel:
 class NoCost(CostModel):
     """Trading is free."""
 
-    def __call__(self, value, shares, price):
+    def __call__(self, value, shares, price, ctx=None):
         return np.zeros_like(value)
 
     def linear_rate(self, n_scenarios):

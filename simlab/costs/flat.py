@@ -20,7 +20,7 @@ class FlatCost(CostModel):
 
     bps: Annotated[float, Field(ge=0)] = 10.0
 
-    def __call__(self, value, shares, price):
+    def __call__(self, value, shares, price, ctx=None):
         return np.abs(value) * per_scenario(self.bps, value.shape[0]) * 1e-4
 
     def linear_rate(self, n_scenarios):

@@ -13,7 +13,7 @@ time. The strategy's causal signal panel is computed once, before the loop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -23,11 +23,15 @@ from simlab.config.loader import Config
 from simlab.data.market import MarketData, PointInTimeView
 from simlab.engine.book import Book, Recorder
 from simlab.engine.pipeline import Group, build_groups, distinct_strategies
+from simlab.costs.base import CostContext
+from simlab.costs.market import trailing_adv, trailing_volatility
 from simlab.errors import DataError, StepError
+from simlab.features.base import FeatureInputs, FeatureTable
 from simlab.kernels.accounting import forward_fill_nb, mark_to_market_nb
 from simlab.portfolio.orders import fill_linear, plan_fill
 from simlab.portfolio.rebalance import schedule_rows
-from simlab.portfolio.step import StepContext
+from simlab.engine.orders import Order
+from simlab.portfolio.step import HOLD, StepContext
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Inputs:
     arrays: dict  # what the point-in-time view serves
     first: int  # first simulated row
     last: int  # last simulated row
+    features: FeatureInputs  # what Features compute from
 
 
 def prepare(cfg: Config, md: MarketData) -> Inputs:
@@ -59,8 +64,15 @@ def prepare(cfg: Config, md: MarketData) -> Inputs:
         arrays["benchmark"] = md.benchmark.to_numpy(dtype=np.float64)
     for a in arrays.values():
         a.flags.writeable = False
+    features = FeatureInputs(
+        dates=md.dates, assets=tuple(md.assets), close=close, returns=arrays["returns"],
+        volume=None if md.volume is None else md.volume.to_numpy(dtype=np.float64),
+        benchmark=arrays.get("benchmark"),
+        macro={} if md.macro is None else {c: md.macro[c].to_numpy(dtype=np.float64) for c in md.macro},
+        meta=md.meta,
+    )
     return Inputs(md.dates, tuple(md.assets), close, np.isfinite(close), price, np.nan_to_num(price),
-                  _delist_rows(close, last), signals, arrays, first, last)
+                  _delist_rows(close, last), signals, arrays, first, last, features)
 
 
 def _span(cfg: Config, dates: pd.DatetimeIndex) -> tuple[int, int]:
@@ -98,7 +110,7 @@ def simulate(cfg: Config, md: MarketData):
     exe = cfg.experiment.execution
     book = Book.empty(len(inputs.dates), len(scenarios), len(inputs.assets), exe.init_cash)
     rec = Recorder()
-    loop = _Loop(cfg, md, inputs, groups, book, rec, tuple(s.name for s in scenarios))
+    loop = _Loop(cfg, md, inputs, groups, book, rec, tuple(s.name for s in scenarios), strategy_index)
     loop.run()
     return inputs, book, rec
 
@@ -106,37 +118,68 @@ def simulate(cfg: Config, md: MarketData):
 class _Loop:
     """One run of the event loop; holds references, no logic beyond sequencing."""
 
-    def __init__(self, cfg, md, inputs: Inputs, groups: list[Group], book: Book, rec: Recorder, names):
+    def __init__(self, cfg, md, inputs: Inputs, groups: list[Group], book: Book, rec: Recorder, names, strategy_index):
         self.cfg, self.md, self.inputs, self.groups, self.book, self.rec = cfg, md, inputs, groups, book, rec
         self.names = names
+        self.strategy_index = strategy_index
         self.exe = cfg.experiment.execution
         self.rng = np.random.default_rng(cfg.experiment.seed)
         self.delisted = np.zeros_like(book.holdings)
         self.pos = inputs.first
+        sched = cfg.experiment.schedule
+        decisions = schedule_rows(inputs.dates, sched.frequency, sched.day)
+        self.decisions = decisions[(decisions >= inputs.first) & (decisions <= inputs.last)]
+        self.table = FeatureTable(inputs.features, self.decisions)
+        self.step_features = [self._declare_features(g) for g in groups]
+        self.cost_market = self._cost_market(groups)
+
+    def _declare_features(self, g: Group) -> list[dict]:
+        declared = []
+        for step in g.steps:
+            specs = step.features(len(g.rows))
+            for name, per_scenario in specs.items():
+                if len(per_scenario) != len(g.rows):
+                    raise StepError(f"{step}: feature {name!r} lists {len(per_scenario)} values for {len(g.rows)} scenarios")
+                for feature in per_scenario:
+                    self.table.add(feature)
+            declared.append(specs)
+        return declared
+
+    def _cost_market(self, groups: list[Group]) -> dict:
+        needs = set().union(*(g.cost.requires for g in groups))
+        out = {}
+        if self.exe.max_participation is not None:
+            out["participation_adv"] = trailing_adv(self.md, self.exe.adv_window)
+        if "adv" in needs:
+            out["adv"] = trailing_adv(self.md)
+        if "volatility" in needs:
+            out["volatility"] = trailing_volatility(self.md)
+        return out
 
     def run(self) -> None:
-        inp = self.inputs
-        sched = self.cfg.experiment.schedule
-        decisions = schedule_rows(inp.dates, sched.frequency, sched.day)
-        decisions = decisions[(decisions >= inp.first) & (decisions <= inp.last)]
-        lag = self.exe.lag
+        inp, lag = self.inputs, self.exe.lag
         delists = inp.delist_row[(inp.delist_row >= inp.first) & (inp.delist_row <= inp.last)]
-        fills = decisions + lag
-        events = np.unique(np.r_[decisions, fills[fills <= inp.last], delists])
-        is_decision = np.isin(events, decisions)
-        pending: dict[int, np.ndarray] = {}
+        fills = self.decisions + lag
+        static = np.unique(np.r_[self.decisions, fills[fills <= inp.last], delists]).tolist()
+        decision_rows = set(self.decisions.tolist())
+        self.pending: dict[int, Order] = {}
         self.rec.snapshot(inp.first, self.book.holdings)
-        for row, decide in zip(events.tolist(), is_decision.tolist()):
+        for row in _merged_rows(static, self.pending):
             self._advance(row)
-            if row in pending:
-                self._fill(row, pending.pop(row))
-            if decide:
-                targets = self._decide(row)
+            if row in self.pending:
+                self._fill(row, self.pending.pop(row))
+            if row in decision_rows:
+                order = self._decide(row)
                 if lag == 0:
-                    self._fill(row, targets)
+                    self._fill(row, order)
                 elif row + lag <= inp.last:
-                    pending[row + lag] = targets
+                    self._queue(row + lag, order)
         self._advance_to(inp.last + 1)
+
+    def _queue(self, row: int, order: Order) -> None:
+        """Queue ``order`` for ``row``; a newer order replaces an older one per scenario."""
+        old = self.pending.get(row)
+        self.pending[row] = order if old is None else old.superseded_by(order)
 
     def _advance_to(self, stop: int) -> None:
         b, inp = self.book, self.inputs
@@ -160,54 +203,126 @@ class _Loop:
         self.rec.snapshot(row, self.book.holdings)
         self.delisted[:] = 0.0
 
-    def _fill(self, row: int, targets: np.ndarray) -> None:
+    def _fill(self, row: int, order: Order) -> None:
         b, inp = self.book, self.inputs
-        raw, safe = inp.close[row], inp.value_price[row]
+        safe = inp.value_price[row]
+        targets = order.targets_at(b.holdings, b.nav[row], safe)
+        unfilled = np.zeros_like(b.holdings)
         for g in self.groups:
-            r = g.rows
-            fill = self._plan(g, row, targets[r])
+            r = g.rows[order.trade[g.rows]]
+            if len(r) == 0:
+                continue
+            fill = self._plan(g, r, row, targets[r])
             b.holdings[r] += fill.shares
             b.cash[r] -= (fill.shares * safe).sum(axis=1) + fill.cost.sum(axis=1)
-            self.rec.fill(row, _scatter(fill.shares, r, b.holdings.shape), safe, _scatter(fill.cost, r, b.holdings.shape), "rebalance")
-            self.rec.diag(row, r, "engine", {"buy_scale": fill.buy_scale, "blocked_orders": fill.blocked.sum(axis=1), "cost": fill.cost.sum(axis=1)})
+            unfilled[r] = fill.unfilled
+            self.rec.fill(row, _scatter(fill.shares, r, b.holdings.shape), safe, _scatter(fill.cost, r, b.holdings.shape), order.reason)
+            self.rec.diag(row, r, "engine", _fill_diagnostics(fill))
         b.nav[row] = b.cash + b.holdings @ safe
         b.peak_nav[:] = np.maximum(self.peak_before, b.nav[row])
         self.rec.snapshot(row, b.holdings)
+        order.book_keeping(b)
+        self._carry(row, unfilled, order)
 
-    def _plan(self, g: Group, row: int, targets: np.ndarray):
-        b, inp, r = self.book, self.inputs, g.rows
+    def _carry(self, row: int, unfilled: np.ndarray, order: Order) -> None:
+        """Retry what the participation cap left unfilled on the next trading day."""
+        left = (unfilled != 0).any(axis=1) & order.trade
+        if left.any() and row + 1 <= self.inputs.last:
+            self._queue(row + 1, Order.rest(row, self.book.holdings, unfilled, left))
+
+    def _plan(self, g: Group, r: np.ndarray, row: int, targets: np.ndarray):
+        b, inp = self.book, self.inputs
+        max_shares = self._max_shares(row)
         rate = g.cost.linear_rate(len(r))
         if rate is None:
-            return plan_fill(b.holdings[r], b.cash[r], b.nav[row, r], inp.close[row], targets, g.cost, self.exe)
+            cost_ctx = CostContext(row=row, adv=_row(self.cost_market.get("adv"), row),
+                                   volatility=_row(self.cost_market.get("volatility"), row), meta=self.md.meta)
+            return plan_fill(b.holdings[r], b.cash[r], b.nav[row, r], inp.close[row], targets, g.cost, self.exe,
+                             cost_ctx, max_shares)
         return fill_linear(b.holdings[r], b.cash[r], b.nav[row, r], inp.value_price[row], inp.tradeable[row],
-                           np.ascontiguousarray(targets), rate, self.exe)
+                           np.ascontiguousarray(targets), rate, self.exe, max_shares)
+
+    def _max_shares(self, row: int) -> np.ndarray | None:
+        """(N,) the participation cap in shares on ``row``; None without a cap."""
+        if self.exe.max_participation is None:
+            return None
+        adv = self.cost_market["participation_adv"][row]
+        price = self.inputs.close[row]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cap = self.exe.max_participation * adv / price
+        return np.where(np.isfinite(cap), cap, np.inf)
 
     def _decide(self, row: int) -> np.ndarray:
         inp, b = self.inputs, self.book
         view = PointInTimeView(inp.arrays, inp.dates, row)
         tradeable = inp.tradeable[row]
         targets = b.weights(row, inp.value_price[row])
-        for g in self.groups:
+        hold = np.zeros(len(self.names), dtype=bool)
+        for g, declared in zip(self.groups, self.step_features):
             ctx = StepContext(
                 t=row, date=inp.dates[row], view=view, assets=inp.assets, tradeable=tradeable,
                 signal=None if g.strategy_index[0] < 0 else inp.signals[g.strategy_index, row],
                 weights=targets[g.rows].copy(), nav=b.nav[row, g.rows].copy(), peak_nav=b.peak_nav[g.rows].copy(),
                 meta=self.md.meta, scenarios=g.names, rng=self.rng,
+                last_rebalance=b.last_rebalance[g.rows].copy(), last_targets=b.last_targets[g.rows].copy(),
+                last_signal=None if g.strategy_index[0] < 0 else b.last_signal[g.rows].copy(),
             )
-            targets[g.rows] = self._run_steps(g, ctx)
-        return targets
+            targets[g.rows], hold[g.rows] = self._run_steps(g, ctx, declared)
+        signal = _signal_rows(inp.signals, self.strategy_index, row)
+        return Order.decision(row, targets, ~hold, signal)
 
-    def _run_steps(self, g: Group, ctx: StepContext) -> np.ndarray:
+    def _run_steps(self, g: Group, ctx: StepContext, declared: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         w = ctx.weights
-        for step, label in zip(g.steps, g.step_labels):
+        hold = np.zeros(len(g.rows), dtype=bool)
+        for step, label, specs in zip(g.steps, g.step_labels, declared):
+            step_ctx = ctx
+            if specs:
+                values = {name: self.table.at(per_scenario, ctx.t) for name, per_scenario in specs.items()}
+                step_ctx = replace(ctx, features=values)
             try:
-                w, diag = step(w, ctx)
+                w, diag = step(w, step_ctx)
             except Exception as err:
                 err.add_note(f"in step {label} ({step}) on {ctx.date.date()}")
                 raise
             _check_weights(w, ctx, label)
+            if HOLD in diag:
+                hold |= np.broadcast_to(np.asarray(diag[HOLD], dtype=bool), hold.shape)
             self.rec.diag(ctx.t, g.rows, label, diag)
-        return w
+        return w, hold
+
+
+def _merged_rows(static: list[int], pending: dict):
+    """Static event rows in order, plus any row queued in ``pending`` while iterating."""
+    i, last = 0, -1
+    while True:
+        later = [r for r in pending if r > last]
+        candidates = ([static[i]] if i < len(static) else []) + ([min(later)] if later else [])
+        if not candidates:
+            return
+        last = min(candidates)
+        while i < len(static) and static[i] <= last:
+            i += 1
+        yield last
+
+
+def _signal_rows(signals: np.ndarray, strategy_index: np.ndarray, row: int) -> np.ndarray:
+    out = np.full((len(strategy_index), signals.shape[2]), np.nan)
+    has = strategy_index >= 0
+    if has.any():
+        out[has] = signals[strategy_index[has], row]
+    return out
+
+
+def _fill_diagnostics(fill) -> dict:
+    diag = {"buy_scale": fill.buy_scale, "blocked_orders": fill.blocked.sum(axis=1), "cost": fill.cost.sum(axis=1)}
+    if fill.unfilled.any():
+        diag["unfilled_orders"] = (fill.unfilled != 0).sum(axis=1)
+        diag["unfilled"] = fill.unfilled
+    return diag
+
+
+def _row(values: np.ndarray | None, row: int) -> np.ndarray | None:
+    return None if values is None else values[row]
 
 
 def _scatter(values: np.ndarray, rows: np.ndarray, shape: tuple) -> np.ndarray:

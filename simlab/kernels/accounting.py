@@ -75,20 +75,22 @@ def forward_fill_nb(values):
 
 @njit(cache=True)
 def fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, fractional, lot_size,
-                   min_trade_value, leverage, shares_out, cost_out, scale_out):
+                   min_trade_value, leverage, max_shares, shares_out, cost_out, scale_out, unfilled_out):
     """Trade B books to target weights at one day's prices, costs linear in traded value.
 
     Equals ``simlab.portfolio.orders.plan_fill`` with a cost of ``fee_rate[b] * |value|``:
     trades to target shares ``target * nav / price`` (each trade rounded toward zero to
-    lots unless ``fractional``), trades under ``min_trade_value`` skipped, sells first, then all buys
+    lots unless ``fractional``), trades under ``min_trade_value`` skipped, each trade clipped
+    to ``max_shares`` (the rest reported in ``unfilled_out``), sells first, then all buys
     scaled by one factor per scenario so buys plus costs fit ``cash`` plus sell proceeds
     plus ``(leverage - 1) * nav``. Untradeable assets do not trade.
 
     Parameters
     ----------
     holdings : (B, N) shares held; cash, nav, fee_rate : (B,); price : (N,) with 0 where
-    ``tradeable`` (N,) is False; target : (B, N) weights. Outputs, written in place:
-    shares_out, cost_out : (B, N); scale_out : (B,) the buy scale (1.0 if none).
+    ``tradeable`` (N,) is False; target : (B, N) weights; max_shares : (N,) participation
+    cap in shares (inf for none). Outputs, written in place: shares_out, cost_out,
+    unfilled_out : (B, N); scale_out : (B,) the buy scale (1.0 if none).
     """
     n_scen, n_assets = holdings.shape
     for b in range(n_scen):
@@ -98,6 +100,7 @@ def fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, frac
         for n in range(n_assets):
             shares_out[b, n] = 0.0
             cost_out[b, n] = 0.0
+            unfilled_out[b, n] = 0.0
             if not tradeable[n]:
                 continue
             p = price[n]
@@ -106,6 +109,13 @@ def fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, frac
                 d = np.trunc(d / lot_size) * lot_size
             if abs(d * p) < min_trade_value:
                 d = 0.0
+            cap = max_shares[n]
+            if abs(d) > cap:
+                capped = cap if d > 0.0 else -cap
+                if not fractional:
+                    capped = np.trunc(capped / lot_size) * lot_size
+                unfilled_out[b, n] = d - capped
+                d = capped
             if d < 0.0:
                 value = -d * p
                 cost_out[b, n] = rate * value

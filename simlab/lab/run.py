@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+
+import pandas as pd
 
 from simlab.config.loader import Config, load_config
 from simlab.config.universe import load_universe
@@ -35,7 +38,17 @@ def load_market(cfg: Config) -> MarketData:
         md = md.slice(None, str(spec.end))
     if spec.benchmark and md.benchmark is None:
         md = md.with_benchmark(load_series(spec.benchmark))
+    if spec.macro:
+        md = _with_macro(md, spec.macro)
     return validate_market(md)
+
+
+def _with_macro(md: MarketData, sources: dict[str, str]) -> MarketData:
+    columns = {name: load_series(source).reindex(md.dates) for name, source in sources.items()}
+    macro = pd.DataFrame(columns, index=md.dates)
+    if md.macro is not None:
+        macro = md.macro.join(macro, how="left", rsuffix="_cfg")
+    return replace(md, macro=macro)
 
 
 def _apply_universe(md: MarketData, cfg: Config) -> MarketData:
@@ -50,6 +63,4 @@ def _apply_universe(md: MarketData, cfg: Config) -> MarketData:
         )
     selected = md.select(universe.assets)
     meta = universe.meta if md.meta is None else universe.meta.combine_first(md.meta.reindex(universe.assets))
-    from dataclasses import replace
-
     return replace(selected, meta=meta)

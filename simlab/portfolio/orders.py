@@ -9,6 +9,8 @@ The rules, for B scenarios on one fill day, at that day's close prices:
    holding 28.57 shares with a target of 57.14 buys 28).
 3. A trade worth less than ``min_trade_value`` is skipped.
 4. Sells fill first and their proceeds, net of costs, join the cash.
+   With a participation cap, each trade is first clipped to the cap (in shares) and the
+   rest is returned as ``unfilled`` for the engine to carry to the next day.
 5. Buys (and their costs) are then scaled down together, by one factor per scenario, to
    fit the cash plus any allowed borrowing (``(leverage - 1) * NAV``); with lots the scaled
    buys are rounded down again. Cash never goes below the borrowing allowance.
@@ -31,13 +33,16 @@ class Fill:
     cost: np.ndarray  # (B, N) money paid in costs, >= 0
     buy_scale: np.ndarray  # (B,) factor applied to buys to fit the cash, 1.0 if none
     blocked: np.ndarray  # (B, N) bool, wanted to trade but the asset had no price
+    unfilled: np.ndarray  # (B, N) signed shares the participation cap held back
 
 
-def plan_fill(holdings, cash, nav, price, target, cost_model, execution) -> Fill:
+def plan_fill(holdings, cash, nav, price, target, cost_model, execution, cost_ctx=None, max_shares=None) -> Fill:
     """Shares to trade and their costs for one fill day (see the module docstring).
 
     ``holdings`` (B, N), ``cash`` (B,), ``nav`` (B,) valued at ``price`` (N,) (NaN where the
-    asset does not trade), ``target`` (B, N) weights, ``execution`` an ExecutionConfig.
+    asset does not trade), ``target`` (B, N) weights, ``execution`` an ExecutionConfig,
+    ``cost_ctx`` the :class:`simlab.costs.base.CostContext` handed to the cost model,
+    ``max_shares`` (N,) the participation cap in shares per trade (None: no cap).
     """
     tradeable = np.isfinite(price) & (price > 0)
     safe_price = np.where(tradeable, price, 1.0)
@@ -45,12 +50,16 @@ def plan_fill(holdings, cash, nav, price, target, cost_model, execution) -> Fill
     blocked = blocked_orders(tradeable, target, holdings)
     delta = np.where(tradeable[None, :], wanted, 0.0)
     delta = np.where(np.abs(delta * safe_price) < execution.min_trade_value, 0.0, delta)
+    unfilled = np.zeros_like(delta)
+    if max_shares is not None:
+        capped = _round_lots(np.clip(delta, -max_shares, max_shares), execution)
+        unfilled, delta = delta - capped, capped
     sells = np.minimum(delta, 0.0)
-    sell_cost = cost_model(sells * safe_price, sells, safe_price)
+    sell_cost = cost_model(sells * safe_price, sells, safe_price, cost_ctx)
     available = cash - (sells * safe_price).sum(axis=1) - sell_cost.sum(axis=1)
     available = available + (execution.leverage - 1.0) * nav
-    buys, buy_cost, scale = _fit_buys(np.maximum(delta, 0.0), safe_price, available, cost_model, execution)
-    return Fill(shares=sells + buys, cost=sell_cost + buy_cost, buy_scale=scale, blocked=blocked)
+    buys, buy_cost, scale = _fit_buys(np.maximum(delta, 0.0), safe_price, available, cost_model, execution, cost_ctx)
+    return Fill(shares=sells + buys, cost=sell_cost + buy_cost, buy_scale=scale, blocked=blocked, unfilled=unfilled)
 
 
 def blocked_orders(tradeable: np.ndarray, target: np.ndarray, holdings: np.ndarray) -> np.ndarray:
@@ -58,18 +67,21 @@ def blocked_orders(tradeable: np.ndarray, target: np.ndarray, holdings: np.ndarr
     return ~tradeable[None, :] & ((target != 0) | (holdings != 0))
 
 
-def fill_linear(holdings, cash, nav, price, tradeable, target, fee_rate, execution) -> Fill:
+def fill_linear(holdings, cash, nav, price, tradeable, target, fee_rate, execution, max_shares=None) -> Fill:
     """:func:`plan_fill` for costs linear in traded value, in one compiled kernel."""
-    shares, cost = np.empty_like(holdings), np.empty_like(holdings)
+    shares, cost, unfilled = np.empty_like(holdings), np.empty_like(holdings), np.empty_like(holdings)
     scale = np.empty(len(cash))
+    cap = np.full(len(price), np.inf) if max_shares is None else np.asarray(max_shares, dtype=np.float64)
     fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, execution.fractional,
-                   execution.lot_size, execution.min_trade_value, execution.leverage, shares, cost, scale)
-    return Fill(shares=shares, cost=cost, buy_scale=scale, blocked=blocked_orders(tradeable, target, holdings))
+                   execution.lot_size, execution.min_trade_value, execution.leverage, cap,
+                   shares, cost, scale, unfilled)
+    return Fill(shares=shares, cost=cost, buy_scale=scale, blocked=blocked_orders(tradeable, target, holdings),
+                unfilled=unfilled)
 
 
-def _fit_buys(buys, price, available, cost_model, execution):
+def _fit_buys(buys, price, available, cost_model, execution, cost_ctx):
     value = buys * price
-    cost = cost_model(value, buys, price)
+    cost = cost_model(value, buys, price, cost_ctx)
     need = (value + cost).sum(axis=1)
     over = need > available
     if not over.any():
@@ -79,7 +91,7 @@ def _fit_buys(buys, price, available, cost_model, execution):
     if not execution.fractional:
         scaled = np.floor(scaled / execution.lot_size) * execution.lot_size
     buys = np.where(over[:, None], scaled, buys)
-    cost = cost_model(buys * price, buys, price)
+    cost = cost_model(buys * price, buys, price, cost_ctx)
     return buys, cost, scale
 
 

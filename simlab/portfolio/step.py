@@ -11,6 +11,11 @@ Numeric fields may hold one value per scenario (an array of shape (B,)) when a s
 grid varies them; :func:`per_scenario` turns a field into a (B, 1) column that broadcasts
 over assets, so one Step call serves the whole batch.
 
+A Step that decides a scenario must not trade at this rebalance (a pre-trade check that
+blocks it, a drift band not breached, a cooldown) says so with the diagnostics key
+:data:`HOLD`: a (B,) bool array, True where the book must stay as it is. Holds from
+several Steps combine with "or"; the engine records them and skips those scenarios' fills.
+
 ``requires`` names what a Step reads from ``ctx`` beyond prices and the book
 (``"signal"``); ``provides`` names what it adds. The engine checks the chain when the
 config loads: a Step that requires a signal in an experiment without a strategy is a
@@ -20,7 +25,8 @@ ConfigError, not a crash at the first rebalance.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +35,7 @@ import pandas as pd
 from simlab.data.market import PointInTimeView
 
 BASE_FEATURES = frozenset({"prices", "returns", "book"})
+HOLD = "hold"  # diagnostics key: (B,) bool, True where the scenario must not trade now
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,10 @@ class StepContext:
     meta : asset metadata (for example ``sector``) indexed by asset, or None.
     scenarios : names of the B scenarios.
     rng : a seeded generator for Steps that randomize.
+    features : name -> (B, ...) values at ``t`` of the Features this Step declared.
+    last_rebalance : (B,) int row of each scenario's last executed rebalance, -1 if none.
+    last_targets : (B, N) target weights of that rebalance (zeros if none).
+    last_signal : (B, N) signal at that rebalance's decision (NaN if none), or None.
     """
 
     t: int
@@ -62,6 +73,20 @@ class StepContext:
     meta: pd.DataFrame | None
     scenarios: tuple[str, ...]
     rng: np.random.Generator
+    features: Mapping[str, np.ndarray] = field(default_factory=dict)
+    last_rebalance: np.ndarray | None = None
+    last_targets: np.ndarray | None = None
+    last_signal: np.ndarray | None = None
+
+    def feature(self, name: str) -> np.ndarray:
+        """The (B, ...) value at ``t`` of a Feature this Step declared under ``name``."""
+        try:
+            return self.features[name]
+        except KeyError:
+            raise KeyError(
+                f"feature {name!r} was not declared by this step (declared: {sorted(self.features)}); "
+                "return it from Step.features()"
+            ) from None
 
     @property
     def n_scenarios(self) -> int:
@@ -84,6 +109,15 @@ class Step:
         """Return new (B, N) weights and diagnostics."""
         raise NotImplementedError
 
+    def features(self, n_scenarios: int) -> dict[str, list]:
+        """Name -> one :class:`simlab.features.base.Feature` per scenario (B,) this Step reads.
+
+        The engine computes them for every decision row before the loop and serves them
+        as ``ctx.feature(name)``. A field that varies by scenario (an array) gives each
+        scenario its own Feature; identical ones are computed once.
+        """
+        return {}
+
     def __str__(self) -> str:
         params = ", ".join(
             f"{f.name}: {_plain(getattr(self, f.name))}" for f in dataclasses.fields(self)
@@ -95,6 +129,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return value
+
+
+def scenario_values(value: Any, n_scenarios: int) -> list:
+    """A scalar or (B,) field as a list of B plain Python values (for building Features)."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return [arr.item()] * n_scenarios
+    return [v.item() for v in arr]
 
 
 def per_scenario(value: Any, n_scenarios: int) -> np.ndarray:

@@ -19,6 +19,9 @@ class _NumpyFlat(FlatCost):
     def linear_rate(self, n_scenarios):
         return None
 
+    def __call__(self, value, shares, price, ctx=None):
+        return super().__call__(value, shares, price, ctx)
+
 
 def _book(rng, n_scen, n_assets):
     price = rng.uniform(1, 200, n_assets)
@@ -33,20 +36,24 @@ def _book(rng, n_scen, n_assets):
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), fractional=st.booleans(), lot=st.sampled_from([1.0, 10.0]),
-       min_value=st.sampled_from([0.0, 500.0]), leverage=st.sampled_from([1.0, 1.5]))
-def test_fill_linear_equals_plan_fill(seed, fractional, lot, min_value, leverage):
+       min_value=st.sampled_from([0.0, 500.0]), leverage=st.sampled_from([1.0, 1.5]), capped=st.booleans())
+def test_fill_linear_equals_plan_fill(seed, fractional, lot, min_value, leverage, capped):
     rng = np.random.default_rng(seed)
     holdings, cash, nav, price, target = _book(rng, 4, 7)
     bps = rng.uniform(0, 50, 4)
     exe = ExecutionConfig(fractional=fractional, lot_size=lot, min_trade_value=min_value, leverage=leverage)
-    ref = plan_fill(holdings, cash, nav, price, target, _NumpyFlat(bps=bps), exe)
+    max_shares = np.where(rng.random(7) < 0.5, rng.uniform(0, 300, 7), np.inf) if capped else None
+    ref = plan_fill(holdings, cash, nav, price, target, _NumpyFlat(bps=bps), exe, max_shares=max_shares)
     tradeable = np.isfinite(price)
-    got = fill_linear(holdings, cash, nav, np.nan_to_num(price), tradeable, target, bps * 1e-4, exe)
+    got = fill_linear(holdings, cash, nav, np.nan_to_num(price), tradeable, target, bps * 1e-4, exe, max_shares)
     scale = np.abs(holdings).max() + 1.0
     np.testing.assert_allclose(got.shares, ref.shares, rtol=1e-10, atol=1e-10 * scale)
     np.testing.assert_allclose(got.cost, ref.cost, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(got.buy_scale, ref.buy_scale, rtol=1e-10)
     np.testing.assert_array_equal(got.blocked, ref.blocked)
+    np.testing.assert_allclose(got.unfilled, ref.unfilled, rtol=1e-10, atol=1e-10 * scale)
+    if max_shares is not None:
+        assert (np.abs(got.shares) <= max_shares + 1e-9).all()
 
 
 def test_engine_paths_agree_on_a_real_run():
