@@ -98,18 +98,22 @@ def load_simlab_market(cfg: dict):
 
 
 def run_simlab(cfg: dict, md):
-    """``simlab.run(cfg)`` on already loaded data: validate the config, simulate, wrap.
+    """``simlab.run(cfg)`` on already loaded data; ``res.nav`` forced, nothing else built.
 
-    The same steps as :func:`simlab.run` minus :func:`simlab.lab.run.load_market`, so a
-    timing measures the simulation and not the data (synthetic generation, CSV parsing).
-    ``res.nav`` is forced; ``res.weights`` and the other lazy tables are not.
+    ``simlab.run`` is called as it is, with its data loader answering ``md`` for the
+    duration of the call, so a timing measures config validation, scenario expansion,
+    signals and the simulation, and not the data (synthetic generation, CSV parsing).
+    ``res.weights`` and the other lazy tables are never built.
     """
     import simlab
-    from simlab.engine.simulate import simulate
+    import simlab.lab.run as lab_run
 
-    config = simlab.load_config(cfg)
-    inputs, book, recorder = simulate(config, md)
-    res = simlab.Result(config, md, inputs, book, recorder)
+    original = lab_run.load_market
+    lab_run.load_market = lambda _config: md
+    try:
+        res = simlab.run(cfg)
+    finally:
+        lab_run.load_market = original
     res.nav  # noqa: B018 - force the NAV frame
     return res
 
@@ -132,30 +136,33 @@ def equal_weight_targets(close: np.ndarray, rebalance: np.ndarray) -> np.ndarray
     return weights
 
 
-def momentum_ranks(close: np.ndarray, lookback: int = 252, skip: int = 21) -> np.ndarray:
-    """(T, N) rank of ``close[t-skip] / close[t-lookback] - 1`` per row, 0 = best.
+def momentum_ranks(close: np.ndarray, rows: np.ndarray, lookback: int = 252, skip: int = 21) -> np.ndarray:
+    """(len(rows), N) rank of ``close[t-skip] / close[t-lookback] - 1`` on rows ``t``, 0 = best.
 
-    Ties keep the column order (stable sort); NaN signals rank after every finite one and
-    are marked ``N`` (never chosen).
+    Ties keep the column order (stable sort); a NaN signal (not enough history, a missing
+    price) gets rank ``N`` and is never chosen.
     """
-    n_rows, n_cols = close.shape
-    signal = np.full(close.shape, np.nan)
+    rows = np.asarray(rows)
+    n_cols = close.shape[1]
+    signal = np.full((len(rows), n_cols), np.nan)
+    ok = rows >= lookback
     with np.errstate(invalid="ignore", divide="ignore"):
-        signal[lookback:] = close[lookback - skip : n_rows - skip] / close[: n_rows - lookback] - 1.0
+        signal[ok] = close[rows[ok] - skip] / close[rows[ok] - lookback] - 1.0
     order = np.argsort(-signal, axis=1, kind="stable")  # NaN sorts last
-    ranks = np.empty(close.shape, dtype=np.int64)
-    np.put_along_axis(ranks, order, np.arange(n_cols)[None, :].repeat(n_rows, axis=0), axis=1)
+    ranks = np.empty(signal.shape, dtype=np.int64)
+    np.put_along_axis(ranks, order, np.broadcast_to(np.arange(n_cols), signal.shape), axis=1)
     ranks[~np.isfinite(signal)] = n_cols
     return ranks
 
 
-def top_n_targets(ranks: np.ndarray, top_n: int, rebalance: np.ndarray) -> np.ndarray:
-    """(T, N) targets: equal weight over the ``top_n`` best ranks on rebalance rows, NaN elsewhere.
+def top_n_targets(ranks: np.ndarray, top_n: int, rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """(n_rows, N) targets: equal weight over the ``top_n`` best ranks on ``rows``, NaN elsewhere.
 
-    Fewer eligible assets than ``top_n`` share the whole book; none eligible means all cash.
+    ``ranks`` holds one row per entry of ``rows`` (see :func:`momentum_ranks`). Fewer
+    eligible assets than ``top_n`` share the whole book; none eligible means all cash.
     """
     chosen = ranks < top_n
     count = chosen.sum(axis=1, keepdims=True)
-    weights = np.divide(chosen, count, out=np.zeros(ranks.shape), where=count > 0)
-    weights[~rebalance] = np.nan
-    return weights
+    targets = np.full((n_rows, ranks.shape[1]), np.nan)
+    targets[rows] = np.divide(chosen, count, out=np.zeros(ranks.shape), where=count > 0)
+    return targets

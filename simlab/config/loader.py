@@ -51,9 +51,13 @@ class Config:
         return self.experiment.name
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved config as plain YAML-able data (the run's identity)."""
+        """The resolved config as plain YAML-able data (the run's identity).
+
+        Scenarios appear expanded, as a named ``list`` with every component resolved, so
+        the saved file loads back to the same scenarios and the same hash.
+        """
         out = self.experiment.model_dump(mode="json")
-        out["scenarios"] = {"resolved": [s.to_dict() for s in self.scenarios]}
+        out["scenarios"] = {"grid": {}, "list": [s.to_dict() for s in self.scenarios]}
         return out
 
     def config_hash(self) -> str:
