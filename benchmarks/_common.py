@@ -53,6 +53,21 @@ def timed(fn, *args, **kwargs):
     return time.perf_counter() - t0, out
 
 
+def warm_times(fn, repeat: int, min_total_s: float = 1.0, max_calls: int = 50) -> list[float]:
+    """Seconds of at least ``repeat`` calls of ``fn()``, more while they add up to less than
+    ``min_total_s`` (at most ``max_calls``): the best of many short calls is steadier on a
+    shared machine than the best of three."""
+    import gc
+
+    times: list[float] = []
+    while len(times) < repeat or (sum(times) < min_total_s and len(times) < max_calls):
+        gc.collect()
+        seconds, out = timed(fn)
+        del out
+        times.append(seconds)
+    return times
+
+
 def versions() -> dict[str, str]:
     """Installed versions of the packages a benchmark result depends on."""
     out = {"python": platform.python_version()}
@@ -69,6 +84,14 @@ def machine() -> str:
     total = _meminfo_gib()
     mem = f", {total:.0f} GiB RAM" if total else ""
     return f"{platform.machine()}, {os.cpu_count()} CPUs{mem}, {platform.system()} {platform.release()}"
+
+
+def load_average() -> str:
+    """The 1-minute load average (how busy a shared machine was), or '?' where unknown."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
 
 
 def _meminfo_gib() -> float | None:

@@ -10,14 +10,15 @@ close (lag 0), fractional shares, 1,000,000 initial cash):
   c  100 synthetic assets, 5040 days, 200 scenarios in one batch: 12-1 momentum with
      top_n in 5, 10, .., 100 crossed with flat costs of 0, 1, .., 9 bps. vectorbt runs
      them as column groups (one group of 100 columns per scenario, fees per group); by
-     default only 20 of them (a full run takes about a minute and ~19 GB of RAM) and its
-     time and memory are extrapolated linearly to 200; --full runs all 200.
+     default only 20 of them, and its time and memory are extrapolated linearly to 200
+     (a full run takes over a minute and more than 10 GiB of RAM); --full runs all 200.
 
 Each tool runs in its own child process (multiprocessing, 'spawn'), so its peak resident
 memory (VmHWM) is its own: interpreter, imports, data and the simulation. In a child, the
 data are built first (not timed: synthetic generation, CSV parsing), then one first call
 is timed (numba kernels loaded from their on-disk cache, or compiled if there is none),
-then ``--repeat`` warm calls, of which the best is reported. simlab is also run once in a
+then at least ``--repeat`` warm calls (calls shorter than that repeated until they add
+up to a second, at most 50), of which the best is reported. simlab is also run once in a
 child with an empty numba cache directory, to show the cold compile cost.
 
 What is timed: simlab, from the config dict and the loaded MarketData to ``res.nav``
@@ -34,7 +35,7 @@ the cash runs out, simlab scales all buys by one factor), ~1e-4 over 20 years.
 from __future__ import annotations
 
 import argparse
-import gc
+import importlib.util
 import multiprocessing as mp
 import os
 import shutil
@@ -134,12 +135,7 @@ def simlab_child(key: str, repeat: int, cold_cache: bool) -> dict:
         return out
     nav = res.nav.to_numpy()
     del res
-    warm = []
-    for _ in range(repeat):
-        gc.collect()
-        seconds, res = C.timed(C.run_simlab, case.config, md)
-        warm.append(seconds)
-        del res
+    warm = C.warm_times(lambda: C.run_simlab(case.config, md), repeat)
     out.update(warm=warm, peak_mib=C.peak_rss_mib(), nav=nav)
     # the timed path must be what the public API does
     import simlab
@@ -188,11 +184,7 @@ def vbt_child(key: str, repeat: int, scenarios: list[int]) -> dict:
         return np.asarray(value, dtype=np.float64).reshape(len(close), n_groups)
 
     first, nav = C.timed(run_once)
-    warm = []
-    for _ in range(repeat):
-        gc.collect()
-        seconds, _ = C.timed(run_once)
-        warm.append(seconds)
+    warm = C.warm_times(run_once, repeat)
     return {"first": first, "warm": warm, "base_mib": base, "peak_mib": C.peak_rss_mib(), "nav": nav}
 
 
@@ -220,6 +212,8 @@ class Row:
     nav_gap_nofee: float
     nav_gap_fee: float | None
     public_api_equal: bool
+    sl_base: float
+    vbt_base: float
 
     @property
     def ratio(self) -> float:
@@ -251,15 +245,16 @@ def bench_case(case: Case, repeat: int, full: bool, n_vbt: int, cold: bool) -> R
     note = "" if scale == 1 else f"extrapolated from {len(subset)} scenarios"
     return Row(case, min(sl["warm"]), sl["first"], None if sl_cold is None else sl_cold["first"],
                sl["peak_mib"], vbt_warm, vbt_first, vbt_peak, note, gap_nofee, gap_fee,
-               sl["public_api_equal"])
+               sl["public_api_equal"], sl["base_mib"], vb["base_mib"])
 
 
-def print_report(rows: list[Row], repeat: int) -> None:
+def print_report(rows: list[Row], repeat: int, load: tuple[str, str]) -> None:
     v = C.versions()
     print()
-    print(f"date {C.today()}; {C.machine()}")
+    print(f"date {C.today()}; {C.machine()}; 1-min load average {load[0]} before, {load[1]} after")
     print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
-    print(f"times in seconds, warm = best of {repeat}; memory = peak RSS of the tool's own process (MiB)")
+    print(f"times in seconds; warm = best of >= {repeat} calls (short ones repeated to fill 1 s); "
+          "memory = peak RSS of the tool's own process (MiB)")
     print()
     header = (f"{'case':<44} {'simlab':>8} {'1st call':>8} {'cold':>6} {'vbt':>8} {'vbt 1st':>8} "
               f"{'vbt/simlab':>10} {'simlab MiB':>10} {'vbt MiB':>9} {'NAV gap':>9}")
@@ -273,6 +268,8 @@ def print_report(rows: list[Row], repeat: int) -> None:
               f"{r.sl_peak:10.0f} {r.vbt_peak:8.0f}{mark} {r.nav_gap_nofee:9.1e}")
     print()
     for r in rows:
+        print(f"  ({r.case.key}) resident memory before the first call (interpreter, imports, data): "
+              f"simlab {r.sl_base:.0f} MiB, vectorbt {r.vbt_base:.0f} MiB")
         if r.vbt_note:
             print(f"* ({r.case.key}) vectorbt {r.vbt_note}: time and memory above the baseline "
                   f"scaled linearly to {len(scenario_grid(r.case))} (--full runs them all)")
@@ -299,18 +296,23 @@ def print_report(rows: list[Row], repeat: int) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", choices=["a", "b", "c", "all"], default="all")
-    parser.add_argument("--repeat", type=int, default=3, help="warm calls per tool (best is reported)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="warm calls per tool, at least; calls are repeated until they add up to 1 s "
+                             "(at most 50); the best is reported")
     parser.add_argument("--full", action="store_true",
-                        help="case c: run all 200 scenarios in vectorbt (~1 min, ~19 GB RAM)")
+                        help="case c: run all 200 scenarios in vectorbt (over a minute, >10 GiB RAM)")
     parser.add_argument("--vbt-scenarios", type=int, default=DEFAULT_VBT_SCENARIOS,
                         help="case c without --full: scenarios vectorbt runs (default 20)")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-cache simlab run")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if importlib.util.find_spec("vectorbt") is None:
+        parser.error("vectorbt is not installed (pip install vectorbt); it is the peer this benchmark runs")
     chosen = "abc" if args.case == "all" else args.case
+    load_before = C.load_average()
     rows = [bench_case(cases()[k], args.repeat, args.full, args.vbt_scenarios, not args.no_cold) for k in chosen]
-    print_report(rows, args.repeat)
+    print_report(rows, args.repeat, (load_before, C.load_average()))
     return 0
 
 

@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list registered components or built-in data")
     listing.add_argument("what", choices=["steps", "strategies", "costs", "data"], nargs="?", default="steps")
     listing.set_defaults(func=_list)
+    from simlab.risk import stress
+
+    stress.add_parser(sub)
     return parser
 
 

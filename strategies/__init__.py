@@ -4,6 +4,7 @@ Modules are imported here explicitly; nothing scans the filesystem.
 """
 
 from strategies import momentum  # noqa: F401
+from strategies import long_term_reversal, low_volatility, trend, value_momentum  # noqa: F401
 from strategies.base import Strategy
 
 __all__ = ["Strategy"]

@@ -98,14 +98,16 @@ def _set_path(tree: dict, path: str, value: Any) -> None:
     last = parts[-1]
     if isinstance(node, list):
         node[_index(node, last, path)] = value
-    else:
+    elif isinstance(node, dict):
         node[last] = value
+    else:
+        raise ConfigError(f"scenarios: {path!r}: {parts[0]!r} is not set in the experiment, so it cannot vary")
 
 
 def _child(node: Any, part: str, where: str) -> Any:
     if isinstance(node, list):
         return node[_index(node, part, where)]
-    if node is None:
+    if not isinstance(node, dict):
         raise ConfigError(f"scenarios: {where!r} is not set in the experiment, so it cannot vary")
     if part not in node:
         node[part] = {}

@@ -6,10 +6,15 @@ signed traded value (B, N) of one fill day, with the traded shares, the fill pri
 in ``requires``), it returns the non-negative money cost of each trade, (B, N). Numeric fields may hold one
 value per scenario; :func:`simlab.portfolio.step.per_scenario` makes them broadcast.
 
-A model's cost must grow no faster than linearly when a trade is scaled down
-(``cost(s * x) <= s * cost(x)`` for ``0 <= s <= 1``, true of linear and of concave-in-size
-models alike); the order generator relies on it when it scales buys down to the cash
-available.
+A model's cost should shrink at least in proportion when a trade is scaled down
+(``cost(s * x) <= s * cost(x)`` for ``0 <= s <= 1``: true of linear models and of models
+growing faster than linearly with ``cost(0) = 0``, such as square-root impact); the order
+generator relies on it when it scales buys down to the cash available. A fixed minimum
+per trade breaks it, by at most that minimum per scaled buy (see ``spread``).
+
+Holding costs (a borrow fee on shorts) are not fill costs: a model with ``accrues = True``
+provides ``daily_rate(B, meta, N)``, the (B, N) fee per day per unit of short value, and
+the daily accounting charges it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class CostContext:
     Attributes
     ----------
     row : fill row.
+    assets : (N,) asset names, in the order of every (N,) array.
     adv : (N,) average daily traded value (money) over the trailing window, from volume
         data, else the universe's ``adv``; NaN where unknown. None unless required.
     volatility : (N,) daily return volatility over the trailing window. None unless required.
@@ -35,6 +41,7 @@ class CostContext:
     """
 
     row: int
+    assets: tuple[str, ...] = ()
     adv: np.ndarray | None = None
     volatility: np.ndarray | None = None
     meta: pd.DataFrame | None = None
@@ -46,6 +53,7 @@ class CostModel:
 
     key: ClassVar[str] = ""
     requires: ClassVar[frozenset[str]] = frozenset()
+    accrues: ClassVar[bool] = False
 
     def __call__(self, value: np.ndarray, shares: np.ndarray, price: np.ndarray,
                  ctx: CostContext | None = None) -> np.ndarray:

@@ -19,6 +19,7 @@ class Book:
     cash: np.ndarray
     peak_nav: np.ndarray
     nav: np.ndarray
+    fees: np.ndarray  # (T, B) holding costs (borrow fees) charged each day
     last_rebalance: np.ndarray  # (B,) decision row of the last executed rebalance, -1 if none
     last_targets: np.ndarray  # (B, N) its target weights
     last_signal: np.ndarray  # (B, N) the signal it was decided on (NaN without a strategy)
@@ -31,6 +32,7 @@ class Book:
             cash=np.full(n_scenarios, float(init_cash)),
             peak_nav=np.full(n_scenarios, float(init_cash)),
             nav=np.full((n_days, n_scenarios), np.nan),
+            fees=np.zeros((n_days, n_scenarios)),
             last_rebalance=np.full(n_scenarios, -1, dtype=np.int64),
             last_targets=np.zeros((n_scenarios, n_assets)),
             last_signal=np.full((n_scenarios, n_assets), np.nan),

@@ -17,6 +17,7 @@ from simlab.config.loader import Config
 from simlab.data.market import MarketData
 
 TRADE_COLUMNS = ["date", "scenario", "asset", "shares", "price", "value", "cost", "reason"]
+DIAG_COLUMNS = ["date", "scenario", "step", "key", "asset", "value"]
 
 
 class Result:
@@ -104,21 +105,26 @@ class Result:
         """Long table: date, scenario, step, key, asset (None for per-scenario values), value."""
         names = np.asarray(self.scenarios, dtype=object)
         assets = np.asarray(self.assets, dtype=object)
-        frames = []
+        cols: dict[str, list] = {c: [] for c in DIAG_COLUMNS}
         for row, rows, step, values in self._rec.diagnostics:
+            date = self._inputs.dates[row]
             for key, value in values.items():
-                frames.append(_diag_rows(self._inputs.dates[row], names[rows], assets, step, key, value))
-        if not frames:
-            return pd.DataFrame(columns=["date", "scenario", "step", "key", "asset", "value"])
-        return pd.concat(frames, ignore_index=True)
+                _diag_columns(cols, date, names[rows], assets, step, key, value)
+        if not cols["value"]:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in DIAG_COLUMNS})
+        out = {c: np.concatenate(parts) for c, parts in cols.items()}
+        frame = pd.DataFrame(out)
+        frame["date"] = pd.DatetimeIndex(frame["date"])
+        return frame
 
     def daily_traded_value(self) -> pd.DataFrame:
         """Sum of absolute traded value per day and scenario (rebalances and delistings)."""
         return self._daily_sum(lambda shares, price, cost: np.abs(shares * price).sum(axis=1))
 
     def daily_costs(self) -> pd.DataFrame:
-        """Money paid in costs per day and scenario."""
-        return self._daily_sum(lambda shares, price, cost: cost.sum(axis=1))
+        """Money paid in costs per day and scenario: fill costs plus holding costs (borrow fees)."""
+        fills = self._daily_sum(lambda shares, price, cost: cost.sum(axis=1))
+        return fills + self._book.fees[self._span]
 
     def _daily_sum(self, per_fill) -> pd.DataFrame:
         out = np.zeros((len(self.dates), len(self.scenarios)))
@@ -148,13 +154,20 @@ class Result:
                 f"{self.dates[0].date()} .. {self.dates[-1].date()})")
 
 
-def _diag_rows(date, scenario_names, assets, step, key, value) -> pd.DataFrame:
+def _diag_columns(cols: dict, date, scenario_names, assets, step, key, value) -> None:
+    """Append one diagnostics entry, flattened to rows, to the column lists."""
     arr = np.asarray(value, dtype=float)
     n_scen = len(scenario_names)
     if arr.ndim == 2:
-        return pd.DataFrame({
-            "date": date, "scenario": np.repeat(scenario_names, arr.shape[1]), "step": step, "key": key,
-            "asset": np.tile(assets, n_scen), "value": arr.ravel(),
-        })
-    arr = np.broadcast_to(arr, (n_scen,))
-    return pd.DataFrame({"date": date, "scenario": scenario_names, "step": step, "key": key, "asset": None, "value": arr})
+        n = arr.shape[0] * arr.shape[1]
+        cols["scenario"].append(np.repeat(scenario_names, arr.shape[1]))
+        cols["asset"].append(np.tile(assets, n_scen))
+        cols["value"].append(arr.ravel())
+    else:
+        n = n_scen
+        cols["scenario"].append(scenario_names)
+        cols["asset"].append(np.full(n, None, dtype=object))
+        cols["value"].append(np.broadcast_to(arr, (n_scen,)).astype(float))
+    cols["date"].append(np.full(n, np.datetime64(date, "ns")))
+    cols["step"].append(np.full(n, step, dtype=object))
+    cols["key"].append(np.full(n, key, dtype=object))

@@ -27,7 +27,7 @@ from simlab.costs.base import CostContext
 from simlab.costs.market import trailing_adv, trailing_volatility
 from simlab.errors import DataError, StepError
 from simlab.features.base import FeatureInputs, FeatureTable
-from simlab.kernels.accounting import forward_fill_nb, mark_to_market_nb
+from simlab.kernels.accounting import book_values_nb, forward_fill_nb, mark_to_market_nb
 from simlab.portfolio.orders import fill_linear, plan_fill
 from simlab.portfolio.rebalance import schedule_rows
 from simlab.engine.orders import Order
@@ -132,6 +132,17 @@ class _Loop:
         self.table = FeatureTable(inputs.features, self.decisions)
         self.step_features = [self._declare_features(g) for g in groups]
         self.cost_market = self._cost_market(groups)
+        self.borrow_rate = self._borrow_rate(groups)
+
+    def _borrow_rate(self, groups: list[Group]) -> np.ndarray:
+        """(B, N) daily fee per unit of short value, or an empty array when nothing accrues."""
+        if not any(getattr(g.cost, "accrues", False) for g in groups):
+            return np.empty((0, 0))
+        rate = np.zeros_like(self.book.holdings)
+        for g in groups:
+            if getattr(g.cost, "accrues", False):
+                rate[g.rows] = g.cost.daily_rate(len(g.rows), self.md.meta, len(self.inputs.assets))
+        return rate
 
     def _declare_features(self, g: Group) -> list[dict]:
         declared = []
@@ -185,7 +196,7 @@ class _Loop:
         b, inp = self.book, self.inputs
         if stop > self.pos:
             closed = mark_to_market_nb(b.holdings, b.cash, inp.value_price, inp.delist_row, self.pos, stop,
-                                       b.nav, b.peak_nav, self.delisted)
+                                       b.nav, b.peak_nav, self.delisted, self.borrow_rate, b.fees)
             self.pos = stop
             if closed:
                 self._record_delisting(stop - 1)
@@ -218,7 +229,7 @@ class _Loop:
             unfilled[r] = fill.unfilled
             self.rec.fill(row, _scatter(fill.shares, r, b.holdings.shape), safe, _scatter(fill.cost, r, b.holdings.shape), order.reason)
             self.rec.diag(row, r, "engine", _fill_diagnostics(fill))
-        b.nav[row] = b.cash + b.holdings @ safe
+        book_values_nb(b.holdings, b.cash, safe, b.nav[row])
         b.peak_nav[:] = np.maximum(self.peak_before, b.nav[row])
         self.rec.snapshot(row, b.holdings)
         order.book_keeping(b)
@@ -235,7 +246,7 @@ class _Loop:
         max_shares = self._max_shares(row)
         rate = g.cost.linear_rate(len(r))
         if rate is None:
-            cost_ctx = CostContext(row=row, adv=_row(self.cost_market.get("adv"), row),
+            cost_ctx = CostContext(row=row, assets=inp.assets, adv=_row(self.cost_market.get("adv"), row),
                                    volatility=_row(self.cost_market.get("volatility"), row), meta=self.md.meta)
             return plan_fill(b.holdings[r], b.cash[r], b.nav[row, r], inp.close[row], targets, g.cost, self.exe,
                              cost_ctx, max_shares)
@@ -266,10 +277,21 @@ class _Loop:
                 meta=self.md.meta, scenarios=g.names, rng=self.rng,
                 last_rebalance=b.last_rebalance[g.rows].copy(), last_targets=b.last_targets[g.rows].copy(),
                 last_signal=None if g.strategy_index[0] < 0 else b.last_signal[g.rows].copy(),
+                nav_history=self._nav_history(g, row),
             )
             targets[g.rows], hold[g.rows] = self._run_steps(g, ctx, declared)
         signal = _signal_rows(inp.signals, self.strategy_index, row)
         return Order.decision(row, targets, ~hold, signal)
+
+    def _nav_history(self, g: Group, row: int) -> np.ndarray | None:
+        """NAV from the first simulated close through ``row``, only for groups that ask for it."""
+        if not any("nav_history" in step.requires for step in g.steps):
+            return None
+        history = self.book.nav[self.inputs.first : row + 1]
+        history = history if len(g.rows) == history.shape[1] else history[:, g.rows]
+        history = history.view()
+        history.flags.writeable = False
+        return history
 
     def _run_steps(self, g: Group, ctx: StepContext, declared: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         w = ctx.weights

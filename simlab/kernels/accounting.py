@@ -3,7 +3,7 @@
 Between two fill days nothing trades: holdings stay, prices move, and each day's NAV is
 ``cash + holdings @ price``. The one event inside a segment is a delisting: on the first
 day an asset has no price after its last one, a held position is closed at that last
-price (proceeds to cash, no cost).
+price (proceeds to cash, no cost); and short positions pay their daily borrow fee.
 """
 
 from __future__ import annotations
@@ -11,29 +11,35 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+DUST = 1e-12  # a trade worth at most this fraction of NAV is rounding noise, not an order
+
 
 @njit(cache=True)
-def mark_to_market_nb(holdings, cash, price, delist_row, start, stop, nav_out, peak_nav, delisted):
+def mark_to_market_nb(holdings, cash, price, delist_row, start, stop, nav_out, peak_nav, delisted,
+                      borrow_rate, fees_out):
     """Advance the book over rows ``start .. stop - 1``; write NAV, update peak, close delisted.
 
-    Returns the number of positions closed by delistings.
-
     Equivalent to, for each row t: close positions whose ``delist_row == t`` at
-    ``price[t]``, then ``nav_out[t] = cash + (holdings * nan_to_num(price[t])).sum(axis=1)``
-    and ``peak_nav = maximum(peak_nav, nav_out[t])``.
+    ``price[t]``; charge the borrow fee ``borrow_rate * max(-holdings, 0) * price[t]`` from
+    cash (into ``fees_out[t]``); then ``nav_out[t] = cash + (holdings * nan_to_num(price[t])).sum(axis=1)``
+    and ``peak_nav = maximum(peak_nav, nav_out[t])``. Returns the number of positions
+    closed by delistings.
 
     Parameters
     ----------
     holdings : (B, N) float64 shares, updated in place by delistings.
-    cash : (B,) float64, updated in place by delisting proceeds.
+    cash : (B,) float64, updated in place by delisting proceeds and fees.
     price : (T, N) float64 close, forward-filled (NaN only before an asset's first price).
     delist_row : (N,) int64 row on which a delisted asset is closed; -1 if never.
     start, stop : int rows, the half-open segment to advance.
     nav_out : (T, B) float64, rows ``start .. stop - 1`` written.
     peak_nav : (B,) float64 running peak of NAV, updated in place.
     delisted : (B, N) float64, shares closed by a delisting are added here.
+    borrow_rate : (B, N) float64 daily fee per unit of short value, or shape (0, 0) for none.
+    fees_out : (T, B) float64, the day's borrow fees are added here.
     """
     n_scen, n_assets = holdings.shape
+    charge = borrow_rate.shape[0] > 0
     closed = 0
     for t in range(start, stop):
         for n in range(n_assets):
@@ -46,15 +52,36 @@ def mark_to_market_nb(holdings, cash, price, delist_row, start, stop, nav_out, p
                         holdings[b, n] = 0.0
                         closed += 1
         for b in range(n_scen):
-            value = cash[b]
-            for n in range(n_assets):
-                h = holdings[b, n]
-                if h != 0.0:
-                    value += h * price[t, n]
-            nav_out[t, b] = value
-            if value > peak_nav[b]:
-                peak_nav[b] = value
+            if charge:
+                fee = 0.0
+                for n in range(n_assets):
+                    h = holdings[b, n]
+                    if h < 0.0 and price[t, n] == price[t, n]:
+                        fee -= borrow_rate[b, n] * h * price[t, n]
+                cash[b] -= fee
+                fees_out[t, b] += fee
+            nav_out[t, b] = book_value_nb(holdings[b], cash[b], price[t])
+            if nav_out[t, b] > peak_nav[b]:
+                peak_nav[b] = nav_out[t, b]
     return closed
+
+
+@njit(cache=True)
+def book_value_nb(holdings, cash, price):
+    """``cash + nansum(holdings * price)`` for one book (N,), summed in asset order."""
+    value = cash
+    for n in range(holdings.shape[0]):
+        h = holdings[n]
+        if h != 0.0 and price[n] == price[n]:
+            value += h * price[n]
+    return value
+
+
+@njit(cache=True)
+def book_values_nb(holdings, cash, price, out):
+    """NAV (B,) of B books at one day's ``price`` (N,); the same sums as the daily kernel."""
+    for b in range(holdings.shape[0]):
+        out[b] = book_value_nb(holdings[b], cash[b], price)
 
 
 @njit(cache=True)
@@ -107,7 +134,7 @@ def fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, frac
             d = target[b, n] * nav[b] / p - holdings[b, n]
             if not fractional:
                 d = np.trunc(d / lot_size) * lot_size
-            if abs(d * p) < min_trade_value:
+            if abs(d * p) < min_trade_value or abs(d * p) <= DUST * abs(nav[b]):
                 d = 0.0
             cap = max_shares[n]
             if abs(d) > cap:
@@ -124,7 +151,7 @@ def fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, frac
                 need += d * p + rate * d * p
             shares_out[b, n] = d
         scale = 1.0
-        if need > available:
+        if need > 0.0 and need > available:
             scale = min(max(available / need, 0.0), 1.0)
         scale_out[b] = scale
         for n in range(n_assets):
@@ -134,5 +161,7 @@ def fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, frac
                     d = d * scale
                     if not fractional:
                         d = np.floor(d / lot_size) * lot_size
+                    if d * price[n] < min_trade_value:
+                        d = 0.0
                     shares_out[b, n] = d
                 cost_out[b, n] = rate * d * price[n]

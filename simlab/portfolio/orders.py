@@ -7,13 +7,15 @@ The rules, for B scenarios on one fill day, at that day's close prices:
    holdings stay and the order is reported as blocked.
 2. Without fractional shares each trade is rounded toward zero to whole lots (a book
    holding 28.57 shares with a target of 57.14 buys 28).
-3. A trade worth less than ``min_trade_value`` is skipped.
+3. A trade worth less than ``min_trade_value`` is skipped, and so is rounding dust (a
+   trade worth at most 1e-12 of NAV).
 4. Sells fill first and their proceeds, net of costs, join the cash.
    With a participation cap, each trade is first clipped to the cap (in shares) and the
    rest is returned as ``unfilled`` for the engine to carry to the next day.
 5. Buys (and their costs) are then scaled down together, by one factor per scenario, to
    fit the cash plus any allowed borrowing (``(leverage - 1) * NAV``); with lots the scaled
-   buys are rounded down again. Cash never goes below the borrowing allowance.
+   buys are rounded down again, and a scaled buy that falls under ``min_trade_value`` is
+   dropped. Cash never goes below the borrowing allowance.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simlab.kernels.accounting import fill_linear_nb
+from simlab.kernels.accounting import DUST, fill_linear_nb
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ def plan_fill(holdings, cash, nav, price, target, cost_model, execution, cost_ct
     wanted = _round_lots(target * nav[:, None] / safe_price - holdings, execution)
     blocked = blocked_orders(tradeable, target, holdings)
     delta = np.where(tradeable[None, :], wanted, 0.0)
-    delta = np.where(np.abs(delta * safe_price) < execution.min_trade_value, 0.0, delta)
+    traded = np.abs(delta * safe_price)
+    dust = (traded < execution.min_trade_value) | (traded <= DUST * np.abs(nav)[:, None])
+    delta = np.where(dust, 0.0, delta)
     unfilled = np.zeros_like(delta)
     if max_shares is not None:
         capped = _round_lots(np.clip(delta, -max_shares, max_shares), execution)
@@ -90,6 +94,7 @@ def _fit_buys(buys, price, available, cost_model, execution, cost_ctx):
     scaled = buys * scale[:, None]
     if not execution.fractional:
         scaled = np.floor(scaled / execution.lot_size) * execution.lot_size
+    scaled = np.where(scaled * price < execution.min_trade_value, 0.0, scaled)
     buys = np.where(over[:, None], scaled, buys)
     cost = cost_model(buys * price, buys, price, cost_ctx)
     return buys, cost, scale

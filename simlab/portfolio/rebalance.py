@@ -34,7 +34,7 @@ def _period_keys(dates: pd.DatetimeIndex, frequency: str) -> np.ndarray:
     if frequency == "weekly":
         # Monday of each date's week, as an integer day count: one key per calendar week
         days = dates.values.astype("datetime64[D]").astype(np.int64)
-        return days - dates.dayofweek.values
+        return days - dates.day_of_week.values
     if frequency == "monthly":
         return dates.year.values * 12 + dates.month.values
     if frequency == "quarterly":
@@ -43,7 +43,7 @@ def _period_keys(dates: pd.DatetimeIndex, frequency: str) -> np.ndarray:
 
 
 def _weekday_rows(dates: pd.DatetimeIndex, week: np.ndarray, weekday: int) -> np.ndarray:
-    rows = np.flatnonzero(dates.dayofweek.values <= weekday)
+    rows = np.flatnonzero(dates.day_of_week.values <= weekday)
     key = week[rows]
     chosen = rows[np.r_[key[1:] != key[:-1], True]]
     firsts = np.flatnonzero(np.r_[True, week[1:] != week[:-1]])

@@ -34,7 +34,7 @@ import pandas as pd
 
 from simlab.data.market import PointInTimeView
 
-BASE_FEATURES = frozenset({"prices", "returns", "book"})
+BASE_FEATURES = frozenset({"prices", "returns", "book", "nav_history"})
 HOLD = "hold"  # diagnostics key: (B,) bool, True where the scenario must not trade now
 
 
@@ -59,6 +59,8 @@ class StepContext:
     last_rebalance : (B,) int row of each scenario's last executed rebalance, -1 if none.
     last_targets : (B, N) target weights of that rebalance (zeros if none).
     last_signal : (B, N) signal at that rebalance's decision (NaN if none), or None.
+    nav_history : (t - first + 1, B) read-only NAV at every close from the first simulated
+        day through t, for Steps that declare ``"nav_history"`` in ``requires``; else None.
     """
 
     t: int
@@ -77,6 +79,7 @@ class StepContext:
     last_rebalance: np.ndarray | None = None
     last_targets: np.ndarray | None = None
     last_signal: np.ndarray | None = None
+    nav_history: np.ndarray | None = None
 
     def feature(self, name: str) -> np.ndarray:
         """The (B, ...) value at ``t`` of a Feature this Step declared under ``name``."""

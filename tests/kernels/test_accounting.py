@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ from simlab.kernels.accounting import forward_fill_nb, mark_to_market_nb
 from simlab.testing.strategies import price_frames, seeds
 
 FAST = settings(max_examples=40, deadline=None)
+NO_BORROW = np.empty((0, 0))
 
 
 # --------------------------------------------------------------------------- references
@@ -22,13 +25,17 @@ def ffill_reference(values: np.ndarray) -> np.ndarray:
     return pd.DataFrame(values).ffill().to_numpy()
 
 
-def mtm_reference(holdings, cash, price, delist_row, start, stop, nav_out, peak_nav, delisted):
+def mtm_reference(holdings, cash, price, delist_row, start, stop, nav_out, peak_nav, delisted, borrow_rate, fees_out):
     """The docstring of ``mark_to_market_nb``, written with numpy row operations."""
     for t in range(start, stop):
         closing = delist_row == t
         cash += (holdings[:, closing] * price[t, closing]).sum(axis=1)
         delisted[:, closing] += holdings[:, closing]
         holdings[:, closing] = 0.0
+        if borrow_rate.size:
+            fee = (borrow_rate * np.maximum(-holdings, 0.0) * np.nan_to_num(price[t])).sum(axis=1)
+            cash -= fee
+            fees_out[t] += fee
         nav_out[t] = cash + (holdings * np.nan_to_num(price[t])).sum(axis=1)
         np.maximum(peak_nav, nav_out[t], out=peak_nav)
 
@@ -57,12 +64,16 @@ def run_both(close, n_scenarios, seed, start, stop):
     price = forward_fill_nb(close)
     delist = delist_rows(close)
     holdings, cash, peak, delisted = book_state(close, n_scenarios, seed, start)
+    rng = np.random.default_rng(seed + 1)
+    holdings = holdings * np.where(rng.random(holdings.shape) < 0.3, -1.0, 1.0)  # some shorts
+    borrow = rng.uniform(0, 0.05 / 252, holdings.shape)
     t_rows = close.shape[0]
     states = []
     for fn in (mark_to_market_nb, mtm_reference):
-        state = [holdings.copy(), cash.copy(), np.full((t_rows, n_scenarios), np.nan), peak.copy(), delisted.copy()]
-        h, c, nav, p, d = state
-        fn(h, c, price, delist, start, stop, nav, p, d)
+        state = [holdings.copy(), cash.copy(), np.full((t_rows, n_scenarios), np.nan), peak.copy(), delisted.copy(),
+                 np.zeros((t_rows, n_scenarios))]
+        h, c, nav, p, d, fees = state
+        fn(h, c, price, delist, start, stop, nav, p, d, borrow, fees)
         states.append(state)
     return states
 
@@ -112,7 +123,9 @@ def test_mark_to_market_equals_numpy_reference(close, n_scenarios, seed, cut):
     values = close.to_numpy()
     t_rows = len(values)
     start, stop = sorted(int(c * t_rows) for c in cut)
-    (h, c, nav, p, d), (rh, rc, rnav, rp, rd) = run_both(values, n_scenarios, seed, start, stop)
+    (h, c, nav, p, d, fees), (rh, rc, rnav, rp, rd, rfees) = run_both(values, n_scenarios, seed, start, stop)
+    np.testing.assert_allclose(fees, rfees, rtol=1e-12, atol=1e-12)
+    assert (fees >= 0).all()
     np.testing.assert_allclose(nav, rnav, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(c, rc, rtol=1e-12, atol=1e-9)
     np.testing.assert_array_equal(h, rh)
@@ -138,7 +151,7 @@ def test_delisting_closes_at_last_price_into_cash():
     nav = np.full((4, 2), nan)
     peak = np.array([0.0, 1e9])
     delisted = np.zeros((2, 3))
-    mark_to_market_nb(holdings, cash, price, delist, 0, 4, nav, peak, delisted)
+    mark_to_market_nb(holdings, cash, price, delist, 0, 4, nav, peak, delisted, NO_BORROW, np.zeros((64, 8)))
     np.testing.assert_array_equal(holdings, [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     np.testing.assert_array_equal(cash, [100.0 + 10 * 21.0, 500.0 - 4 * 21.0])
     np.testing.assert_array_equal(delisted, [[0.0, 10.0, 0.0], [0.0, -4.0, 0.0]])
@@ -156,7 +169,7 @@ def test_delisting_on_a_row_outside_the_segment_does_nothing():
     cash = np.array([0.0])
     nav = np.full((3, 1), np.nan)
     delisted = np.zeros((1, 2))
-    mark_to_market_nb(holdings, cash, price, np.array([-1, 1]), 2, 3, nav, np.zeros(1), delisted)
+    mark_to_market_nb(holdings, cash, price, np.array([-1, 1]), 2, 3, nav, np.zeros(1), delisted, NO_BORROW, np.zeros((64, 8)))
     assert holdings[0, 1] == 2.0 and delisted.sum() == 0.0
     assert nav[2, 0] == 12.0 + 2 * 20.0
 
@@ -168,7 +181,7 @@ def test_peak_nav_is_running_maximum():
     peak = np.array([0.0])
     seen = []
     for t in range(5):  # one row at a time: the peak after each row
-        mark_to_market_nb(holdings, np.zeros(1), close, np.array([-1]), t, t + 1, nav, peak, np.zeros((1, 1)))
+        mark_to_market_nb(holdings, np.zeros(1), close, np.array([-1]), t, t + 1, nav, peak, np.zeros((1, 1)), NO_BORROW, np.zeros((64, 8)))
         seen.append(peak[0])
     assert seen == [100.0, 120.0, 120.0, 130.0, 130.0]
 
@@ -194,27 +207,23 @@ def test_streaming_equals_one_pass(close, n_scenarios, seed, cuts):
 
     one = fresh()
     h, c, nav, p, d = one
-    mark_to_market_nb(h, c, price, delist, 0, t_rows, nav, p, d)
+    mark_to_market_nb(h, c, price, delist, 0, t_rows, nav, p, d, NO_BORROW, np.zeros((64, 8)))
     many = fresh()
     h, c, nav, p, d = many
     bounds = sorted({0, t_rows, *(int(x * t_rows) for x in cuts)})
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        mark_to_market_nb(h, c, price, delist, lo, hi, nav, p, d)
+    for lo, hi in itertools.pairwise(bounds):
+        mark_to_market_nb(h, c, price, delist, lo, hi, nav, p, d, NO_BORROW, np.zeros((64, 8)))
     for a, b in zip(one, many):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel skips nan_to_num: a holding on a NaN price gives NaN NAV, the docstring says it counts 0",
-)
 def test_nan_price_with_holding_counts_zero_as_documented():
     price = np.array([[np.nan, 10.0]])
     holdings = np.array([[3.0, 1.0]])
     nav = np.full((1, 1), np.nan)
     peak = np.array([5.0])
-    mark_to_market_nb(holdings, np.array([0.0]), price, np.array([-1, -1]), 0, 1, nav, peak, np.zeros((1, 2)))
+    mark_to_market_nb(holdings, np.array([0.0]), price, np.array([-1, -1]), 0, 1, nav, peak, np.zeros((1, 2)), NO_BORROW, np.zeros((64, 8)))
     ref_nav = np.full((1, 1), np.nan)
     ref_peak = np.array([5.0])
-    mtm_reference(holdings.copy(), np.array([0.0]), price, np.array([-1, -1]), 0, 1, ref_nav, ref_peak, np.zeros((1, 2)))
+    mtm_reference(holdings.copy(), np.array([0.0]), price, np.array([-1, -1]), 0, 1, ref_nav, ref_peak, np.zeros((1, 2)), NO_BORROW, np.zeros((1, 1)))
     np.testing.assert_array_equal(nav, ref_nav)  # reference: 0 + 1 * 10 = 10

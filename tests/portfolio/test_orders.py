@@ -265,3 +265,26 @@ def test_per_scenario_batch_rows_are_independent():
         one = plan_fill(holdings[b : b + 1], cash[b : b + 1], nav[b : b + 1], price, target[b : b + 1], FlatCost(bps=bps), ExecutionConfig())
         np.testing.assert_array_equal(both.shares[b], one.shares[0])
         np.testing.assert_array_equal(both.cost[b], one.cost[0])
+
+
+def test_scaled_buy_never_below_min_trade_value():
+    price = np.array([10.0, 10.0])
+    cash = np.array([1000.0])
+    target = np.array([[0.9, 0.6]])  # wants 900 and 600, only 1000 in cash -> scaled by 2/3
+    fill = plan_fill(np.zeros((1, 2)), cash, cash.copy(), price, target, NoCost(), ExecutionConfig(min_trade_value=500.0))
+    traded = fill.shares != 0
+    assert (np.abs(fill.shares * price)[traded] >= 500.0).all()  # got a 400 buy
+
+
+# --------------------------------------------------------------------------- compiled twin
+
+
+def test_fill_linear_with_rounding_negative_cash_and_nothing_to_buy():
+    from simlab.portfolio.orders import fill_linear
+
+    # fully invested book whose cash ended a rounding error below zero after the last fill
+    fill = fill_linear(
+        np.array([[10.0]]), np.array([-1e-10]), np.array([1000.0]), np.array([100.0]),
+        np.array([True]), np.array([[1.0]]), np.array([0.0]), ExecutionConfig(),
+    )
+    assert fill.shares[0, 0] == 0.0

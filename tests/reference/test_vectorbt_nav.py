@@ -95,71 +95,86 @@ def _rebalance_days(dates: pd.DatetimeIndex) -> np.ndarray:
     return np.r_[True, month[1:] != month[:-1]]
 
 
-def _config(pipeline, *, lag=0, start=None, bps=None, strategy=None) -> dict:
+def _config(case, *, lag=0, start=None, bps=None) -> dict:
     cfg = {
         "name": "vbt_reference",
         "data": {"source": "builtin:sp500_20", "benchmark": None, "start": start},
         "schedule": {"frequency": "monthly", "day": "first"},
         "execution": {"lag": lag, "init_cash": INIT_CASH, "fractional": True},
-        "pipeline": pipeline,
+        "pipeline": EQUAL_WEIGHT if case == "equal_weight" else TOP_N_PIPELINE,
     }
+    if case == "momentum":
+        cfg["strategy"] = MOMENTUM
     if bps is not None:
         cfg["costs"] = {"type": "flat", "bps": bps}
-    if strategy is not None:
-        cfg["strategy"] = strategy
     return cfg
 
 
-def _simlab(pipeline, **kwargs) -> simlab.Result:
-    return simlab.run(_config(pipeline, **kwargs))
+class Engines:
+    """Both engines on the same cases, each run once per module (several tests share a run).
+
+    A run is named by ``(case, start, lag, bps)``: ``case`` is ``"equal_weight"`` or
+    ``"momentum"``, ``start`` None (1990) or a date, ``lag`` 0 or 1, ``bps`` None for no costs.
+    """
+
+    def __init__(self, close, targets):
+        self.close, self.targets = close, targets
+        self._simlab, self._vectorbt = {}, {}
+
+    def simlab(self, case, start=None, lag=0, bps=None) -> simlab.Result:
+        key = (case, start, lag, bps)
+        if key not in self._simlab:
+            self._simlab[key] = simlab.run(_config(case, lag=lag, start=start, bps=bps))
+        return self._simlab[key]
+
+    def vectorbt(self, case, start=None, lag=0, bps=None):
+        """vectorbt on the simulated span; with a lag the orders move ``lag`` rows later."""
+        key = (case, start, lag, bps)
+        if key not in self._vectorbt:
+            prices = self.close if start is None else self.close.loc[start:]
+            targets = self.targets[case].loc[prices.index].shift(lag)
+            self._vectorbt[key] = vbt.Portfolio.from_orders(
+                prices, size=targets, size_type="targetpercent", group_by=True, cash_sharing=True,
+                call_seq="auto", init_cash=INIT_CASH, fees=(bps or 0.0) * 1e-4, freq="1D",
+            )
+        return self._vectorbt[key]
+
+    def nav_gap(self, case, start=None, lag=0, bps=None, vbt_bps=None, vbt_lag=None) -> pd.Series:
+        """Daily relative difference between simlab's and vectorbt's NAV (same dates enforced)."""
+        ours = self.simlab(case, start, lag, bps).nav.iloc[:, 0]
+        theirs = self.vectorbt(case, start, lag if vbt_lag is None else vbt_lag,
+                               bps if vbt_bps is None else vbt_bps).value()
+        pd.testing.assert_index_equal(ours.index, theirs.index, check_names=False)
+        assert np.isfinite(ours).all() and (ours > 0).all()
+        return (ours / theirs - 1.0).abs()
+
+    def assert_nav_close(self, rtol, case, start=None, lag=0, bps=None):
+        gap = self.nav_gap(case, start, lag, bps)
+        assert gap.max() <= rtol, f"max relative NAV gap {gap.max():.3e} on {gap.idxmax().date()} > {rtol:g}"
 
 
-def _vectorbt(close: pd.DataFrame, targets: pd.DataFrame, fees: float = 0.0):
-    return vbt.Portfolio.from_orders(
-        close, size=targets, size_type="targetpercent", group_by=True, cash_sharing=True,
-        call_seq="auto", init_cash=INIT_CASH, fees=fees, freq="1D",
-    )
-
-
-def _span(close, targets, start, lag=0):
-    """Prices and targets over the simulated span; with a lag the orders move ``lag`` rows."""
-    prices = close if start is None else close.loc[start:]
-    return prices, targets.loc[prices.index].shift(lag)
-
-
-def _nav_gap(res: simlab.Result, portfolio) -> pd.Series:
-    """Daily relative difference between simlab's and vectorbt's NAV (same dates enforced)."""
-    ours = res.nav.iloc[:, 0]
-    theirs = portfolio.value()
-    pd.testing.assert_index_equal(ours.index, theirs.index, check_names=False)
-    assert np.isfinite(ours).all() and (ours > 0).all()
-    return (ours / theirs - 1.0).abs()
-
-
-def _assert_nav_close(res, portfolio, rtol):
-    gap = _nav_gap(res, portfolio)
-    assert gap.max() <= rtol, f"max relative NAV gap {gap.max():.3e} on {gap.idxmax().date()} > {rtol:g}"
+@pytest.fixture(scope="module")
+def engines(close, equal_weight_targets, momentum_targets) -> Engines:
+    return Engines(close, {"equal_weight": equal_weight_targets, "momentum": momentum_targets})
 
 
 @pytest.mark.parametrize("start", [None, START_1995], ids=["1990", "1995"])
-def test_equal_weight_no_fees(close, equal_weight_targets, start):
-    res = _simlab(EQUAL_WEIGHT, start=start)
-    prices, targets = _span(close, equal_weight_targets, start)
-    assert res.nav.index[0] == prices.index[0]
-    _assert_nav_close(res, _vectorbt(prices, targets), NO_FEE_RTOL)
-    assert res.nav.iloc[0, 0] == pytest.approx(INIT_CASH, rel=1e-12)
+def test_equal_weight_no_fees(engines, close, start):
+    engines.assert_nav_close(NO_FEE_RTOL, "equal_weight", start)
+    nav = engines.simlab("equal_weight", start).nav
+    assert nav.index[0] == (close.index[0] if start is None else close.loc[start:].index[0])
+    assert nav.iloc[0, 0] == pytest.approx(INIT_CASH, rel=1e-12)
 
 
-def test_equal_weight_trades_match(close, equal_weight_targets):
+def test_equal_weight_trades_match(engines, close):
     """Same fills: the same days and assets, and the same signed shares at the same prices."""
-    res = _simlab(EQUAL_WEIGHT)
-    orders = _vectorbt(close, equal_weight_targets).orders.values  # record array
+    orders = engines.vectorbt("equal_weight").orders.values  # record array
     theirs = np.zeros(close.shape)
     sign = np.where(orders["side"] == 0, 1.0, -1.0)  # 0 buy, 1 sell
     np.add.at(theirs, (orders["idx"], orders["col"]), sign * orders["size"])
     np.testing.assert_array_equal(orders["price"], close.to_numpy()[orders["idx"], orders["col"]])
 
-    trades = res.trades
+    trades = engines.simlab("equal_weight").trades
     assert set(trades["reason"]) == {"rebalance"}
     rows = close.index.get_indexer(pd.DatetimeIndex(trades["date"]))
     cols = close.columns.get_indexer(trades["asset"].astype(str))
@@ -175,57 +190,42 @@ def test_equal_weight_trades_match(close, equal_weight_targets):
 
 
 @pytest.mark.parametrize("start", [None, START_1995], ids=["1990", "1995"])
-def test_equal_weight_fees_within_bound(close, equal_weight_targets, start):
-    res = _simlab(EQUAL_WEIGHT, start=start, bps=BPS)
-    prices, targets = _span(close, equal_weight_targets, start)
-    portfolio = _vectorbt(prices, targets, fees=BPS * 1e-4)
-    _assert_nav_close(res, portfolio, FEE_RTOL_EQUAL_WEIGHT)
-    ours_fees = res.trades["cost"].sum()
-    assert ours_fees > 0
-    assert ours_fees == pytest.approx(portfolio.orders.values["fees"].sum(), rel=FEE_TOTAL_RTOL)
+def test_equal_weight_fees_within_bound(engines, start):
+    engines.assert_nav_close(FEE_RTOL_EQUAL_WEIGHT, "equal_weight", start, bps=BPS)
+    ours = engines.simlab("equal_weight", start, bps=BPS).trades["cost"].sum()
+    theirs = engines.vectorbt("equal_weight", start, bps=BPS).orders.values["fees"].sum()
+    assert ours > 0
+    assert ours == pytest.approx(theirs, rel=FEE_TOTAL_RTOL)
 
 
 @pytest.mark.parametrize("start", [None, START_1995], ids=["1990", "1995"])
-def test_momentum_top5_no_fees(close, momentum_targets, start):
-    res = _simlab(TOP_N_PIPELINE, start=start, strategy=MOMENTUM)
-    prices, targets = _span(close, momentum_targets, start)
-    _assert_nav_close(res, _vectorbt(prices, targets), NO_FEE_RTOL)
+def test_momentum_top5_no_fees(engines, start):
+    engines.assert_nav_close(NO_FEE_RTOL, "momentum", start)
     # the comparison means something only if the portfolio really rotates
-    held = res.trades.groupby("date")["asset"].nunique()
-    assert held.max() >= TOP_N and res.trades["asset"].nunique() > TOP_N
+    trades = engines.simlab("momentum", start).trades
+    assert trades.groupby("date")["asset"].nunique().max() >= TOP_N
+    assert trades["asset"].nunique() > TOP_N
 
 
-def test_momentum_top5_fees_within_bound(close, momentum_targets):
-    res = _simlab(TOP_N_PIPELINE, bps=BPS, strategy=MOMENTUM)
-    portfolio = _vectorbt(close, momentum_targets, fees=BPS * 1e-4)
-    _assert_nav_close(res, portfolio, FEE_RTOL_MOMENTUM)
-    assert res.trades["cost"].sum() == pytest.approx(
-        portfolio.orders.values["fees"].sum(), rel=FEE_TOTAL_RTOL
-    )
+def test_momentum_top5_fees_within_bound(engines):
+    engines.assert_nav_close(FEE_RTOL_MOMENTUM, "momentum", bps=BPS)
+    ours = engines.simlab("momentum", bps=BPS).trades["cost"].sum()
+    theirs = engines.vectorbt("momentum", bps=BPS).orders.values["fees"].sum()
+    assert ours == pytest.approx(theirs, rel=FEE_TOTAL_RTOL)
 
 
 @pytest.mark.parametrize("case", ["equal_weight", "momentum"])
 @pytest.mark.parametrize("start", [None, START_1995], ids=["1990", "1995"])
-def test_lag_one_equals_shifted_targets(close, equal_weight_targets, momentum_targets, case, start):
+def test_lag_one_equals_shifted_targets(engines, case, start):
     """Decided at the close of t, filled at the close of t+1 == vectorbt with targets one row later."""
-    if case == "equal_weight":
-        res, targets = _simlab(EQUAL_WEIGHT, lag=1, start=start), equal_weight_targets
-    else:
-        res, targets = _simlab(TOP_N_PIPELINE, lag=1, start=start, strategy=MOMENTUM), momentum_targets
-    prices, shifted = _span(close, targets, start, lag=1)
-    _assert_nav_close(res, _vectorbt(prices, shifted), NO_FEE_RTOL)
+    engines.assert_nav_close(NO_FEE_RTOL, case, start, lag=1)
     # and lag 1 is a different path from lag 0, so the check is not vacuous
-    same_day = _vectorbt(prices, _span(close, targets, start)[1])
-    assert _nav_gap(res, same_day).max() > 1e-4
+    assert engines.nav_gap(case, start, lag=1, vbt_lag=0).max() > 1e-4
 
 
 @pytest.mark.parametrize(
     ("case", "bound"), [("equal_weight", FEE_RTOL_EQUAL_WEIGHT), ("momentum", FEE_RTOL_MOMENTUM)]
 )
-def test_fee_bound_detects_a_wrong_rate(close, equal_weight_targets, momentum_targets, case, bound):
+def test_fee_bound_detects_a_wrong_rate(engines, case, bound):
     """The fee tolerances are loose enough for the fill-rule difference, not for 1 bps too much."""
-    if case == "equal_weight":
-        res, targets = _simlab(EQUAL_WEIGHT, bps=BPS + 1), equal_weight_targets
-    else:
-        res, targets = _simlab(TOP_N_PIPELINE, bps=BPS + 1, strategy=MOMENTUM), momentum_targets
-    assert _nav_gap(res, _vectorbt(close, targets, fees=BPS * 1e-4)).max() > bound
+    assert engines.nav_gap(case, bps=BPS + 1, vbt_bps=BPS).max() > bound

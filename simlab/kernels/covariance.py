@@ -1,0 +1,581 @@
+r"""Covariance kernels batched over decision rows: weighted window sums, estimators, PSD repair.
+
+Every estimator here is built from the weighted moments of a window of rows. For decision
+row ``t`` with window ``s .. t``, row weights ``w_k = decay**(t - k) * sel[k]`` (``decay = 1``
+for the sample estimator, ``0.5**(1/halflife)`` for EWMA, ``sel`` a 0/1 row selection such
+as "same regime as today") give
+
+.. math::
+
+    S_0 = \sum w_k,\quad S_0^{(2)} = \sum w_k^2,\quad S_1 = \sum w_k x_k,\quad
+    S_2 = \sum w_k x_k x_k^\top,
+
+and the covariance ``(S_2 - S_1 S_1^T / S_0) * S_0 / (S_0^2 - ddof * S_0^{(2)})``: with unit
+weights that is ``np.cov(x, rowvar=False, ddof=ddof)``, and with EWMA weights and
+``ddof = 1`` it is pandas' bias-corrected ``ewm(adjust=True).cov()`` (``ddof = 0``:
+``bias=True``).
+
+The sums for all decision rows come from one sweep over time with exponentially weighted
+prefix sums ``A(t) = decay**n A(t - n) + sum_{k in (t-n, t]} decay**(t-k) x_k x_k^T``: each
+row enters one BLAS ``gemm`` once, and a window is ``A(t) - decay**(t-s+1) A(s-1)``. With
+monthly decisions and a 252-row window that is about 12 times fewer flops than one
+``(W, N)`` product per decision.
+
+In "pairwise" mode (an asset may miss rows inside the window) each pair uses the rows both
+assets have, as ``DataFrame.cov`` and ``ewm().cov()`` do: four sums per pair, from the
+observed mask ``o``: ``S_2 = sum w x_i x_j``, ``S_1[i, j] = sum w x_i o_j``,
+``S_0[i, j] = sum w o_i o_j`` and ``S_0^{(2)}[i, j] = sum w^2 o_i o_j``.
+
+Ledoit-Wolf shrinkage needs, beyond the biased sample covariance ``S``, three fourth-moment
+sums per window, each O(W N) (see :func:`window_quartics_nb`); the formulas are those of
+scikit-learn's ``ledoit_wolf_shrinkage`` (identity target) and of Ledoit & Wolf (2004),
+"Honey, I shrunk the sample covariance matrix", ``covCor.m`` (constant correlation), with
+the O(W N^2) products rewritten as O(W N) sums.
+
+Nearest PSD is Higham's (2002) alternating projections with Dykstra's correction, on the
+correlation scale: the result keeps the input's variances exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+
+# BLAS dgemm as numba exports it to compiled code (column-major, alpha/beta scaling):
+# numba_xxgemm(kind, transa, transb, m, n, k, *alpha, *a, lda, *b, ldb, *beta, *c, ldc).
+_xxgemm = types.ExternalFunction(
+    "numba_xxgemm",
+    types.intc(types.char, types.char, types.char, types.intp, types.intp, types.intp,
+               types.voidptr, types.voidptr, types.intp, types.voidptr, types.intp,
+               types.voidptr, types.voidptr, types.intp),
+)
+
+
+@njit(cache=True, error_model="numpy")
+def gemm_acc_nb(c, a, b, alpha, beta):
+    """In place ``c[:] = alpha * b.T @ a + beta * c``; a, b (k, N) and c (N, N), C-contiguous."""
+    k, n = a.shape
+    scale = np.empty(2)
+    scale[0] = alpha
+    scale[1] = beta
+    return _xxgemm(ord("d"), ord("N"), ord("T"), n, n, k, scale[0:1].ctypes, a.ctypes, n,
+                   b.ctypes, n, scale[1:2].ctypes, c.ctypes, n)
+
+
+@njit(cache=True, error_model="numpy")
+def _gemm_block(c, rowsrc, colsrc, j0, nb, k, ld, beta):
+    """``c (nb, m) = colsrc[:k, j0:j0+nb].T @ rowsrc[:k, j0:] + beta * c``, m = ld - j0.
+
+    ``rowsrc`` and ``colsrc`` are flat row-major (k, ld) buffers; one BLAS dgemm.
+    """
+    m = ld - j0
+    scale = np.empty(2)
+    scale[0] = 1.0
+    scale[1] = beta
+    return _xxgemm(ord("d"), ord("N"), ord("T"), m, nb, k, scale[0:1].ctypes, rowsrc[j0:].ctypes, ld,
+                   colsrc[j0:].ctypes, ld, scale[1:2].ctypes, c.ctypes, m)
+
+
+BLOCK = 64  # columns per pass of the sweep: the (N, BLOCK) accumulators stay in cache
+
+# Pairwise accumulators, stored at [p, q] with p <= q: (row source, column source) buffers
+# of the gemm, with buffers 0 x, 1 w*x, 2 o, 3 w*o, 4 w*w*o.
+# M0 = sum w x_p x_q, M1 = sum w o_p x_q, M2 = sum w x_p o_q, M3 = sum w o_p o_q, M4 = sum w^2 o_p o_q.
+_PAIR_SOURCES = ((0, 1), (1, 2), (2, 1), (2, 3), (2, 4))
+
+
+@njit(cache=True, error_model="numpy")
+def _pack_rows(x, obs, sel, lo, hi, decay, pairwise, bufs):
+    """Copy the selected rows ``lo .. hi`` into flat row-major buffers; return (count, sum w, sum w^2).
+
+    bufs[0] x, bufs[1] w*x and, in pairwise mode, bufs[2] o, bufs[3] w*o, bufs[4] w*w*o,
+    with ``w = sel[k] * decay**(hi - k)``.
+    """
+    m = 0
+    sw = 0.0
+    sw2 = 0.0
+    n_cols = x.shape[1]
+    for k in range(lo, hi + 1):
+        if sel[k] == 0.0:
+            continue
+        w = sel[k] * decay ** (hi - k)
+        sw += w
+        sw2 += w * w
+        base = m * n_cols
+        for i in range(n_cols):
+            bufs[0, base + i] = x[k, i]
+            bufs[1, base + i] = w * x[k, i]
+            if pairwise:
+                o = 1.0 if obs[k, i] else 0.0
+                bufs[2, base + i] = o
+                bufs[3, base + i] = w * o
+                bufs[4, base + i] = w * w * o
+        m += 1
+    return m, sw, sw2
+
+
+@njit(cache=True, error_model="numpy")
+def _advance(x, obs, sel, lo, hi, decay, pairwise, bufs, j0, acc, vec, sc):
+    """Move the prefix sums of column block ``j0`` from row ``lo - 1`` to row ``hi``."""
+    n = hi - lo + 1
+    f = decay**n
+    m, sw, sw2 = _pack_rows(x, obs, sel, lo, hi, decay, pairwise, bufs)
+    n_cols = x.shape[1]
+    nb = acc.shape[1]
+    if j0 == 0:
+        sc[0] = f * sc[0] + sw
+        sc[1] = f * f * sc[1] + sw2
+        for i in range(n_cols):
+            s = 0.0
+            for j in range(m):
+                s += bufs[1, j * n_cols + i]
+            vec[i] = f * vec[i] + s
+    if m == 0:
+        if f != 1.0:
+            for a in range(acc.shape[0]):
+                acc[a] *= f * f if a == 4 else f
+        return m
+    if not pairwise:
+        _gemm_block(acc[0], bufs[0], bufs[1], j0, nb, m, n_cols, f)
+        return m
+    for a in range(5):
+        _gemm_block(acc[a], bufs[_PAIR_SOURCES[a][0]], bufs[_PAIR_SOURCES[a][1]], j0, nb, m, n_cols,
+                    f * f if a == 4 else f)
+    return m
+
+
+@njit(cache=True, error_model="numpy")
+def _store(mats, acc, r, j0, d):
+    """``mats[a, r, p, q] = acc - d * mats[a, r, p, q]`` on block j0's upper part (p <= q); d=0 copies."""
+    n_acc, nb, m = acc.shape
+    for a in range(n_acc):
+        da = d * d if a == 4 else d
+        for jj in range(nb):
+            p = j0 + jj
+            for q in range(p, j0 + m):
+                if d == 0.0:
+                    mats[a, r, p, q] = acc[a, jj, q - j0]
+                else:
+                    mats[a, r, p, q] = acc[a, jj, q - j0] - da * mats[a, r, p, q]
+
+
+@njit(cache=True, error_model="numpy")
+def window_sums_nb(x, obs, sel, rows, starts, decay, pairwise):
+    """Weighted window sums for every decision row (see the module docstring).
+
+    For each r, with ``k = starts[r] .. rows[r]`` and ``w = decay**(rows[r] - k) * sel[k]``:
+    ``mats[0, r] = (w * x[k].T) @ x[k]``, ``vec[r] = w @ x[k]``, ``sc[r] = (w.sum(), (w*w).sum())``.
+    Pairwise mode, with ``o = obs``: ``mats[1, r] = (w * o[k].T) @ x[k]``,
+    ``mats[2, r] = (w * x[k].T) @ o[k]``, ``mats[3, r] = (w * o[k].T) @ o[k]`` and
+    ``mats[4, r] = (w * w * o[k].T) @ o[k]`` (``vec``, ``sc`` as above). Only the upper
+    triangles (``p <= q``) are written; the lower ones are undefined.
+
+    The sweep runs once per block of :data:`BLOCK` columns, so that each block's
+    accumulators stay in cache while the rows stream through BLAS.
+
+    Parameters
+    ----------
+    x : (T, N) float64, C-contiguous, zero where unobserved (no NaN).
+    obs : (T, N) bool, observed mask (read in pairwise mode only).
+    sel : (T,) float64 row selection, 0.0 or 1.0.
+    rows : (R,) int64 decision rows, ascending; starts : (R,) int64 first window row, <= rows.
+    decay : float in (0, 1]; pairwise : bool.
+
+    Returns
+    -------
+    mats : (K, R, N, N) with K = 5 in pairwise mode else 1; vec : (R, N); sc : (R, 2).
+    """
+    n_cols = x.shape[1]
+    n_dec = rows.shape[0]
+    n_acc = 5 if pairwise else 1
+    mats = np.empty((n_acc, n_dec, n_cols, n_cols))
+    vec = np.zeros((n_dec, n_cols))
+    sc = np.zeros((n_dec, 2))
+    if n_dec == 0:
+        return mats, vec, sc
+    snap = np.argsort(starts, kind="mergesort")
+    longest = rows[0] - starts[snap[0]] + 1  # no segment between two events is longer
+    for r in range(1, n_dec):
+        longest = max(longest, rows[r] - rows[r - 1])
+    bufs = np.empty((5 if pairwise else 2, longest * n_cols))
+    acc_vec = np.zeros(n_cols)
+    acc_sc = np.zeros(2)
+    for j0 in range(0, n_cols, BLOCK):
+        acc = np.zeros((n_acc, min(BLOCK, n_cols - j0), n_cols - j0))
+        cur = starts[snap[0]] - 1
+        i_snap = 0
+        i_fin = 0
+        while i_fin < n_dec:
+            e = rows[i_fin]
+            if i_snap < n_dec:
+                e = min(e, starts[snap[i_snap]] - 1)
+            if e > cur:
+                _advance(x, obs, sel, cur + 1, e, decay, pairwise, bufs, j0, acc, acc_vec, acc_sc)
+                cur = e
+            while i_snap < n_dec and starts[snap[i_snap]] - 1 == cur:
+                r = snap[i_snap]
+                _store(mats, acc, r, j0, 0.0)
+                if j0 == 0:
+                    vec[r] = acc_vec
+                    sc[r] = acc_sc
+                i_snap += 1
+            while i_fin < n_dec and rows[i_fin] == cur:
+                d = decay ** (rows[i_fin] - starts[i_fin] + 1)
+                _store(mats, acc, i_fin, j0, d)
+                if j0 == 0:
+                    vec[i_fin] = acc_vec - d * vec[i_fin]
+                    sc[i_fin, 0] = acc_sc[0] - d * sc[i_fin, 0]
+                    sc[i_fin, 1] = acc_sc[1] - d * d * sc[i_fin, 1]
+                i_fin += 1
+    return mats, vec, sc
+
+
+@njit(cache=True, error_model="numpy")
+def finalize_full_nb(mats, vec, sc, include, ddof):
+    """Covariance from full-mode window sums, in place in ``mats[0]``; NaN outside ``include``.
+
+    Reads the upper triangles; ``cov[r] = (S2 - s1 s1^T / s0) * s0 / (s0**2 - ddof * s0b)``,
+    symmetric; equals ``np.cov(x, rowvar=False, ddof=ddof)`` for unit weights and pandas'
+    ``ewm().cov(bias=ddof == 0)`` for EWMA weights. include : (R, N) bool.
+    """
+    out = mats[0]
+    n_dec, n_cols, _ = out.shape
+    for r in range(n_dec):
+        s0 = sc[r, 0]
+        den = s0 * s0 - ddof * sc[r, 1]
+        ok = s0 > 0.0 and den > 0.0
+        fac = s0 / den if ok else np.nan
+        for p in range(n_cols):
+            for q in range(p, n_cols):
+                if ok and include[r, p] and include[r, q]:
+                    v = (out[r, p, q] - vec[r, p] * vec[r, q] / s0) * fac
+                else:
+                    v = np.nan
+                out[r, p, q] = v
+                out[r, q, p] = v
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def finalize_pairwise_nb(mats, include, ddof):
+    """Pairwise-complete covariance from pairwise window sums, in place in ``mats[0]``.
+
+    ``cov_pq = (M0 - M1 M2 / M3) * M3 / (M3**2 - ddof * M4)`` from the upper triangles:
+    each pair over the rows both assets have (``DataFrame.cov``, ``ewm().cov()``); NaN
+    where the denominator is not positive (fewer than two joint rows) or outside ``include``.
+    """
+    out = mats[0]
+    n_dec, n_cols, _ = out.shape
+    for r in range(n_dec):
+        for p in range(n_cols):
+            for q in range(p, n_cols):
+                v = np.nan
+                s0 = mats[3, r, p, q]
+                den = s0 * s0 - ddof * mats[4, r, p, q]
+                if include[r, p] and include[r, q] and s0 > 0.0 and den > 0.0:
+                    v = (out[r, p, q] - mats[1, r, p, q] * mats[2, r, p, q] / s0) * s0 / den
+                out[r, p, q] = v
+                out[r, q, p] = v
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _included(mask_row):
+    n = 0
+    for i in range(mask_row.shape[0]):
+        if mask_row[i]:
+            n += 1
+    idx = np.empty(n, np.int64)
+    n = 0
+    for i in range(mask_row.shape[0]):
+        if mask_row[i]:
+            idx[n] = i
+            n += 1
+    return idx
+
+
+@njit(cache=True, error_model="numpy")
+def window_quartics_nb(x, sel, rows, starts, mean, sd, include):
+    """Fourth-moment sums over each window's selected rows and included assets, (R, 3).
+
+    With ``d = x[k, inc] - mean[r, inc]`` and ``y = d**2`` for window rows k:
+    ``q[r, 0] = sum_k (sum_i y)**2`` (scikit-learn's ``sum(X2.T @ X2)``),
+    ``q[r, 1] = sum_k sum_i y**2`` (``trace(X2.T @ X2)``) and
+    ``q[r, 2] = sum_k (sum_i d**3 / sd_i) * (sum_j d * sd_j)`` (``sum((1/sd) sd^T * (X**3).T @ X)``).
+    """
+    n_dec = rows.shape[0]
+    q = np.zeros((n_dec, 3))
+    for r in range(n_dec):
+        idx = _included(include[r])
+        for k in range(starts[r], rows[r] + 1):
+            if sel[k] == 0.0:
+                continue
+            a = 0.0
+            b = 0.0
+            c1 = 0.0
+            c2 = 0.0
+            for i in idx:
+                d = x[k, i] - mean[r, i]
+                y = d * d
+                a += y
+                b += y * y
+                c1 += d * y / sd[r, i]
+                c2 += d * sd[r, i]
+            q[r, 0] += a * a
+            q[r, 1] += b
+            q[r, 2] += c1 * c2
+    return q
+
+
+@njit(cache=True, error_model="numpy")
+def shrink_identity_nb(cov, include, n_obs, q):
+    """Ledoit-Wolf shrinkage toward ``mu * I``, in place; returns the shrinkage (R,).
+
+    ``cov`` (R, N, N) holds the biased (ddof=0) sample covariance of ``n_obs`` (R,) rows;
+    equals ``sklearn.covariance.LedoitWolf(assume_centered=False).fit(x).covariance_`` on
+    the included assets (one asset: no shrinkage, as scikit-learn).
+    """
+    n_dec = cov.shape[0]
+    shrink = np.zeros(n_dec)
+    for r in range(n_dec):
+        idx = _included(include[r])
+        p = idx.shape[0]
+        n = n_obs[r]
+        if p < 2 or n <= 0:
+            continue
+        tr = 0.0
+        fro2 = 0.0
+        for i in idx:
+            tr += cov[r, i, i]
+            for j in idx:
+                fro2 += cov[r, i, j] * cov[r, i, j]
+        mu = tr / p
+        beta = (q[r, 0] / n - fro2) / (p * n)
+        delta = (fro2 - 2.0 * mu * tr + p * mu * mu) / p
+        beta = min(beta, delta)
+        s = 0.0 if beta == 0.0 else beta / delta
+        shrink[r] = s
+        for i in idx:
+            for j in idx:
+                cov[r, i, j] *= 1.0 - s
+            cov[r, i, i] += s * mu
+    return shrink
+
+
+@njit(cache=True, error_model="numpy")
+def shrink_constant_correlation_nb(cov, include, n_obs, q):
+    """Ledoit-Wolf (2004) shrinkage toward constant correlation, in place; returns it (R,).
+
+    ``cov`` holds the biased sample covariance; equals ``covCor.m`` of Ledoit & Wolf:
+    target ``F_ij = rbar * sd_i * sd_j`` (``F_ii = var_i``), intensity
+    ``clip((phi - rho) / gamma / n, 0, 1)``.
+    """
+    n_dec = cov.shape[0]
+    shrink = np.zeros(n_dec)
+    for r in range(n_dec):
+        idx = _included(include[r])
+        p = idx.shape[0]
+        n = n_obs[r]
+        if p < 2 or n <= 0:
+            continue
+        c = cov[r]
+        corr_sum = 0.0
+        fro2 = 0.0
+        var2 = 0.0
+        sss = 0.0
+        for i in idx:
+            var2 += c[i, i] * c[i, i]
+            for j in idx:
+                sdij = np.sqrt(c[i, i] * c[j, j])
+                corr_sum += c[i, j] / sdij
+                fro2 += c[i, j] * c[i, j]
+                sss += sdij * c[i, j]
+        rbar = (corr_sum - p) / (p * (p - 1))
+        gamma = 0.0
+        for i in idx:
+            for j in idx:
+                if i != j:
+                    g = c[i, j] - rbar * np.sqrt(c[i, i] * c[j, j])
+                    gamma += g * g
+        phi = q[r, 0] / n - fro2
+        rho = (q[r, 1] / n - var2) + rbar * ((q[r, 2] - q[r, 1]) / n - (sss - var2))
+        s = 0.0
+        if gamma > 0.0:
+            s = min(1.0, max(0.0, (phi - rho) / gamma / n))
+        shrink[r] = s
+        for i in idx:
+            for j in idx:
+                if i != j:
+                    c[i, j] = s * rbar * np.sqrt(c[i, i] * c[j, j]) + (1.0 - s) * c[i, j]
+    return shrink
+
+
+@njit(cache=True, error_model="numpy")
+def _clip_psd(a):
+    vals, vecs = np.linalg.eigh(a)
+    return (vecs * np.maximum(vals, 0.0)) @ vecs.T
+
+
+@njit(cache=True, error_model="numpy")
+def min_corr_eigenvalue_nb(a):
+    """Smallest eigenvalue of the symmetric part of ``a`` on the correlation scale.
+
+    ``eigvalsh(D^-1/2 (a + a.T)/2 D^-1/2)[0]`` with ``D = diag(a)``; on the plain scale when
+    a variance is not positive.
+    """
+    n = a.shape[0]
+    s = np.empty(n)
+    scaled = True
+    for i in range(n):
+        if not a[i, i] > 0.0:
+            scaled = False
+        s[i] = np.sqrt(a[i, i]) if a[i, i] > 0.0 else 1.0
+    b = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            v = 0.5 * (a[i, j] + a[j, i])
+            b[i, j] = v / (s[i] * s[j]) if scaled else v
+    return np.linalg.eigvalsh(b)[0]
+
+
+@njit(cache=True, error_model="numpy")
+def nearest_psd_nb(a, max_iter, tol):
+    """Nearest PSD matrix with the same diagonal (Higham 2002, Dykstra-corrected).
+
+    On the correlation scale ``C = D^-1/2 A D^-1/2``: alternate the projection onto PSD
+    matrices (eigenvalues clipped at 0) and onto unit-diagonal matrices until successive
+    iterates move less than ``tol`` (relative Frobenius), then rescale the PSD iterate to a
+    unit diagonal (a congruence, so it stays PSD) and back to ``A``'s variances. Where a
+    variance is not positive the answer is the plain eigenvalue clip of ``(A + A.T) / 2``
+    (Higham 1988). Returns ``(X, iterations)``.
+    """
+    n = a.shape[0]
+    sym = 0.5 * (a + a.T)
+    s = np.empty(n)
+    for i in range(n):
+        if not sym[i, i] > 0.0:
+            return _clip_psd(sym), 0
+        s[i] = np.sqrt(sym[i, i])
+    y = sym / np.outer(s, s)
+    ds = np.zeros((n, n))
+    x = y.copy()
+    it = 0
+    while it < max_iter:
+        it += 1
+        rr = y - ds
+        x = _clip_psd(rr)
+        ds = x - rr
+        step = 0.0
+        norm = 0.0
+        for i in range(n):
+            for j in range(n):
+                v = 1.0 if i == j else x[i, j]
+                step += (v - y[i, j]) ** 2
+                norm += v * v
+                y[i, j] = v
+        if np.sqrt(step) <= tol * np.sqrt(norm):
+            break
+    d = np.empty(n)
+    for i in range(n):
+        d[i] = s[i] / np.sqrt(x[i, i]) if x[i, i] > 0.0 else 0.0
+    return x * np.outer(d, d), it
+
+
+@njit(cache=True, error_model="numpy")
+def repair_psd_nb(cov, include, tol, max_iter, conv_tol):
+    """Replace each indefinite included block of ``cov`` (R, N, N) by its nearest PSD, in place.
+
+    A block counts as indefinite when :func:`min_corr_eigenvalue_nb` is below ``-tol``.
+    Returns a (R,) bool array, True where a block was repaired.
+    """
+    n_dec = cov.shape[0]
+    repaired = np.zeros(n_dec, np.bool_)
+    for r in range(n_dec):
+        idx = _included(include[r])
+        p = idx.shape[0]
+        if p == 0:
+            continue
+        sub = np.empty((p, p))
+        for a in range(p):
+            for b in range(p):
+                sub[a, b] = cov[r, idx[a], idx[b]]
+        if min_corr_eigenvalue_nb(sub) >= -tol:
+            continue
+        fixed, _ = nearest_psd_nb(sub, max_iter, conv_tol)
+        for a in range(p):
+            for b in range(p):
+                cov[r, idx[a], idx[b]] = fixed[a, b]
+        repaired[r] = True
+    return repaired
+
+
+@njit(cache=True, error_model="numpy")
+def ewm_cov_last_nb(x, alpha, adjust, ignore_na, bias, min_periods):
+    """Pairwise EWMA covariance at the last row by pandas' own recursion, (N, N).
+
+    Equals ``DataFrame(x).ewm(alpha=alpha, adjust=..., ignore_na=..., min_periods=...)
+    .cov(bias=...)`` at the last row, for any NaN pattern (pandas ``ewmcov``). O(T N^2)
+    scalar work; the batched sums are faster where they apply.
+    """
+    n_rows, n_cols = x.shape
+    out = np.empty((n_cols, n_cols))
+    minp = max(min_periods, 1)
+    old_wt_factor = 1.0 - alpha
+    new_wt = 1.0 if adjust else alpha
+    for i in range(n_cols):
+        for j in range(i + 1):
+            v = _ewmcov_pair(x[:, i], x[:, j], old_wt_factor, new_wt, adjust, ignore_na, bias, minp)
+            out[i, j] = v
+            out[j, i] = v
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _ewmcov_pair(xs, ys, old_wt_factor, new_wt, adjust, ignore_na, bias, minp):
+    mean_x = xs[0]
+    mean_y = ys[0]
+    is_obs = (xs[0] == xs[0]) and (ys[0] == ys[0])
+    nobs = 1 if is_obs else 0
+    if not is_obs:
+        mean_x = np.nan
+        mean_y = np.nan
+    cov = 0.0
+    sum_wt = 1.0
+    sum_wt2 = 1.0
+    old_wt = 1.0
+    for k in range(1, xs.shape[0]):
+        cx = xs[k]
+        cy = ys[k]
+        is_obs = (cx == cx) and (cy == cy)
+        nobs += 1 if is_obs else 0
+        if mean_x == mean_x:
+            if is_obs or not ignore_na:
+                sum_wt *= old_wt_factor
+                sum_wt2 *= old_wt_factor * old_wt_factor
+                old_wt *= old_wt_factor
+                if is_obs:
+                    old_mx = mean_x
+                    old_my = mean_y
+                    if mean_x != cx:
+                        mean_x = (old_wt * old_mx + new_wt * cx) / (old_wt + new_wt)
+                    if mean_y != cy:
+                        mean_y = (old_wt * old_my + new_wt * cy) / (old_wt + new_wt)
+                    cov = (old_wt * (cov + (old_mx - mean_x) * (old_my - mean_y))
+                           + new_wt * (cx - mean_x) * (cy - mean_y)) / (old_wt + new_wt)
+                    sum_wt += new_wt
+                    sum_wt2 += new_wt * new_wt
+                    old_wt += new_wt
+                    if not adjust:
+                        sum_wt /= old_wt
+                        sum_wt2 /= old_wt * old_wt
+                        old_wt = 1.0
+        elif is_obs:
+            mean_x = cx
+            mean_y = cy
+    if nobs < minp:
+        return np.nan
+    if bias:
+        return cov
+    num = sum_wt * sum_wt
+    den = num - sum_wt2
+    return num / den * cov if den > 0.0 else np.nan

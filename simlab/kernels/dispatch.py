@@ -1,0 +1,320 @@
+"""One engine-neutral entry per kernel family: arrays in, ``(outputs, Support)`` out.
+
+Each family keeps a table from backend name (``"numba"``, ``"numpy"``, ``"cupy"``) to the
+kernels that implement it, and one entry function that resolves the backend
+(:func:`simlab.kernels._support.resolve_backend`), runs the same steps on whichever kernels
+the table names, and returns host numpy arrays with the :class:`Support` record. To add a
+family: write its table and entry below its own section header; nothing else here changes.
+
+Covariance: :func:`covariance_batch`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable
+
+import numpy as np
+
+from simlab.kernels import covariance as cov_nb
+from simlab.kernels import covariance_xp as cov_xp
+from simlab.kernels._support import Support, resolve_backend
+from simlab.kernels._xp import cupy_module, to_numpy
+
+# ---------------------------------------------------------------------------------------
+# Covariance
+# ---------------------------------------------------------------------------------------
+
+COV_ESTIMATORS = ("sample", "ewma", "ledoit_wolf", "ledoit_wolf_cc")
+PSD_TOL = 1e-10  # an included block is indefinite below this smallest correlation eigenvalue
+PSD_MAX_ITER = 200
+PSD_CONV_TOL = 1e-10
+PAIRWISE_BYTES = 1 << 30  # scratch for pairwise sums; decisions run in chunks beyond it
+
+
+@dataclass(frozen=True)
+class CovarianceOps:
+    """The kernels of one backend; the ``_nb`` ones work in place, the table hides that."""
+
+    xp: Callable[[], ModuleType]
+    window_sums: Callable
+    finalize_full: Callable
+    finalize_pairwise: Callable
+    window_quartics: Callable
+    shrink: dict
+    repair_psd: Callable
+
+
+def _nb_in_place(kernel):
+    def run(cov, *args):
+        out = kernel(cov, *args)
+        return cov, out
+    return run
+
+
+def _nb_finalize_full(mats, vec, sc, include, ddof):
+    return cov_nb.finalize_full_nb(mats, vec, sc, include, ddof)
+
+
+def _nb_repair(cov, include, tol, max_iter, conv_tol):
+    return cov, cov_nb.repair_psd_nb(cov, include, tol, max_iter, conv_tol)
+
+
+def _nb_sums(x, obs, sel, rows, starts, decay, pairwise):
+    return cov_nb.window_sums_nb(np.ascontiguousarray(x), np.ascontiguousarray(obs), sel, rows,
+                                 starts, decay, pairwise)
+
+
+_NUMBA = CovarianceOps(
+    xp=lambda: np,
+    window_sums=_nb_sums,
+    finalize_full=_nb_finalize_full,
+    finalize_pairwise=cov_nb.finalize_pairwise_nb,
+    window_quartics=cov_nb.window_quartics_nb,
+    shrink={"ledoit_wolf": _nb_in_place(cov_nb.shrink_identity_nb),
+            "ledoit_wolf_cc": _nb_in_place(cov_nb.shrink_constant_correlation_nb)},
+    repair_psd=_nb_repair,
+)
+_XP = CovarianceOps(
+    xp=lambda: np,
+    window_sums=cov_xp.window_sums_xp,
+    finalize_full=cov_xp.finalize_full_xp,
+    finalize_pairwise=cov_xp.finalize_pairwise_xp,
+    window_quartics=cov_xp.window_quartics_xp,
+    shrink={"ledoit_wolf": cov_xp.shrink_identity_xp,
+            "ledoit_wolf_cc": cov_xp.shrink_constant_correlation_xp},
+    repair_psd=cov_xp.repair_psd_xp,
+)
+COVARIANCE_BACKENDS = {"numba": _NUMBA, "numpy": _XP, "cupy": _XP}
+
+
+def _namespace(backend: str) -> ModuleType:
+    return cupy_module() if backend == "cupy" else np
+
+
+@dataclass(frozen=True)
+class CovarianceBatch:
+    """Covariance estimates at R decision rows, host numpy arrays.
+
+    Attributes
+    ----------
+    cov : (R, N, N) float64; NaN in the row and column of every excluded asset.
+    included : (R, N) bool, the assets estimated at each row.
+    n_obs : (R,) float64, rows in the estimate (the selected rows of the window).
+    shrinkage : (R,) float64 Ledoit-Wolf intensity (0 for other estimators).
+    regime_fallback : (R,) bool, True where a regime-conditional estimate fell back to the
+        unconditional one (current label unknown or fewer than ``min_regime_obs`` rows).
+    repaired : (R,) bool, True where an indefinite estimate was replaced by its nearest PSD.
+    """
+
+    cov: np.ndarray
+    included: np.ndarray
+    n_obs: np.ndarray
+    shrinkage: np.ndarray
+    regime_fallback: np.ndarray
+    repaired: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Spec:
+    estimator: str
+    decay: float
+    ddof: float
+    adjust: bool
+    window: int | None
+    min_periods: int | None
+    clean: bool
+
+
+def ewm_decay(halflife: float) -> float:
+    """The per-row weight factor of pandas ``ewm(halflife=...)``: ``1 - alpha``."""
+    return float(np.exp(np.log(0.5) / halflife))
+
+
+def covariance_batch(returns, rows, *, estimator: str = "sample", window: int | None = 252,
+                     halflife: float | None = None, min_periods: int | None = None,
+                     labels=None, min_regime_obs: int = 50, ddof: int = 1, adjust: bool = True,
+                     clean: bool = True, backend: str = "auto") -> tuple[CovarianceBatch, Support]:
+    """Covariance at each decision row from the trailing window, all rows in one batch.
+
+    Parameters
+    ----------
+    returns : (T, N) float64 daily returns, NaN where unknown.
+    rows : (R,) int decision rows; the estimate at row t uses rows ``t - window + 1 .. t``
+        (``window=None``: rows ``0 .. t``), nothing later.
+    estimator : one of :data:`COV_ESTIMATORS`; ``ewma`` needs ``halflife``.
+    min_periods : None: an asset is estimated only with every row of a full window
+        (every selected row, with ``labels``); an int: with at least that many rows, each
+        pair then over the rows both have ("pairwise", sample and ewma only).
+    labels : (T,) int regime labels (negative: unknown), or None. With labels, the estimate
+        at row t uses only the window's rows labelled like row t, and falls back to the
+        unconditional estimate where there are fewer than ``min_regime_obs`` of them.
+    ddof : 1 for the unbiased sample / bias-corrected EWMA (pandas' default), 0 for biased.
+    adjust : pandas' ``adjust`` (False needs complete windows and no labels).
+    clean : in pairwise mode, drop assets with an undefined pair and repair indefinite
+        blocks to their nearest PSD; False leaves pandas' pairwise result as is.
+    backend : ``"numba"``, ``"numpy"``, ``"cupy"`` or ``"auto"``.
+    """
+    support = resolve_backend(backend)
+    ops = COVARIANCE_BACKENDS[support.backend]
+    xp = _namespace(support.backend)
+    spec = _check(estimator, halflife, ddof, adjust, window, min_periods, labels, clean)
+    x = xp.asarray(np.asarray(returns, dtype=np.float64))
+    rows = np.asarray(rows, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    rows_sorted = rows[order]
+    if len(rows) and (rows_sorted[0] < 0 or rows_sorted[-1] >= x.shape[0]):
+        raise IndexError(f"decision rows must lie in 0 .. {x.shape[0] - 1}")
+    obs = xp.isfinite(x)
+    xz = xp.where(obs, x, 0.0)
+    if labels is None:
+        parts = _estimate(ops, xp, xz, obs, xp.ones(x.shape[0]), rows_sorted, spec)
+        fallback = np.zeros(len(rows), bool)
+    else:
+        parts, fallback = _regime(ops, xp, xz, obs, rows_sorted, spec,
+                                  np.asarray(labels), int(min_regime_obs))
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    cov, included, n_obs, shrink, repaired = (to_numpy(p)[inverse] for p in parts)
+    return CovarianceBatch(cov, included, n_obs, shrink, fallback[inverse], repaired), support
+
+
+def _check(estimator, halflife, ddof, adjust, window, min_periods, labels, clean) -> _Spec:
+    if estimator not in COV_ESTIMATORS:
+        raise ValueError(f"estimator must be one of {COV_ESTIMATORS}; got {estimator!r}")
+    if estimator == "ewma":
+        if halflife is None or not halflife > 0:
+            raise ValueError(f"estimator 'ewma' needs a halflife > 0; got {halflife!r}")
+        decay = ewm_decay(halflife)
+    elif halflife is not None:
+        raise ValueError(f"halflife applies to estimator 'ewma' only; got it with {estimator!r}")
+    else:
+        decay = 1.0
+    if window is not None and window < 2:
+        raise ValueError(f"window must be >= 2 or None (expanding); got {window}")
+    if window is None and min_periods is None:
+        min_periods = 2
+    if min_periods is not None and not 2 <= min_periods:
+        raise ValueError(f"min_periods must be >= 2; got {min_periods}")
+    if min_periods is not None and window is not None and min_periods >= window:
+        min_periods = None  # a full window is the same rule, on the faster path
+    if min_periods is not None and estimator.startswith("ledoit_wolf"):
+        raise ValueError(f"estimator {estimator!r} needs complete windows: min_periods must be "
+                         f"None with a fixed window; got min_periods={min_periods}, window={window}")
+    if not adjust and (min_periods is not None or labels is not None):
+        raise ValueError("adjust=False needs complete windows and no regime labels")
+    lw = estimator.startswith("ledoit_wolf")
+    return _Spec(estimator, decay, 0.0 if lw else float(ddof), adjust, window, min_periods, clean)
+
+
+def _estimate(ops, xp, xz, obs, sel, rows, spec: _Spec):
+    """(cov, included, n_obs, shrinkage, repaired) at sorted ``rows`` with row selection ``sel``."""
+    starts = np.maximum(rows - spec.window + 1, 0) if spec.window else np.zeros_like(rows)
+    rows_x, starts_x = xp.asarray(rows), xp.asarray(starts)
+    sel_cum = xp.concatenate([xp.zeros(1), xp.cumsum(sel)])
+    obs_cum = xp.concatenate([xp.zeros((1, xz.shape[1])), xp.cumsum(obs * sel[:, None], axis=0)])
+    n_sel = sel_cum[rows_x + 1] - sel_cum[starts_x]
+    n_asset = obs_cum[rows_x + 1] - obs_cum[starts_x]
+    pairwise = spec.min_periods is not None
+    if pairwise:
+        return _estimate_pairwise(ops, xp, xz, obs, sel, rows, starts, n_sel, n_asset >= spec.min_periods, spec)
+    full = xp.asarray(rows - starts + 1 == spec.window)
+    include = (n_asset == n_sel[:, None]) & (n_sel >= 2)[:, None] & full[:, None]
+    mats, vec, sc = ops.window_sums(xz, obs, sel, rows_x, starts_x, spec.decay, False)
+    if not spec.adjust:
+        _unadjust(xp, xz, rows, starts, spec.decay, mats, vec, sc)
+    cov = ops.finalize_full(mats, vec, sc, include, spec.ddof)
+    shrink = xp.zeros(len(rows))
+    if spec.estimator in ops.shrink:
+        mean = vec / xp.where(sc[:, :1] > 0, sc[:, :1], 1.0)
+        sd = xp.sqrt(xp.where(include, xp.diagonal(cov, axis1=1, axis2=2), 1.0))
+        q = ops.window_quartics(xz, sel, rows_x, starts_x, mean, sd, include)
+        cov, shrink = ops.shrink[spec.estimator](cov, include, n_sel, q)
+    return cov, include, n_sel, shrink, xp.zeros(len(rows), dtype=bool)
+
+
+def _unadjust(xp, xz, rows, starts, decay, mats, vec, sc):
+    """Turn adjust=True window sums into pandas' adjust=False ones (first row keeps weight 1)."""
+    alpha = 1.0 - decay
+    first = xz[xp.asarray(starts)]
+    g = xp.asarray(decay ** (rows - starts).astype(float))
+    mats[0] = alpha * mats[0] + ((1 - alpha) * g)[:, None, None] * first[:, :, None] * first[:, None, :]
+    vec[:] = alpha * vec + ((1 - alpha) * g)[:, None] * first
+    sc[:, 1] = alpha * alpha * sc[:, 1] + (1 - alpha * alpha) * g * g
+    sc[:, 0] = alpha * sc[:, 0] + (1 - alpha) * g
+
+
+def _estimate_pairwise(ops, xp, xz, obs, sel, rows, starts, n_sel, include, spec: _Spec):
+    n_cols = xz.shape[1]
+    size = max(1, PAIRWISE_BYTES // (5 * 8 * n_cols * n_cols))
+    cov = xp.empty((len(rows), n_cols, n_cols))
+    for lo in range(0, len(rows), size):
+        hi = min(lo + size, len(rows))
+        mats, _, _ = ops.window_sums(xz, obs, sel, xp.asarray(rows[lo:hi]), xp.asarray(starts[lo:hi]),
+                                     spec.decay, True)
+        cov[lo:hi] = ops.finalize_pairwise(mats, include[lo:hi], spec.ddof)
+    repaired = xp.zeros(len(rows), dtype=bool)
+    if spec.clean:
+        cov, include = _drop_undefined_pairs(xp, cov, include)
+        cov, repaired = ops.repair_psd(cov, include, PSD_TOL, PSD_MAX_ITER, PSD_CONV_TOL)
+    return cov, include, n_sel, xp.zeros(len(rows)), repaired
+
+
+def _drop_undefined_pairs(xp, cov, include):
+    """Exclude, one at a time, the asset with the most undefined (NaN) pairs until none is left."""
+    include = include.copy()
+    while True:
+        mask = include[:, :, None] & include[:, None, :]
+        bad = (xp.isnan(cov) & mask).sum(axis=2)
+        hit = bad.max(axis=1) > 0
+        if not bool(hit.any()):
+            break
+        worst = xp.argmax(bad, axis=1)
+        r = xp.nonzero(hit)[0]
+        include[r, worst[r]] = False
+    off = ~(include[:, :, None] & include[:, None, :])
+    cov[off] = xp.nan
+    return cov, include
+
+
+def _regime(ops, xp, xz, obs, rows, spec: _Spec, labels: np.ndarray, min_obs: int):
+    """Regime-conditional estimates with unconditional fallbacks; see :func:`covariance_batch`."""
+    if labels.shape != (xz.shape[0],):
+        raise ValueError(f"labels must have shape ({xz.shape[0]},); got {labels.shape}")
+    labels = clean_labels(labels)
+    current = labels[rows]
+    conditional = ~regime_fallback(labels, rows, spec.window, min_obs)
+    n_cols = xz.shape[1]
+    out = [xp.empty((len(rows), n_cols, n_cols)), xp.zeros((len(rows), n_cols), dtype=bool),
+           xp.zeros(len(rows)), xp.zeros(len(rows)), xp.zeros(len(rows), dtype=bool)]
+    groups = [(~conditional, xp.ones(xz.shape[0]))]
+    groups += [(conditional & (current == v), xp.asarray((labels == v).astype(float)))
+               for v in np.unique(current[conditional])]
+    for mask, sel in groups:
+        if mask.any():
+            idx = np.nonzero(mask)[0]
+            for dest, part in zip(out, _estimate(ops, xp, xz, obs, sel, rows[idx], spec)):
+                dest[xp.asarray(idx)] = part
+    return out, ~conditional
+
+
+def clean_labels(labels) -> np.ndarray:
+    """Regime labels as int64, NaN (unknown) as -1."""
+    labels = np.asarray(labels, dtype=float)
+    return np.where(np.isfinite(labels), labels, -1).astype(np.int64)
+
+
+def regime_fallback(labels, rows, window: int | None, min_obs: int) -> np.ndarray:
+    """(R,) bool: True where row t's label is unknown (< 0) or the window ``t - window + 1 .. t``
+    (``None``: ``0 .. t``) holds fewer than ``min_obs`` rows with that label."""
+    labels = clean_labels(labels)
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = np.maximum(rows - window + 1, 0) if window else np.zeros_like(rows)
+    current = labels[rows]
+    same = np.zeros(len(rows))
+    for value in np.unique(current[current >= 0]):
+        cum = np.concatenate([[0], np.cumsum(labels == value)])
+        mine = current == value
+        same[mine] = (cum[rows + 1] - cum[starts])[mine]
+    return (current < 0) | (same < min_obs)

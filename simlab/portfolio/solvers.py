@@ -1,0 +1,515 @@
+"""One solver interface for the portfolio optimizers, and the fallback chain around it.
+
+Problems
+--------
+A :class:`Problem` holds B long-only problems of one ``kind`` over the same N assets, in
+annualized units (an asset that cannot be held has ``lower = upper = 0``). With
+``w0`` the current weights and ``kappa`` the turnover penalty:
+
+============  ===========================================================================
+kind          objective, subject to ``sum(w) = budget`` and ``lower <= w <= upper``
+============  ===========================================================================
+utility       maximize ``mu'w - risk_aversion / 2 * w'Σw - kappa * ||w - w0||_1``
+              (minimum variance is ``mu = 0``, ``risk_aversion = 2``)
+max_sharpe    maximize ``(mu - risk_free)'w / sqrt(w'Σw)`` (the tangency portfolio w*);
+              with ``kappa > 0``, then the utility problem at w*'s own risk aversion
+              ``δ* = (mu - risk_free)'w* / w*'Σw*`` with the penalty, which gives back w*
+              exactly when ``kappa = 0`` (same KKT conditions)
+cvar          minimize ``risk_aversion * CVaR_alpha(-R w) - mu'w + kappa * ||w - w0||_1``
+              over scenario returns R (T, N), Rockafellar-Uryasev form; ``mu`` in the
+              units of R
+============  ===========================================================================
+
+Solvers
+-------
+A solver has a ``name``, ``covers(problem) -> bool`` and ``solve(problem, rows) ->
+(weights, status)`` for the scenario rows it is given. :class:`NativeQP` wraps the batched
+ADMM kernel of :mod:`simlab.kernels.qp` where it is installed and covers the problem;
+:class:`CvxpyClarabel` solves one scenario at a time with cvxpy and Clarabel, reusing a
+compiled parametrized problem per (kind, N) so that a re-solve skips canonicalization.
+
+The fallback chain (:func:`solve`, :func:`run_chain`)
+------------------------------------------------------
+1. Pre-checks per scenario: no asset can be held, or the bounds cannot sum to the budget
+   (``sum(upper) < budget`` or ``sum(lower) > budget``): no solver is tried.
+2. Each solver in order (native ADMM, then cvxpy/Clarabel) on the scenarios still open.
+   A result is accepted only if it passes :func:`check_weights`: finite, within the
+   bounds and summing to the budget, each within ``TOL``. A solver that raises is a
+   failed attempt (status 5) for the rows it was given.
+3. The phase-2 result the caller supplies (inverse volatility capped at the upper bounds,
+   see :func:`capped_weights`), if finite, long-only and investing something.
+4. Hold the current weights; the scenario is flagged with the Step ``HOLD`` key.
+
+Diagnostics (one value per scenario): ``attempt.<solver>`` the status code below (0 =
+not tried), ``fallback_level`` (0 solved, 1 phase-2 result, 2 held), ``bounds_infeasible``
+(1 where the pre-check failed), ``n_active``, and ``hold`` (True where held). A failed
+solve never leaves a NaN weight.
+
+Status codes: 0 not tried, 1 solved, 2 solved inaccurately (accepted after the check),
+3 infeasible, 4 unbounded, 5 solver error, 6 invalid point (NaN or outside the
+constraints), 7 unavailable (solver not installed or not covering the problem).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simlab.errors import SolverError
+from simlab.portfolio.step import HOLD
+
+NOT_TRIED, SOLVED, INACCURATE, INFEASIBLE, UNBOUNDED, FAILED, INVALID, UNAVAILABLE = range(8)
+STATUS_NAMES = ("not_tried", "solved", "solved_inaccurate", "infeasible", "unbounded", "error",
+                "invalid", "unavailable")
+ACCEPTED = (SOLVED, INACCURATE)
+LEVEL_SOLVED, LEVEL_FALLBACK, LEVEL_HOLD = 0, 1, 2
+KINDS = ("utility", "max_sharpe", "cvar")
+TOL = 1e-6  # bound and budget tolerance of an accepted solution (Clarabel's is ~1e-8)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """B long-only portfolio problems of one kind (see the module docstring).
+
+    Attributes
+    ----------
+    kind : "utility", "max_sharpe" or "cvar".
+    cov : (B, N, N) covariance, annualized, zero in rows and columns of inactive assets.
+    mu : (B, N) expected returns (zeros for minimum variance).
+    lower, upper : (B, N) bounds; both 0 where an asset is inactive.
+    budget : (B,) what the weights sum to (``1 - cash_buffer``).
+    w0 : (B, N) current weights, the anchor of the turnover penalty.
+    risk_aversion, turnover, risk_free, alpha : (B,).
+    scenarios : (B, T, N) scenario returns for ``cvar`` (rows with NaN in an active asset
+        are dropped per scenario), else None.
+    """
+
+    kind: str
+    cov: np.ndarray
+    mu: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    budget: np.ndarray
+    w0: np.ndarray
+    risk_aversion: np.ndarray
+    turnover: np.ndarray
+    risk_free: np.ndarray
+    alpha: np.ndarray
+    scenarios: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(B, N)."""
+        return self.lower.shape
+
+    @property
+    def active(self) -> np.ndarray:
+        """(B, N) bool, the asset may hold weight."""
+        return self.upper > 0
+
+
+def make_problem(
+    kind: str,
+    active: np.ndarray,
+    *,
+    cov: np.ndarray | None = None,
+    mu: np.ndarray | None = None,
+    lower=0.0,
+    upper=1.0,
+    budget=1.0,
+    w0: np.ndarray | None = None,
+    risk_aversion=1.0,
+    turnover=0.0,
+    risk_free=0.0,
+    alpha=0.95,
+    scenarios: np.ndarray | None = None,
+) -> Problem:
+    """A :class:`Problem` with every input broadcast to (B, ...) and inactive assets pinned to 0.
+
+    An asset with a NaN in its ``mu`` or its covariance row is made inactive; inactive
+    assets get zero inputs and zero bounds. Per-asset values
+    (``mu``, ``lower``, ``upper``, ``w0``) may be scalars, (N,), (B, 1) or (B, N); the
+    others scalars or (B,).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    active = np.array(active, dtype=bool)
+    b, n = active.shape
+    cov = np.zeros((b, n, n)) if cov is None else np.broadcast_to(cov, (b, n, n))
+    active &= np.isfinite(np.diagonal(cov, axis1=1, axis2=2))
+    if mu is not None:
+        mu = np.broadcast_to(mu, (b, n))
+        active &= np.isfinite(mu)
+    pair = active[:, :, None] & active[:, None, :]
+    active &= ~(pair & ~np.isfinite(cov)).any(axis=2)
+    pair = active[:, :, None] & active[:, None, :]
+    cov = np.where(pair, cov, 0.0)
+    cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+    mu = np.zeros((b, n)) if mu is None else np.where(active, mu, 0.0)
+    lower = np.where(active, _bn(lower, b, n), 0.0)
+    upper = np.where(active, _bn(upper, b, n), 0.0)
+    w0 = np.zeros((b, n)) if w0 is None else np.nan_to_num(np.broadcast_to(w0, (b, n)).astype(float))
+    return Problem(kind, cov, mu, lower, upper, _b(budget, b), w0, _b(risk_aversion, b), _b(turnover, b),
+                   _b(risk_free, b), _b(alpha, b), scenarios)
+
+
+def _b(value, b: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(value, dtype=float).reshape(-1), (b,)).copy()
+
+
+def _bn(value, b: int, n: int) -> np.ndarray:
+    """A scalar, (N,), (B, 1) or (B, N) value as a float (B, N) array."""
+    return np.broadcast_to(np.asarray(value, dtype=float), (b, n)).astype(float)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def bounds_feasible(problem: Problem) -> np.ndarray:
+    """(B,) bool: some asset is active and the bounds can sum to the budget."""
+    lo, hi = problem.lower.sum(axis=1), problem.upper.sum(axis=1)
+    return problem.active.any(axis=1) & (hi >= problem.budget - TOL) & (lo <= problem.budget + TOL)
+
+
+def check_weights(w: np.ndarray, problem: Problem, rows: np.ndarray) -> np.ndarray:
+    """(len(rows),) bool: finite, within ``[lower, upper]`` and summing to the budget (± TOL)."""
+    lo, hi = problem.lower[rows], problem.upper[rows]
+    with np.errstate(invalid="ignore"):
+        inside = ((w >= lo - TOL) & (w <= hi + TOL)).all(axis=1)
+        budget = np.abs(w.sum(axis=1) - problem.budget[rows]) <= TOL
+    return np.isfinite(w).all(axis=1) & inside & budget
+
+
+def _clean(w: np.ndarray, problem: Problem, rows: np.ndarray) -> np.ndarray:
+    """Clip an accepted solution onto its bounds (removes solver round-off like -1e-10)."""
+    return np.clip(w, problem.lower[rows], problem.upper[rows])
+
+
+def capped_weights(raw: np.ndarray, upper: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """Scale non-negative (B, N) ``raw`` to ``budget`` with each weight at most ``upper`` (B, N).
+
+    Water-filling with per-asset caps: names over their cap are held at it and the rest is
+    spread over the others in proportion to ``raw``; what no name can take stays in cash.
+    """
+    raw = np.where(np.isfinite(raw), np.maximum(raw, 0.0), 0.0)
+    upper = np.broadcast_to(upper, raw.shape)
+    budget = np.asarray(budget, dtype=float).reshape(-1, 1)
+    hit = np.zeros(raw.shape, dtype=bool)
+    w = raw
+    for _ in range(raw.shape[1] + 1):
+        free = np.where(hit, 0.0, raw)
+        room = np.maximum(budget - np.where(hit, upper, 0.0).sum(axis=1, keepdims=True), 0.0)
+        total = free.sum(axis=1, keepdims=True)
+        w = np.where(hit, upper, np.divide(free * room, total, out=np.zeros_like(free), where=total > 0))
+        over = (w > upper * (1 + 1e-12)) & ~hit
+        if not over.any():
+            break
+        hit |= over
+    return np.minimum(w, upper)
+
+
+# --------------------------------------------------------------------------- solvers
+
+
+class CvxpyClarabel:
+    """cvxpy with the Clarabel interior-point solver, one scenario at a time.
+
+    A parametrized (DPP) problem is compiled once per (kind, shape) and thread, and
+    re-solved with new parameter values, which skips cvxpy's canonicalization. Only the
+    compiled problem structure is kept; nothing a result depends on is cached.
+    """
+
+    name = "cvxpy"
+
+    def __init__(self, solver: str = "CLARABEL", **options):
+        self.solver = solver
+        self.options = options  # passed to ``Problem.solve`` (e.g. Clarabel's ``tol_gap_rel``)
+        self._local = threading.local()
+
+    def covers(self, problem: Problem) -> bool:
+        """Every kind."""
+        return _cvxpy() is not None
+
+    def solve(self, problem: Problem, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights (len(rows), N) and status codes (len(rows),)."""
+        w = np.full((len(rows), problem.shape[1]), np.nan)
+        status = np.full(len(rows), FAILED)
+        for i, row in enumerate(rows):
+            try:
+                w[i], status[i] = self._solve_one(problem, int(row))
+            except Exception:  # cvxpy.SolverError, ArpackError, numerical failures inside Clarabel
+                status[i] = FAILED
+        return w, status
+
+    def _solve_one(self, p: Problem, b: int) -> tuple[np.ndarray, int]:
+        if p.kind == "cvar":
+            return self._cvar(p, b)
+        if p.kind == "max_sharpe":
+            w, status = self._tangency(p, b)
+            if status not in ACCEPTED or p.turnover[b] <= 0:
+                return w, status
+            ex = (p.mu[b] - p.risk_free[b]) @ w
+            delta = ex / max(w @ p.cov[b] @ w, 1e-300)
+            return self._utility(p, b, risk_aversion=delta)
+        return self._utility(p, b, risk_aversion=p.risk_aversion[b])
+
+    def _template(self, kind: str, *shape: int):
+        cache = self._local.__dict__.setdefault("templates", {})
+        if (kind, *shape) not in cache:
+            build = {"utility": _utility_template, "max_sharpe": _tangency_template, "cvar": _cvar_template}[kind]
+            cache[(kind, *shape)] = build(*shape)
+        return cache[(kind, *shape)]
+
+    def _run(self, prob) -> None:
+        """Solve ``prob``; a template's first solve is repeated, so that every answer comes
+        from cvxpy's re-solve path (the first, compiling solve differs by ~1e-14 and would
+        make a run depend on which runs came before it in the process)."""
+        warmed = self._local.__dict__.setdefault("warmed", set())
+        if id(prob) not in warmed:
+            prob.solve(solver=self.solver, **self.options)
+            warmed.add(id(prob))
+        prob.solve(solver=self.solver, **self.options)
+
+    def _cvar(self, p: Problem, b: int) -> tuple[np.ndarray, int]:
+        r = np.where(p.active[b], p.scenarios[b], 0.0)
+        r = r[np.isfinite(r).all(axis=1)]
+        if len(r) == 0:
+            return np.full(p.shape[1], np.nan), INFEASIBLE
+        prob, par, w = self._template("cvar", *r.shape)
+        par["R"].value, par["mu"].value, par["lo"].value, par["hi"].value = r, p.mu[b], p.lower[b], p.upper[b]
+        par["budget"].value, par["w0"].value = p.budget[b], p.w0[b]
+        par["kappa"].value = np.full(p.shape[1], max(p.turnover[b], 0.0))
+        par["lam"].value = p.risk_aversion[b]
+        par["lam_tail"].value = p.risk_aversion[b] / ((1.0 - p.alpha[b]) * len(r))
+        self._run(prob)
+        return _value(w), _status(prob.status)
+
+    def _utility(self, p: Problem, b: int, risk_aversion: float) -> tuple[np.ndarray, int]:
+        prob, par, w = self._template("utility", p.shape[1])
+        par["L"].value = _factor(p.cov[b]) * np.sqrt(max(risk_aversion, 0.0) / 2.0)
+        par["mu"].value, par["lo"].value, par["hi"].value = p.mu[b], p.lower[b], p.upper[b]
+        par["budget"].value, par["w0"].value = p.budget[b], p.w0[b]
+        par["kappa"].value = np.full(p.shape[1], max(p.turnover[b], 0.0))
+        self._run(prob)
+        return _value(w), _status(prob.status)
+
+    def _tangency(self, p: Problem, b: int) -> tuple[np.ndarray, int]:
+        prob, par, (y, k) = self._template("max_sharpe", p.shape[1])
+        par["L"].value = _factor(p.cov[b])
+        par["ex"].value = p.mu[b] - p.risk_free[b]
+        par["lo"].value, par["hi"].value, par["budget"].value = p.lower[b], p.upper[b], p.budget[b]
+        self._run(prob)
+        status = _status(prob.status)
+        if status not in ACCEPTED or k.value is None or not k.value > 0:
+            return np.full(p.shape[1], np.nan), status if status not in ACCEPTED else FAILED
+        return _value(y) / float(k.value), status
+
+
+def _cvxpy():
+    try:
+        return importlib.import_module("cvxpy")
+    except ImportError:
+        return None
+
+
+def _factor(cov: np.ndarray) -> np.ndarray:
+    """L with ``L @ L.T == cov`` after clipping negative eigenvalues (round-off, pairwise estimates)."""
+    vals, vecs = np.linalg.eigh(cov)
+    return vecs * np.sqrt(np.clip(vals, 0.0, None))
+
+
+def _value(var) -> np.ndarray:
+    return np.full(var.shape, np.nan) if var.value is None else np.asarray(var.value, dtype=float)
+
+
+def _status(text: str) -> int:
+    if text == "optimal":
+        return SOLVED
+    if text == "optimal_inaccurate":
+        return INACCURATE
+    if text.startswith("infeasible"):
+        return INFEASIBLE
+    if text.startswith("unbounded"):
+        return UNBOUNDED
+    return FAILED
+
+
+def _utility_template(n: int):
+    cp = _cvxpy()
+    w, u = cp.Variable(n), cp.Variable(n)
+    par = {"L": cp.Parameter((n, n)), "mu": cp.Parameter(n), "lo": cp.Parameter(n), "hi": cp.Parameter(n),
+           "budget": cp.Parameter(), "w0": cp.Parameter(n), "kappa": cp.Parameter(n, nonneg=True)}
+    objective = cp.Minimize(cp.sum_squares(par["L"].T @ w) - par["mu"] @ w + par["kappa"] @ u)
+    constraints = [cp.sum(w) == par["budget"], w >= par["lo"], w <= par["hi"],
+                   u >= w - par["w0"], u >= par["w0"] - w]
+    return cp.Problem(objective, constraints), par, w
+
+
+def _tangency_template(n: int):
+    cp = _cvxpy()
+    y, k = cp.Variable(n), cp.Variable(nonneg=True)
+    par = {"L": cp.Parameter((n, n)), "ex": cp.Parameter(n), "lo": cp.Parameter(n), "hi": cp.Parameter(n),
+           "budget": cp.Parameter(nonneg=True)}
+    constraints = [par["ex"] @ y == 1, cp.sum(y) == par["budget"] * k, y >= par["lo"] * k, y <= par["hi"] * k]
+    return cp.Problem(cp.Minimize(cp.sum_squares(par["L"].T @ y)), constraints), par, (y, k)
+
+
+def _cvar_template(n_obs: int, n: int):
+    cp = _cvxpy()
+    w, u, zeta, z = cp.Variable(n), cp.Variable(n), cp.Variable(), cp.Variable(n_obs, nonneg=True)
+    par = {"R": cp.Parameter((n_obs, n)), "mu": cp.Parameter(n), "lo": cp.Parameter(n), "hi": cp.Parameter(n),
+           "budget": cp.Parameter(), "w0": cp.Parameter(n), "kappa": cp.Parameter(n, nonneg=True),
+           "lam": cp.Parameter(nonneg=True), "lam_tail": cp.Parameter(nonneg=True)}
+    # risk_aversion * CVaR = lam * zeta + lam / ((1 - alpha) T) * sum(z), one parameter per term (DPP)
+    objective = cp.Minimize(par["lam"] * zeta + par["lam_tail"] * cp.sum(z) - par["mu"] @ w + par["kappa"] @ u)
+    constraints = [z >= -(par["R"] @ w) - zeta, cp.sum(w) == par["budget"], w >= par["lo"], w <= par["hi"],
+                   u >= w - par["w0"], u >= par["w0"] - w]
+    return cp.Problem(objective, constraints), par, w
+
+
+class NativeQP:
+    """The batched ADMM kernel :func:`simlab.kernels.qp.solve_qp`, one call for all rows.
+
+    Covers ``utility`` problems (minimum variance included) as ``P = risk_aversion * Σ``,
+    ``q = -mu``, with the box, the budget row and the turnover term; ``max_sharpe`` and
+    ``cvar`` go to the next solver. Kernel status 0 is solved; 1 (iteration limit, not
+    converged) is reported as an error so that the next solver answers; 2 infeasible;
+    3 unbounded; 4 and 5 (non-finite input, non-convex) errors. Cold-started each call.
+    Unavailable (status 7) where the kernel cannot be imported.
+    """
+
+    name = "native"
+    _STATUS = np.array([SOLVED, FAILED, INFEASIBLE, UNBOUNDED, FAILED, FAILED])
+
+    def __init__(self, settings=None):
+        self.settings = settings
+
+    @staticmethod
+    def _kernel():
+        try:
+            return importlib.import_module("simlab.kernels.qp")
+        except Exception:  # absent, or failing to import: the next solver answers
+            return None
+
+    def covers(self, problem: Problem) -> bool:
+        """``utility`` problems, where the kernel is importable."""
+        return problem.kind == "utility" and self._kernel() is not None
+
+    def solve(self, problem: Problem, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One batched call over ``rows``: weights (len(rows), N) and status codes."""
+        p = problem
+        res = self._kernel().solve_qp(
+            p.risk_aversion[rows, None, None] * p.cov[rows], -p.mu[rows], lo=p.lower[rows], hi=p.upper[rows],
+            budget=p.budget[rows], w0=p.w0[rows], kappa=np.maximum(p.turnover[rows], 0.0), settings=self.settings)
+        status = self._STATUS[np.clip(np.asarray(res.status, dtype=np.int64), 0, len(self._STATUS) - 1)]
+        return np.asarray(res.w, dtype=float), status
+
+
+CVXPY = CvxpyClarabel()
+NATIVE = NativeQP()
+DEFAULT_SOLVERS: tuple = (NATIVE, CVXPY)
+
+
+# --------------------------------------------------------------------------- the chain
+
+Attempt = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class ChainResult:
+    """Weights (B, N) from the chain, and its diagnostics."""
+
+    weights: np.ndarray
+    diagnostics: dict = field(default_factory=dict)
+
+
+def run_chain(
+    attempts: Sequence[tuple[str, Attempt]],
+    open_rows: np.ndarray,
+    accept: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    fallback: np.ndarray | None,
+    current: np.ndarray,
+) -> ChainResult:
+    """Try each named attempt on the scenarios still open, then the fallback, then hold.
+
+    ``open_rows`` (B,) bool marks the scenarios the attempts may try (the others go straight
+    to the fallback); ``accept(w, rows)`` checks a solution; ``fallback`` (B, N) is the
+    phase-2 result (a row with a NaN or a negative weight, or investing nothing, is not
+    usable: an allocator never sells the whole book because an estimate is missing);
+    ``current`` (B, N) the weights to hold. See the module docstring for the diagnostics.
+    """
+    b, n = current.shape
+    out = np.full((b, n), np.nan)
+    done = np.zeros(b, dtype=bool)
+    diag: dict = {}
+    for name, attempt in attempts:
+        todo = np.flatnonzero(open_rows & ~done)
+        status = np.zeros(b)
+        if len(todo):
+            w, st = attempt(todo)
+            good = np.isin(st, ACCEPTED)
+            if good.any():
+                good[good] = accept(w[good], todo[good])
+            st = np.where(np.isin(st, ACCEPTED) & ~good, INVALID, st)
+            out[todo[good]] = w[good]
+            done[todo[good]] = True
+            status[todo] = st
+        diag[f"attempt.{name}"] = status
+    level = np.where(done, LEVEL_SOLVED, LEVEL_HOLD)
+    if fallback is not None:
+        usable = ~done & np.isfinite(fallback).all(axis=1) & (fallback >= 0).all(axis=1) & (fallback.sum(axis=1) > 0)
+        out[usable] = fallback[usable]
+        level[usable] = LEVEL_FALLBACK
+    held = level == LEVEL_HOLD
+    out[held] = current[held]
+    diag.update({"fallback_level": level.astype(float), HOLD: held})
+    return ChainResult(out, diag)
+
+
+def solve(
+    problem: Problem,
+    fallback: np.ndarray | None,
+    current: np.ndarray,
+    solvers: Sequence = DEFAULT_SOLVERS,
+) -> ChainResult:
+    """Solve ``problem`` through ``solvers`` in order, then the fallback chain.
+
+    Returns weights (B, N) with no NaN, and diagnostics (module docstring).
+    """
+    feasible = bounds_feasible(problem)
+
+    def make(solver):
+        if not solver.covers(problem):
+            return lambda rows: (np.full((len(rows), problem.shape[1]), np.nan), np.full(len(rows), UNAVAILABLE))
+
+        def attempt(rows):
+            try:
+                w, status = solver.solve(problem, rows)
+            except Exception:  # a solver that raises is a failed attempt, never a crashed run
+                return np.full((len(rows), problem.shape[1]), np.nan), np.full(len(rows), FAILED)
+            return _clean(np.asarray(w, dtype=float), problem, rows), np.asarray(status)
+
+        return attempt
+
+    res = run_chain([(s.name, make(s)) for s in solvers], feasible,
+                    lambda w, rows: check_weights(w, problem, rows), fallback, current)
+    res.diagnostics["bounds_infeasible"] = (problem.active.any(axis=1) & ~feasible).astype(float)
+    res.diagnostics["n_active"] = problem.active.sum(axis=1).astype(float)
+    return res
+
+
+def solve_or_raise(problem: Problem, solvers: Sequence = DEFAULT_SOLVERS) -> np.ndarray:
+    """Solve without fallbacks; raise :class:`SolverError` naming the statuses when any scenario fails."""
+    b, n = problem.shape
+    res = solve(problem, None, np.full((b, n), np.nan), solvers)
+    failed = res.diagnostics[HOLD]
+    if failed.any():
+        tried = {k: STATUS_NAMES[int(v[failed][0])] for k, v in res.diagnostics.items() if k.startswith("attempt.")}
+        infeasible = bool(res.diagnostics["bounds_infeasible"][failed][0])
+        reason = "the bounds cannot sum to the budget" if infeasible else f"solver statuses {tried}"
+        raise SolverError(f"{problem.kind} problem has no solution: {reason}")
+    return res.weights

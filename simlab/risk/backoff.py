@@ -1,0 +1,486 @@
+"""Continuous backoff: a constraint's utilization becomes a scaling factor for its drivers.
+
+A hard limit that only bites at 100% makes a portfolio jump from untouched to clipped. The
+backoff curve sizes down *before* the limit: it maps utilization ``u`` (current / limit, or
+for a band the distance from its middle over its half-width) to a factor ``f(u)`` in (0, 1]
+that multiplies the positions driving that constraint. The curve is piecewise linear
+through configurable breakpoints, flat before the first and after the last one, so it is
+continuous and, because factors never rise with utilization, monotone non-increasing.
+
+The default, in utilization -> factor pairs::
+
+    (0.70, 1.00)  (0.80, 0.90)  (0.90, 0.70)  (0.95, 0.50)  (1.00, 0.25)
+
+that is: untouched up to 70% of a limit, then 0.9 at 80%, 0.7 at 90%, 0.5 at 95% and 0.25
+at (and beyond) the limit. Factors of several constraints that share a position multiply.
+An undefined utilization (NaN: nothing held, no data) gives the factor 1.
+
+The rest of the module is the arithmetic the ``regime_constraints`` Step
+(:mod:`simlab.risk.constraints`) runs on (B, N) weights at one decision: each constraint's
+utilization and drivers (:class:`Check`), the backoff, and the exact *restore* of a
+violated constraint by scaling its drivers down, repeated in rounds (:meth:`ConstraintSet.project`)
+until no constraint is violated; and the turnover move toward a target within a budget.
+
+>>> curve = BackoffCurve.from_pairs(DEFAULT_BREAKPOINTS)
+>>> [round(float(f), 3) for f in curve([0.5, 0.7, 0.75, 0.8, 0.925, 1.0, 3.0])]
+[1.0, 1.0, 0.95, 0.9, 0.6, 0.25, 0.25]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+
+from simlab.errors import ConfigError
+
+TOL = 1e-9  # a utilization up to 1 + TOL passes
+PROJECTION_ORDER = ("beta", "volatility", "correlation", "sector", "single_name", "gross")
+DEFAULT_BREAKPOINTS: tuple[tuple[float, float], ...] = (
+    (0.70, 1.00),
+    (0.80, 0.90),
+    (0.90, 0.70),
+    (0.95, 0.50),
+    (1.00, 0.25),
+)
+
+
+@dataclass(frozen=True)
+class BackoffCurve:
+    """Piecewise-linear map from utilization to a factor in (0, 1].
+
+    Attributes
+    ----------
+    utilization : strictly increasing breakpoints, each >= 0.
+    factor : the factor at each breakpoint, in (0, 1], non-increasing.
+    """
+
+    utilization: tuple[float, ...]
+    factor: tuple[float, ...]
+
+    def __post_init__(self):
+        check_breakpoints(list(zip(self.utilization, self.factor)))
+
+    @classmethod
+    def from_pairs(cls, pairs: Sequence[Sequence[float]]) -> BackoffCurve:
+        """A curve from ``[[utilization, factor], ...]`` pairs (validated)."""
+        check_breakpoints(pairs)
+        return cls(tuple(float(u) for u, _ in pairs), tuple(float(f) for _, f in pairs))
+
+    def __call__(self, utilization) -> np.ndarray:
+        """Factor for each utilization (any shape); NaN utilization gives 1."""
+        u = np.asarray(utilization, dtype=float)
+        nan = np.isnan(u)
+        f = np.interp(np.where(nan, -np.inf, u), self.utilization, self.factor)
+        return np.where(nan, 1.0, f)
+
+    @property
+    def start(self) -> float:
+        """The highest utilization whose factor is still 1 (where backing off begins)."""
+        ones = [u for u, f in zip(self.utilization, self.factor) if f >= 1.0]
+        return ones[-1] if ones else 0.0
+
+
+def check_breakpoints(pairs, where: str = "backoff") -> list[list[float]]:
+    """Validate ``[[utilization, factor], ...]``; return them as plain float lists.
+
+    Raises
+    ------
+    ConfigError
+        No pairs, a pair that is not two numbers, utilizations not strictly increasing or
+        negative, a factor outside (0, 1], or factors that rise with utilization.
+    """
+    try:
+        out = [[float(u), float(f)] for u, f in pairs]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected a list of [utilization, factor] pairs; got {pairs!r}") from None
+    if not out:
+        raise ConfigError(f"{where}: needs at least one [utilization, factor] breakpoint")
+    us = [u for u, _ in out]
+    fs = [f for _, f in out]
+    if not all(np.isfinite(us)) or min(us) < 0:
+        raise ConfigError(f"{where}: utilizations must be finite and >= 0; got {us}")
+    for a, b in zip(us, us[1:]):
+        if not b > a:
+            raise ConfigError(f"{where}: utilizations must be strictly increasing; got {a} then {b} in {us}")
+    for f in fs:
+        if not 0.0 < f <= 1.0:
+            raise ConfigError(f"{where}: factors must be in (0, 1]; got {f} in {fs}")
+    for a, b in zip(fs, fs[1:]):
+        if b > a:
+            raise ConfigError(f"{where}: factors must not rise with utilization; got {a} then {b} in {fs}")
+    return out
+
+
+def group_factor(curve: BackoffCurve, group_util: np.ndarray, member_of: np.ndarray) -> np.ndarray:
+    """(B, N) factor of each asset from the utilization (B, G) of the group it belongs to.
+
+    ``member_of`` (B, N) holds each asset's group index, -1 for none (factor 1).
+    """
+    f = curve(group_util)
+    idx = np.clip(member_of, 0, None)
+    out = np.take_along_axis(f, idx, axis=1)
+    return np.where(member_of >= 0, out, 1.0)
+
+
+def driver_factor(curve: BackoffCurve, util: np.ndarray, drivers: np.ndarray) -> np.ndarray:
+    """(B, N) factor: ``curve(util)`` (B,) on the driving positions (B, N) bool, 1 elsewhere."""
+    return np.where(drivers, curve(util)[:, None], 1.0)
+
+
+# ---------------------------------------------------------------------------- constraints on weights
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Effective limits at one decision, each (B,); bands (B, 2) low/high, NaN when off."""
+
+    single_name: np.ndarray
+    sector: np.ndarray
+    correlation: np.ndarray
+    cluster: np.ndarray
+    gross: np.ndarray
+    turnover: np.ndarray
+    beta: np.ndarray
+    volatility: np.ndarray
+
+
+@dataclass(frozen=True)
+class RiskModel:
+    """What the checks read besides weights (daily units).
+
+    Arrays are shared by all scenarios ((N,), (N, N), a float) or one per scenario
+    ((B, N), (B, N, N), (B,)) when the scenarios use different estimation windows.
+    """
+
+    assets: tuple[str, ...]
+    sector: np.ndarray  # (N,) group index, -1 without a sector
+    sector_names: tuple[str, ...]
+    correlation: np.ndarray  # (N, N) or (B, N, N), NaN where unknown
+    beta: np.ndarray  # (N,) or (B, N) regression beta on the benchmark, NaN where unknown
+    covariance: np.ndarray  # (N, N) or (B, N, N), NaN where unknown
+    benchmark_vol: float | np.ndarray  # daily volatility of the benchmark, NaN when unknown
+    linkage: str = "average"
+
+    def filled_beta(self) -> np.ndarray:
+        """Betas with unknown ones taken as 1 (the market's)."""
+        return np.where(np.isfinite(self.beta), self.beta, 1.0)
+
+    def filled_covariance(self) -> np.ndarray:
+        """Covariance with an unknown variance as the median known one, unknown covariances 0."""
+        cov = np.array(self.covariance, dtype=float)
+        diag = np.diagonal(cov, axis1=-2, axis2=-1)
+        known = np.isfinite(diag)
+        with np.errstate(invalid="ignore"):
+            fill = np.nanmedian(np.where(known, diag, np.nan), axis=-1, keepdims=True) if known.any() else np.nan
+        diag = np.where(known, diag, fill)
+        cov = np.where(np.isfinite(cov), cov, 0.0)
+        n = cov.shape[-1]
+        cov[..., np.arange(n), np.arange(n)] = diag
+        return cov
+
+    def clusters(self, limits: np.ndarray) -> tuple[np.ndarray, int]:
+        """(B, N) cluster index of each asset for correlation limits (B,), -1 alone; and C."""
+        out = np.full((len(limits), len(self.assets)), -1, dtype=np.int64)
+        shared = self.correlation.ndim == 2
+        keys = [(float(v), -1) for v in np.unique(limits)] if shared else [(float(v), b) for b, v in enumerate(limits)]
+        for value, b in keys:
+            ids = correlation_clusters(self.correlation if shared else self.correlation[b], value, self.linkage)
+            out[(limits == value) if shared else b] = ids
+        return out, int(out.max()) + 1
+
+
+def correlation_clusters(corr: np.ndarray, limit: float, method: str = "average") -> np.ndarray:
+    """(N,) cluster index per asset (-1 for an asset alone) for correlation >= ``limit``.
+
+    Hierarchical clustering on the distance ``1 - correlation`` cut at ``1 - limit``:
+    ``single`` joins any two assets at or above the limit (connected components),
+    ``average`` needs the average correlation between two clusters to be, ``complete``
+    every pair. Assets with an unknown correlation stay alone.
+    """
+    n = corr.shape[0]
+    out = np.full(n, -1, dtype=np.int64)
+    known = np.isfinite(np.diag(corr))
+    idx = np.flatnonzero(known)
+    if len(idx) < 2:
+        return out
+    c = np.clip(np.nan_to_num(corr[np.ix_(idx, idx)], nan=0.0), -1.0, 1.0)
+    dist = 1.0 - (c + c.T) / 2
+    condensed = dist[np.triu_indices(len(idx), 1)]
+    labels = fcluster(linkage(condensed, method=method), t=1.0 - limit + 1e-12, criterion="distance")
+    sizes = np.bincount(labels)
+    grouped = sizes[labels] > 1
+    _, dense = np.unique(labels[grouped], return_inverse=True)
+    out[idx[grouped]] = dense
+    return out
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+@dataclass(frozen=True)
+class Check:
+    """One constraint on B portfolios: utilization, pass, reason and backoff factors.
+
+    ``utilization`` (B,) is the worst over the constraint's groups (NaN: not defined, for
+    example nothing held); ``factor`` (B, N) the backoff factor for each position (1 where
+    it does not drive the constraint); ``measure``/``limit`` describe the worst group,
+    named ``groups[worst]``.
+    """
+
+    name: str
+    utilization: np.ndarray
+    factor: np.ndarray
+    measure: np.ndarray
+    limit: np.ndarray
+    worst: np.ndarray
+    groups: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> np.ndarray:
+        """(B,) bool: utilization <= 1 (an undefined one passes)."""
+        return ~(self.utilization > 1.0 + TOL)
+
+    def reason(self, b: int) -> str:
+        """Why scenario ``b`` passes or fails, in words."""
+        u = self.utilization[b]
+        if not np.isfinite(u):
+            return f"{self.name}: not measured (nothing held or no data)"
+        what = self.groups[self.worst[b]] if self.groups else self.name
+        limit = self.limit[b]
+        bound = f"[{limit[0]:.3g}, {limit[1]:.3g}]" if np.ndim(limit) else f"{limit:.4g}"
+        verdict = "violated" if u > 1 + TOL else "within"
+        return f"{self.name}: {what} at {self.measure[b]:.4g} against {bound}, utilization {u:.3f} ({verdict})"
+
+
+class ConstraintSet:
+    """The constraints at one decision for B scenarios: check, back off, project.
+
+    Parameters
+    ----------
+    limits : Limits, the effective limits (B,).
+    model : RiskModel, sectors, correlations, betas and covariance.
+    curve : BackoffCurve.
+    """
+
+    def __init__(self, limits: Limits, model: RiskModel, curve: BackoffCurve):
+        self.limits, self.model, self.curve = limits, model, curve
+        self._factors = True
+        self.cluster_ids, self.n_clusters = model.clusters(limits.correlation)
+        self.beta = model.filled_beta()
+        self.cov = model.filled_covariance()
+
+    # -- evaluation
+
+    def check(self, w: np.ndarray, names=PROJECTION_ORDER, factors: bool = True) -> dict[str, Check]:
+        """Every risk constraint (all but turnover) on weights (B, N).
+
+        With ``factors=False`` the backoff factors are left out (all ones), which is all a
+        pass/fail test needs.
+        """
+        self._factors = factors
+        try:
+            return {name: getattr(self, f"_check_{name}")(w) for name in names}
+        finally:
+            self._factors = True
+
+    def _groups(self, name, w, ids, n_groups, cap, labels) -> Check:
+        b = w.shape[0]
+        if n_groups == 0:
+            nan = np.full(b, np.nan)
+            return Check(name, nan, np.ones_like(w), nan, cap, np.zeros(b, dtype=np.int64), labels)
+        ids = np.broadcast_to(ids, w.shape)
+        util = group_sums(np.abs(w), ids, n_groups) / cap[:, None]
+        worst = util.argmax(axis=1)
+        factor = np.where(w != 0, group_factor(self.curve, util, ids), 1.0) if self._factors else 1.0
+        measure = util[np.arange(b), worst] * cap
+        return Check(name, util.max(axis=1), factor, measure, cap, worst, labels)
+
+    def _check_single_name(self, w):
+        n = w.shape[1]
+        return self._groups("single_name", w, np.arange(n), n, self.limits.single_name, self.model.assets)
+
+    def _check_sector(self, w):
+        m = self.model
+        return self._groups("sector", w, m.sector, len(m.sector_names), self.limits.sector, m.sector_names)
+
+    def _check_correlation(self, w):
+        labels = tuple(f"cluster {i}" for i in range(self.n_clusters))
+        return self._groups("correlation", w, self.cluster_ids, self.n_clusters, self.limits.cluster, labels)
+
+    def _check_gross(self, w):
+        gross = np.abs(w).sum(axis=1)
+        util = gross / self.limits.gross
+        factor = driver_factor(self.curve, util, w != 0) if self._factors else 1.0
+        return Check("gross", util, factor, gross, self.limits.gross, np.zeros(len(w), dtype=np.int64))
+
+    def _band(self, name, w, x, lean, band) -> Check:
+        """Band check on exposure x (B,); the drivers are the positions whose lean (B, N)
+        lies beyond x on the side x leans to: scaling them down moves x back to the middle."""
+        mid, half = band.mean(axis=1), (band[:, 1] - band[:, 0]) / 2
+        with np.errstate(invalid="ignore"):
+            util = np.abs(x - mid) / half
+            drivers = (w != 0) & np.where((x > mid)[:, None], lean > x[:, None], lean < x[:, None])
+        factor = driver_factor(self.curve, util, drivers) if self._factors else 1.0
+        return Check(name, util, factor, x, band, np.zeros(len(w), dtype=np.int64))
+
+    def _check_beta(self, w):
+        x, contrib = self.beta_exposure(w)
+        return self._band("beta", w, x, contrib, self.limits.beta)
+
+    def _check_volatility(self, w):
+        x, lean = self.volatility_exposure(w)
+        return self._band("volatility", w, x, lean, self.limits.volatility)
+
+    def beta_exposure(self, w):
+        """Sleeve beta (B,) and each position's signed beta (B, N)."""
+        gross = np.abs(w).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (w * self.beta).sum(axis=1) / gross, self.beta * np.sign(w)
+
+    def volatility_exposure(self, w):
+        """Sleeve volatility over the benchmark's (B,), and each position's lean (B, N).
+
+        A position leans up when its marginal variance contribution exceeds the sleeve's
+        variance, so scaling it down lowers the ratio; the lean is expressed on the ratio's
+        scale (x times marginal over variance) so that it compares with the band's middle.
+        """
+        gross = np.abs(w).sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = w / gross
+            marginal = np.matmul(v[:, None, :], self.cov)[:, 0, :]
+            var = (marginal * v).sum(axis=1)
+            x = np.sqrt(var) / self.model.benchmark_vol
+            lean = x[:, None] * marginal * np.sign(w) / var[:, None]
+        return x, lean
+
+    # -- restoring a violated constraint exactly
+
+    def restore(self, name: str, w: np.ndarray) -> np.ndarray:
+        """Scale the drivers of ``name`` down just enough for it to hold again."""
+        return getattr(self, f"_restore_{name}")(w)
+
+    def _restore_groups(self, w, ids, n_groups, cap) -> np.ndarray:
+        """Scale each group over its cap down to the cap."""
+        if n_groups == 0:
+            return w
+        ids = np.broadcast_to(ids, w.shape)
+        util = group_sums(np.abs(w), ids, n_groups) / cap[:, None]
+        member = np.where(ids >= 0, np.take_along_axis(util, np.clip(ids, 0, None), axis=1), 0.0)
+        return np.where(member > 1.0, w / np.maximum(member, 1.0), w)
+
+    def _restore_single_name(self, w):
+        return self._restore_groups(w, np.arange(w.shape[1]), w.shape[1], self.limits.single_name)
+
+    def _restore_sector(self, w):
+        return self._restore_groups(w, self.model.sector, len(self.model.sector_names), self.limits.sector)
+
+    def _restore_correlation(self, w):
+        return self._restore_groups(w, self.cluster_ids, self.n_clusters, self.limits.cluster)
+
+    def _restore_gross(self, w):
+        util = np.abs(w).sum(axis=1) / self.limits.gross
+        return np.where((util > 1.0)[:, None], w / np.maximum(util, 1.0)[:, None], w)
+
+    def _restore_beta(self, w):
+        x, c = self.beta_exposure(w)
+        out = w.copy()
+        for side, bound in ((1, self.limits.beta[:, 1]), (-1, self.limits.beta[:, 0])):
+            with np.errstate(invalid="ignore"):
+                bad = side * (x - bound) > TOL
+                drivers = (w != 0) & (side * (c - bound[:, None]) > 0)
+            a = np.abs(w)
+            excess = np.where(drivers, side * (c - bound[:, None]) * a, 0.0).sum(axis=1)
+            room = np.where(~drivers, -side * (c - bound[:, None]) * a, 0.0).sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s = np.clip(room / excess, 0.0, 1.0)
+            scale = np.where((bad & (excess > 0))[:, None] & drivers, s[:, None], 1.0)
+            out = out * scale
+        return out
+
+    def _restore_volatility(self, w):
+        x, lean = self.volatility_exposure(w)
+        lo, hi = self.limits.volatility[:, 0], self.limits.volatility[:, 1]
+        with np.errstate(invalid="ignore"):
+            up, down = x > hi * (1 + TOL), x < lo * (1 - TOL)
+        target = np.where(up, hi, lo)
+        drivers = (w != 0) & np.where(up[:, None], lean > x[:, None], lean < x[:, None]) & (up | down)[:, None]
+        return self._bisect_volatility(w, drivers, target, up)
+
+    def _bisect_volatility(self, w, drivers, target, up) -> np.ndarray:
+        """Largest scale s in [0, 1] of the drivers putting the ratio back inside (45 halvings)."""
+        active = drivers.any(axis=1)
+        lo_s, hi_s = np.zeros(len(w)), np.ones(len(w))
+        for _ in range(45):
+            mid = (lo_s + hi_s) / 2
+            x, _ = self.volatility_exposure(np.where(drivers, w * mid[:, None], w))
+            with np.errstate(invalid="ignore"):
+                ok = np.where(up, x <= target, x >= target) | ~np.isfinite(x)
+            lo_s, hi_s = np.where(ok, mid, lo_s), np.where(ok, hi_s, mid)
+        s = np.where(active, lo_s, 1.0)
+        return np.where(drivers, w * s[:, None], w)
+
+    # -- the whole procedure
+
+    def back_off(self, w: np.ndarray, checks: dict[str, Check], names=PROJECTION_ORDER) -> np.ndarray:
+        """Weights times the backoff factors of the constraints ``names`` (they multiply)."""
+        scale = np.ones_like(w)
+        for name in names:
+            if name in checks:
+                scale = scale * checks[name].factor
+        return w * scale
+
+    def project(self, w: np.ndarray, max_rounds: int = 25) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Restore violated constraints in rounds until all hold.
+
+        Returns the weights, the rounds used (B,) and a (B,) flag for the scenarios that no
+        round fixed and went to cash.
+        """
+        rounds = np.zeros(len(w), dtype=np.int64)
+        for _ in range(max_rounds):
+            failing = ~self.all_pass(w)
+            if not failing.any():
+                return w, rounds, np.zeros(len(w), dtype=bool)
+            rounds += failing
+            for name in PROJECTION_ORDER:
+                w = self.restore(name, w)
+        failing = ~self.all_pass(w)
+        return np.where(failing[:, None], 0.0, w), rounds, failing
+
+    def all_pass(self, w: np.ndarray) -> np.ndarray:
+        """(B,) every risk constraint holds."""
+        ok = np.ones(len(w), dtype=bool)
+        for check in self.check(w, factors=False).values():
+            ok &= check.passed
+        return ok
+
+
+def group_sums(a: np.ndarray, ids: np.ndarray, n_groups: int) -> np.ndarray:
+    """(B, G) sums of ``a`` (B, N) over each row's groups ``ids`` (B, N), -1 in none."""
+    b = a.shape[0]
+    member = ids >= 0
+    flat = (np.arange(b)[:, None] * n_groups + ids)[member]
+    return np.bincount(flat, weights=a[member], minlength=b * n_groups).reshape(b, n_groups)
+
+
+def one_way(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(B,) one-way turnover between weights a and b: sum |b - a| / 2."""
+    return np.abs(b - a).sum(axis=1) / 2
+
+
+def turnover_move(target, anchor, budget, curve: BackoffCurve, exempt):
+    """Move from ``anchor`` toward ``target`` (B, N) within the per-rebalance ``budget`` (B,).
+
+    The trade is scaled by the backoff factor of its utilization and, if still over
+    budget, cut to the budget. Returns the weights, the utilization (B,), the backoff
+    factor (B,) and the fraction of the trade done (B,).
+    """
+    traded = one_way(anchor, target)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        util = np.where(traded > 0, traded / budget, 0.0)
+        cut = np.where(traded > 0, budget / traded, 1.0)
+    factor = curve(util)
+    fraction = np.where(exempt, 1.0, np.minimum(factor, cut))
+    return anchor + fraction[:, None] * (target - anchor), util, np.where(exempt, 1.0, factor), fraction

@@ -1,0 +1,201 @@
+"""The backoff curve at its breakpoints, and the constraint arithmetic on hand-made books."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simlab.errors import ConfigError
+from simlab.risk.backoff import (
+    DEFAULT_BREAKPOINTS,
+    BackoffCurve,
+    ConstraintSet,
+    Limits,
+    RiskModel,
+    check_breakpoints,
+    correlation_clusters,
+    driver_factor,
+    group_factor,
+    one_way,
+    turnover_move,
+)
+
+CURVE = BackoffCurve.from_pairs(DEFAULT_BREAKPOINTS)
+EPS = 1e-6
+
+
+@pytest.mark.parametrize("u, f", DEFAULT_BREAKPOINTS)
+def test_each_breakpoint_exactly_at_just_below_and_just_above(u, f):
+    xs, ys = np.array([p[0] for p in DEFAULT_BREAKPOINTS]), np.array([p[1] for p in DEFAULT_BREAKPOINTS])
+    i = list(xs).index(u)
+    slope_left = 0.0 if i == 0 else (ys[i] - ys[i - 1]) / (xs[i] - xs[i - 1])
+    slope_right = 0.0 if i == len(xs) - 1 else (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
+    assert CURVE(u) == pytest.approx(f, abs=1e-15)
+    assert CURVE(u - EPS) == pytest.approx(f - slope_left * EPS, abs=1e-12)
+    assert CURVE(u + EPS) == pytest.approx(f + slope_right * EPS, abs=1e-12)
+    # continuous: the two sides meet at the breakpoint
+    assert abs(CURVE(u - 1e-12) - CURVE(u + 1e-12)) < 1e-10
+
+
+def test_default_curve_values_between_and_beyond():
+    got = CURVE([0.0, 0.5, 0.7, 0.75, 0.85, 0.925, 0.975, 1.0, 1.5, 10.0, np.inf])
+    np.testing.assert_allclose(got, [1, 1, 1, 0.95, 0.8, 0.6, 0.375, 0.25, 0.25, 0.25, 0.25])
+    assert CURVE(np.nan) == 1.0  # undefined utilization leaves positions alone
+    assert CURVE.start == 0.7
+
+
+@pytest.mark.parametrize("pairs, match", [
+    ([], "at least one"),
+    ([[0.8, 1.0], [0.7, 0.5]], "strictly increasing"),
+    ([[0.7, 1.0], [0.7, 0.5]], "strictly increasing"),
+    ([[0.7, 1.0], [0.8, 1.2]], r"in \(0, 1\]"),
+    ([[0.7, 0.5], [0.8, 0.9]], "must not rise"),
+    ([[-0.1, 1.0]], ">= 0"),
+    ([[0.7, 0.0]], r"in \(0, 1\]"),
+    ([[0.7]], "pairs"),
+    ("steep", "pairs"),
+])
+def test_bad_breakpoints_are_config_errors(pairs, match):
+    with pytest.raises(ConfigError, match=match):
+        check_breakpoints(pairs)
+
+
+def test_group_and_driver_factors():
+    util = np.array([[0.5, 0.9]])  # two groups
+    members = np.array([[0, 1, 1, -1]])
+    np.testing.assert_allclose(group_factor(CURVE, util, members), [[1.0, 0.7, 0.7, 1.0]])
+    drivers = np.array([[True, False, True]])
+    np.testing.assert_allclose(driver_factor(CURVE, np.array([0.95]), drivers), [[0.5, 1.0, 0.5]])
+
+
+# --------------------------------------------------------------------------- constraint arithmetic
+
+
+def model(n=4, sector=(0, 0, 1, 1), beta=None, cov=None, corr=None, bench_vol=0.01):
+    cov = np.diag(np.full(n, 1e-4)) if cov is None else cov
+    sd = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(sd, sd) if corr is None else corr
+    return RiskModel(
+        assets=tuple(f"A{i}" for i in range(n)), sector=np.asarray(sector), sector_names=("S0", "S1"),
+        correlation=corr, beta=np.ones(n) if beta is None else np.asarray(beta, float),
+        covariance=cov, benchmark_vol=bench_vol,
+    )
+
+
+def limits(b=1, single=0.5, sector=0.6, corr=0.85, cluster=0.5, gross=1.0, turnover=0.5,
+           beta=(np.nan, np.nan), vol=(np.nan, np.nan)):
+    def col(v):
+        return np.full(b, float(v))
+
+    return Limits(col(single), col(sector), col(corr), col(cluster), col(gross), col(turnover),
+                  np.tile(beta, (b, 1)).astype(float), np.tile(vol, (b, 1)).astype(float))
+
+
+def test_sector_check_and_exact_restore():
+    cs = ConstraintSet(limits(sector=0.4), model(), CURVE)
+    w = np.array([[0.3, 0.3, 0.2, 0.1]])
+    check = cs.check(w)["sector"]
+    assert check.utilization[0] == pytest.approx(1.5)
+    assert not check.passed[0]
+    assert "S0 at 0.6" in check.reason(0) and "violated" in check.reason(0)
+    np.testing.assert_allclose(check.factor, [[0.25, 0.25, 0.95, 0.95]])  # S0 at 150%, S1 at 75%
+    restored = cs.restore("sector", w)
+    np.testing.assert_allclose(restored, [[0.2, 0.2, 0.2, 0.1]])
+
+
+def test_sector_factor_uses_each_sectors_own_utilization():
+    cs = ConstraintSet(limits(sector=0.4), model(), CURVE)
+    w = np.array([[0.18, 0.18, 0.1, 0.1]])  # S0 at 0.36 -> 90%; S1 at 0.2 -> 50%
+    f = cs.check(w)["sector"].factor
+    np.testing.assert_allclose(f, [[0.7, 0.7, 1.0, 1.0]])
+
+
+def test_single_name_gross_and_turnover_budget():
+    cs = ConstraintSet(limits(single=0.25, gross=0.8), model(), CURVE)
+    w = np.array([[0.5, 0.25, 0.1, 0.05]])
+    checks = cs.check(w)
+    assert checks["single_name"].utilization[0] == pytest.approx(2.0)
+    assert checks["gross"].utilization[0] == pytest.approx(0.9 / 0.8)
+    out, rounds, fallback = cs.project(w)
+    assert cs.all_pass(out)[0] and rounds[0] >= 1 and not fallback[0]
+    assert out[0, 0] <= 0.25 + 1e-12 and np.abs(out).sum() <= 0.8 + 1e-12
+    # turnover: a 0.6 one-way trade on a 0.3 budget, no backoff curve -> half the way
+    flat = BackoffCurve((0.0,), (1.0,))
+    target, anchor = np.array([[0.6, 0.0]]), np.array([[0.0, 0.6]])
+    moved, util, factor, frac = turnover_move(target, anchor, np.array([0.3]), flat, np.array([False]))
+    assert util[0] == pytest.approx(2.0) and frac[0] == pytest.approx(0.5)
+    np.testing.assert_allclose(moved, [[0.3, 0.3]])
+    assert one_way(anchor, moved)[0] == pytest.approx(0.3)
+    # the default curve at utilization 2.0 takes a quarter of the trade (within the budget)
+    moved, _, factor, frac = turnover_move(target, anchor, np.array([0.3]), CURVE, np.array([False]))
+    assert factor[0] == 0.25 and frac[0] == 0.25
+    # an exempt scenario trades all the way
+    moved, _, _, frac = turnover_move(target, anchor, np.array([0.3]), CURVE, np.array([True]))
+    np.testing.assert_allclose(moved, target)
+
+
+def test_beta_band_restore_is_exact_and_scales_only_the_drivers():
+    cs = ConstraintSet(limits(beta=(0.9, 1.1)), model(beta=[1.5, 1.2, 1.0, 0.8]), CURVE)
+    w = np.array([[0.4, 0.2, 0.2, 0.2]])
+    x, _ = cs.beta_exposure(w)
+    assert x[0] == pytest.approx((0.6 + 0.24 + 0.2 + 0.16) / 1.0)
+    check = cs.check(w)["beta"]
+    assert check.utilization[0] == pytest.approx(abs(x[0] - 1.0) / 0.1)
+    restored = cs.restore("beta", w)
+    assert cs.beta_exposure(restored)[0][0] == pytest.approx(1.1)
+    assert restored[0, 2] == w[0, 2] and restored[0, 3] == w[0, 3]  # below the bound: untouched
+    # drivers of the backoff: names whose beta is above the sleeve's (1.2 > x? x = 1.2 -> only 1.5)
+    assert check.factor[0, 0] < 1 and check.factor[0, 2] == 1 and check.factor[0, 3] == 1
+
+
+def test_volatility_band_lower_and_upper():
+    cov = np.diag([4e-4, 1e-4, 1e-4, 1e-4])
+    cs = ConstraintSet(limits(vol=(0.5, 1.0)), model(cov=cov), CURVE)
+    w = np.array([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]])
+    x, _ = cs.volatility_exposure(w)
+    v = w / w.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(x, np.sqrt(np.einsum("bi,ij,bj->b", v, cov, v)) / 0.01)
+    restored = cs.restore("volatility", w)
+    xr, _ = cs.volatility_exposure(restored)
+    assert xr[0] == pytest.approx(1.0, abs=1e-9)  # the volatile name was cut back to the edge
+    assert restored[0, 0] < w[0, 0] and np.all(restored[0, 1:] == w[0, 1:])
+    assert 0.5 <= xr[1] <= 1.0 and np.all(restored[1] == w[1])  # inside: untouched
+
+
+def test_correlation_clusters_single_and_average_linkage():
+    corr = np.array([
+        [1.0, 0.9, 0.7, 0.1],
+        [0.9, 1.0, 0.9, 0.1],
+        [0.7, 0.9, 1.0, 0.1],
+        [0.1, 0.1, 0.1, 1.0],
+    ])
+    single = correlation_clusters(corr, 0.85, "single")
+    assert single[0] == single[1] == single[2] >= 0 and single[3] == -1
+    complete = correlation_clusters(corr, 0.85, "complete")
+    assert (complete[:3] >= 0).sum() == 2 and complete[3] == -1  # 0-2 only reach 0.7
+    at_limit = correlation_clusters(corr, 0.9, "single")
+    assert at_limit[0] >= 0  # correlation equal to the limit joins
+    assert (correlation_clusters(corr, 0.95, "single") == -1).all()
+    nan = corr.copy()
+    nan[3, 3] = np.nan
+    assert correlation_clusters(nan, 0.05, "single")[3] == -1
+
+
+def test_cluster_cap_restored():
+    corr = np.full((4, 4), 0.95)
+    np.fill_diagonal(corr, 1.0)
+    corr[3, :3] = corr[:3, 3] = 0.0
+    cs = ConstraintSet(limits(cluster=0.3), model(corr=corr), CURVE)
+    w = np.array([[0.2, 0.2, 0.2, 0.2]])
+    check = cs.check(w)["correlation"]
+    assert check.utilization[0] == pytest.approx(2.0)
+    out = cs.restore("correlation", w)
+    np.testing.assert_allclose(out, [[0.1, 0.1, 0.1, 0.2]])
+
+
+def test_empty_book_passes_everything():
+    cs = ConstraintSet(limits(beta=(0.9, 1.1), vol=(0.5, 1.0)), model(), CURVE)
+    w = np.zeros((1, 4))
+    assert cs.all_pass(w)[0]
+    out, rounds, fallback = cs.project(w)
+    assert rounds[0] == 0 and not fallback[0]
