@@ -31,12 +31,20 @@ import sys
 import time
 import warnings
 
+# One BLAS thread for every tool (set before numpy loads): the problems are small, and a
+# thread pool per process oversubscribes a shared machine (a 100 x 100 eigh then takes
+# hundreds of milliseconds instead of one). --blas-threads changes it.
+if __name__ == "__main__":
+    _threads = sys.argv[sys.argv.index("--blas-threads") + 1] if "--blas-threads" in sys.argv else "1"
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, _threads)
+
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _common as C  # noqa: E402
+import _common as C
 
 WINDOW = 252
 DELTA = 2.5
@@ -72,7 +80,12 @@ def window(case: Case, row: int) -> pd.DataFrame:
 
 def simlab_steps(cap: float) -> dict:
     from simlab.portfolio.allocators_opt import BlackLitterman, MeanCVaR, MeanVariance
-    from simlab.portfolio.allocators_risk import HierarchicalRiskParity, InverseVolatility, MinVariance, RiskParity
+    from simlab.portfolio.allocators_risk import (
+        HierarchicalRiskParity,
+        InverseVolatility,
+        MinVariance,
+        RiskParity,
+    )
 
     bounded = {"estimator": "sample", "window": WINDOW, "max_weight": cap}
     return {
@@ -227,6 +240,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 100])
     parser.add_argument("--rebalances", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--blas-threads", default="1", help="BLAS threads of every tool (default 1)")
     args = parser.parse_args(argv)
     print(f"# Allocators per rebalance ({C.today()}; {C.machine()})")
     versions = C.versions()
@@ -238,7 +252,8 @@ def main(argv=None) -> None:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    print(f"{args.rebalances} rebalances, {WINDOW}-day window, best of {args.repeat} passes\n")
+    print(f"{args.rebalances} rebalances, {WINDOW}-day window, best of {args.repeat} passes, "
+          f"BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}\n")
     table = pd.DataFrame([r for n in args.sizes for r in bench_case(make_case(n, args.rebalances), args.repeat)])
     fmt = {"ms": "{:.2f}".format, "features_ms": "{:.3f}".format, "max_dw": "{:.1e}".format, "ratio": "{:.1f}x".format}
     shown = table.copy()

@@ -17,8 +17,8 @@ Each tool runs in its own child process (multiprocessing, 'spawn'), so its peak 
 memory (VmHWM) is its own: interpreter, imports, data and the simulation. In a child, the
 data are built first (not timed: synthetic generation, CSV parsing), then one first call
 is timed (numba kernels loaded from their on-disk cache, or compiled if there is none),
-then at least ``--repeat`` warm calls (calls shorter than that repeated until they add
-up to a second, at most 50), of which the best is reported. simlab is also run once in a
+then at least ``--repeat`` warm calls (more while they add up to less than a second, at
+most 50), of which the best is reported. simlab is also run once in a
 child with an empty numba cache directory, to show the cold compile cost.
 
 What is timed: simlab, from the config dict and the loaded MarketData to ``res.nav``
@@ -28,7 +28,7 @@ other lazy tables are never built). vectorbt, from the close prices to ``pf.valu
 case c, ``Portfolio.from_orders`` and the value).
 
 Both NAVs come back to the parent and are compared day by day. Without costs they agree
-to ~1e-12; with costs they differ by design (vectorbt fills buys one after another until
+to about 1e-14; with costs they differ by design (vectorbt fills buys one after another until
 the cash runs out, simlab scales all buys by one factor), ~1e-4 over 20 years.
 """
 

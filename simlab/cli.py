@@ -2,6 +2,9 @@
 
 ``simlab run CONFIG [--out DIR]``  run an experiment, print its metrics, write its run folder.
 ``simlab list [steps|strategies|costs|data]``  what a config can name.
+``simlab sweep CONFIG [--executor local|dask] [--address ADDR] [--workers N] [--out DIR]``  run a sweep.
+``simlab runs``  list the run and sweep folders under experiments/.
+``simlab compare RUN RUN...``  the metrics of runs side by side.
 """
 
 from __future__ import annotations
@@ -49,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     from simlab.risk import stress
 
     stress.add_parser(sub)
+    from simlab.analysis import claims
+
+    claims.add_parser(sub)
+    from simlab.lab import store, sweep
+
+    sweep.add_parser(sub)
+    store.add_parsers(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Dict, List, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 
@@ -101,6 +101,63 @@ class ScenarioConfig(StrictModel):
     list: List[Dict[str, Any]] = Field(default_factory=lambda: [])  # noqa: UP006
 
 
+class ClaimSpec(StrictModel):
+    """One claim on a metric: its value lies at or above ``min`` and/or at or below ``max``.
+
+    ``scenario`` restricts the claim to one scenario (default: every scenario must bear
+    it out). ``trials`` is how many variants were tried on the way to this experiment,
+    those in it included; the deflated Sharpe ratio counts at least the scenarios.
+    How claims are judged: :mod:`simlab.analysis.claims`.
+    """
+
+    min: float | None = None
+    max: float | None = None
+    scenario: str | None = None
+    trials: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.min is None and self.max is None:
+            raise ValueError("a claim needs a bound: give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class ClaimsConfig(StrictModel):
+    """Claims an experiment makes, keyed by the metric they are about.
+
+    The keys are the metrics a run reports (:func:`simlab.analysis.metrics.summary`, as
+    fractions: ``active_return: {min: 1.06}`` is +106%); any other key is an error that
+    names the nearest metric. Only the claims given are saved with the config.
+    """
+
+    total_return: ClaimSpec | None = None
+    cagr: ClaimSpec | None = None
+    annual_volatility: ClaimSpec | None = None
+    sharpe: ClaimSpec | None = None
+    sortino: ClaimSpec | None = None
+    calmar: ClaimSpec | None = None
+    max_drawdown: ClaimSpec | None = None
+    max_drawdown_duration: ClaimSpec | None = None
+    hit_rate: ClaimSpec | None = None
+    annual_turnover: ClaimSpec | None = None
+    total_costs: ClaimSpec | None = None
+    cost_drag: ClaimSpec | None = None
+    active_return: ClaimSpec | None = None
+    tracking_error: ClaimSpec | None = None
+    information_ratio: ClaimSpec | None = None
+    beta: ClaimSpec | None = None
+
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler):
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+    def items(self) -> list[tuple[str, ClaimSpec]]:
+        """(metric, claim) pairs of the claims given, in the order of the metrics above."""
+        return [(key, getattr(self, key)) for key in type(self).model_fields if getattr(self, key) is not None]
+
+
 class Experiment(StrictModel):
     """A whole experiment as written in YAML, before components are resolved."""
 
@@ -116,3 +173,29 @@ class Experiment(StrictModel):
     scenarios: ScenarioConfig = ScenarioConfig()
     risk_free: float = 0.0
     seed: int = 0
+    claims: ClaimsConfig = ClaimsConfig()
+    sweep: dict[str, list[Any]] = Field(default_factory=dict)
+    """Variants run one after another (``simlab sweep``), each the experiment with overrides.
+
+    Maps dotted paths (``schedule.frequency``, ``data.start``, ``universe``) to lists of
+    values; the variants are their product. A key naming several comma-separated paths
+    (``data.start,data.end``) takes a list of value lists, zipped rather than crossed.
+    ``scenarios:`` stays one batch inside each variant. See :mod:`simlab.lab.sweep`.
+    """
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep_paths(cls, sweep: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        fixed = {"name", "sweep"}
+        for key, values in sweep.items():
+            paths = [p.strip() for p in key.split(",")]
+            for path in paths:
+                head = path.split(".")[0]
+                if head in fixed or head not in cls.model_fields:
+                    valid = ", ".join(f for f in cls.model_fields if f not in fixed)
+                    raise ValueError(f"sweep.{key}: {head!r} cannot vary in a sweep; paths start with one of {valid}")
+            if not values:
+                raise ValueError(f"sweep.{key}: expected a non-empty list of values")
+            if len(paths) > 1 and any(not isinstance(v, list) or len(v) != len(paths) for v in values):
+                raise ValueError(f"sweep.{key}: each value must be a list of {len(paths)} values, one per path")
+        return sweep

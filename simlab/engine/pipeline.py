@@ -31,6 +31,12 @@ class Group:
     step_labels: tuple[str, ...]
     cost: CostModel
     strategy_index: np.ndarray  # (B_g,) index into the distinct strategies, -1 for none
+    whole: bool = False  # the group is the whole batch, in order (views instead of copies)
+
+    @property
+    def sel(self) -> slice | np.ndarray:
+        """Index of the group's scenarios in the batch axis: a slice (a view) when whole."""
+        return slice(None) if self.whole else self.rows
 
 
 def _is_number(value: Any) -> bool:
@@ -87,5 +93,6 @@ def build_groups(scenarios: list[Scenario], strategy_index: np.ndarray) -> list[
         labels = tuple(f"{k}:{e['type']}" for k, e in enumerate(chosen[0].pipeline))
         cost = NoCost() if chosen[0].costs is None else registry.build("cost", _batched([s.costs for s in chosen]))
         rows = np.asarray(members, dtype=np.int64)
-        groups.append(Group(rows, tuple(s.name for s in chosen), steps, labels, cost, strategy_index[rows]))
+        whole = len(rows) == len(scenarios)
+        groups.append(Group(rows, tuple(s.name for s in chosen), steps, labels, cost, strategy_index[rows], whole))
     return groups

@@ -133,6 +133,8 @@ class _Loop:
         self.step_features = [self._declare_features(g) for g in groups]
         self.cost_market = self._cost_market(groups)
         self.borrow_rate = self._borrow_rate(groups)
+        self.linear_rates = [g.cost.linear_rate(len(g.rows)) for g in groups]
+        self.dates = list(inputs.dates)
 
     def _borrow_rate(self, groups: list[Group]) -> np.ndarray:
         """(B, N) daily fee per unit of short value, or an empty array when nothing accrues."""
@@ -218,22 +220,29 @@ class _Loop:
         b, inp = self.book, self.inputs
         safe = inp.value_price[row]
         targets = order.targets_at(b.holdings, b.nav[row], safe)
-        unfilled = np.zeros_like(b.holdings)
-        for g in self.groups:
-            r = g.rows[order.trade[g.rows]]
-            if len(r) == 0:
+        unfilled = None
+        for k, g in enumerate(self.groups):
+            trade = order.trade[g.sel]
+            if not trade.any():
                 continue
-            fill = self._plan(g, r, row, targets[r])
-            b.holdings[r] += fill.shares
-            b.cash[r] -= (fill.shares * safe).sum(axis=1) + fill.cost.sum(axis=1)
-            unfilled[r] = fill.unfilled
-            self.rec.fill(row, _scatter(fill.shares, r, b.holdings.shape), safe, _scatter(fill.cost, r, b.holdings.shape), order.reason)
-            self.rec.diag(row, r, "engine", _fill_diagnostics(fill))
+            fill = self._plan(k, g, row, targets[g.sel])
+            if not trade.all():
+                fill = fill.only(trade)
+            sel = g.sel
+            b.holdings[sel] += fill.shares
+            b.cash[sel] -= (fill.shares * safe).sum(axis=1) + fill.cost.sum(axis=1)
+            if fill.unfilled.any():
+                unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled
+                unfilled[sel] = fill.unfilled
+            shape = b.holdings.shape
+            self.rec.fill(row, _scatter(fill.shares, g, shape), safe, _scatter(fill.cost, g, shape), order.reason)
+            self.rec.diag(row, g.rows, "engine", _fill_diagnostics(fill))
         book_values_nb(b.holdings, b.cash, safe, b.nav[row])
-        b.peak_nav[:] = np.maximum(self.peak_before, b.nav[row])
+        np.maximum(self.peak_before, b.nav[row], out=b.peak_nav)
         self.rec.snapshot(row, b.holdings)
         order.book_keeping(b)
-        self._carry(row, unfilled, order)
+        if unfilled is not None:
+            self._carry(row, unfilled, order)
 
     def _carry(self, row: int, unfilled: np.ndarray, order: Order) -> None:
         """Retry what the participation cap left unfilled on the next trading day."""
@@ -241,16 +250,17 @@ class _Loop:
         if left.any() and row + 1 <= self.inputs.last:
             self._queue(row + 1, Order.rest(row, self.book.holdings, unfilled, left))
 
-    def _plan(self, g: Group, r: np.ndarray, row: int, targets: np.ndarray):
-        b, inp = self.book, self.inputs
+    def _plan(self, k: int, g: Group, row: int, targets: np.ndarray):
+        """The whole group's fill at ``row`` (rows are independent, so held ones are masked after)."""
+        b, inp, sel = self.book, self.inputs, g.sel
         max_shares = self._max_shares(row)
-        rate = g.cost.linear_rate(len(r))
+        rate = self.linear_rates[k]
         if rate is None:
             cost_ctx = CostContext(row=row, assets=inp.assets, adv=_row(self.cost_market.get("adv"), row),
                                    volatility=_row(self.cost_market.get("volatility"), row), meta=self.md.meta)
-            return plan_fill(b.holdings[r], b.cash[r], b.nav[row, r], inp.close[row], targets, g.cost, self.exe,
+            return plan_fill(b.holdings[sel], b.cash[sel], b.nav[row, sel], inp.close[row], targets, g.cost, self.exe,
                              cost_ctx, max_shares)
-        return fill_linear(b.holdings[r], b.cash[r], b.nav[row, r], inp.value_price[row], inp.tradeable[row],
+        return fill_linear(b.holdings[sel], b.cash[sel], b.nav[row, sel], inp.value_price[row], inp.tradeable[row],
                            np.ascontiguousarray(targets), rate, self.exe, max_shares)
 
     def _max_shares(self, row: int) -> np.ndarray | None:
@@ -263,25 +273,34 @@ class _Loop:
             cap = self.exe.max_participation * adv / price
         return np.where(np.isfinite(cap), cap, np.inf)
 
-    def _decide(self, row: int) -> np.ndarray:
+    def _decide(self, row: int) -> Order:
         inp, b = self.inputs, self.book
         view = PointInTimeView(inp.arrays, inp.dates, row)
         tradeable = inp.tradeable[row]
         targets = b.weights(row, inp.value_price[row])
         hold = np.zeros(len(self.names), dtype=bool)
         for g, declared in zip(self.groups, self.step_features):
+            sel = g.sel
             ctx = StepContext(
-                t=row, date=inp.dates[row], view=view, assets=inp.assets, tradeable=tradeable,
-                signal=None if g.strategy_index[0] < 0 else inp.signals[g.strategy_index, row],
-                weights=targets[g.rows].copy(), nav=b.nav[row, g.rows].copy(), peak_nav=b.peak_nav[g.rows].copy(),
-                meta=self.md.meta, scenarios=g.names, rng=self.rng,
-                last_rebalance=b.last_rebalance[g.rows].copy(), last_targets=b.last_targets[g.rows].copy(),
-                last_signal=None if g.strategy_index[0] < 0 else b.last_signal[g.rows].copy(),
+                t=row, date=self.dates[row], view=view, assets=inp.assets, tradeable=tradeable,
+                signal=self._signal(g, row), weights=_frozen(targets[sel]), nav=_frozen(b.nav[row, sel]),
+                peak_nav=_frozen(b.peak_nav[sel]), meta=self.md.meta, scenarios=g.names, rng=self.rng,
+                last_rebalance=_frozen(b.last_rebalance[sel]), last_targets=_frozen(b.last_targets[sel]),
+                last_signal=None if g.strategy_index[0] < 0 else _frozen(b.last_signal[sel]),
                 nav_history=self._nav_history(g, row),
             )
-            targets[g.rows], hold[g.rows] = self._run_steps(g, ctx, declared)
+            targets[sel], hold[sel] = self._run_steps(g, ctx, declared)
         signal = _signal_rows(inp.signals, self.strategy_index, row)
         return Order.decision(row, targets, ~hold, signal)
+
+    def _signal(self, g: Group, row: int) -> np.ndarray | None:
+        """(B_g, N) signal at ``row``, read-only; one shared row when the group has one strategy."""
+        first = g.strategy_index[0]
+        if first < 0:
+            return None
+        if (g.strategy_index == first).all():
+            return np.broadcast_to(self.inputs.signals[first, row], (len(g.rows), len(self.inputs.assets)))
+        return _frozen(self.inputs.signals[g.strategy_index, row])
 
     def _nav_history(self, g: Group, row: int) -> np.ndarray | None:
         """NAV from the first simulated close through ``row``, only for groups that ask for it."""
@@ -347,11 +366,18 @@ def _row(values: np.ndarray | None, row: int) -> np.ndarray | None:
     return None if values is None else values[row]
 
 
-def _scatter(values: np.ndarray, rows: np.ndarray, shape: tuple) -> np.ndarray:
-    if len(rows) == shape[0]:
+def _frozen(values: np.ndarray) -> np.ndarray:
+    """A read-only view: Steps read the book, they never write it."""
+    out = values.view()
+    out.flags.writeable = False
+    return out
+
+
+def _scatter(values: np.ndarray, g: Group, shape: tuple) -> np.ndarray:
+    if g.whole:
         return values
     out = np.zeros(shape)
-    out[rows] = values
+    out[g.rows] = values
     return out
 
 

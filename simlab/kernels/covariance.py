@@ -52,17 +52,6 @@ _xxgemm = types.ExternalFunction(
 
 
 @njit(cache=True, error_model="numpy")
-def gemm_acc_nb(c, a, b, alpha, beta):
-    """In place ``c[:] = alpha * b.T @ a + beta * c``; a, b (k, N) and c (N, N), C-contiguous."""
-    k, n = a.shape
-    scale = np.empty(2)
-    scale[0] = alpha
-    scale[1] = beta
-    return _xxgemm(ord("d"), ord("N"), ord("T"), n, n, k, scale[0:1].ctypes, a.ctypes, n,
-                   b.ctypes, n, scale[1:2].ctypes, c.ctypes, n)
-
-
-@njit(cache=True, error_model="numpy")
 def _gemm_block(c, rowsrc, colsrc, j0, nb, k, ld, beta):
     """``c (nb, m) = colsrc[:k, j0:j0+nb].T @ rowsrc[:k, j0:] + beta * c``, m = ld - j0.
 
@@ -78,10 +67,12 @@ def _gemm_block(c, rowsrc, colsrc, j0, nb, k, ld, beta):
 
 BLOCK = 64  # columns per pass of the sweep: the (N, BLOCK) accumulators stay in cache
 
-# Pairwise accumulators, stored at [p, q] with p <= q: (row source, column source) buffers
-# of the gemm, with buffers 0 x, 1 w*x, 2 o, 3 w*o, 4 w*w*o.
-# M0 = sum w x_p x_q, M1 = sum w o_p x_q, M2 = sum w x_p o_q, M3 = sum w o_p o_q, M4 = sum w^2 o_p o_q.
-_PAIR_SOURCES = ((0, 1), (1, 2), (2, 1), (2, 3), (2, 4))
+# Accumulators of a column block, element [jj, q - j0] for the pair (p, q) = (j0 + jj, q),
+# q >= p, with their gemm (row source, column source) among the packed buffers
+# 0 x, 1 w*x, 2 o, 3 w*o, 4 w*w*o:
+#   M0 = sum w x_p x_q (full and pairwise), and in pairwise mode
+#   M1 = sum w o_p x_q, M2 = sum w x_p o_q, M3 = sum w o_p o_q, M4 = sum w^2 o_p o_q.
+_SOURCES = ((0, 1), (1, 2), (2, 1), (2, 3), (2, 4))
 
 
 @njit(cache=True, error_model="numpy")
@@ -117,11 +108,9 @@ def _pack_rows(x, obs, sel, lo, hi, decay, pairwise, bufs):
 @njit(cache=True, error_model="numpy")
 def _advance(x, obs, sel, lo, hi, decay, pairwise, bufs, j0, acc, vec, sc):
     """Move the prefix sums of column block ``j0`` from row ``lo - 1`` to row ``hi``."""
-    n = hi - lo + 1
-    f = decay**n
+    f = decay ** (hi - lo + 1)
     m, sw, sw2 = _pack_rows(x, obs, sel, lo, hi, decay, pairwise, bufs)
     n_cols = x.shape[1]
-    nb = acc.shape[1]
     if j0 == 0:
         sc[0] = f * sc[0] + sw
         sc[1] = f * f * sc[1] + sw2
@@ -130,153 +119,168 @@ def _advance(x, obs, sel, lo, hi, decay, pairwise, bufs, j0, acc, vec, sc):
             for j in range(m):
                 s += bufs[1, j * n_cols + i]
             vec[i] = f * vec[i] + s
-    if m == 0:
-        if f != 1.0:
-            for a in range(acc.shape[0]):
-                acc[a] *= f * f if a == 4 else f
-        return m
-    if not pairwise:
-        _gemm_block(acc[0], bufs[0], bufs[1], j0, nb, m, n_cols, f)
-        return m
-    for a in range(5):
-        _gemm_block(acc[a], bufs[_PAIR_SOURCES[a][0]], bufs[_PAIR_SOURCES[a][1]], j0, nb, m, n_cols,
-                    f * f if a == 4 else f)
-    return m
+    for a in range(acc.shape[0]):
+        fa = f * f if a == 4 else f
+        if m > 0:
+            _gemm_block(acc[a], bufs[_SOURCES[a][0]], bufs[_SOURCES[a][1]], j0, acc.shape[1], m, n_cols, fa)
+        elif fa != 1.0:
+            acc[a] *= fa
 
 
 @njit(cache=True, error_model="numpy")
-def _store(mats, acc, r, j0, d):
-    """``mats[a, r, p, q] = acc - d * mats[a, r, p, q]`` on block j0's upper part (p <= q); d=0 copies."""
+def _max_open(rows, starts, n_zero):
+    """Most windows open at once in the sweep whose snapshot is not zero (they share a ring).
+
+    Both rows and starts ascend, so the open windows are a run ``i_fin .. i_snap - 1`` and
+    ``r % n_ring`` gives them distinct slots; the first ``n_zero`` start at the first row swept.
+    """
+    n_dec = rows.shape[0]
+    most = 1
+    i_snap = 0
+    for i_fin in range(n_dec):
+        while i_snap < n_dec and starts[i_snap] - 1 <= rows[i_fin]:
+            i_snap += 1
+        most = max(most, i_snap - max(i_fin, n_zero))
+    return most
+
+
+@njit(cache=True, error_model="numpy")
+def _finish_block(cov, acc, ring, slot, d, r, j0, vec, sc, include, ddof, first, alpha, g):
+    """Write decision r's covariance on block j0 (both triangles): prefix minus ``d`` times snapshot.
+
+    ``alpha > 0``: pandas ``adjust=False`` weights, the window's ``first`` row (N,) keeping
+    weight ``g = decay**(t - s)`` where the others get ``alpha * decay**age`` (full mode only).
+    """
     n_acc, nb, m = acc.shape
-    for a in range(n_acc):
-        da = d * d if a == 4 else d
+    s0 = sc[r, 0]
+    den = s0 * s0 - ddof * sc[r, 1]
+    fac = s0 / den if (s0 > 0.0 and den > 0.0) else np.nan
+    out = cov[r]
+    vr = vec[r, j0:]
+    for jj in range(nb):
+        p = j0 + jj
+        row = out[p, j0:]
+        if n_acc == 1:
+            a0 = acc[0, jj]
+            s_0 = ring[0, slot, jj]
+            mean_p = vec[r, p] / s0
+            for i in range(jj, m):
+                row[i] = (a0[i] - d * s_0[i] - mean_p * vr[i]) * fac
+            if alpha > 0.0:
+                c = (1.0 - alpha) * g * first[p] * fac
+                for i in range(jj, m):
+                    row[i] = alpha * row[i] + c * first[j0 + i] + (alpha - 1.0) * mean_p * vr[i] * fac
+        else:
+            _finish_pairwise_row(row, acc, ring[:, slot], jj, m, d, ddof)
+    if not include[r].all():
         for jj in range(nb):
-            p = j0 + jj
-            for q in range(p, j0 + m):
-                if d == 0.0:
-                    mats[a, r, p, q] = acc[a, jj, q - j0]
-                else:
-                    mats[a, r, p, q] = acc[a, jj, q - j0] - da * mats[a, r, p, q]
+            for i in range(jj, m):
+                if not (include[r, j0 + jj] and include[r, j0 + i]):
+                    out[j0 + jj, j0 + i] = np.nan
+    for q in range(j0, j0 + m):  # mirror, row by row of the lower triangle
+        for jj in range(min(nb, q - j0)):
+            out[q, j0 + jj] = out[j0 + jj, q]
 
 
 @njit(cache=True, error_model="numpy")
-def window_sums_nb(x, obs, sel, rows, starts, decay, pairwise):
-    """Weighted window sums for every decision row (see the module docstring).
+def _finish_pairwise_row(row, acc, snap, jj, m, d, ddof):
+    for i in range(jj, m):
+        m3 = acc[3, jj, i] - d * snap[3, jj, i]
+        den = m3 * m3 - ddof * (acc[4, jj, i] - d * d * snap[4, jj, i])
+        v = np.nan
+        if m3 > 0.0 and den > 0.0:
+            m0 = acc[0, jj, i] - d * snap[0, jj, i]
+            m1 = acc[1, jj, i] - d * snap[1, jj, i]
+            m2 = acc[2, jj, i] - d * snap[2, jj, i]
+            v = (m0 - m1 * m2 / m3) * m3 / den
+        row[i] = v
 
-    For each r, with ``k = starts[r] .. rows[r]`` and ``w = decay**(rows[r] - k) * sel[k]``:
-    ``mats[0, r] = (w * x[k].T) @ x[k]``, ``vec[r] = w @ x[k]``, ``sc[r] = (w.sum(), (w*w).sum())``.
-    Pairwise mode, with ``o = obs``: ``mats[1, r] = (w * o[k].T) @ x[k]``,
-    ``mats[2, r] = (w * x[k].T) @ o[k]``, ``mats[3, r] = (w * o[k].T) @ o[k]`` and
-    ``mats[4, r] = (w * w * o[k].T) @ o[k]`` (``vec``, ``sc`` as above). Only the upper
-    triangles (``p <= q``) are written; the lower ones are undefined.
 
-    The sweep runs once per block of :data:`BLOCK` columns, so that each block's
-    accumulators stay in cache while the rows stream through BLAS.
+@njit(cache=True, error_model="numpy")
+def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust):
+    """Covariance over each decision's window, weighted, for all decisions in one sweep.
+
+    For each r, with rows ``k = starts[r] .. rows[r]`` and weights
+    ``w = decay**(rows[r] - k) * sel[k]``: full mode equals
+    ``np.cov(x[k], rowvar=False, aweights=w, ddof=...)``-style weighted covariance
+    ``(S2 - s1 s1^T / s0) * s0 / (s0**2 - ddof * s0b)`` (unit weights: ``np.cov(x[k], ddof=ddof)``;
+    EWMA weights, ddof=1: pandas ``x[k].ewm(alpha=1-decay).cov()`` at the last row).
+    Pairwise mode: each pair over the rows both assets have (``obs``), as
+    ``DataFrame.cov()`` / ``ewm().cov()``; NaN where a pair has fewer than two joint rows.
+    NaN in the row and column of every asset outside ``include[r]``. ``adjust=False``
+    (full mode, no row selection) gives pandas' ``ewm(adjust=False)`` weights on the window.
+
+    One sweep over time per block of :data:`BLOCK` columns: exponentially weighted prefix
+    sums advanced by BLAS gemm, a window being the prefix at its end minus
+    ``decay**len`` times the prefix before its start (held in a small ring buffer).
 
     Parameters
     ----------
     x : (T, N) float64, C-contiguous, zero where unobserved (no NaN).
-    obs : (T, N) bool, observed mask (read in pairwise mode only).
+    obs : (T, N) bool, observed (read in pairwise mode only).
     sel : (T,) float64 row selection, 0.0 or 1.0.
-    rows : (R,) int64 decision rows, ascending; starts : (R,) int64 first window row, <= rows.
-    decay : float in (0, 1]; pairwise : bool.
+    rows : (R,) int64 decision rows, ascending; starts : (R,) int64 first rows, ascending, <= rows.
+    decay : float in (0, 1]; include : (R, N) bool; ddof : float; pairwise, adjust : bool.
 
     Returns
     -------
-    mats : (K, R, N, N) with K = 5 in pairwise mode else 1; vec : (R, N); sc : (R, 2).
+    cov : (R, N, N); vec : (R, N) the weighted sums ``w @ x[k]``; sc : (R, 2) ``sum w``, ``sum w**2``.
     """
     n_cols = x.shape[1]
     n_dec = rows.shape[0]
     n_acc = 5 if pairwise else 1
-    mats = np.empty((n_acc, n_dec, n_cols, n_cols))
+    cov = np.empty((n_dec, n_cols, n_cols))
     vec = np.zeros((n_dec, n_cols))
     sc = np.zeros((n_dec, 2))
     if n_dec == 0:
-        return mats, vec, sc
-    snap = np.argsort(starts, kind="mergesort")
-    longest = rows[0] - starts[snap[0]] + 1  # no segment between two events is longer
+        return cov, vec, sc
+    longest = rows[0] - starts[0] + 1  # no segment between two events is longer
     for r in range(1, n_dec):
         longest = max(longest, rows[r] - rows[r - 1])
     bufs = np.empty((5 if pairwise else 2, longest * n_cols))
+    zero_snap = starts == starts[0]
+    n_ring = _max_open(rows, starts, int(zero_snap.sum()))
     acc_vec = np.zeros(n_cols)
     acc_sc = np.zeros(2)
+    alpha = 0.0 if (adjust or pairwise) else 1.0 - decay
     for j0 in range(0, n_cols, BLOCK):
-        acc = np.zeros((n_acc, min(BLOCK, n_cols - j0), n_cols - j0))
-        cur = starts[snap[0]] - 1
+        nb = min(BLOCK, n_cols - j0)
+        acc = np.zeros((n_acc, nb, n_cols - j0))
+        ring = np.zeros((n_acc, n_ring, nb, n_cols - j0))  # zeros: slot 0 times d=0 stays 0
+        cur = starts[0] - 1
         i_snap = 0
         i_fin = 0
         while i_fin < n_dec:
             e = rows[i_fin]
             if i_snap < n_dec:
-                e = min(e, starts[snap[i_snap]] - 1)
+                e = min(e, starts[i_snap] - 1)
             if e > cur:
                 _advance(x, obs, sel, cur + 1, e, decay, pairwise, bufs, j0, acc, acc_vec, acc_sc)
                 cur = e
-            while i_snap < n_dec and starts[snap[i_snap]] - 1 == cur:
-                r = snap[i_snap]
-                _store(mats, acc, r, j0, 0.0)
+            while i_snap < n_dec and starts[i_snap] - 1 == cur:
+                if not zero_snap[i_snap]:
+                    ring[:, i_snap % n_ring] = acc
                 if j0 == 0:
-                    vec[r] = acc_vec
-                    sc[r] = acc_sc
+                    vec[i_snap] = acc_vec
+                    sc[i_snap] = acc_sc
                 i_snap += 1
             while i_fin < n_dec and rows[i_fin] == cur:
-                d = decay ** (rows[i_fin] - starts[i_fin] + 1)
-                _store(mats, acc, i_fin, j0, d)
+                r = i_fin
+                d = decay ** (rows[r] - starts[r] + 1)
+                first = x[starts[r]]
+                g = d / decay
                 if j0 == 0:
-                    vec[i_fin] = acc_vec - d * vec[i_fin]
-                    sc[i_fin, 0] = acc_sc[0] - d * sc[i_fin, 0]
-                    sc[i_fin, 1] = acc_sc[1] - d * d * sc[i_fin, 1]
+                    vec[r] = acc_vec - d * vec[r]
+                    sc[r, 0] = acc_sc[0] - d * sc[r, 0]
+                    sc[r, 1] = acc_sc[1] - d * d * sc[r, 1]
+                    if alpha > 0.0:  # adjust=False: S' = alpha S + (1 - alpha) g x_s x_s^T
+                        vec[r] = alpha * vec[r] + (1.0 - alpha) * g * first
+                        sc[r, 0] = alpha * sc[r, 0] + (1.0 - alpha) * g
+                        sc[r, 1] = alpha * alpha * sc[r, 1] + (1.0 - alpha * alpha) * g * g
+                slot, d_snap = (0, 0.0) if zero_snap[r] else (r % n_ring, d)
+                _finish_block(cov, acc, ring, slot, d_snap, r, j0, vec, sc, include, ddof, first, alpha, g)
                 i_fin += 1
-    return mats, vec, sc
-
-
-@njit(cache=True, error_model="numpy")
-def finalize_full_nb(mats, vec, sc, include, ddof):
-    """Covariance from full-mode window sums, in place in ``mats[0]``; NaN outside ``include``.
-
-    Reads the upper triangles; ``cov[r] = (S2 - s1 s1^T / s0) * s0 / (s0**2 - ddof * s0b)``,
-    symmetric; equals ``np.cov(x, rowvar=False, ddof=ddof)`` for unit weights and pandas'
-    ``ewm().cov(bias=ddof == 0)`` for EWMA weights. include : (R, N) bool.
-    """
-    out = mats[0]
-    n_dec, n_cols, _ = out.shape
-    for r in range(n_dec):
-        s0 = sc[r, 0]
-        den = s0 * s0 - ddof * sc[r, 1]
-        ok = s0 > 0.0 and den > 0.0
-        fac = s0 / den if ok else np.nan
-        for p in range(n_cols):
-            for q in range(p, n_cols):
-                if ok and include[r, p] and include[r, q]:
-                    v = (out[r, p, q] - vec[r, p] * vec[r, q] / s0) * fac
-                else:
-                    v = np.nan
-                out[r, p, q] = v
-                out[r, q, p] = v
-    return out
-
-
-@njit(cache=True, error_model="numpy")
-def finalize_pairwise_nb(mats, include, ddof):
-    """Pairwise-complete covariance from pairwise window sums, in place in ``mats[0]``.
-
-    ``cov_pq = (M0 - M1 M2 / M3) * M3 / (M3**2 - ddof * M4)`` from the upper triangles:
-    each pair over the rows both assets have (``DataFrame.cov``, ``ewm().cov()``); NaN
-    where the denominator is not positive (fewer than two joint rows) or outside ``include``.
-    """
-    out = mats[0]
-    n_dec, n_cols, _ = out.shape
-    for r in range(n_dec):
-        for p in range(n_cols):
-            for q in range(p, n_cols):
-                v = np.nan
-                s0 = mats[3, r, p, q]
-                den = s0 * s0 - ddof * mats[4, r, p, q]
-                if include[r, p] and include[r, q] and s0 > 0.0 and den > 0.0:
-                    v = (out[r, p, q] - mats[1, r, p, q] * mats[2, r, p, q] / s0) * s0 / den
-                out[r, p, q] = v
-                out[r, q, p] = v
-    return out
+    return cov, vec, sc
 
 
 @njit(cache=True, error_model="numpy")
@@ -439,6 +443,29 @@ def min_corr_eigenvalue_nb(a):
 
 
 @njit(cache=True, error_model="numpy")
+def is_psd_nb(a, tol):
+    """True when ``(a + a.T) / 2`` is PSD up to ``tol`` on the correlation scale.
+
+    A Cholesky factorization of ``C + tol * I`` (``C`` the correlation-scaled matrix)
+    succeeds: a third of the work of the eigenvalues. Non-positive variances: False.
+    """
+    n = a.shape[0]
+    b = np.empty((n, n))
+    for i in range(n):
+        if not a[i, i] > 0.0:
+            return False
+    for i in range(n):
+        for j in range(n):
+            b[i, j] = 0.5 * (a[i, j] + a[j, i]) / np.sqrt(a[i, i] * a[j, j])
+        b[i, i] += tol
+    try:
+        np.linalg.cholesky(b)
+    except Exception:  # numpy's LinAlgError: not positive definite
+        return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def nearest_psd_nb(a, max_iter, tol):
     """Nearest PSD matrix with the same diagonal (Higham 2002, Dykstra-corrected).
 
@@ -499,7 +526,7 @@ def repair_psd_nb(cov, include, tol, max_iter, conv_tol):
         for a in range(p):
             for b in range(p):
                 sub[a, b] = cov[r, idx[a], idx[b]]
-        if min_corr_eigenvalue_nb(sub) >= -tol:
+        if is_psd_nb(sub, tol):
             continue
         fixed, _ = nearest_psd_nb(sub, max_iter, conv_tol)
         for a in range(p):

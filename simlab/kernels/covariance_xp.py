@@ -26,34 +26,25 @@ def _windows(xp, rows, starts, decay, sel, lo, hi):
     return k, w
 
 
-def _chunks(rows, starts, n_cols, n_blocks, max_bytes):
+def _chunks(rows, starts, n_cols, n_blocks, max_bytes, per_decision=0):
     length = int((rows - starts).max()) + 1 if len(rows) else 1
-    size = max(1, max_bytes // (8 * length * n_cols * n_blocks))
+    size = max(1, max_bytes // (8 * (length * n_cols * n_blocks + per_decision)))
     return [(lo, min(lo + size, len(rows))) for lo in range(0, len(rows), size)]
 
 
-def window_sums_xp(x, obs, sel, rows, starts, decay, pairwise, max_bytes=MAX_BYTES):
-    """Twin of :func:`simlab.kernels.covariance.window_sums_nb`: (mats, vec, sc), full matrices."""
-    xp = get_xp(x)
-    n_dec, n_cols = len(rows), x.shape[1]
-    mats = xp.empty((5 if pairwise else 1, n_dec, n_cols, n_cols))
-    vec = xp.zeros((n_dec, n_cols))
-    sc = xp.zeros((n_dec, 2))
-    for lo, hi in _chunks(rows, starts, n_cols, 5 if pairwise else 2, max_bytes):
-        k, w = _windows(xp, rows, starts, decay, sel, lo, hi)
-        xg = x[k]
-        wx_t = (xg * w[..., None]).transpose(0, 2, 1)
-        mats[0, lo:hi] = xp.matmul(wx_t, xg)
-        vec[lo:hi] = wx_t.sum(axis=2)
-        sc[lo:hi, 0] = w.sum(axis=1)
-        sc[lo:hi, 1] = (w * w).sum(axis=1)
-        if pairwise:
-            og = obs[k].astype(float)
-            wo_t = (og * w[..., None]).transpose(0, 2, 1)
-            mats[1, lo:hi] = xp.matmul(wo_t, xg)
-            mats[2, lo:hi] = xp.matmul(wx_t, og)
-            mats[3, lo:hi] = xp.matmul(wo_t, og)
-            mats[4, lo:hi] = xp.matmul((og * (w * w)[..., None]).transpose(0, 2, 1), og)
+def _window_sums(xp, x, obs, sel, rows, starts, decay, pairwise, lo, hi):
+    """Full matrices M0..M4 (see ``window_cov_nb``), vec (C, N), sc (C, 2) of decisions lo .. hi - 1."""
+    k, w = _windows(xp, rows, starts, decay, sel, lo, hi)
+    xg = x[k]
+    wx_t = (xg * w[..., None]).transpose(0, 2, 1)
+    mats = [xp.matmul(wx_t, xg)]
+    vec = wx_t.sum(axis=2)
+    sc = xp.stack([w.sum(axis=1), (w * w).sum(axis=1)], axis=1)
+    if pairwise:
+        og = obs[k].astype(float)
+        wo_t = (og * w[..., None]).transpose(0, 2, 1)
+        mats += [xp.matmul(wo_t, xg), xp.matmul(wx_t, og), xp.matmul(wo_t, og),
+                 xp.matmul((og * (w * w)[..., None]).transpose(0, 2, 1), og)]
     return mats, vec, sc
 
 
@@ -69,9 +60,18 @@ def _mirror_upper(a):
     return xp.where(upper, a, xp.swapaxes(a, -1, -2))
 
 
-def finalize_full_xp(mats, vec, sc, include, ddof):
-    """Twin of :func:`simlab.kernels.covariance.finalize_full_nb`; returns the covariance."""
-    xp = get_xp(mats)
+def _unadjust(xp, x, rows, starts, decay, mats, vec, sc):
+    """adjust=True window sums -> pandas adjust=False ones (the first row keeps ``decay**age``)."""
+    alpha = 1.0 - decay
+    first = x[starts]
+    g = (1.0 - alpha) * decay ** (rows - starts).astype(float)
+    mats[0] = alpha * mats[0] + g[:, None, None] * first[:, :, None] * first[:, None, :]
+    vec = alpha * vec + g[:, None] * first
+    s1 = alpha * alpha * sc[:, 1] + (1.0 + alpha) * g * g / (1.0 - alpha)
+    return mats, vec, xp.stack([alpha * sc[:, 0] + g, s1], axis=1)
+
+
+def _finalize_full(xp, mats, vec, sc, include, ddof):
     s0 = sc[:, 0]
     den = s0 * s0 - ddof * sc[:, 1]
     ok = (s0 > 0) & (den > 0)
@@ -81,9 +81,7 @@ def finalize_full_xp(mats, vec, sc, include, ddof):
     return xp.where(_pair_mask(include), _mirror_upper(cov), xp.nan)
 
 
-def finalize_pairwise_xp(mats, include, ddof):
-    """Twin of :func:`simlab.kernels.covariance.finalize_pairwise_nb`; returns the covariance."""
-    xp = get_xp(mats)
+def _finalize_pairwise(xp, mats, include, ddof):
     s0 = mats[3]
     den = s0 * s0 - ddof * mats[4]
     ok = (s0 > 0) & (den > 0)
@@ -91,6 +89,28 @@ def finalize_pairwise_xp(mats, include, ddof):
     cov = (mats[0] - mats[1] * mats[2] / s0_safe) * s0_safe / xp.where(ok, den, 1.0)
     cov = _mirror_upper(xp.where(ok, cov, xp.nan))
     return xp.where(_pair_mask(include), cov, xp.nan)
+
+
+def window_cov_xp(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust,
+                  max_bytes=MAX_BYTES):
+    """Twin of :func:`simlab.kernels.covariance.window_cov_nb`: (cov, vec, sc)."""
+    xp = get_xp(x)
+    n_dec, n_cols = len(rows), x.shape[1]
+    cov = xp.empty((n_dec, n_cols, n_cols))
+    vec = xp.zeros((n_dec, n_cols))
+    sc = xp.zeros((n_dec, 2))
+    n_mats = 5 if pairwise else 1
+    for lo, hi in _chunks(rows, starts, n_cols, n_mats + 1, max_bytes, (n_mats + 1) * n_cols * n_cols):
+        mats, v, c = _window_sums(xp, x, obs, sel, rows, starts, decay, pairwise, lo, hi)
+        if pairwise:
+            cov[lo:hi] = _finalize_pairwise(xp, mats, include[lo:hi], ddof)
+        else:
+            if not adjust:
+                mats, v, c = _unadjust(xp, x, rows[lo:hi], starts[lo:hi], decay, mats, v, c)
+            cov[lo:hi] = _finalize_full(xp, mats, v, c, include[lo:hi], ddof)
+        vec[lo:hi] = v
+        sc[lo:hi] = c
+    return cov, vec, sc
 
 
 def window_quartics_xp(x, sel, rows, starts, mean, sd, include, max_bytes=MAX_BYTES):

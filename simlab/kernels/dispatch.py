@@ -30,17 +30,13 @@ COV_ESTIMATORS = ("sample", "ewma", "ledoit_wolf", "ledoit_wolf_cc")
 PSD_TOL = 1e-10  # an included block is indefinite below this smallest correlation eigenvalue
 PSD_MAX_ITER = 200
 PSD_CONV_TOL = 1e-10
-PAIRWISE_BYTES = 1 << 30  # scratch for pairwise sums; decisions run in chunks beyond it
 
 
 @dataclass(frozen=True)
 class CovarianceOps:
-    """The kernels of one backend; the ``_nb`` ones work in place, the table hides that."""
+    """The kernels of one backend, with one calling convention (the table hides in-place work)."""
 
-    xp: Callable[[], ModuleType]
-    window_sums: Callable
-    finalize_full: Callable
-    finalize_pairwise: Callable
+    window_cov: Callable
     window_quartics: Callable
     shrink: dict
     repair_psd: Callable
@@ -48,39 +44,28 @@ class CovarianceOps:
 
 def _nb_in_place(kernel):
     def run(cov, *args):
-        out = kernel(cov, *args)
-        return cov, out
+        return cov, kernel(cov, *args)
     return run
 
 
-def _nb_finalize_full(mats, vec, sc, include, ddof):
-    return cov_nb.finalize_full_nb(mats, vec, sc, include, ddof)
+def _nb_window_cov(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust):
+    return cov_nb.window_cov_nb(np.ascontiguousarray(x), np.ascontiguousarray(obs), sel, rows, starts,
+                                decay, include, ddof, pairwise, adjust)
 
 
 def _nb_repair(cov, include, tol, max_iter, conv_tol):
     return cov, cov_nb.repair_psd_nb(cov, include, tol, max_iter, conv_tol)
 
 
-def _nb_sums(x, obs, sel, rows, starts, decay, pairwise):
-    return cov_nb.window_sums_nb(np.ascontiguousarray(x), np.ascontiguousarray(obs), sel, rows,
-                                 starts, decay, pairwise)
-
-
 _NUMBA = CovarianceOps(
-    xp=lambda: np,
-    window_sums=_nb_sums,
-    finalize_full=_nb_finalize_full,
-    finalize_pairwise=cov_nb.finalize_pairwise_nb,
+    window_cov=_nb_window_cov,
     window_quartics=cov_nb.window_quartics_nb,
     shrink={"ledoit_wolf": _nb_in_place(cov_nb.shrink_identity_nb),
             "ledoit_wolf_cc": _nb_in_place(cov_nb.shrink_constant_correlation_nb)},
     repair_psd=_nb_repair,
 )
 _XP = CovarianceOps(
-    xp=lambda: np,
-    window_sums=cov_xp.window_sums_xp,
-    finalize_full=cov_xp.finalize_full_xp,
-    finalize_pairwise=cov_xp.finalize_pairwise_xp,
+    window_cov=cov_xp.window_cov_xp,
     window_quartics=cov_xp.window_quartics_xp,
     shrink={"ledoit_wolf": cov_xp.shrink_identity_xp,
             "ledoit_wolf_cc": cov_xp.shrink_constant_correlation_xp},
@@ -174,10 +159,12 @@ def covariance_batch(returns, rows, *, estimator: str = "sample", window: int | 
     else:
         parts, fallback = _regime(ops, xp, xz, obs, rows_sorted, spec,
                                   np.asarray(labels), int(min_regime_obs))
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(len(order))
-    cov, included, n_obs, shrink, repaired = (to_numpy(p)[inverse] for p in parts)
-    return CovarianceBatch(cov, included, n_obs, shrink, fallback[inverse], repaired), support
+    parts = [to_numpy(p) for p in parts] + [fallback]
+    if not (order == np.arange(len(order))).all():
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        parts = [p[inverse] for p in parts]
+    return CovarianceBatch(*parts), support
 
 
 def _check(estimator, halflife, ddof, adjust, window, min_periods, labels, clean) -> _Spec:
@@ -212,53 +199,34 @@ def _estimate(ops, xp, xz, obs, sel, rows, spec: _Spec):
     """(cov, included, n_obs, shrinkage, repaired) at sorted ``rows`` with row selection ``sel``."""
     starts = np.maximum(rows - spec.window + 1, 0) if spec.window else np.zeros_like(rows)
     rows_x, starts_x = xp.asarray(rows), xp.asarray(starts)
-    sel_cum = xp.concatenate([xp.zeros(1), xp.cumsum(sel)])
-    obs_cum = xp.concatenate([xp.zeros((1, xz.shape[1])), xp.cumsum(obs * sel[:, None], axis=0)])
-    n_sel = sel_cum[rows_x + 1] - sel_cum[starts_x]
-    n_asset = obs_cum[rows_x + 1] - obs_cum[starts_x]
+    n_sel, n_asset = _window_counts(xp, obs, sel, rows_x, starts_x)
     pairwise = spec.min_periods is not None
     if pairwise:
-        return _estimate_pairwise(ops, xp, xz, obs, sel, rows, starts, n_sel, n_asset >= spec.min_periods, spec)
-    full = xp.asarray(rows - starts + 1 == spec.window)
-    include = (n_asset == n_sel[:, None]) & (n_sel >= 2)[:, None] & full[:, None]
-    mats, vec, sc = ops.window_sums(xz, obs, sel, rows_x, starts_x, spec.decay, False)
-    if not spec.adjust:
-        _unadjust(xp, xz, rows, starts, spec.decay, mats, vec, sc)
-    cov = ops.finalize_full(mats, vec, sc, include, spec.ddof)
+        include = n_asset >= spec.min_periods
+    else:
+        full = xp.asarray(rows - starts + 1 == spec.window)
+        include = (n_asset == n_sel[:, None]) & (n_sel >= 2)[:, None] & full[:, None]
+    cov, vec, sc = ops.window_cov(xz, obs, sel, rows_x, starts_x, spec.decay, include, spec.ddof,
+                                  pairwise, spec.adjust)
     shrink = xp.zeros(len(rows))
+    repaired = xp.zeros(len(rows), dtype=bool)
     if spec.estimator in ops.shrink:
         mean = vec / xp.where(sc[:, :1] > 0, sc[:, :1], 1.0)
         sd = xp.sqrt(xp.where(include, xp.diagonal(cov, axis1=1, axis2=2), 1.0))
         q = ops.window_quartics(xz, sel, rows_x, starts_x, mean, sd, include)
         cov, shrink = ops.shrink[spec.estimator](cov, include, n_sel, q)
-    return cov, include, n_sel, shrink, xp.zeros(len(rows), dtype=bool)
-
-
-def _unadjust(xp, xz, rows, starts, decay, mats, vec, sc):
-    """Turn adjust=True window sums into pandas' adjust=False ones (first row keeps weight 1)."""
-    alpha = 1.0 - decay
-    first = xz[xp.asarray(starts)]
-    g = xp.asarray(decay ** (rows - starts).astype(float))
-    mats[0] = alpha * mats[0] + ((1 - alpha) * g)[:, None, None] * first[:, :, None] * first[:, None, :]
-    vec[:] = alpha * vec + ((1 - alpha) * g)[:, None] * first
-    sc[:, 1] = alpha * alpha * sc[:, 1] + (1 - alpha * alpha) * g * g
-    sc[:, 0] = alpha * sc[:, 0] + (1 - alpha) * g
-
-
-def _estimate_pairwise(ops, xp, xz, obs, sel, rows, starts, n_sel, include, spec: _Spec):
-    n_cols = xz.shape[1]
-    size = max(1, PAIRWISE_BYTES // (5 * 8 * n_cols * n_cols))
-    cov = xp.empty((len(rows), n_cols, n_cols))
-    for lo in range(0, len(rows), size):
-        hi = min(lo + size, len(rows))
-        mats, _, _ = ops.window_sums(xz, obs, sel, xp.asarray(rows[lo:hi]), xp.asarray(starts[lo:hi]),
-                                     spec.decay, True)
-        cov[lo:hi] = ops.finalize_pairwise(mats, include[lo:hi], spec.ddof)
-    repaired = xp.zeros(len(rows), dtype=bool)
-    if spec.clean:
+    elif pairwise and spec.clean:
         cov, include = _drop_undefined_pairs(xp, cov, include)
         cov, repaired = ops.repair_psd(cov, include, PSD_TOL, PSD_MAX_ITER, PSD_CONV_TOL)
-    return cov, include, n_sel, xp.zeros(len(rows)), repaired
+    return cov, include, n_sel, shrink, repaired
+
+
+def _window_counts(xp, obs, sel, rows, starts):
+    """Selected rows (R,) and each asset's observed selected rows (R, N) in each window."""
+    sel_cum = xp.concatenate([xp.zeros(1), xp.cumsum(sel)])
+    hits = obs.astype(np.int32) * (sel[:, None] != 0)
+    obs_cum = xp.concatenate([xp.zeros((1, obs.shape[1]), dtype=np.int64), xp.cumsum(hits, axis=0, dtype=np.int64)])
+    return sel_cum[rows + 1] - sel_cum[starts], obs_cum[rows + 1] - obs_cum[starts]
 
 
 def _drop_undefined_pairs(xp, cov, include):

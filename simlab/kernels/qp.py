@@ -55,6 +55,7 @@ The warm-start state is ``(x, z, y, rho)``: x (K, N), z and y (K, N + m), rho (K
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -129,7 +130,7 @@ def _same_nb(a, b):
 
 @njit(cache=True)
 def _factor_nb(cP, U, rho_vec, sigma):
-    """Cholesky ``L`` of ``cP + diag(sigma + R_I) + U' R_U U``; returns (L, L', ok)."""
+    """Cholesky ``L`` of ``cP + diag(sigma + R_I) + U' R_U U``; returns (L, ok)."""
     n, m = cP.shape[0], U.shape[0]
     M = cP.copy()
     for j in range(m):
@@ -142,26 +143,31 @@ def _factor_nb(cP, U, rho_vec, sigma):
     for i in range(n):
         M[i, i] += sigma + rho_vec[i]
     try:
-        L = np.linalg.cholesky(M)
+        return np.linalg.cholesky(M), True
     except Exception:  # noqa: BLE001 - numba raises LinAlgError for an indefinite matrix
-        return M, M, False
-    return L, np.ascontiguousarray(L.T), True
+        return M, False
 
 
-@njit(cache=True)
-def _chol_solve_nb(L, Lt, b, x):
-    """Solve ``L L' x = b`` (L lower, Lt its transpose, both row-major); ``b`` is overwritten."""
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _chol_solve_nb(L, b, x):
+    """Solve ``L L' x = b`` with ``L`` lower triangular (row-major); ``b`` is overwritten.
+
+    Forward sweep by row dot products, backward by row axpys, both on contiguous rows of L;
+    ``fastmath`` reassociation (this function only) lets the dot products vectorize.
+    """
     n = b.shape[0]
-    for j in range(n):  # L y = b, column by column (rows of L')
-        yj = b[j] / Lt[j, j]
-        b[j] = yj
-        for i in range(j + 1, n):
-            b[i] -= Lt[j, i] * yj
-    for i in range(n - 1, -1, -1):  # L' x = y, column by column (rows of L)
+    for j in range(n):
+        row = L[j, :j]
+        acc = 0.0
+        for k in range(j):
+            acc += row[k] * b[k]
+        b[j] = (b[j] - acc) / L[j, j]
+    for i in range(n - 1, -1, -1):
         xi = b[i] / L[i, i]
         x[i] = xi
+        row, head = L[i, :i], b[:i]
         for k in range(i):
-            b[k] -= L[i, k] * xi
+            head[k] -= row[k] * xi
 
 
 @njit(cache=True)
@@ -189,7 +195,7 @@ def _rho_vector_nb(rho, lo, hi, ckap, l, u, e, out):
 
 
 @njit(cache=True)
-def _admm_step_nb(L, Lt, cq, ckap, U, rho_vec, sigma, alpha, lo, hi, w0, l, u, x, z, y, rhs, xt, Uxt):
+def _admm_step_nb(L, cq, ckap, U, rho_vec, sigma, alpha, lo, hi, w0, l, u, x, z, y, rhs, xt, Uxt):
     """One OSQP iteration: x-update by the factor, relaxed z-update by prox/clip, y-update."""
     n, m = x.shape[0], U.shape[0]
     for i in range(n):
@@ -198,7 +204,7 @@ def _admm_step_nb(L, Lt, cq, ckap, U, rho_vec, sigma, alpha, lo, hi, w0, l, u, x
         s = rho_vec[n + j] * z[n + j] - y[n + j]
         for i in range(n):
             rhs[i] += s * U[j, i]
-    _chol_solve_nb(L, Lt, rhs, xt)
+    _chol_solve_nb(L, rhs, xt)
     for j in range(m):
         Uxt[j] = _dot_nb(U[j], xt)
     for i in range(n):
@@ -398,11 +404,11 @@ def _subgradient_range_nb(z, lo, hi, center, kap):
 
 
 @njit(cache=True)
-def _kkt_solve_nb(Lh, Lht, Ls, Lst, C, b1, b2, w, yv):
+def _kkt_solve_nb(Lh, Ls, C, b1, b2, w, yv):
     """Solve ``[H + dI, C'; C, -dI] [w; yv] = [b1; b2]`` from ``Lh Lh' = H + dI``, ``Ls Ls' = S``."""
     nf, ma = b1.shape[0], b2.shape[0]
     h = np.empty(nf)
-    _chol_solve_nb(Lh, Lht, b1.copy(), h)
+    _chol_solve_nb(Lh, b1.copy(), h)
     if ma == 0:
         w[:] = h
         return
@@ -410,12 +416,12 @@ def _kkt_solve_nb(Lh, Lht, Ls, Lst, C, b1, b2, w, yv):
     for c in range(ma):
         for a in range(nf):
             r[c] += C[c, a] * h[a]
-    _chol_solve_nb(Ls, Lst, r, yv)
+    _chol_solve_nb(Ls, r, yv)
     t = b1.copy()
     for c in range(ma):
         for a in range(nf):
             t[a] -= C[c, a] * yv[c]
-    _chol_solve_nb(Lh, Lht, t, w)
+    _chol_solve_nb(Lh, t, w)
 
 
 @njit(cache=True)
@@ -466,11 +472,10 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, wf, yv):
         Lh = np.linalg.cholesky(H)
     except Exception:  # noqa: BLE001
         return False
-    Lht = np.ascontiguousarray(Lh.T)
     S = np.zeros((ma, ma))
     col = np.empty(nf)
     for c in range(ma):  # Schur complement C H^-1 C' + dI
-        _chol_solve_nb(Lh, Lht, C[c].copy(), col)
+        _chol_solve_nb(Lh, C[c].copy(), col)
         for d in range(ma):
             S[d, c] = _dot_nb(C[d], col)
         S[c, c] += delta
@@ -478,7 +483,6 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, wf, yv):
         Ls = np.linalg.cholesky(S)
     except Exception:  # noqa: BLE001
         return False
-    Lst = np.ascontiguousarray(Ls.T)
     wf[:] = 0.0
     yv[:] = 0.0
     r1, r2, dw, dy, Hw = b1.copy(), b2.copy(), np.empty(nf), np.empty(ma), np.empty(nf)
@@ -491,7 +495,7 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, wf, yv):
                 r2[c] = b2[c] - _dot_nb(C[c], wf)
                 for a in range(nf):
                     r1[a] -= C[c, a] * yv[c]
-        _kkt_solve_nb(Lh, Lht, Ls, Lst, C, r1, r2, dw, dy)
+        _kkt_solve_nb(Lh, Ls, C, r1, r2, dw, dy)
         wf += dw
         yv += dy
     return True
@@ -610,7 +614,11 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
         return status, 0, _hold_nb(status, U, w0, x, z, y, w), nan, nan, False, rho, 0, c
     sigma, alpha, delta, refine = opts[O_SIGMA], opts[O_ALPHA], opts[O_DELTA], int(opts[O_REFINE])
     max_iter, check, polish = int(opts[O_MAX_ITER]), max(1, int(opts[O_CHECK])), opts[O_POLISH] > 0.0
-    cP, cq, ckap = c * P, c * q, c * kap
+    cP = np.empty((n, n))
+    for i in range(n):  # cost-scaled and symmetrized
+        for k in range(n):
+            cP[i, k] = 0.5 * c * (P[i, k] + P[k, i])
+    cq, ckap = c * q, c * kap
     e = np.ones(m)
     for j in range(m):
         nrm = np.sqrt(_dot_nb(U[j], U[j]))
@@ -618,7 +626,7 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
     y *= c
     rho_vec = np.empty(n + m)
     _rho_vector_nb(rho, lo, hi, ckap, l, u, e, rho_vec)
-    L, Lt, ok = _factor_nb(cP, U, rho_vec, sigma)
+    L, ok = _factor_nb(cP, U, rho_vec, sigma)
     if not ok:
         return NON_CONVEX, 0, _hold_nb(NON_CONVEX, U, w0, x, z, y, w), nan, nan, False, rho, 1, c
     rhs, xt, Uxt, g, aty = np.empty(n), np.empty(n), np.empty(m), np.empty(n), np.empty(n)
@@ -633,7 +641,7 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
         if checking:
             x_prev[:] = x
             y_prev[:] = y
-        _admm_step_nb(L, Lt, cq, ckap, U, rho_vec, sigma, alpha, lo, hi, w0, l, u, x, z, y, rhs, xt, Uxt)
+        _admm_step_nb(L, cq, ckap, U, rho_vec, sigma, alpha, lo, hi, w0, l, u, x, z, y, rhs, xt, Uxt)
         it += 1
         if not checking:
             continue
@@ -663,7 +671,7 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
             if new > rho * opts[O_RHO_TOL] or new * opts[O_RHO_TOL] < rho:
                 rho = new
                 _rho_vector_nb(rho, lo, hi, ckap, l, u, e, rho_vec)
-                L, Lt, ok = _factor_nb(cP, U, rho_vec, sigma)
+                L, ok = _factor_nb(cP, U, rho_vec, sigma)
                 n_fact += 1
                 if not ok:
                     return NON_CONVEX, it, _hold_nb(NON_CONVEX, U, w0, x, z, y, w), nan, nan, False, rho, n_fact, c
@@ -681,10 +689,10 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
                 status = SOLVED
     w[:] = x
     y /= c
-    _symv_nb(P, w, g)
+    _symv_nb(cP, w, g)
     obj = 0.0
     for i in range(n):
-        obj += 0.5 * w[i] * g[i] + q[i] * w[i] + kap[i] * abs(w[i] - w0[i])
+        obj += 0.5 * w[i] * g[i] / c + q[i] * w[i] + kap[i] * abs(w[i] - w0[i])
     return status, it, obj, res[0], res[1], polished, rho, n_fact, c
 
 
@@ -914,12 +922,33 @@ def _run_numba(threads, P, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y, rho):
 
     bounds = np.linspace(0, K, min(max(int(threads), 1), K) + 1).astype(int)
     slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    if len(slices) == 1:
-        run(slices[0])
-    else:
-        with ThreadPoolExecutor(len(slices)) as pool:
-            list(pool.map(run, slices))
+    with _single_threaded_blas():
+        if len(slices) == 1:
+            run(slices[0])
+        else:
+            with ThreadPoolExecutor(len(slices)) as pool:
+                list(pool.map(run, slices))
     return w, status, iters, obj, rp, rd, pol, nf, cs, x, z, y, rho
+
+
+_BLAS_CONTROLLER: list = []
+
+
+def _single_threaded_blas():
+    """A context holding BLAS/LAPACK to one thread while the kernel factors many small
+    matrices (a threaded factorization of a 100-500 matrix only adds synchronization,
+    and on a busy machine its spinning threads slow it down many times); a no-op
+    without threadpoolctl."""
+    if not _BLAS_CONTROLLER:
+        try:
+            import scipy.linalg.cython_lapack  # noqa: F401 - load the LAPACK numba calls
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _BLAS_CONTROLLER.append(None)
+        else:
+            _BLAS_CONTROLLER.append(ThreadpoolController())
+    controller = _BLAS_CONTROLLER[0]
+    return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
 
 
 def _as_matrices(P) -> np.ndarray:
@@ -928,7 +957,7 @@ def _as_matrices(P) -> np.ndarray:
         P = P[None]
     if P.ndim != 3 or P.shape[1] != P.shape[2] or P.shape[1] == 0:
         raise ValueError(f"P must be (K, N, N) or (N, N) with N >= 1; got shape {P.shape}")
-    return np.ascontiguousarray(0.5 * (P + P.transpose(0, 2, 1)))
+    return np.require(P, np.float64, ["C", "W"])  # symmetrized in the kernel
 
 
 def _broadcast(name, value, shape, accepted) -> np.ndarray:

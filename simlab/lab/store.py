@@ -1,28 +1,52 @@
-"""Run folders: everything a run produced, named by the config's name and hash.
+"""Run folders: everything a run produced and what it takes to reproduce it.
 
 ```
 experiments/<name>-<hash8>/
   config.yaml        the resolved config (every default filled; rerun it to reproduce)
-  run.json           run id, config hash, data span, package version, seed
+  run.json           run id, config hash, data hash, package versions, git commit, seeds, span
   metrics.json       scenario -> metric -> value
   nav.parquet, returns.parquet, weights.parquet, trades.parquet, diagnostics.parquet
   equity.png, drawdown.png
   report.md          the metrics table and the caveats
 ```
+
+``run.json`` is written last, so a folder without it is an unfinished run. Its record:
+
+- ``config_hash``: SHA-256 of the resolved config (:meth:`simlab.Config.config_hash`);
+- ``data_hash``: SHA-256 of the market data the engine saw (:func:`data_hash`);
+- ``versions``: Python, the platform and the packages that shape the numbers;
+- ``git``: ``{"commit", "dirty"}`` of the repository the run started in, or null outside one;
+- ``seed`` (the experiment's) and ``data_seed`` (a synthetic market's, else null).
+
+Sweeps (:mod:`simlab.lab.sweep`) write ``sweep.json`` instead, and one lighter run folder
+per variant. :func:`list_runs` and :func:`compare_runs` read both kinds; ``simlab runs`` and
+``simlab compare`` print them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import fnmatch
+import hashlib
 import json
 import math
+import platform
+import subprocess
+from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 import simlab
 from simlab.analysis import plots
+from simlab.errors import ConfigError
 
 DEFAULT_ROOT = Path("experiments")
+PACKAGES = ("numpy", "pandas", "numba", "scipy", "xarray", "pyarrow", "pydantic", "PyYAML", "cvxpy",
+            "clarabel", "cupy-cuda12x", "dask", "distributed")
+MARKET_FIELDS = ("close", "open", "volume", "benchmark", "macro", "meta")
 
 
 def run_id(result) -> str:
@@ -33,46 +57,284 @@ def run_id(result) -> str:
 def save_run(result, path=None) -> Path:
     """Write the run folder under ``path`` (default ``experiments/<run id>``)."""
     folder = Path(path) if path is not None else DEFAULT_ROOT / run_id(result)
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "config.yaml").open("w") as fh:
-        yaml.safe_dump(result.config.to_dict(), fh, sort_keys=False)
     metrics = result.metrics()
-    (folder / "metrics.json").write_text(json.dumps(_clean(metrics.to_dict(orient="index")), indent=2))
-    (folder / "run.json").write_text(json.dumps(_run_info(result), indent=2))
-    _write_tables(result, folder)
+    record = run_record(result, git=git_state())
+    write_tables(folder, config=result.config.to_dict(), metrics=metrics, nav=result.nav,
+                 returns=result.returns, weights=result.weights)
+    result.trades.to_parquet(folder / "trades.parquet", index=False)
+    result.diagnostics.to_parquet(folder / "diagnostics.parquet", index=False)
     plots.plot_equity(result.nav, result.benchmark, folder / "equity.png", title=result.config.name)
     plots.plot_drawdown(result.returns, folder / "drawdown.png", title=result.config.name)
     (folder / "report.md").write_text(_report(result, metrics))
+    write_record(folder, record)
     return folder
 
 
-def _write_tables(result, folder: Path) -> None:
-    result.nav.to_parquet(folder / "nav.parquet")
-    result.returns.to_parquet(folder / "returns.parquet")
-    weights = result.weights.to_series().unstack("asset")
-    weights.to_parquet(folder / "weights.parquet")
-    result.trades.to_parquet(folder / "trades.parquet", index=False)
-    result.diagnostics.to_parquet(folder / "diagnostics.parquet", index=False)
+def write_tables(folder: Path, *, config: dict, metrics: pd.DataFrame, nav: pd.DataFrame,
+                 returns: pd.DataFrame, weights=None) -> None:
+    """The resolved config, metrics.json and the nav/returns(/weights) parquet tables."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "config.yaml").open("w") as fh:
+        yaml.safe_dump(config, fh, sort_keys=False)
+    (folder / "metrics.json").write_text(json.dumps(_clean(metrics.to_dict(orient="index")), indent=2))
+    nav.to_parquet(folder / "nav.parquet")
+    returns.to_parquet(folder / "returns.parquet")
+    if weights is not None:
+        weights.to_series().unstack("asset").to_parquet(folder / "weights.parquet")
 
 
-def _run_info(result) -> dict:
+def write_record(folder: Path, record: dict, name: str = "run.json") -> None:
+    """Write a JSON record; write it last, it marks the folder finished."""
+    (folder / name).write_text(json.dumps(_clean(record), indent=2, default=str))
+
+
+def run_record(result, git: dict | None = None) -> dict:
+    """What makes ``result`` reproducible: config and data hashes, versions, git state, seeds."""
+    exp = result.config.experiment
     return {
+        "kind": "run",
         "run_id": run_id(result),
+        "name": result.config.name,
+        "created": now(),
         "config_hash": result.config.config_hash(),
-        "simlab_version": simlab.__version__,
-        "data_source": result.config.experiment.data.source,
+        "data_hash": data_hash(result.market),
+        "data_source": exp.data.source,
         "start": str(result.dates[0].date()),
         "end": str(result.dates[-1].date()),
         "scenarios": list(result.scenarios),
-        "seed": result.config.experiment.seed,
+        "n_assets": len(result.assets),
+        "seed": exp.seed,
+        "data_seed": exp.data.seed,
+        "simlab_version": simlab.__version__,
+        "versions": package_versions(),
+        "git": git,
     }
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def data_hash(md) -> str:
+    """SHA-256 of a MarketData's contents: each table's dates, labels and float64 values.
+
+    Covers ``close``, ``open``, ``volume``, ``benchmark``, ``macro`` and ``meta``; the same
+    numbers on the same calendar give the same hash whatever loaded them.
+    """
+    digest = hashlib.sha256()
+    for name in MARKET_FIELDS:
+        table = getattr(md, name, None)
+        if table is None:
+            continue
+        digest.update(f"\x1e{name}\x1f".encode())
+        frame = table.to_frame() if isinstance(table, pd.Series) else table
+        _hash_frame(digest, frame)
+    return digest.hexdigest()
+
+
+def _hash_frame(digest, frame: pd.DataFrame) -> None:
+    index = frame.index
+    if isinstance(index, pd.DatetimeIndex):
+        digest.update(np.ascontiguousarray(index.as_unit("ns").asi8).tobytes())
+    else:
+        digest.update("\x1f".join(map(str, index)).encode())
+    digest.update("\x1f".join(map(str, frame.columns)).encode())
+    try:
+        values = np.ascontiguousarray(frame.to_numpy(dtype="float64"))
+    except (TypeError, ValueError):  # text columns (sectors): hash their text form
+        digest.update(frame.to_csv().encode())
+        return
+    digest.update(values.tobytes())
+
+
+def package_versions() -> dict[str, str]:
+    """Python, the platform, simlab and the installed packages of :data:`PACKAGES`."""
+    out = {"python": platform.python_version(), "platform": platform.platform(), "simlab": simlab.__version__}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_state(where: str | Path | None = None) -> dict | None:
+    """``{"commit": sha, "dirty": bool}`` of the repository holding ``where`` (default the
+    working directory), or None outside a repository (or without git, or with no commit).
+    ``dirty`` is true when tracked files differ from the commit."""
+    cwd = Path.cwd() if where is None else Path(where)
+    commit = _git(["rev-parse", "HEAD"], cwd)
+    if commit is None:
+        return None
+    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
+    return {"commit": commit, "dirty": bool(status)}
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+# --- reading run folders back ----------------------------------------------------------
+
+
+def list_runs(root: str | Path = DEFAULT_ROOT) -> pd.DataFrame:
+    """One row per run or sweep folder under ``root``, oldest first.
+
+    Columns: ``run`` (the folder name), ``kind`` (run or sweep), ``created``, ``scenarios``
+    (count; for a sweep, variants as ``ok/total``), ``config`` and ``data`` (first 8 hex of
+    the hashes), ``commit`` (first 8 hex, ``*`` when the tree was dirty) and ``folder``.
+    """
+    rows = [_summary(folder) for folder in sorted(Path(root).glob("*")) if _kind(folder)]
+    columns = ["run", "kind", "created", "scenarios", "config", "data", "commit", "folder"]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(["created", "run"], kind="stable").reset_index(drop=True)
+
+
+def _kind(folder: Path) -> str | None:
+    if (folder / "sweep.json").is_file():
+        return "sweep"
+    if (folder / "run.json").is_file():
+        return "run"
+    return None
+
+
+def _summary(folder: Path) -> dict:
+    kind = _kind(folder)
+    record = json.loads((folder / f"{kind}.json").read_text())
+    created = record.get("created") or dt.datetime.fromtimestamp(
+        (folder / f"{kind}.json").stat().st_mtime, dt.timezone.utc).replace(microsecond=0).isoformat()
+    if kind == "sweep":
+        variants = record.get("variants", [])
+        ok = sum(v["status"] in ("ok", "reused") for v in variants)
+        count = f"{ok}/{len(variants)} variants"
+    else:
+        count = str(len(record.get("scenarios", [])))
+    git = record.get("git") or {}
+    commit = (git.get("commit") or "")[:8] + ("*" if git.get("dirty") else "")
+    return {"run": folder.name, "kind": kind, "created": created, "scenarios": count,
+            "config": (record.get("config_hash") or "")[:8], "data": (record.get("data_hash") or "-")[:8],
+            "commit": commit or "-", "folder": str(folder)}
+
+
+def resolve_run(ref: str | Path, root: str | Path = DEFAULT_ROOT) -> Path:
+    """A run or sweep folder from a path, a folder name under ``root`` or a unique prefix of one."""
+    for candidate in (Path(ref), Path(root) / str(ref)):
+        if candidate.is_dir() and (_kind(candidate) or (candidate / "metrics.json").is_file()):
+            return candidate
+    names = [f.name for f in sorted(Path(root).glob("*")) if _kind(f)]
+    matches = [n for n in names if n.startswith(str(ref))]
+    if len(matches) == 1:
+        return Path(root) / matches[0]
+    if matches:
+        raise ConfigError(f"run {str(ref)!r} is ambiguous under {root}: {', '.join(matches)}")
+    listed = ", ".join(names[-10:]) or "none"
+    raise ConfigError(f"no run {str(ref)!r} under {root} (runs there: {listed}); give a folder or a run id")
+
+
+def load_metrics(folder: str | Path) -> pd.DataFrame:
+    """The scenario x metric table of a run folder; for a sweep, rows ``variant/scenario``."""
+    folder = Path(folder)
+    if (folder / "metrics.parquet").is_file() and _kind(folder) == "sweep":
+        table = pd.read_parquet(folder / "metrics.parquet")
+        labels = [f"{v}/{s}" for v, s in zip(table["variant"], table["scenario"])]
+        numeric = table.drop(columns=["variant", "scenario"]).select_dtypes("number")
+        return numeric.set_axis(pd.Index(labels, name="scenario"), axis=0)
+    data = json.loads((folder / "metrics.json").read_text())
+    table = pd.DataFrame.from_dict(data, orient="index").astype(float)
+    return table.rename_axis("scenario")
+
+
+def compare_runs(refs, root: str | Path = DEFAULT_ROOT, metrics: list[str] | None = None,
+                 scenarios: str | None = None) -> pd.DataFrame:
+    """Metrics of several runs side by side: rows ``(run, scenario)``, columns metrics.
+
+    ``metrics`` keeps those columns (in that order); ``scenarios`` is a glob on scenario
+    names (``top_n=5*``).
+    """
+    parts = {}
+    for ref in refs:
+        folder = resolve_run(ref, root)
+        table = load_metrics(folder)
+        if scenarios:
+            table = table[[fnmatch.fnmatchcase(str(s), scenarios) for s in table.index]]
+        parts[folder.name] = table
+    out = pd.concat(parts, names=["run", "scenario"])
+    if metrics:
+        unknown = [m for m in metrics if m not in out.columns]
+        if unknown:
+            raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; the runs have {', '.join(out.columns)}")
+        out = out[metrics]
+    return out
+
+
+# --- command line: simlab runs, simlab compare ------------------------------------------
+
+
+def add_parsers(sub) -> None:
+    """Register ``simlab runs`` and ``simlab compare`` on the CLI's subparsers."""
+    runs = sub.add_parser("runs", help="list the run and sweep folders under experiments/")
+    runs.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="where runs are (default experiments)")
+    runs.set_defaults(func=_runs_command)
+    compare = sub.add_parser("compare", help="put the metrics of runs side by side")
+    compare.add_argument("runs", nargs="+", help="run folders, run ids or unique prefixes of them")
+    compare.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="where run ids are looked up")
+    compare.add_argument("--metrics", default=None, help="comma-separated metrics to show (default: the usual)")
+    compare.add_argument("--scenarios", default=None, help="glob on scenario names, e.g. 'top_n=5*'")
+    compare.set_defaults(func=_compare_command)
+
+
+def _runs_command(args) -> int:
+    table = list_runs(args.root)
+    if table.empty:
+        print(f"no runs under {args.root}")
+        return 0
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        print(table.drop(columns="folder").to_string(index=False))
+    return 0
+
+
+def _compare_command(args) -> int:
+    from simlab.cli import SHOWN, format_metrics
+
+    chosen = args.metrics.split(",") if args.metrics else None
+    table = compare_runs(args.runs, args.root, metrics=chosen, scenarios=args.scenarios)
+    if chosen is None:
+        table = table[[c for c in SHOWN if c in table.columns]]
+    if table.empty:
+        print("no scenarios to compare")
+        return 0
+    print(format_metrics(table) if chosen is None else _format_chosen(table))
+    return 0
+
+
+def _format_chosen(table: pd.DataFrame) -> str:
+    from simlab.cli import PERCENT
+
+    text = table.T.copy().astype(object)
+    for name in text.index:
+        fmt = "{:.2%}" if name in PERCENT else "{:.3f}"
+        text.loc[name] = ["" if pd.isna(v) else fmt.format(v) for v in table[name]]
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        return text.to_string()
+
+
+# --- helpers ------------------------------------------------------------------------------
 
 
 def _clean(obj):
     if isinstance(obj, dict):
         return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
     return obj
 
 

@@ -98,6 +98,13 @@ class BoundedStep(CovarianceStep):
     turnover_penalty: Annotated[float, Field(ge=0)] = 0.0
     solver: SolverChoice = "auto"
 
+    def __post_init__(self):
+        if np.any(np.asarray(self.min_weight) > np.asarray(self.max_weight)):
+            raise ValueError(f"min_weight ({self.min_weight}) must not exceed max_weight ({self.max_weight})")
+        for asset, (lo, hi) in self.asset_bounds.items():
+            if lo > hi:
+                raise ValueError(f"asset_bounds.{asset}: lower {lo} is above upper {hi}")
+
     def bounds(self, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
         """(B, N) lower and upper bounds: the scalar fields, then ``asset_bounds`` by name."""
         b, n = ctx.n_scenarios, len(ctx.assets)
@@ -117,7 +124,7 @@ class BoundedStep(CovarianceStep):
     def solve(self, problem: solvers.Problem, cov: np.ndarray, ctx: StepContext, usable: np.ndarray):
         """Weights and diagnostics from the solver chain; the phase-2 result is inverse
         volatility over the ``usable`` assets (a covariance row, tradeable), within the bounds."""
-        lower, upper = self.bounds(ctx)
+        _, upper = self.bounds(ctx)
         fallback = phase2_fallback(cov, usable, problem.budget, upper)
         res = solvers.solve(problem, fallback, ctx.weights, self.solver_chain())
         res.diagnostics["cash"] = 1.0 - res.weights.sum(axis=1)

@@ -37,6 +37,13 @@ class Fill:
     blocked: np.ndarray  # (B, N) bool, wanted to trade but the asset had no price
     unfilled: np.ndarray  # (B, N) signed shares the participation cap held back
 
+    def only(self, trade: np.ndarray) -> Fill:
+        """This fill for the scenarios where ``trade`` (B,) is True; the others trade nothing."""
+        keep = trade[:, None]
+        return Fill(shares=np.where(keep, self.shares, 0.0), cost=np.where(keep, self.cost, 0.0),
+                    buy_scale=np.where(trade, self.buy_scale, 1.0), blocked=self.blocked & keep,
+                    unfilled=np.where(keep, self.unfilled, 0.0))
+
 
 def plan_fill(holdings, cash, nav, price, target, cost_model, execution, cost_ctx=None, max_shares=None) -> Fill:
     """Shares to trade and their costs for one fill day (see the module docstring).
@@ -87,7 +94,7 @@ def _fit_buys(buys, price, available, cost_model, execution, cost_ctx):
     value = buys * price
     cost = cost_model(value, buys, price, cost_ctx)
     need = (value + cost).sum(axis=1)
-    over = need > available
+    over = (need > available) & (need > 0)
     if not over.any():
         return buys, cost, np.ones(len(need))
     scale = np.where(over, np.clip(available / np.where(over, need, 1.0), 0.0, 1.0), 1.0)

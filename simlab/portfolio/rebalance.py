@@ -45,7 +45,7 @@ def _period_keys(dates: pd.DatetimeIndex, frequency: str) -> np.ndarray:
 def _weekday_rows(dates: pd.DatetimeIndex, week: np.ndarray, weekday: int) -> np.ndarray:
     rows = np.flatnonzero(dates.day_of_week.values <= weekday)
     key = week[rows]
-    chosen = rows[np.r_[key[1:] != key[:-1], True]]
+    chosen = rows[np.r_[key[1:] != key[:-1], True]] if len(rows) else rows
     firsts = np.flatnonzero(np.r_[True, week[1:] != week[:-1]])
     missing = firsts[~np.isin(week[firsts], week[chosen])]
     return np.sort(np.r_[chosen, missing]).astype(np.int64)

@@ -30,8 +30,9 @@ compiled parametrized problem per (kind, N) so that a re-solve skips canonicaliz
 
 The fallback chain (:func:`solve`, :func:`run_chain`)
 ------------------------------------------------------
-1. Pre-checks per scenario: no asset can be held, or the bounds cannot sum to the budget
-   (``sum(upper) < budget`` or ``sum(lower) > budget``): no solver is tried.
+1. Pre-checks per scenario: no asset can be held, or the bounds cannot be met
+   (``sum(upper) < budget``, ``sum(lower) > budget``, a lower bound above its upper
+   bound): no solver is tried.
 2. Each solver in order (native ADMM, then cvxpy/Clarabel) on the scenarios still open.
    A result is accepted only if it passes :func:`check_weights`: finite, within the
    bounds and summing to the budget, each within ``TOL``. A solver that raises is a
@@ -172,7 +173,8 @@ def _bn(value, b: int, n: int) -> np.ndarray:
 def bounds_feasible(problem: Problem) -> np.ndarray:
     """(B,) bool: some asset is active and the bounds can sum to the budget."""
     lo, hi = problem.lower.sum(axis=1), problem.upper.sum(axis=1)
-    return problem.active.any(axis=1) & (hi >= problem.budget - TOL) & (lo <= problem.budget + TOL)
+    crossed = (problem.lower > problem.upper + TOL).any(axis=1)
+    return problem.active.any(axis=1) & ~crossed & (hi >= problem.budget - TOL) & (lo <= problem.budget + TOL)
 
 
 def check_weights(w: np.ndarray, problem: Problem, rows: np.ndarray) -> np.ndarray:
@@ -241,7 +243,7 @@ class CvxpyClarabel:
         for i, row in enumerate(rows):
             try:
                 w[i], status[i] = self._solve_one(problem, int(row))
-            except Exception:  # cvxpy.SolverError, ArpackError, numerical failures inside Clarabel
+            except Exception:  # noqa: BLE001 - cvxpy.SolverError, numerical failures inside Clarabel
                 status[i] = FAILED
         return w, status
 
@@ -290,7 +292,7 @@ class CvxpyClarabel:
 
     def _utility(self, p: Problem, b: int, risk_aversion: float) -> tuple[np.ndarray, int]:
         prob, par, w = self._template("utility", p.shape[1])
-        par["L"].value = _factor(p.cov[b]) * np.sqrt(max(risk_aversion, 0.0) / 2.0)
+        _set_psd(par["P"], p.cov[b] * (max(risk_aversion, 0.0) / 2.0))
         par["mu"].value, par["lo"].value, par["hi"].value = p.mu[b], p.lower[b], p.upper[b]
         par["budget"].value, par["w0"].value = p.budget[b], p.w0[b]
         par["kappa"].value = np.full(p.shape[1], max(p.turnover[b], 0.0))
@@ -299,7 +301,7 @@ class CvxpyClarabel:
 
     def _tangency(self, p: Problem, b: int) -> tuple[np.ndarray, int]:
         prob, par, (y, k) = self._template("max_sharpe", p.shape[1])
-        par["L"].value = _factor(p.cov[b])
+        _set_psd(par["P"], p.cov[b])
         par["ex"].value = p.mu[b] - p.risk_free[b]
         par["lo"].value, par["hi"].value, par["budget"].value = p.lower[b], p.upper[b], p.budget[b]
         self._run(prob)
@@ -316,10 +318,16 @@ def _cvxpy():
         return None
 
 
-def _factor(cov: np.ndarray) -> np.ndarray:
-    """L with ``L @ L.T == cov`` after clipping negative eigenvalues (round-off, pairwise estimates)."""
-    vals, vecs = np.linalg.eigh(cov)
-    return vecs * np.sqrt(np.clip(vals, 0.0, None))
+def _set_psd(param, matrix: np.ndarray) -> None:
+    """Assign a covariance-type matrix to a PSD parameter; if cvxpy finds it indefinite
+    (round-off, pairwise estimates), assign it with negative eigenvalues clipped to 0."""
+    sym = 0.5 * (matrix + matrix.T)
+    try:
+        param.value = sym
+    except ValueError:
+        vals, vecs = np.linalg.eigh(sym)
+        clipped = (vecs * np.clip(vals, 0.0, None)) @ vecs.T
+        param.value = 0.5 * (clipped + clipped.T)
 
 
 def _value(var) -> np.ndarray:
@@ -341,9 +349,10 @@ def _status(text: str) -> int:
 def _utility_template(n: int):
     cp = _cvxpy()
     w, u = cp.Variable(n), cp.Variable(n)
-    par = {"L": cp.Parameter((n, n)), "mu": cp.Parameter(n), "lo": cp.Parameter(n), "hi": cp.Parameter(n),
-           "budget": cp.Parameter(), "w0": cp.Parameter(n), "kappa": cp.Parameter(n, nonneg=True)}
-    objective = cp.Minimize(cp.sum_squares(par["L"].T @ w) - par["mu"] @ w + par["kappa"] @ u)
+    par = {"P": cp.Parameter((n, n), PSD=True), "mu": cp.Parameter(n), "lo": cp.Parameter(n),
+           "hi": cp.Parameter(n), "budget": cp.Parameter(), "w0": cp.Parameter(n),
+           "kappa": cp.Parameter(n, nonneg=True)}
+    objective = cp.Minimize(cp.quad_form(w, par["P"]) - par["mu"] @ w + par["kappa"] @ u)
     constraints = [cp.sum(w) == par["budget"], w >= par["lo"], w <= par["hi"],
                    u >= w - par["w0"], u >= par["w0"] - w]
     return cp.Problem(objective, constraints), par, w
@@ -352,10 +361,10 @@ def _utility_template(n: int):
 def _tangency_template(n: int):
     cp = _cvxpy()
     y, k = cp.Variable(n), cp.Variable(nonneg=True)
-    par = {"L": cp.Parameter((n, n)), "ex": cp.Parameter(n), "lo": cp.Parameter(n), "hi": cp.Parameter(n),
-           "budget": cp.Parameter(nonneg=True)}
+    par = {"P": cp.Parameter((n, n), PSD=True), "ex": cp.Parameter(n), "lo": cp.Parameter(n),
+           "hi": cp.Parameter(n), "budget": cp.Parameter(nonneg=True)}
     constraints = [par["ex"] @ y == 1, cp.sum(y) == par["budget"] * k, y >= par["lo"] * k, y <= par["hi"] * k]
-    return cp.Problem(cp.Minimize(cp.sum_squares(par["L"].T @ y)), constraints), par, (y, k)
+    return cp.Problem(cp.Minimize(cp.quad_form(y, par["P"])), constraints), par, (y, k)
 
 
 def _cvar_template(n_obs: int, n: int):
@@ -392,7 +401,7 @@ class NativeQP:
     def _kernel():
         try:
             return importlib.import_module("simlab.kernels.qp")
-        except Exception:  # absent, or failing to import: the next solver answers
+        except Exception:  # noqa: BLE001 - absent, or failing to import: the next solver answers
             return None
 
     def covers(self, problem: Problem) -> bool:
@@ -489,7 +498,7 @@ def solve(
         def attempt(rows):
             try:
                 w, status = solver.solve(problem, rows)
-            except Exception:  # a solver that raises is a failed attempt, never a crashed run
+            except Exception:  # noqa: BLE001 - a solver that raises is a failed attempt, not a crashed run
                 return np.full((len(rows), problem.shape[1]), np.nan), np.full(len(rows), FAILED)
             return _clean(np.asarray(w, dtype=float), problem, rows), np.asarray(status)
 

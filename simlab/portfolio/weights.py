@@ -56,6 +56,6 @@ def cap_and_redistribute(
 
 def _scale_rows(w: np.ndarray, total: np.ndarray) -> np.ndarray:
     """Scale each row of non-negative ``w`` to sum to ``total`` (rows of zeros stay zero)."""
-    sums = w.sum(axis=1)
-    scale = np.divide(total, sums, out=np.zeros_like(sums), where=sums > 0)
-    return w * scale[:, None]
+    sums = w.sum(axis=1, keepdims=True)
+    share = np.divide(w, sums, out=np.zeros_like(w), where=sums > 0)  # divide first: no inf for tiny sums
+    return share * np.reshape(total, (-1, 1))

@@ -38,6 +38,8 @@ from simlab.errors import ConfigError
 
 TOL = 1e-9  # a utilization up to 1 + TOL passes
 PROJECTION_ORDER = ("beta", "volatility", "correlation", "sector", "single_name", "gross")
+BANDS = ("beta", "volatility")
+CAPS = ("correlation", "sector", "single_name", "gross")
 DEFAULT_BREAKPOINTS: tuple[tuple[float, float], ...] = (
     (0.70, 1.00),
     (0.80, 0.90),
@@ -263,10 +265,15 @@ class ConstraintSet:
     limits : Limits, the effective limits (B,).
     model : RiskModel, sectors, correlations, betas and covariance.
     curve : BackoffCurve.
+    unreachable : what :meth:`project` does with a beta or volatility band that scaling
+        the held positions down cannot reach (every held name on the wrong side of it):
+        ``keep`` leaves the band violated and says so, ``cash`` empties the book.
     """
 
-    def __init__(self, limits: Limits, model: RiskModel, curve: BackoffCurve):
-        self.limits, self.model, self.curve = limits, model, curve
+    def __init__(self, limits: Limits, model: RiskModel, curve: BackoffCurve, unreachable: str = "keep"):
+        if unreachable not in ("keep", "cash"):
+            raise ValueError(f"unreachable must be 'keep' or 'cash'; got {unreachable!r}")
+        self.limits, self.model, self.curve, self.unreachable = limits, model, curve, unreachable
         self._factors = True
         self.cluster_ids, self.n_clusters = model.clusters(limits.correlation)
         self.beta = model.filled_beta()
@@ -359,8 +366,17 @@ class ConstraintSet:
     # -- restoring a violated constraint exactly
 
     def restore(self, name: str, w: np.ndarray) -> np.ndarray:
-        """Scale the drivers of ``name`` down just enough for it to hold again."""
+        """Scale the drivers of ``name`` down just enough for it to hold again.
+
+        A band that no scaling reaches is left as it is (see :meth:`restore_band`).
+        """
+        if name in BANDS:
+            return self.restore_band(name, w, np.zeros(len(w), dtype=bool))[0]
         return getattr(self, f"_restore_{name}")(w)
+
+    def restore_band(self, name: str, w: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Restore band ``name`` except where ``skip`` (B,); also (B,) where it is unreachable."""
+        return getattr(self, f"_restore_{name}")(w, skip)
 
     def _restore_groups(self, w, ids, n_groups, cap) -> np.ndarray:
         """Scale each group over its cap down to the cap."""
@@ -384,43 +400,62 @@ class ConstraintSet:
         util = np.abs(w).sum(axis=1) / self.limits.gross
         return np.where((util > 1.0)[:, None], w / np.maximum(util, 1.0)[:, None], w)
 
-    def _restore_beta(self, w):
+    def _restore_beta(self, w, skip):
         x, c = self.beta_exposure(w)
-        out = w.copy()
+        out, unreachable = w.copy(), np.zeros(len(w), dtype=bool)
+        a = np.abs(w)
+        over = _beyond(x, self.limits.beta) & ~skip
         for side, bound in ((1, self.limits.beta[:, 1]), (-1, self.limits.beta[:, 0])):
             with np.errstate(invalid="ignore"):
-                bad = side * (x - bound) > TOL
+                bad = over & (side * (x - bound) > 0)
                 drivers = (w != 0) & (side * (c - bound[:, None]) > 0)
-            a = np.abs(w)
             excess = np.where(drivers, side * (c - bound[:, None]) * a, 0.0).sum(axis=1)
             room = np.where(~drivers, -side * (c - bound[:, None]) * a, 0.0).sum(axis=1)
+            unreachable |= bad & ~(room > 0)
+            fix = bad & (room > 0) & (excess > 0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 s = np.clip(room / excess, 0.0, 1.0)
-            scale = np.where((bad & (excess > 0))[:, None] & drivers, s[:, None], 1.0)
-            out = out * scale
-        return out
+            out = out * np.where(fix[:, None] & drivers, s[:, None], 1.0)
+        return out, unreachable
 
-    def _restore_volatility(self, w):
+    def _restore_volatility(self, w, skip):
         x, lean = self.volatility_exposure(w)
         lo, hi = self.limits.volatility[:, 0], self.limits.volatility[:, 1]
+        over = _beyond(x, self.limits.volatility) & ~skip
         with np.errstate(invalid="ignore"):
-            up, down = x > hi * (1 + TOL), x < lo * (1 - TOL)
-        target = np.where(up, hi, lo)
+            up, down = over & (x > hi), over & (x < lo)
+        if not (up | down).any():
+            return w, np.zeros(len(w), dtype=bool)
         drivers = (w != 0) & np.where(up[:, None], lean > x[:, None], lean < x[:, None]) & (up | down)[:, None]
-        return self._bisect_volatility(w, drivers, target, up)
+        s, found = self._volatility_scale(w, drivers, np.where(up, hi, lo), np.where(up, 1.0, -1.0))
+        unreachable = (up | down) & ~found
+        return np.where(drivers & found[:, None], w * s[:, None], w), unreachable
 
-    def _bisect_volatility(self, w, drivers, target, up) -> np.ndarray:
-        """Largest scale s in [0, 1] of the drivers putting the ratio back inside (45 halvings)."""
-        active = drivers.any(axis=1)
-        lo_s, hi_s = np.zeros(len(w)), np.ones(len(w))
-        for _ in range(45):
-            mid = (lo_s + hi_s) / 2
-            x, _ = self.volatility_exposure(np.where(drivers, w * mid[:, None], w))
-            with np.errstate(invalid="ignore"):
-                ok = np.where(up, x <= target, x >= target) | ~np.isfinite(x)
-            lo_s, hi_s = np.where(ok, mid, lo_s), np.where(ok, hi_s, mid)
-        s = np.where(active, lo_s, 1.0)
-        return np.where(drivers, w * s[:, None], w)
+    def _volatility_scale(self, w, drivers, target, side) -> np.ndarray:
+        """(B,) the largest s in [0, 1] with the drivers times s putting the ratio at ``target``,
+        and (B,) whether there is one.
+
+        With d the drivers and o the rest, the sleeve ratio at scale s is on the target where
+        ``(s d + o)' C (s d + o) = (target * vol_b)^2 (s |d| + |o|)^2``: a quadratic in s.
+        ``side`` +1 wants the ratio down to the target, -1 up to it; without a root in
+        [0, 1] the band cannot be reached by these drivers.
+        """
+        d, o = np.where(drivers, w, 0.0), np.where(drivers, 0.0, w)
+        cd, co = (np.matmul(v[:, None, :], self.cov)[:, 0, :] for v in (d, o))
+        gd, go = np.abs(d).sum(axis=1), np.abs(o).sum(axis=1)
+        t2 = (target * self.model.benchmark_vol) ** 2
+        a = side * ((cd * d).sum(axis=1) - t2 * gd * gd)
+        b = side * 2 * ((cd * o).sum(axis=1) - t2 * gd * go)
+        c = side * ((co * o).sum(axis=1) - t2 * go * go)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            root = np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))
+            quad = np.stack([(-b + root) / (2 * a), (-b - root) / (2 * a)], axis=1)
+            lin = np.where(b != 0, -c / b, np.nan)[:, None]
+        roots = np.where((np.abs(a) > 1e-300)[:, None], quad, lin)
+        roots = np.where((roots >= 0) & (roots <= 1) & (b * b - 4 * a * c >= 0)[:, None], roots, np.nan)
+        found = np.isfinite(roots).any(axis=1) & drivers.any(axis=1)
+        s = np.where(found, np.max(np.where(np.isfinite(roots), roots, -1.0), axis=1), 1.0)
+        return np.clip(s, 0.0, 1.0), found
 
     # -- the whole procedure
 
@@ -432,29 +467,59 @@ class ConstraintSet:
                 scale = scale * checks[name].factor
         return w * scale
 
-    def project(self, w: np.ndarray, max_rounds: int = 25) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def project(self, w: np.ndarray, max_rounds: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Restore violated constraints in rounds until all hold.
 
-        Returns the weights, the rounds used (B,) and a (B,) flag for the scenarios that no
-        round fixed and went to cash.
+        Each round restores every violated constraint in ``PROJECTION_ORDER``; a band that
+        its drivers cannot reach is set aside for that scenario. The beta and volatility
+        bands both describe the sleeve, not its size, so two of them pulling against each
+        other would only grind the book down round after round: a scenario still failing
+        after ``max_rounds`` goes back to its weights with the caps alone restored, its
+        bands left as they were. Every cap holds at the end (a cap only scales positions
+        down, so none undoes another). Returns the weights, the rounds used (B,) and (B,)
+        the scenarios left with a band violated: kept as they are, or emptied to cash when
+        ``unreachable`` is ``cash``.
         """
-        rounds = np.zeros(len(w), dtype=np.int64)
+        b = len(w)
+        caps_only = self._restore_caps(w)
+        rounds = np.zeros(b, dtype=np.int64)
+        stuck = {name: np.zeros(b, dtype=bool) for name in BANDS}
+        failing = ~self.all_pass(w, excused=stuck)
         for _ in range(max_rounds):
-            failing = ~self.all_pass(w)
             if not failing.any():
-                return w, rounds, np.zeros(len(w), dtype=bool)
+                break
             rounds += failing
             for name in PROJECTION_ORDER:
-                w = self.restore(name, w)
-        failing = ~self.all_pass(w)
-        return np.where(failing[:, None], 0.0, w), rounds, failing
+                if name in BANDS:
+                    w, gave_up = self.restore_band(name, w, stuck[name])
+                    stuck[name] |= gave_up
+                else:
+                    w = self.restore(name, w)
+            failing = ~self.all_pass(w, excused=stuck)
+        w = self._restore_caps(np.where(failing[:, None], caps_only, w))
+        left = ~self.all_pass(w, names=BANDS)
+        if self.unreachable == "cash":
+            w = np.where(left[:, None], 0.0, w)
+        return w, rounds, left
 
-    def all_pass(self, w: np.ndarray) -> np.ndarray:
-        """(B,) every risk constraint holds."""
+    def _restore_caps(self, w: np.ndarray) -> np.ndarray:
+        for name in CAPS:
+            w = self.restore(name, w)
+        return w
+
+    def all_pass(self, w: np.ndarray, names=PROJECTION_ORDER, excused=None) -> np.ndarray:
+        """(B,) every risk constraint in ``names`` holds, bar those ``excused`` {name: (B,)}."""
         ok = np.ones(len(w), dtype=bool)
-        for check in self.check(w, factors=False).values():
-            ok &= check.passed
+        for name, check in self.check(w, names, factors=False).items():
+            ok &= check.passed | (excused[name] if excused and name in excused else False)
         return ok
+
+
+def _beyond(x: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """(B,) exposure x outside its band (B, 2) by more than the pass tolerance."""
+    mid, half = band.mean(axis=1), (band[:, 1] - band[:, 0]) / 2
+    with np.errstate(invalid="ignore"):
+        return np.abs(x - mid) / half > 1.0 + TOL
 
 
 def group_sums(a: np.ndarray, ids: np.ndarray, n_groups: int) -> np.ndarray:

@@ -44,16 +44,22 @@ Order of operations at a decision
        long-only book sits at 100% of a 100% gross limit by construction, and the curve
        would cut it to a quarter; gross is a hard cap (step 3) unless listed.
     3. Projection: constraints still violated are restored exactly by scaling their
-       drivers down, in rounds, until none is (recorded as ``projected``); a portfolio that
-       no round fixes goes to cash (``fallback_cash``; not expected in practice).
+       drivers down, in rounds, until none is (recorded as ``projected``). A beta or
+       volatility band that no scaling of the held names can reach (every held name on the
+       wrong side of it, or the two bands pulling against each other) is left violated and
+       flagged ``band_unreachable``; with ``unreachable_band: cash`` the book goes to cash
+       instead (``fallback_cash``). Emptying a book because its beta is *too low* is rarely
+       what a risk manager means, hence the default. Caps always end satisfied.
     4. Turnover: the held book is first brought inside the limits the same way (that trade
        is *forced* and not charged to the budget); the trade from there to the target is
        scaled by the turnover backoff factor and, if still over budget, moved only part of
        the way. The first rebalance of a book (building it from cash) is exempt by default
        (``first_rebalance_free``).
     5. A last projection catches what the partial move could break.
-    After the Step, every constraint holds: utilization <= 1, turnover counted net of the
-    forced trades (``max_final_util`` records it).
+    After the Step every cap holds, the turnover (net of forced trades) is within its
+    budget, and every band holds unless flagged ``band_unreachable`` (with
+    ``unreachable_band: cash``, unconditionally). ``max_final_util`` records the largest
+    utilization left.
 
 Diagnostics (flat, one value per scenario unless noted): ``regime`` (label), ``stress``,
 ``regime_score`` (the detector's statistic: VIX or its proxy, percentile, deviation,
@@ -62,7 +68,7 @@ probability), ``regime_proxy`` (the decision day's label used the VIX proxy),
 ``MULTIPLIED``, ``beta_lo``/``beta_hi``/``volatility_lo``/``volatility_hi`` (smoothed
 bands); for each of ``CHECKED``, ``util_<name>`` (of the proposal) and ``factor_<name>``
 (the smallest backoff factor it applied; 1 untouched); ``max_final_util``, ``projected``,
-``fallback_cash``, ``turnover``, ``turnover_budget``, ``turnover_forced``,
+``band_unreachable``, ``fallback_cash``, ``turnover``, ``turnover_budget``, ``turnover_forced``,
 ``trade_fraction``, ``beta``, ``volatility_exposure`` (of the final weights),
 ``exposure_size``/``exposure_value``/``exposure_momentum``, ``n_clusters``,
 ``correlation_fallback`` (the conditional correlation fell back to unconditional),
@@ -128,7 +134,7 @@ def _regime_key(key: Any, where: str) -> str:
     text = str(key)
     if text in ("normal", "stress") or (text.isdigit() and int(text) < MAX_LABELS):
         return text
-    raise _fail(f"{where}: unknown regime {key!r}; use normal, stress or a label 0..{MAX_LABELS - 1}")
+    raise _fail(f"unknown regime {key!r}{where}; use normal, stress or a label 0..{MAX_LABELS - 1}")
 
 
 def _check_regime(value: Any) -> dict:
@@ -140,64 +146,60 @@ def _check_regime(value: Any) -> dict:
 
 def _check_multipliers(value: Any) -> dict:
     if not isinstance(value, dict):
-        raise _fail(f"multipliers: expected {{regime: {{constraint: multiplier}}}}; got {value!r}")
+        raise _fail("expected {regime: {constraint: multiplier}}")
     out = {"normal": dict.fromkeys(MULTIPLIED, 1.0), "stress": dict.fromkeys(MULTIPLIED, 1.0)}
     for key, table in value.items():
-        regime = _regime_key(key, "multipliers")
+        regime = _regime_key(key, "")
         if not isinstance(table, dict):
-            raise _fail(f"multipliers.{regime}: expected {{constraint: multiplier}}; got {table!r}")
+            raise _fail(f"{regime}: expected {{constraint: multiplier}}; got {table!r}")
         row = out.setdefault(regime, dict.fromkeys(MULTIPLIED, 1.0))
         for name, m in table.items():
             if name not in MULTIPLIED:
-                raise _fail(f"multipliers.{regime}.{name}: unknown constraint; valid: {', '.join(MULTIPLIED)}")
+                raise _fail(f"{regime}.{name}: unknown constraint; valid: {', '.join(MULTIPLIED)}")
             if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m < np.inf:
-                raise _fail(f"multipliers.{regime}.{name}: must be a number > 0; got {m!r}")
+                raise _fail(f"{regime}.{name}: must be a number > 0; got {m!r}")
             row[name] = float(m)
     return out
 
 
-def _check_band(name: str):
-    def check(value: Any) -> dict | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise _fail(f"{name}: expected {{regime: [low, high]}} or null; got {value!r}")
-        out = {}
-        for key, band in value.items():
-            regime = _regime_key(key, name)
-            try:
-                lo, hi = (float(v) for v in band)
-            except (TypeError, ValueError):
-                raise _fail(f"{name}.{regime}: expected [low, high]; got {band!r}") from None
-            if not 0 <= lo < hi:
-                raise _fail(f"{name}.{regime}: expected 0 <= low < high; got [{lo}, {hi}]")
-            out[regime] = [lo, hi]
-        for state in ("normal", "stress"):
-            if state not in out:
-                raise _fail(f"{name}: needs a band for {state!r}; got {sorted(out)}")
-        return out
-
-    return check
+def _check_band(value: Any) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _fail("expected {regime: [low, high]} or null")
+    out = {}
+    for key, band in value.items():
+        regime = _regime_key(key, "")
+        try:
+            lo, hi = (float(v) for v in band)
+        except (TypeError, ValueError):
+            raise _fail(f"{regime}: expected [low, high]; got {band!r}") from None
+        if not 0 <= lo < hi:
+            raise _fail(f"{regime}: expected 0 <= low < high; got [{lo}, {hi}]")
+        out[regime] = [lo, hi]
+    for state in ("normal", "stress"):
+        if state not in out:
+            raise _fail(f"needs a band for {state!r}; got bands for {sorted(out)}")
+    return out
 
 
 def _check_backoff_on(value: Any) -> list:
     names = list(value) if isinstance(value, (list, tuple)) else None
     if names is None or any(n not in CHECKED for n in names):
-        raise _fail(f"backoff_on: expected a list of constraints from {', '.join(CHECKED)}; got {value!r}")
+        raise _fail(f"expected a list of constraints from {', '.join(CHECKED)}")
     return [n for n in CHECKED if n in names]
 
 
 def _check_backoff(value: Any) -> list:
     try:
-        return check_breakpoints(value, "backoff")
+        return check_breakpoints(value, "breakpoints")
     except ConfigError as err:
         raise _fail(str(err)) from None
 
 
 RegimeSpec = Annotated[dict, AfterValidator(_check_regime)]
 MultiplierSpec = Annotated[dict, AfterValidator(_check_multipliers)]
-BetaSpec = Annotated[dict | None, AfterValidator(_check_band("beta"))]
-VolatilitySpec = Annotated[dict | None, AfterValidator(_check_band("volatility"))]
+BandSpec = Annotated[dict | None, AfterValidator(_check_band)]
 BackoffSpec = Annotated[list, AfterValidator(_check_backoff)]
 BackoffOnSpec = Annotated[list, AfterValidator(_check_backoff_on)]
 DEFAULT_BACKOFF_ON = [name for name in CHECKED if name != "gross"]
@@ -361,8 +363,8 @@ class RegimeConstraints(Step):
     rebalances_per_year: Annotated[float, Field(gt=0)] = 12.0
     first_rebalance_free: bool = True
     multipliers: MultiplierSpec = field(default_factory=lambda: _check_multipliers(DEFAULT_MULTIPLIERS))
-    beta: BetaSpec = field(default_factory=lambda: _check_band("beta")(DEFAULT_BETA))
-    volatility: VolatilitySpec = field(default_factory=lambda: _check_band("volatility")(DEFAULT_VOLATILITY))
+    beta: BandSpec = field(default_factory=lambda: _check_band(DEFAULT_BETA))
+    volatility: BandSpec = field(default_factory=lambda: _check_band(DEFAULT_VOLATILITY))
     smoothing: Annotated[float, Field(gt=0, le=1)] = 0.3
     backoff: BackoffSpec = field(default_factory=lambda: [list(p) for p in DEFAULT_BREAKPOINTS])
     backoff_on: BackoffOnSpec = field(default_factory=lambda: list(DEFAULT_BACKOFF_ON))
@@ -371,6 +373,7 @@ class RegimeConstraints(Step):
     correlation_window: Annotated[int, Field(ge=20)] = 252
     correlation_regime: bool = True
     linkage: Literal["single", "average", "complete"] = "average"
+    unreachable_band: Literal["keep", "cash"] = "keep"
 
     # -- configuration helpers
 
@@ -473,22 +476,23 @@ class RegimeConstraints(Step):
         b = ctx.n_scenarios
         regime = np.asarray(ctx.feature("regime"), dtype=float)
         limits = self.limits_from(regime[:, len(REGIME_COLUMNS):], b)
-        cs = ConstraintSet(limits, self.risk_model(ctx), self.curve)
+        cs = ConstraintSet(limits, self.risk_model(ctx), self.curve, self.unreachable_band)
         proposal = np.asarray(weights, dtype=float)
         before = cs.check(proposal)
-        risk, rounds, fallback = cs.project(cs.back_off(proposal, before, self.backoff_on))
+        risk, rounds, left = cs.project(cs.back_off(proposal, before, self.backoff_on))
         held = np.asarray(ctx.weights, dtype=float)
         anchor, _, _ = cs.project(held)
         last = np.full(b, -1) if ctx.last_rebalance is None else np.asarray(ctx.last_rebalance)
         exempt = (last < 0) if self.first_rebalance_free else np.zeros(b, dtype=bool)
         curve = cs.curve if "turnover" in self.backoff_on else BackoffCurve((0.0,), (1.0,))
         mixed, t_util, t_factor, fraction = turnover_move(risk, anchor, limits.turnover, curve, exempt)
-        final, rounds_after, fallback_after = cs.project(mixed)
+        final, rounds_after, left_after = cs.project(mixed)
         return Decision(
             regime=regime, limits=limits, constraints=cs, proposal=proposal, before=before, held=held,
             anchor=anchor, mixed=mixed, weights=final, after=cs.check(final, factors=False),
             turnover_util=t_util, turnover_factor=t_factor, trade_fraction=fraction, exempt=exempt,
-            projected=(rounds > 0) | (rounds_after > 0), fallback=fallback | fallback_after,
+            projected=(rounds > 0) | (rounds_after > 0), bands_left=left_after,
+            fallback=(left | left_after) & (self.unreachable_band == "cash"),
         )
 
 
@@ -511,7 +515,8 @@ class Decision:
     trade_fraction: np.ndarray  # (B,) share of that trade done
     exempt: np.ndarray  # (B,) first rebalance, outside the budget
     projected: np.ndarray  # (B,) bool
-    fallback: np.ndarray  # (B,) bool
+    bands_left: np.ndarray  # (B,) bool, a band no scaling could reach is still violated
+    fallback: np.ndarray  # (B,) bool, emptied to cash for such a band (unreachable_band: cash)
 
     @property
     def final_turnover_util(self) -> np.ndarray:
@@ -520,7 +525,10 @@ class Decision:
         return np.where(self.exempt, 0.0, util)
 
     def max_final_util(self) -> np.ndarray:
-        """(B,) the largest utilization of any constraint after the Step (<= 1)."""
+        """(B,) the largest utilization of any constraint after the Step.
+
+        At most 1, unless a band was left unreachable (``bands_left``).
+        """
         utils = [c.utilization for c in self.after.values()] + [self.final_turnover_util]
         return np.nanmax(np.column_stack([np.where(np.isfinite(u), u, 0.0) for u in utils]), axis=1)
 
@@ -535,7 +543,7 @@ class Decision:
         out.update({
             "util_turnover": self.turnover_util, "factor_turnover": self.turnover_factor,
             "max_final_util": self.max_final_util(), "projected": self.projected.astype(float),
-            "fallback_cash": self.fallback.astype(float),
+            "band_unreachable": self.bands_left.astype(float), "fallback_cash": self.fallback.astype(float),
             "turnover": one_way(self.held, w), "turnover_budget": self.limits.turnover,
             "turnover_forced": one_way(self.held, self.anchor) + one_way(self.mixed, w),
             "trade_fraction": self.trade_fraction,

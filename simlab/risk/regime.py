@@ -42,6 +42,7 @@ experiment with the stress regime forced on.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -60,6 +61,7 @@ MAX_LABELS = 4
 SNAP = 1e-4  # a smoothed value this close to its target takes it
 REGIME_COLUMNS = ("label", "stress", "score", "proxy", "known", "proxy_days")
 DateWindow = tuple[dt.date, dt.date]
+_PATHS: dict = {}  # (detector, id(inputs)) -> (weakref to inputs, RegimePath); see Detector.path
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,25 @@ class Detector(StrictModel):
         raise NotImplementedError
 
     def path(self, inputs: FeatureInputs) -> RegimePath:
-        """The daily regime path over all T days of ``inputs``."""
+        """The daily regime path over all T days of ``inputs`` (read-only arrays).
+
+        Several Features read the same path (the limits, the conditional covariance's
+        labels); it is computed once per detector and ``inputs`` object and remembered
+        while that object lives (a pure function's memo, keyed by identity).
+        """
+        key = (self, id(inputs))
+        hit = _PATHS.get(key)
+        if hit is not None and hit[0]() is inputs:
+            return hit[1]
+        path = self._compute_path(inputs)
+        for arr in vars(path).values():
+            arr.flags.writeable = False
+        _PATHS[key] = (weakref.ref(inputs), path)
+        while len(_PATHS) > 16:
+            _PATHS.pop(next(iter(_PATHS)))
+        return path
+
+    def _compute_path(self, inputs: FeatureInputs) -> RegimePath:
         label, score, proxy = self.statistic(inputs)
         known = label >= 0
         label = np.where(known, label, 0).astype(np.int64)

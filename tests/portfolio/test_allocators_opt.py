@@ -13,9 +13,14 @@ from simlab.errors import ConfigError
 from simlab.features.covariance import Covariance
 from simlab.features.returns import MeanReturn
 from simlab.portfolio import optimize
-from simlab.portfolio.allocators_opt import BlackLitterman, MeanCVaR, MeanVariance, signal_alpha
+from simlab.portfolio.allocators_opt import (
+    BlackLitterman,
+    MeanCVaR,
+    MeanVariance,
+    signal_alpha,
+)
 from simlab.portfolio.step import HOLD
-from simlab.testing.assertions import assert_identical_through
+from simlab.testing.assertions import assert_identical_through, assert_runs_identical
 from simlab.testing.builders import csv_experiment, make_context, price_frame
 
 nan = np.nan
@@ -227,3 +232,14 @@ def test_every_phase_runs_in_one_batch_and_stays_point_in_time(tmp_path):
     later.iloc[t + 1:] *= np.random.default_rng(0).lognormal(0, 0.3, later.iloc[t + 1:].shape)
     b = simlab.run(phase_experiment(later, tmp_path, "later.csv"))
     assert_identical_through(a, b, close.index[t])
+
+
+def test_solver_scenarios_are_bit_identical_when_run_again(tmp_path):
+    """A compiled cvxpy problem is re-solved the same way on every run of the process."""
+    close = price_frame(120, 4, seed=12)
+    cfg = csv_experiment(close, tmp_path, strategy={"type": "momentum", "lookback": 20, "skip": 1},
+                         pipeline=[{"type": "equal_weight"}], scenarios={"list": [
+                             {"name": "ms", "pipeline": [{"type": "mean_variance", "window": 40, "mean_window": 40,
+                                                         "max_weight": 0.6, "turnover_penalty": 0.001}]},
+                             {"name": "cvar", "pipeline": [{"type": "mean_cvar", "window": 40, "max_weight": 0.6}]}]})
+    assert_runs_identical(simlab.run(cfg), simlab.run(cfg))

@@ -94,7 +94,7 @@ def test_feature_arguments_are_checked():
         Volatility(window=10, min_periods=20)
     with pytest.raises(ValueError, match="halflife must be > 0"):
         MeanReturn(halflife=0.0)
-    mean, var, count = trailing_moments(np.array([[0.01], [0.02]]), np.array([1]), window=1)
+    _, var, count = trailing_moments(np.array([[0.01], [0.02]]), np.array([1]), window=1)
     assert np.isnan(var[0, 0]) and count[0, 0] == 1  # one return: no variance
 
 
@@ -246,5 +246,9 @@ def test_registry_validates_phase2_fields():
         registry.resolve("step", {"type": "risk_parity", "estimator": "shrunk"}, "pipeline[0]")
     with pytest.raises(ConfigError, match=r"pipeline\[0\]\.linkage"):
         registry.resolve("step", {"type": "hierarchical_risk_parity", "linkage": "median"}, "pipeline[0]")
+    with pytest.raises(ConfigError, match="min_weight .* must not exceed max_weight"):
+        registry.resolve("step", {"type": "min_variance", "min_weight": 0.3, "max_weight": 0.2}, "pipeline[0]")
+    with pytest.raises(ConfigError, match="asset_bounds.A0: lower 0.3 is above upper 0.1"):
+        registry.resolve("step", {"type": "min_variance", "asset_bounds": {"A0": [0.3, 0.1]}}, "pipeline[0]")
     resolved = registry.resolve("step", {"type": "min_variance", "asset_bounds": {"A0": [0, 0.1]}}, "pipeline[0]")
     assert str(registry.build("step", resolved)).startswith("{type: min_variance, estimator: ledoit_wolf")

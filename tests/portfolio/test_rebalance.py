@@ -73,10 +73,6 @@ def test_weekday_holiday_midweek_takes_the_day_before():
     assert picked(dates, "weekly", "wednesday") == ["2024-06-05", "2024-06-13"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_weekday_rows raises IndexError when no date of the data falls on or before the weekday",
-)
 def test_weekday_when_no_day_of_the_data_is_on_or_before_it():
     dates = cal("2024-06-06", "2024-06-07")  # Thursday and Friday only: falls back to Thursday
     assert picked(dates, "weekly", "wednesday") == ["2024-06-06"]

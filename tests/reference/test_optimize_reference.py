@@ -64,7 +64,7 @@ def test_max_sharpe_matches_efficient_frontier(cov, mu):
         w = optimize.max_sharpe(mu, cov, bounds=BOUNDS, risk_free=rf)
         np.testing.assert_allclose(w, ref, atol=1e-4)
 
-        def sharpe(x):
+        def sharpe(x, rf=rf):
             return (mu @ x - rf) / np.sqrt(variance(x, cov))
 
         assert sharpe(w) == pytest.approx(sharpe(ref), rel=1e-8)

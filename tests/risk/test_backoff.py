@@ -199,3 +199,29 @@ def test_empty_book_passes_everything():
     assert cs.all_pass(w)[0]
     out, rounds, fallback = cs.project(w)
     assert rounds[0] == 0 and not fallback[0]
+
+
+def test_unreachable_band_is_kept_and_flagged_or_emptied_to_cash():
+    low = model(beta=[0.4, 0.5, 0.6, 0.7])  # every name below a 0.9 floor: no scaling can lift the sleeve
+    w = np.array([[0.25, 0.25, 0.25, 0.25]])
+    keep = ConstraintSet(limits(sector=1.0, beta=(0.9, 1.1)), low, CURVE)
+    out, rounds, left = keep.project(w)
+    np.testing.assert_array_equal(out, w)
+    assert left[0] and not keep.all_pass(out)[0]
+    assert keep.all_pass(out, names=("correlation", "sector", "single_name", "gross"))[0]
+    cash = ConstraintSet(limits(sector=1.0, beta=(0.9, 1.1)), low, CURVE, unreachable="cash")
+    out, _, left = cash.project(w)
+    assert left[0] and (out == 0).all() and cash.all_pass(out)[0]
+
+
+def test_bands_pulling_against_each_other_do_not_grind_the_book_down():
+    # high beta comes with high volatility: a beta floor and a volatility ceiling cannot both hold
+    cov = np.diag([9e-4, 9e-4, 1e-4, 1e-4])
+    m = model(beta=[1.6, 1.5, 0.4, 0.5], cov=cov)
+    cs = ConstraintSet(limits(sector=1.0, beta=(0.95, 1.05), vol=(0.5, 1.2)), m, CURVE)
+    w = np.array([[0.1, 0.1, 0.4, 0.4]])
+    out, rounds, left = cs.project(w)
+    assert left[0] and rounds[0] == 12
+    np.testing.assert_allclose(out, w)  # back to the proposal with only the caps restored
+    with pytest.raises(ValueError, match="'keep' or 'cash'"):
+        ConstraintSet(limits(), m, CURVE, unreachable="ignore")

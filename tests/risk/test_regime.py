@@ -279,3 +279,27 @@ def test_regime_limits_feature_reads_the_daily_smoothed_path_at_decision_rows():
     np.testing.assert_allclose(got[:, -1], daily[rows])
     np.testing.assert_array_equal(got[:, 0], [0, 2, 2, 0])  # labels
     assert got[1, -1] == pytest.approx(1.0 - 0.5 * (1 - 0.7 ** 2))  # two smoothed days, not one step
+
+
+@pytest.mark.parametrize("kind, levels", [
+    ("realized_vol_percentile", [0.80, 0.95]),
+    ("vix_threshold", [20.0, 30.0, 40.0]),
+])
+def test_percentile_and_vix_levels_at_below_above(kind, levels):
+    from simlab.risk.regime import _count_beyond
+
+    for i, level in enumerate(levels):
+        got = _count_beyond(np.array([level - 1e-12, level, level + 1e-12]), levels, above=True)
+        assert got.tolist() == [i, i, i + 1]
+
+
+def test_hmm_threshold_at_below_and_above():
+    from simlab.risk.regime import HiddenMarkov
+
+    class Fixed(HiddenMarkov):
+        def filtered_probability(self, x, dates):
+            return np.array([np.nan, 0.5 - 1e-12, 0.5, 0.5 + 1e-12, 0.9])
+
+    path = Fixed(threshold=0.5).path(inputs(bench=random_walk(5)))
+    assert path.label.tolist() == [0, 0, 0, 1, 1]
+    assert path.known.tolist() == [False, True, True, True, True]

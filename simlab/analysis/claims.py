@@ -1,0 +1,636 @@
+"""Claims on trial: does the backtest bear out what its experiment claims?
+
+An experiment may state claims about the metrics its run reports (fractions, as
+:func:`simlab.analysis.metrics.summary` gives them)::
+
+    claims:
+      sharpe: {min: 2.85}
+      active_return: {min: 1.06}      # +106% total return over the benchmark's
+      max_drawdown: {max: 0.20}
+
+:func:`claims_table` judges each claim on each scenario (or on the one its ``scenario``
+names). A row holds:
+
+estimate
+    The metric of the run, as :meth:`Result.metrics` reports it.
+interval
+    A ``confidence`` (95%) percentile interval from a stationary block bootstrap of the
+    scenario's daily path (its returns, and the benchmark's on the same days, resampled
+    together; turnover and costs as fractions of NAV likewise), ``draws`` resamples
+    seeded from the experiment's ``seed`` and the scenario's name, mean block length
+    from the data (:func:`simlab.analysis.statistics.path_block_length`). Resampled
+    paths have the run's length, so total and active returns compare with the claim.
+    ``total_costs`` (money) has no interval.
+PSR, MinTRL
+    For Sharpe claims: the probability that the true Sharpe ratio meets the claim, and
+    the track record (years) needed before a PSR against the claimed minimum would reach
+    ``confidence`` (``inf`` when the observed Sharpe ratio is not above it).
+DSR
+    The deflated Sharpe ratio of the scenario: its PSR against the Sharpe ratio the best
+    of ``N`` skill-less trials would show, ``N`` the scenarios or the claim's ``trials``
+    (the larger), their spread that of the scenarios' Sharpe ratios (with one scenario,
+    that of chance alone). Formulas and references: :mod:`simlab.analysis.statistics`.
+walk-forward
+    On expanding in-sample windows (the first ``train_days`` long) the best scenario for
+    the claim is picked and held over the next ``test_days``; the out-of-sample pieces,
+    stitched, give the walk-forward estimate, and ``wf_met`` counts the windows that bear
+    the claim out on their own. Total and active returns are carried to the run's length
+    at their out-of-sample pace, so that they compare with the claimed bound.
+
+Verdicts
+--------
+- FAIL: the estimate itself misses the bound.
+- PASS: the estimate meets it, and so do the whole interval and the walk-forward
+  estimate; for a Sharpe claim, PSR >= ``confidence`` too and, when more than one trial
+  was run, DSR >= ``confidence``.
+- INCONCLUSIVE: the estimate meets the bound but a check above does not (the reason
+  says which), or the metric is undefined on the run.
+
+A claim's verdict is the worst of its rows; ``simlab validate`` exits 1 when a claim
+fails (with ``--strict``, also when one is inconclusive). With several scenarios it also
+tests each pair for equal Sharpe ratios (:func:`equal_sharpe_table`).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simlab.analysis import metrics
+from simlab.analysis import statistics as st
+from simlab.errors import ConfigError
+
+__all__ = ["Claim", "Validation", "claims_table", "equal_sharpe_table", "metric_interval", "validate",
+           "walk_forward"]
+
+PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
+PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "annual_turnover", "cost_drag",
+           "active_return", "tracking_error", "hit_rate"}
+BENCHMARK_METRICS = {"active_return", "tracking_error", "information_ratio", "beta"}
+SPAN_METRICS = {"total_return", "active_return"}
+POINT_ONLY = {"total_costs"}
+COLUMNS = ["claim", "metric", "min", "max", "scenario", "estimate", "ci_low", "ci_high", "block_length",
+           "psr", "dsr", "trials", "min_trl_years", "years", "wf_estimate", "wf_met", "wf_windows",
+           "verdict", "reason"]
+PERIODS = 252
+_CHUNK = 250  # resamples computed at once
+_RANK = {PASS: 0, INCONCLUSIVE: 1, FAIL: 2}
+
+
+# ----------------------------------------------------------------------------
+# Claims
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A bound on one metric: ``min <= value`` and/or ``value <= max``."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    scenario: str | None = None
+    trials: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``sharpe >= 2.85``, ``max_drawdown <= 20%``, ``0.5 <= beta <= 0.9``."""
+        lo, hi = (None if b is None else _bound(self.metric, b) for b in (self.min, self.max))
+        if lo is not None and hi is not None:
+            return f"{lo} <= {self.metric} <= {hi}"
+        return f"{self.metric} >= {lo}" if lo is not None else f"{self.metric} <= {hi}"
+
+    def holds(self, value: float) -> bool:
+        """Whether ``value`` lies within the bounds (never for NaN)."""
+        return bool(np.isfinite(value) and (self.min is None or value >= self.min)
+                    and (self.max is None or value <= self.max))
+
+    def score(self, values: np.ndarray) -> np.ndarray:
+        """Larger is better for the claim: the value, minus the value, or minus the miss."""
+        values = np.asarray(values, dtype="float64")
+        if self.max is None:
+            out = values
+        elif self.min is None:
+            out = -values
+        else:
+            out = -(np.maximum(self.min - values, 0) + np.maximum(values - self.max, 0))
+        return np.where(np.isfinite(out), out, -np.inf)
+
+    def miss(self, value: float) -> str:
+        """How ``value`` misses the claim, in words."""
+        if self.min is not None and value < self.min:
+            return f"below the claimed minimum {_bound(self.metric, self.min)}"
+        return f"above the claimed maximum {_bound(self.metric, self.max)}"
+
+
+def claims_of(config) -> list[Claim]:
+    """The claims of an experiment's config, in the order of the metrics."""
+    return [Claim(metric, spec.min, spec.max, spec.scenario, spec.trials)
+            for metric, spec in config.experiment.claims.items()]
+
+
+def _bound(metric: str, value: float) -> str:
+    return f"{value * 100:g}%" if metric in PERCENT else f"{value:g}"
+
+
+def _fmt(metric: str, value: float) -> str:
+    """A metric's value for a table: percents where apt, ``-`` for NaN."""
+    if not np.isfinite(value):
+        return "-" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+    if metric in PERCENT:
+        return f"{value:.0%}" if abs(value) >= 1 else f"{value:.2%}"
+    return f"{value:.4g}" if abs(value) >= 100 else f"{value:.3f}"
+
+
+# ----------------------------------------------------------------------------
+# Metrics on (T, K) panels of daily series
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """Daily series a metric needs, (T, K): K scenarios, or K resamples of one.
+
+    ``benchmark`` has one column, shared by all; ``turnover`` and ``costs`` are traded
+    value and costs over the NAV at the previous close.
+    """
+
+    returns: np.ndarray
+    benchmark: np.ndarray | None = None
+    turnover: np.ndarray | None = None
+    costs: np.ndarray | None = None
+
+    def take(self, rows: np.ndarray, cols) -> _Panel:
+        """Rows (T',) of columns ``cols``; or, with rows (T', K'), element-wise picks."""
+        def pick(a, c):
+            return None if a is None else a[rows, c] if np.ndim(rows) == 2 else a[rows][:, c]
+        first = 0 if np.ndim(rows) == 2 else [0]
+        return _Panel(pick(self.returns, cols), pick(self.benchmark, first), pick(self.turnover, cols),
+                      pick(self.costs, cols))
+
+
+def _metric(metric: str, p: _Panel, risk_free: float, periods: float = PERIODS) -> np.ndarray:
+    """(K,) ``metric`` of each column, through :mod:`simlab.analysis.metrics`."""
+    r = pd.DataFrame(p.returns)
+    if metric in BENCHMARK_METRICS:
+        b = pd.DataFrame(np.broadcast_to(p.benchmark, p.returns.shape))
+        args = (periods,) if metric in {"tracking_error", "information_ratio"} else ()
+        return getattr(metrics, metric)(r, b, *args).to_numpy()
+    if metric in {"annual_turnover", "cost_drag"}:
+        share = pd.DataFrame(p.turnover if metric == "annual_turnover" else p.costs)
+        return getattr(metrics, metric)(share, pd.DataFrame(np.ones(share.shape)), periods).to_numpy()
+    calls = {"sharpe": (risk_free, periods), "sortino": (0.0, periods), "cagr": (periods,),
+             "annual_volatility": (periods,), "calmar": (periods,)}
+    if metric in POINT_ONLY:
+        return np.full(r.shape[1], np.nan)
+    return getattr(metrics, metric)(r, *calls.get(metric, ())).to_numpy()
+
+
+def _panel(result, names: list[str], needs: set[str]) -> _Panel:
+    """The run's daily series for the scenarios ``names``."""
+    nav = result.nav[names]
+    prior = nav.shift(1).fillna(nav)
+    bench = result.benchmark_returns
+    return _Panel(
+        result.returns[names].to_numpy(dtype="float64"),
+        None if bench is None else bench.to_numpy(dtype="float64")[:, None],
+        (result.daily_traded_value()[names] / prior).to_numpy() if "annual_turnover" in needs else None,
+        (result.daily_costs()[names] / prior).to_numpy() if "cost_drag" in needs else None,
+    )
+
+
+# ----------------------------------------------------------------------------
+# Bootstrap intervals
+# ----------------------------------------------------------------------------
+
+
+def _seed(seed: int, *names: str) -> np.random.SeedSequence:
+    """A seed from the experiment's and the names (scenario, pair), independent of order."""
+    return np.random.SeedSequence([int(seed) % (1 << 63), *(zlib.crc32(n.encode()) for n in names)])
+
+
+def _bootstrap(panel: _Panel, wanted: list[str], block: float, draws: int, seed, risk_free: float) -> dict:
+    """metric -> (draws,) values on stationary-bootstrap resamples of a one-column panel."""
+    rng = np.random.default_rng(seed)
+    n = panel.returns.shape[0]
+    parts: dict[str, list] = {m: [] for m in wanted}
+    for start in range(0, draws, _CHUNK):
+        idx = st.stationary_bootstrap_indices(n, block, min(_CHUNK, draws - start), rng).T
+        resampled = panel.take(idx, 0)
+        for m in wanted:
+            parts[m].append(_metric(m, resampled, risk_free))
+    return {m: np.concatenate(v) for m, v in parts.items()}
+
+
+def metric_interval(
+    metric: str,
+    returns: pd.Series,
+    benchmark_returns: pd.Series | None = None,
+    *,
+    draws: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    risk_free: float = 0.0,
+) -> tuple[float, float, float]:
+    """``(low, high, block_length)``: percentile interval of a return-based metric.
+
+    The stationary block bootstrap of :func:`claims_table`, on one daily return series
+    (and the benchmark's on the same days), seeded by ``seed``.
+    """
+    r = np.asarray(returns, dtype="float64")
+    b = None if benchmark_returns is None else np.asarray(benchmark_returns, dtype="float64")
+    block = st.path_block_length(r, b)
+    panel = _Panel(r[:, None], None if b is None else b[:, None])
+    values = _bootstrap(panel, [metric], block, draws, _seed(seed), risk_free)[metric]
+    return (*st.percentile_interval(values, confidence), block)
+
+
+# ----------------------------------------------------------------------------
+# Walk-forward
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    """The claim judged out of sample on the best scenario picked in sample."""
+
+    estimate: float
+    met: int
+    windows: int
+
+
+def _windows(n: int, train: int, test: int, shortest: int = 21) -> list[tuple[int, int]]:
+    """Out-of-sample (start, end) rows after an expanding in-sample window of ``train`` rows."""
+    train = min(train, n // 2)
+    if n - train < shortest:
+        return []
+    bounds = [*range(train, n, test), n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < shortest:
+        del bounds[-2]
+    return list(zip(bounds[:-1], bounds[1:]))  # noqa: RUF007
+
+
+def _to_span(metric: str, value: float, part: _Panel, n_total: int, bench_total: float) -> float:
+    """Carry a metric that grows with the span from ``part``'s days to ``n_total`` at its pace."""
+    if metric not in SPAN_METRICS or not np.isfinite(value):
+        return value
+    f = n_total / part.returns.shape[0]
+    if metric == "total_return":
+        return float((1 + value) ** f - 1)
+    rb = float(np.prod(1 + np.nan_to_num(part.benchmark[:, 0])) - 1)
+    return float((1 + bench_total) * (((1 + value + rb) / (1 + rb)) ** f - 1))
+
+
+def walk_forward(claim: Claim, panel: _Panel, *, train_days: int = 756, test_days: int = 252,
+                 risk_free: float = 0.0) -> WalkForward | None:
+    """Pick the best scenario on each expanding window, judge it on the next one.
+
+    None when the run is too short for one out-of-sample window of 21 days, or the
+    metric has no daily form (``total_costs``).
+    """
+    n = panel.returns.shape[0]
+    windows = _windows(n, train_days, test_days)
+    if not windows or claim.metric in POINT_ONLY:
+        return None
+    bench_total = np.nan if panel.benchmark is None else float(np.prod(1 + np.nan_to_num(panel.benchmark)) - 1)
+    rows, cols, met = [], [], 0
+    for start, end in windows:
+        past = _metric(claim.metric, panel.take(np.arange(start), slice(None)), risk_free)
+        pick = int(np.argmax(claim.score(past)))
+        piece = panel.take(np.arange(start, end), [pick])
+        value = _metric(claim.metric, piece, risk_free)[0]
+        met += claim.holds(_to_span(claim.metric, value, piece, n, bench_total))
+        rows.append(np.arange(start, end))
+        cols.append(np.full(end - start, pick))
+    stitched = panel.take(np.concatenate(rows)[:, None], np.concatenate(cols)[:, None])
+    value = _metric(claim.metric, stitched, risk_free)[0]
+    return WalkForward(_to_span(claim.metric, value, stitched, n, bench_total), met, len(windows))
+
+
+# ----------------------------------------------------------------------------
+# The claims table
+# ----------------------------------------------------------------------------
+
+
+def _check(claims: list[Claim], result) -> None:
+    names = list(result.scenarios)
+    for claim in claims:
+        where = f"claims.{claim.metric}"
+        if claim.scenario is not None and claim.scenario not in names:
+            raise ConfigError(f"{where}.scenario: {claim.scenario!r} is not a scenario of {result.config.name} "
+                              f"(it has: {', '.join(names)})")
+        if claim.metric in BENCHMARK_METRICS and result.benchmark_returns is None:
+            raise ConfigError(f"{where}: {claim.metric} is measured against a benchmark, and data.benchmark is "
+                              "null; give one (e.g. builtin:sp500_index)")
+
+
+def _sharpe_columns(claim: Claim, r: np.ndarray, sharpes: np.ndarray, confidence: float, rf: float) -> dict:
+    """PSR (probability the claim holds), MinTRL (years), DSR and its trial count."""
+    sharpes = sharpes[np.isfinite(sharpes)]
+    trials = max(len(sharpes), claim.trials or 1)
+    spread = float(np.std(sharpes, ddof=1)) if len(sharpes) > 1 else None
+    out = {"psr": np.nan, "min_trl_years": np.nan, "trials": trials,
+           "dsr": st.deflated_sharpe_ratio(r, trials, spread, risk_free=rf)}
+    if claim.metric != "sharpe":
+        return out
+    above = 1.0 if claim.min is None else st.probabilistic_sharpe_ratio(r, claim.min, risk_free=rf)
+    below = 0.0 if claim.max is None else st.probabilistic_sharpe_ratio(r, claim.max, risk_free=rf)
+    out["psr"] = above - below
+    if claim.min is not None:
+        trl = st.min_track_record_length(r, claim.min, confidence=confidence, risk_free=rf)
+        out["min_trl_years"] = trl / PERIODS
+    return out
+
+
+def claims_table(
+    result,
+    claims: list[Claim] | None = None,
+    *,
+    draws: int = 1000,
+    seed: int | None = None,
+    confidence: float = 0.95,
+    trial_sharpes: np.ndarray | None = None,
+    train_days: int = 756,
+    test_days: int = 252,
+) -> pd.DataFrame:
+    """One row per claim and scenario judged: estimate, interval, PSR, DSR, MinTRL, walk-forward, verdict.
+
+    Parameters
+    ----------
+    result : Result
+        A finished run.
+    claims : list of Claim, optional
+        Default: the claims of the run's config.
+    draws : int
+        Bootstrap resamples per scenario.
+    seed : int, optional
+        Default: the experiment's ``seed``.
+    confidence : float
+        Interval coverage, and the PSR and DSR a PASS needs.
+    trial_sharpes : array, optional
+        Annualized Sharpe ratios of every variant tried (a sweep's); default the
+        scenarios'. Their count and spread set the DSR's benchmark.
+    train_days, test_days : int
+        First in-sample window and out-of-sample step of the walk-forward check.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`COLUMNS` (module docstring); empty without claims.
+    """
+    claims = claims_of(result.config) if claims is None else list(claims)
+    _check(claims, result)
+    if not claims:
+        return pd.DataFrame(columns=COLUMNS)
+    names, rf = list(result.scenarios), result.config.experiment.risk_free
+    seed = result.config.experiment.seed if seed is None else seed
+    panel = _panel(result, names, {c.metric for c in claims})
+    point = result.metrics()
+    sharpes = np.asarray(point["sharpe"] if trial_sharpes is None else trial_sharpes, dtype="float64")
+    wanted = sorted({c.metric for c in claims} - POINT_ONLY)
+    boots: dict[str, tuple[float, dict]] = {}
+    rows = []
+    for claim in claims:
+        walk = walk_forward(claim, panel, train_days=train_days, test_days=test_days, risk_free=rf)
+        for j, name in enumerate(names):
+            if claim.scenario not in (None, name):
+                continue
+            one = panel.take(np.arange(len(panel.returns)), [j])
+            if name not in boots:
+                block = st.path_block_length(one.returns[:, 0], None if one.benchmark is None else one.benchmark[:, 0])
+                boots[name] = (block, _bootstrap(one, wanted, block, draws, _seed(seed, name), rf))
+            block, dist = boots[name]
+            lo, hi = st.percentile_interval(dist[claim.metric], confidence) if claim.metric in dist else (np.nan,) * 2
+            row = {"claim": claim.label, "metric": claim.metric, "min": claim.min, "max": claim.max,
+                   "scenario": name, "estimate": float(point.loc[name, claim.metric]), "ci_low": lo, "ci_high": hi,
+                   "block_length": block, "years": len(one.returns) / PERIODS,
+                   "wf_estimate": np.nan if walk is None else walk.estimate,
+                   "wf_met": 0 if walk is None else walk.met, "wf_windows": 0 if walk is None else walk.windows,
+                   **_sharpe_columns(claim, one.returns[:, 0], sharpes, confidence, rf)}
+            row["verdict"], row["reason"] = _verdict(claim, row, confidence)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _verdict(claim: Claim, row: dict, confidence: float) -> tuple[str, str]:
+    """PASS, FAIL or INCONCLUSIVE, and why (module docstring)."""
+    m, est, lo, hi, wf = claim.metric, row["estimate"], row["ci_low"], row["ci_high"], row["wf_estimate"]
+    if not np.isfinite(est):
+        return INCONCLUSIVE, f"{m} is undefined on this run"
+    interval = f"the {confidence:.0%} interval [{_fmt(m, lo)}, {_fmt(m, hi)}]"
+    has_interval = bool(np.isfinite(lo) and np.isfinite(hi))
+    sharpe, deflate = m == "sharpe", m == "sharpe" and row["trials"] > 1
+    if not claim.holds(est):
+        text = f"the estimate {_fmt(m, est)} is {claim.miss(est)}"
+        if has_interval:
+            apart = (claim.min is not None and hi < claim.min) or (claim.max is not None and lo > claim.max)
+            text += f"; {interval} {'excludes' if apart else 'reaches'} the claim"
+        return FAIL, text + (f" (PSR {row['psr']:.3f})" if sharpe else "")
+    doubts = []
+    if has_interval and not (claim.holds(lo) and claim.holds(hi)):
+        doubts.append(f"{interval} reaches past the bound")
+    elif not has_interval and m not in POINT_ONLY:
+        doubts.append("no bootstrap interval could be computed")
+    if sharpe and not row["psr"] >= confidence:
+        doubts.append(f"PSR {row['psr']:.3f} < {confidence:g}: {row['years']:.1f} years of returns, short of the "
+                      f"minimum track record of {row['min_trl_years']:.1f}")
+    if deflate and not row["dsr"] >= confidence:
+        doubts.append(f"DSR {row['dsr']:.3f} < {confidence:g}: the best of {row['trials']} trials could show "
+                      "this Sharpe ratio by luck")
+    if np.isfinite(wf) and not claim.holds(wf):
+        doubts.append(f"walk-forward out of sample gives {_fmt(m, wf)}, {claim.miss(wf)}")
+    if doubts:
+        return INCONCLUSIVE, "; ".join(doubts)
+    said = [f"the estimate {_fmt(m, est)}" + (f" and {interval} meet the bound" if has_interval else " meets it "
+                                               "(point estimate only: no interval for this metric)")]
+    if sharpe:
+        said.append(f"PSR {row['psr']:.3f}" + (f" and DSR {row['dsr']:.3f}" if deflate else "")
+                    + f" reach {confidence:g}")
+    if np.isfinite(wf):
+        said.append(f"walk-forward {_fmt(m, wf)} meets it too")
+    return PASS, "; ".join(said)
+
+
+# ----------------------------------------------------------------------------
+# Equal Sharpe ratios, pair by pair
+# ----------------------------------------------------------------------------
+
+
+def equal_sharpe_table(result, *, draws: int = 999, seed: int | None = None) -> pd.DataFrame:
+    """Ledoit-Wolf test of equal Sharpe ratios for each pair of scenarios.
+
+    Returns
+    -------
+    DataFrame
+        One row per pair: ``scenario_a, scenario_b, sharpe_a, sharpe_b, difference, se``
+        (annualized), ``p_value_hac`` (normal test with the HAC error), ``p_value``
+        (studentized circular block bootstrap, ``draws`` resamples seeded from ``seed``
+        and the pair's names), ``p_holm`` (Holm's adjustment of ``p_value`` over the
+        pairs), ``block_length``, ``draws``. Empty with fewer than two scenarios.
+    """
+    seed = result.config.experiment.seed if seed is None else seed
+    names, returns, rf = list(result.scenarios), result.returns, result.config.experiment.risk_free
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            test = st.sharpe_difference_test(returns[a], returns[b], draws=draws, seed=_seed(seed, a, b), risk_free=rf)
+            rows.append({"scenario_a": a, "scenario_b": b, **vars(test)})
+    table = pd.DataFrame(rows, columns=["scenario_a", "scenario_b", "sharpe_a", "sharpe_b", "difference", "se",
+                                        "p_value_hac", "p_value", "block_length", "draws"])
+    table.insert(8, "p_holm", st.holm(table["p_value"].to_numpy(dtype="float64")))
+    return table
+
+
+# ----------------------------------------------------------------------------
+# simlab validate
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A run with its claims judged: what ``simlab validate`` prints and saves."""
+
+    result: object
+    table: pd.DataFrame
+    pairs: pd.DataFrame
+    draws: int
+    seed: int
+    confidence: float = 0.95
+    train_days: int = 756
+    test_days: int = 252
+
+    def verdicts(self) -> dict[str, str]:
+        """Claim label -> its verdict, the worst of its rows."""
+        out: dict[str, str] = {}
+        for label, verdict in zip(self.table["claim"], self.table["verdict"]):
+            out[label] = max(out.get(label, PASS), verdict, key=_RANK.__getitem__)
+        return out
+
+    def exit_code(self, strict: bool = False) -> int:
+        """1 when a claim fails (with ``strict``, also when one is inconclusive), else 0."""
+        worst = max(self.verdicts().values(), key=_RANK.__getitem__, default=PASS)
+        return int(worst == FAIL or (strict and worst == INCONCLUSIVE))
+
+    def write(self, folder) -> None:
+        """``claims.csv`` (the table) and ``claims.json`` (settings, verdicts, table, pairs)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.table.to_csv(folder / "claims.csv", index=False)
+        doc = {"experiment": self.result.config.name, "seed": self.seed, "draws": self.draws,
+               "confidence": self.confidence, "verdicts": self.verdicts(), "exit_code": self.exit_code(),
+               "claims": _records(self.table), "equal_sharpe": _records(self.pairs)}
+        (folder / "claims.json").write_text(json.dumps(doc, indent=2))
+
+    def to_text(self) -> str:
+        """The report ``simlab validate`` prints (:func:`format_validation`)."""
+        return format_validation(self)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-able dicts; NaN and infinities become None."""
+    def clean(v):
+        if isinstance(v, (float, np.floating)):
+            return float(v) if np.isfinite(v) else None
+        return v.item() if isinstance(v, np.generic) else v
+    return [{k: clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def validate(config, *, draws: int = 1000, pair_draws: int = 999, seed: int | None = None,
+             confidence: float = 0.95) -> Validation:
+    """Run an experiment and judge its claims (:func:`claims_table`, :func:`equal_sharpe_table`)."""
+    from simlab.lab.run import run
+
+    result = run(config)
+    seed = result.config.experiment.seed if seed is None else seed
+    table = claims_table(result, draws=draws, seed=seed, confidence=confidence)
+    pairs = equal_sharpe_table(result, draws=pair_draws, seed=seed)
+    return Validation(result, table, pairs, draws, seed, confidence)
+
+
+def format_validation(v: Validation) -> str:
+    """Header, the claims table, each claim's verdict and reasons, the pairs, the caveats."""
+    res = v.result
+    n = len(res.dates)
+    lines = [
+        f"claims on trial: {res.config.name}",
+        (f"  {len(res.scenarios)} scenario(s), {res.dates[0].date()} .. {res.dates[-1].date()} ({n:,} days, "
+        f"{n / PERIODS:.1f} years), seed {v.seed}"),
+        (f"  interval: {v.confidence:.0%} stationary block bootstrap, {v.draws:,} draws, mean block (days) "
+        "from the data (Politis-White)"),
+        "  PSR (against the claim), DSR (over the trials), MinTRL (years): Bailey-Lopez de Prado",
+        (f"  walk-forward: best scenario on an expanding window (first {v.train_days} days), held the next "
+        f"{v.test_days}; (met/windows)"),
+        "",
+    ]
+    if v.table.empty:
+        lines += ["no claims: the config has no claims: block", ""]
+    else:
+        lines += [_claims_text(v.table), ""]
+        for label, verdict in v.verdicts().items():
+            lines.append(f"{label}: {verdict}")
+            lines += [f"  {r.scenario}: {r.verdict}: {r.reason}" for r in v.table.itertuples() if r.claim == label]
+        lines.append("")
+    if not v.pairs.empty:
+        lines += [(f"equal Sharpe ratios (Ledoit-Wolf 2008): p studentized circular block bootstrap "
+                  f"({int(v.pairs['draws'].iloc[0]):,} draws), p_hac HAC normal test, p_holm Holm-adjusted p"),
+                  _pairs_text(v.pairs), ""]
+    caveats = res.market.provenance.get("caveats") or []
+    if caveats:
+        lines += ["caveats:", *(f"  - {c}" for c in caveats)]
+    worst = max(v.verdicts().values(), key=_RANK.__getitem__, default="no claims")
+    lines.append(f"verdict: {worst} (exit code {v.exit_code()})")
+    return "\n".join(lines)
+
+
+def _claims_text(table: pd.DataFrame) -> str:
+    def fmt(col):
+        return [_fmt(m, x) for m, x in zip(table["metric"], table[col])]
+
+    def prob(col):
+        return [f"{x:.3f}" if np.isfinite(x) else "-" for x in table[col]]
+
+    out = pd.DataFrame({
+        "claim": table["claim"], "scenario": table["scenario"], "estimate": fmt("estimate"),
+        "95% interval": [f"[{a}, {b}]" for a, b in zip(fmt("ci_low"), fmt("ci_high"))],
+        "block": [f"{b:.1f}" for b in table["block_length"]],
+        "PSR": prob("psr"), "DSR": prob("dsr"), "trials": table["trials"].astype(int),
+        "MinTRL": [x if x in ("-", "inf") else f"{float(x):.1f}" for x in fmt("min_trl_years")],
+        "walk-forward": [f"{w} ({k}/{n})" if n else "-"
+                         for w, k, n in zip(fmt("wf_estimate"), table["wf_met"], table["wf_windows"])],
+        "verdict": table["verdict"],
+    })
+    return out.to_string(index=False)
+
+
+def _pairs_text(pairs: pd.DataFrame) -> str:
+    out = pairs[["scenario_a", "scenario_b"]].copy()
+    for col in ["sharpe_a", "sharpe_b", "difference", "se", "p_value_hac", "p_value", "p_holm"]:
+        out[col.replace("_value", "")] = pairs[col].map("{:.3f}".format)
+    out["block"] = pairs["block_length"]
+    return out.to_string(index=False)
+
+
+def add_parser(sub) -> None:
+    """Register ``simlab validate CONFIG [--out DIR] [--draws N] [--seed N] [--strict]``."""
+    cmd = sub.add_parser("validate", help="run an experiment and put its claims on trial")
+    cmd.add_argument("config", type=Path, help="experiment YAML with a claims: block")
+    cmd.add_argument("--out", type=Path, default=None, help="also write the run folder, with claims.json/claims.csv")
+    cmd.add_argument("--draws", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    cmd.add_argument("--seed", type=int, default=None, help="default: the experiment's seed")
+    cmd.add_argument("--strict", action="store_true", help="exit 1 on an inconclusive claim too")
+    cmd.set_defaults(func=_cli)
+
+
+def _cli(args) -> int:
+    v = validate(args.config, draws=args.draws, pair_draws=max(args.draws - 1, 99), seed=args.seed)
+    print(v.to_text())
+    if args.out is not None:
+        folder = v.result.save(args.out)
+        v.write(folder)
+        print(f"\nrun folder: {folder}")
+    return v.exit_code(strict=args.strict)

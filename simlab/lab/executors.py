@@ -1,0 +1,217 @@
+"""Executors: where a sweep's variants run, one task per variant.
+
+An executor is a context manager whose :meth:`run` takes a picklable module-level function
+and a list of tasks, and yields ``(index, outcome)`` in the order tasks finish. An outcome
+is the function's return value, or the exception that kept it from returning one (a worker
+that died, a lost connection): an executor never raises for one task, so one bad variant
+cannot stop a sweep.
+
+- ``local`` (default): :class:`concurrent.futures.ProcessPoolExecutor` on this machine.
+  Workers start from a fork server that imported simlab once (``spawn`` where there is
+  none), so they do not inherit the parent's threads; each task carries the parent's
+  working directory, so relative paths in a config mean the same thing in a worker.
+- ``dask``: a Dask distributed cluster (``pip install "dask[distributed]"``, the ``dist``
+  extra). ``address`` connects to a running scheduler (``tcp://host:8786``); its workers
+  need simlab installed and the config's files at the same paths. Without an address a
+  :class:`distributed.LocalCluster` of ``workers`` single-threaded processes is started
+  for the sweep and closed after it.
+
+:class:`Progress` is the progress display: a tqdm bar when tqdm is installed, else a
+counter line on stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from simlab.errors import ConfigError
+
+PRELOAD = "simlab.lab.sweep"
+
+
+def default_workers(n_tasks: int | None = None) -> int:
+    """CPUs this process may use, at most ``n_tasks`` (at least 1)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, n_tasks) if n_tasks else cpus)
+
+
+class LocalExecutor:
+    """Tasks in a pool of local processes (``workers`` of them, default one per CPU)."""
+
+    name = "local"
+    shares_cwd = True
+
+    def __init__(self, workers: int | None = None):
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers: expected a positive number of workers; got {workers}")
+        self.workers = workers
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def describe(self) -> dict:
+        """What ran the sweep, for its record."""
+        return {"executor": self.name, "workers": self.workers or default_workers()}
+
+    def run(self, fn: Callable, tasks: list) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(task) or the exception)`` as tasks finish."""
+        if not tasks:
+            return
+        workers = self.workers or default_workers(len(tasks))
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_context()) as pool:
+            futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
+            for future in as_completed(futures):
+                try:
+                    yield futures[future], future.result()
+                except Exception as err:  # a worker died or the result did not pickle
+                    yield futures[future], err
+
+
+def _context():
+    """A fork server that preloaded simlab where available, else spawn."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([PRELOAD])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class DaskExecutor:
+    """Tasks on a Dask distributed cluster: the scheduler at ``address``, or a local cluster."""
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers: expected a positive number of workers; got {workers}")
+        self.address = address
+        self.workers = workers
+        self.shares_cwd = address is None
+        self._client = None
+        self._cluster = None
+
+    def __enter__(self) -> DaskExecutor:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError(
+                "--executor dask needs Dask distributed: pip install \"dask[distributed]\" "
+                "(the simlab 'dist' extra)"
+            ) from None
+        if self.address:
+            self._client = Client(self.address)
+        else:
+            self._cluster = LocalCluster(n_workers=self.workers or default_workers(), threads_per_worker=1,
+                                         processes=True, dashboard_address=None, preload=[PRELOAD],
+                                         silence_logs=logging.ERROR)
+            self._client = Client(self._cluster)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    def describe(self) -> dict:
+        """What ran the sweep, for its record."""
+        workers = len(self._client.scheduler_info().get("workers", {})) if self._client else self.workers
+        return {"executor": self.name, "address": self.address or "local cluster", "workers": workers}
+
+    def run(self, fn: Callable, tasks: list) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(task) or the exception)`` as tasks finish."""
+        from distributed import as_completed as dask_completed
+
+        if self._client is None:
+            raise RuntimeError("DaskExecutor.run outside its 'with' block")
+        if not tasks:
+            return
+        tag = uuid.uuid4().hex[:8]
+        futures = [self._client.submit(fn, task, key=f"simlab-variant-{tag}-{i}", pure=False)
+                   for i, task in enumerate(tasks)]
+        index = {future.key: i for i, future in enumerate(futures)}
+        for future in dask_completed(futures):
+            try:
+                yield index[future.key], future.result()
+            except Exception as err:  # the task raised, a worker died, the connection went
+                yield index[future.key], err
+            finally:
+                future.release()
+
+
+EXECUTORS = {"local": LocalExecutor, "dask": DaskExecutor}
+
+
+def make_executor(name: str = "local", address: str | None = None, workers: int | None = None):
+    """An executor by name; ``address`` only for ``dask``."""
+    if name not in EXECUTORS:
+        raise ConfigError(f"--executor: unknown executor {name!r}; valid executors: {', '.join(EXECUTORS)}")
+    if name == "local":
+        if address:
+            raise ConfigError("--address: only the dask executor connects to a scheduler")
+        return LocalExecutor(workers)
+    return DaskExecutor(address, workers)
+
+
+class Progress:
+    """Finished variants out of all: a tqdm bar if tqdm is installed, else a counter on stderr."""
+
+    def __init__(self, total: int, done: int = 0, enabled: bool = True, desc: str = "sweep"):
+        self.total, self.done, self.failed, self.desc = total, done, 0, desc
+        self.enabled = enabled and total > 0
+        self._bar = None
+        self._last = 0.0
+        if self.enabled:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                self._write()
+            else:
+                self._bar = tqdm(total=total, initial=done, desc=desc, unit="variant", file=sys.stderr)
+
+    def update(self, failed: bool = False) -> None:
+        """One more variant finished."""
+        self.done += 1
+        self.failed += bool(failed)
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(1)
+            if self.failed:
+                self._bar.set_postfix(failed=self.failed)
+        elif self.done == self.total or time.monotonic() - self._last > 0.5:
+            self._write()
+
+    def _write(self) -> None:
+        self._last = time.monotonic()
+        failed = f", {self.failed} failed" if self.failed else ""
+        end = "\n" if self.done == self.total else ""
+        print(f"\r{self.desc}: {self.done}/{self.total} variants{failed}", end=end, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """Finish the line or the bar."""
+        if self._bar is not None:
+            self._bar.close()
+        elif self.enabled and self.done < self.total:
+            print(file=sys.stderr)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
