@@ -76,6 +76,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             data = yaml.load(fh, Loader=_UniqueKeyLoader)
         except yaml.YAMLError as err:
             raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level; got {type(data).__name__}")
     return data

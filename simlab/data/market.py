@@ -121,6 +121,11 @@ class PointInTimeView:
     def at(self, name: str, row: int | None = None) -> np.ndarray:
         """Row ``row`` (default t) of array ``name``; a row after t raises ``LookaheadError``."""
         row = self._t if row is None else int(row)
+        if row < 0:
+            raise LookaheadError(
+                f"asked for {name!r} at row {row}: rows count from the start of the data, and a "
+                f"negative row would wrap around to the end, past {self.date.date()}"
+            )
         if row > self._t:
             raise LookaheadError(
                 f"asked for {name!r} on {self.dates[min(row, len(self.dates) - 1)].date()} "

@@ -9,6 +9,10 @@ For each event row in time order (a decision day, a fill day, a delisting):
 
 Between events only the numba kernel runs, so a sweep of B scenarios costs one pass over
 time. The strategy's causal signal panel is computed once, before the loop.
+
+Delisting is a data event: trailing NaN prices are the data's record that an asset stopped
+trading on its first missing day, and a held position is closed then at its last price.
+A NaN inside an asset's life is a day it does not trade (held, valued at its last price).
 """
 
 from __future__ import annotations

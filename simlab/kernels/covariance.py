@@ -65,7 +65,7 @@ def _gemm_block(c, rowsrc, colsrc, j0, nb, k, ld, beta):
                    colsrc[j0:].ctypes, ld, scale[1:2].ctypes, c.ctypes, m)
 
 
-BLOCK = 64  # columns per pass of the sweep: the (N, BLOCK) accumulators stay in cache
+BLOCK = 32  # columns per pass of the sweep: the (N, BLOCK) accumulators stay in cache
 
 # Accumulators of a column block, element [jj, q - j0] for the pair (p, q) = (j0 + jj, q),
 # q >= p, with their gemm (row source, column source) among the packed buffers

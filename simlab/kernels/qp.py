@@ -134,12 +134,13 @@ def _factor_nb(cP, U, rho_vec, sigma):
     n, m = cP.shape[0], U.shape[0]
     M = cP.copy()
     for j in range(m):
-        r = rho_vec[n + j]
+        r, uj = rho_vec[n + j], U[j]
         for i in range(n):
-            a = r * U[j, i]
+            a = r * uj[i]
             if a != 0.0:
+                row = M[i]
                 for k in range(n):
-                    M[i, k] += a * U[j, k]
+                    row[k] += a * uj[k]
     for i in range(n):
         M[i, i] += sigma + rho_vec[i]
     try:
@@ -658,7 +659,7 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
             break
         if polish:  # early polish, once the active-set guess has held for a check interval
             _active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code)
-            if _same_nb(code, seen) and not _same_nb(code, tried):
+            if (_same_nb(code, seen) or opts[O_POLISH] > 1.0) and not _same_nb(code, tried):
                 tried[:] = code
                 ok, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, wp, zp, yp, g, aty)
                 if ok and _converged_nb(pres, opts[O_EPS_ABS], opts[O_EPS_REL]) and _improves_nb(pres, res):

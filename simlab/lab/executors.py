@@ -34,7 +34,8 @@ from typing import Any
 
 from simlab.errors import ConfigError
 
-PRELOAD = "simlab.lab.sweep"
+# imported once by the fork server (and by Dask workers at start): simlab and its components
+PRELOAD = ["simlab.lab.sweep", "simlab.costs", "simlab.portfolio", "simlab.risk", "strategies"]
 
 
 def default_workers(n_tasks: int | None = None) -> int:
@@ -85,7 +86,7 @@ def _context():
     """A fork server that preloaded simlab where available, else spawn."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([PRELOAD])
+        ctx.set_forkserver_preload(PRELOAD)
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -116,7 +117,7 @@ class DaskExecutor:
             self._client = Client(self.address)
         else:
             self._cluster = LocalCluster(n_workers=self.workers or default_workers(), threads_per_worker=1,
-                                         processes=True, dashboard_address=None, preload=[PRELOAD],
+                                         processes=True, dashboard_address=None, preload=PRELOAD,
                                          silence_logs=logging.ERROR)
             self._client = Client(self._cluster)
         return self

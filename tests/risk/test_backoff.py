@@ -218,7 +218,7 @@ def test_bands_pulling_against_each_other_do_not_grind_the_book_down():
     # high beta comes with high volatility: a beta floor and a volatility ceiling cannot both hold
     cov = np.diag([9e-4, 9e-4, 1e-4, 1e-4])
     m = model(beta=[1.6, 1.5, 0.4, 0.5], cov=cov)
-    cs = ConstraintSet(limits(sector=1.0, beta=(0.95, 1.05), vol=(0.5, 1.2)), m, CURVE)
+    cs = ConstraintSet(limits(sector=1.0, beta=(0.95, 1.05), vol=(0.2, 0.8)), m, CURVE)
     w = np.array([[0.1, 0.1, 0.4, 0.4]])
     out, rounds, left = cs.project(w)
     assert left[0] and rounds[0] == 12
