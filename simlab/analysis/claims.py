@@ -26,10 +26,12 @@ PSR, MinTRL
     the track record (years) needed before a PSR against the claimed minimum would reach
     ``confidence`` (``inf`` when the observed Sharpe ratio is not above it).
 DSR
-    The deflated Sharpe ratio of the scenario: its PSR against the Sharpe ratio the best
-    of ``N`` skill-less trials would show, ``N`` the scenarios or the claim's ``trials``
-    (the larger), their spread that of the scenarios' Sharpe ratios (with one scenario,
-    that of chance alone). Formulas and references: :mod:`simlab.analysis.statistics`.
+    The deflated Sharpe ratio of the scenario: its PSR against the claimed minimum Sharpe
+    ratio (0 for claims on other metrics, as in Bailey and Lopez de Prado) raised by the
+    Sharpe ratio the best of ``N`` trials would show by luck, ``N`` the scenarios or the
+    claim's ``trials`` (the larger), their spread that of the scenarios' Sharpe ratios
+    (with one scenario, that of chance alone). With one trial it is the PSR.
+    Formulas and references: :mod:`simlab.analysis.statistics`.
 walk-forward
     On expanding in-sample windows (the first ``train_days`` long) the best scenario for
     the claim is picked and held over the next ``test_days``; the out-of-sample pieces,
@@ -41,8 +43,8 @@ Verdicts
 --------
 - FAIL: the estimate itself misses the bound.
 - PASS: the estimate meets it, and so do the whole interval and the walk-forward
-  estimate; for a Sharpe claim, PSR >= ``confidence`` too and, when more than one trial
-  was run, DSR >= ``confidence``.
+  estimate; for a Sharpe claim, PSR >= ``confidence`` too and, for a claimed minimum
+  when more than one trial was run, DSR >= ``confidence``.
 - INCONCLUSIVE: the estimate meets the bound but a check above does not (the reason
   says which), or the metric is undefined on the run.
 
@@ -53,6 +55,7 @@ tests each pair for equal Sharpe ratios (:func:`equal_sharpe_table`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import zlib
 from dataclasses import dataclass
@@ -272,7 +275,7 @@ def _windows(n: int, train: int, test: int, shortest: int = 21) -> list[tuple[in
     bounds = [*range(train, n, test), n]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] < shortest:
         del bounds[-2]
-    return list(zip(bounds[:-1], bounds[1:]))  # noqa: RUF007
+    return list(itertools.pairwise(bounds))
 
 
 def _to_span(metric: str, value: float, part: _Panel, n_total: int, bench_total: float) -> float:
@@ -334,8 +337,9 @@ def _sharpe_columns(claim: Claim, r: np.ndarray, sharpes: np.ndarray, confidence
     sharpes = sharpes[np.isfinite(sharpes)]
     trials = max(len(sharpes), claim.trials or 1)
     spread = float(np.std(sharpes, ddof=1)) if len(sharpes) > 1 else None
+    floor = claim.min if claim.metric == "sharpe" and claim.min is not None else 0.0
     out = {"psr": np.nan, "min_trl_years": np.nan, "trials": trials,
-           "dsr": st.deflated_sharpe_ratio(r, trials, spread, risk_free=rf)}
+           "dsr": st.deflated_sharpe_ratio(r, trials, spread, benchmark=floor, risk_free=rf)}
     if claim.metric != "sharpe":
         return out
     above = 1.0 if claim.min is None else st.probabilistic_sharpe_ratio(r, claim.min, risk_free=rf)
@@ -424,7 +428,7 @@ def _verdict(claim: Claim, row: dict, confidence: float) -> tuple[str, str]:
         return INCONCLUSIVE, f"{m} is undefined on this run"
     interval = f"the {confidence:.0%} interval [{_fmt(m, lo)}, {_fmt(m, hi)}]"
     has_interval = bool(np.isfinite(lo) and np.isfinite(hi))
-    sharpe, deflate = m == "sharpe", m == "sharpe" and row["trials"] > 1
+    sharpe, deflate = m == "sharpe", m == "sharpe" and claim.min is not None and row["trials"] > 1
     if not claim.holds(est):
         text = f"the estimate {_fmt(m, est)} is {claim.miss(est)}"
         if has_interval:
@@ -563,7 +567,7 @@ def format_validation(v: Validation) -> str:
         (f"  interval: {v.confidence:.0%} stationary block bootstrap, {v.draws:,} draws, mean block (days) "
         "from the data (Politis-White)"),
         "  PSR (against the claim), DSR (over the trials), MinTRL (years): Bailey-Lopez de Prado",
-        (f"  walk-forward: best scenario on an expanding window (first {v.train_days} days), held the next "
+        (f"  walk-forward: best scenario on an expanding window (first {min(v.train_days, n // 2)} days), held the next "
         f"{v.test_days}; (met/windows)"),
         "",
     ]

@@ -1,4 +1,5 @@
-"""PNG plots of a run: equity curves and drawdowns.
+"""PNG plots of a run: equity curves, drawdowns, rolling Sharpe ratios, monthly returns,
+weights, turnover and costs, regimes and constraint utilization.
 
 Figures are built with the object-oriented API on an Agg canvas
 (:class:`matplotlib.figure.Figure` with
@@ -8,21 +9,42 @@ display, never switches the session's backend, never registers a figure with
 
 With more than :data:`MAX_LABELLED` scenarios, scenario lines are drawn thin and
 translucent in one colour with a single legend entry, instead of one entry each.
+
+Each plot has two forms: ``*_figure`` builds and returns the :class:`Figure` (the HTML
+report turns it into PNG bytes with :func:`figure_png`), ``plot_*`` writes it to a file.
+The ``*_figure`` functions draw data they are given, already computed: the report
+(:mod:`simlab.analysis.report`) prepares rolling Sharpe ratios, monthly tables and
+utilization series.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from simlab.analysis.metrics import drawdown_series
 
-__all__ = ["MAX_LABELLED", "plot_drawdown", "plot_equity"]
+__all__ = [
+    "MAX_LABELLED",
+    "drawdown_figure",
+    "equity_figure",
+    "figure_png",
+    "monthly_returns_figure",
+    "plot_drawdown",
+    "plot_equity",
+    "regime_figure",
+    "rolling_sharpe_figure",
+    "turnover_costs_figure",
+    "weights_figure",
+]
 
 MAX_LABELLED = 12
 """Most scenarios drawn with a legend entry each."""
@@ -33,10 +55,16 @@ _CROWD_COLOR = "tab:blue"
 _BENCHMARK_COLOR = "black"
 
 
+def _new_figure(figsize: tuple[float, float] = _FIGSIZE) -> Figure:
+    """An empty figure on its own Agg canvas (never registered with pyplot)."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def _new_axes(title: str | None):
     """A figure on an Agg canvas and its single axes."""
-    fig = Figure(figsize=_FIGSIZE, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _new_figure()
     ax = fig.add_subplot()
     if title:
         ax.set_title(title)
@@ -51,6 +79,14 @@ def _save(fig: Figure, path: str | Path) -> Path:
     fig.savefig(path, format="png", dpi=_DPI)
     fig.clear()
     return path
+
+
+def figure_png(fig: Figure, dpi: int = _DPI) -> bytes:
+    """``fig`` as PNG bytes; the figure is released afterwards."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.clear()
+    return buffer.getvalue()
 
 
 def _as_frame(data: pd.Series | pd.DataFrame, name: str) -> pd.DataFrame:
@@ -103,7 +139,18 @@ def plot_equity(
     log: bool = True,
     title: str | None = None,
 ) -> Path:
-    """Plot each scenario's value, normalized to 1 at its start, against a benchmark.
+    """Write :func:`equity_figure` as a PNG to ``path`` (missing folders are created)."""
+    return _save(equity_figure(nav, benchmark, log=log, title=title), path)
+
+
+def equity_figure(
+    nav: pd.DataFrame,
+    benchmark: pd.Series | None,
+    *,
+    log: bool = True,
+    title: str | None = None,
+) -> Figure:
+    """Each scenario's value, normalized to 1 at its start, against a benchmark.
 
     Parameters
     ----------
@@ -114,8 +161,6 @@ def plot_equity(
         Benchmark *level* (price or value), aligned on ``nav``'s dates and
         normalized to 1 on the first date of ``nav`` that has a value (or its
         first value after it).
-    path : str or Path
-        Where to write the PNG; missing folders are created.
     log : bool
         Logarithmic value axis.
     title : str, optional
@@ -123,8 +168,7 @@ def plot_equity(
 
     Returns
     -------
-    Path
-        The file written.
+    Figure
     """
     frame = _as_frame(nav, "nav")
     fig, ax = _new_axes(title)
@@ -140,27 +184,29 @@ def plot_equity(
         ax.yaxis.set_minor_formatter(plain)
     ax.set_ylabel("value (start = 1)")
     ax.legend(loc="best", fontsize="small")
-    return _save(fig, path)
+    return fig
 
 
 def plot_drawdown(
     returns: pd.DataFrame, path: str | Path, title: str | None = None
 ) -> Path:
-    """Plot each scenario's fall below its running peak.
+    """Write :func:`drawdown_figure` as a PNG to ``path`` (missing folders are created)."""
+    return _save(drawdown_figure(returns, title=title), path)
+
+
+def drawdown_figure(returns: pd.DataFrame, title: str | None = None) -> Figure:
+    """Each scenario's fall below its running peak.
 
     Parameters
     ----------
     returns : DataFrame (T, B)
         Daily simple returns per date and scenario.
-    path : str or Path
-        Where to write the PNG; missing folders are created.
     title : str, optional
         Figure title.
 
     Returns
     -------
-    Path
-        The file written.
+    Figure
 
     Notes
     -----
@@ -173,4 +219,231 @@ def plot_drawdown(
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     ax.set_ylabel("below running peak")
     ax.legend(loc="lower left", fontsize="small")
-    return _save(fig, path)
+    return fig
+
+
+# --- figures for the HTML report -------------------------------------------------------------
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_REGIME_COLORS = ("#d9f0d3", "#fee8c8", "#fdbb84", "#e34a33", "#b30000", "#7f0000")
+_CASH_COLOR = "#d0d0d0"
+_OTHER_COLOR = "#8c8c8c"
+
+
+def rolling_sharpe_figure(
+    sharpe: pd.DataFrame,
+    benchmark: pd.Series | None = None,
+    *,
+    window: int = 252,
+    title: str | None = None,
+) -> Figure:
+    """Rolling Sharpe ratios of the scenarios, against the benchmark's.
+
+    Parameters
+    ----------
+    sharpe : DataFrame (T, B)
+        Annualized Sharpe ratio over the trailing ``window`` days, per date and scenario
+        (NaN before a full window).
+    benchmark : Series, optional
+        The benchmark's, on the same dates; drawn dashed.
+    window : int
+        Trailing days of each value, for the axis label.
+    title : str, optional
+        Figure title.
+    """
+    frame = _as_frame(sharpe, "sharpe")
+    fig, ax = _new_axes(title)
+    _draw_scenarios(ax, frame)
+    if benchmark is not None:
+        ax.plot(benchmark.index, benchmark, color=_BENCHMARK_COLOR, lw=1.4, ls="--",
+                label=str(benchmark.name or "benchmark"))
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_ylabel(f"Sharpe ratio, trailing {window} days")
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def monthly_returns_figure(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """Heatmap of monthly returns: one row per year, one column per month, then the year.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Index years; columns the twelve months (1..12) and optionally ``"year"``, simple
+        returns as fractions, NaN where the run has no such month.
+    title : str, optional
+        Figure title.
+
+    Notes
+    -----
+    Colours diverge around 0 (red losses, green gains), scaled by the largest monthly
+    move; the year column has its own scale. Each cell shows its return in percent.
+    """
+    if table.empty:
+        raise ValueError("table is empty: nothing to plot")
+    months = table[[m for m in range(1, 13) if m in table.columns]].to_numpy(dtype="float64")
+    year = table["year"].to_numpy(dtype="float64") if "year" in table.columns else None
+    n_cols = months.shape[1] + (year is not None)
+    fig = _new_figure((max(6.0, 0.62 * n_cols + 1.6), max(2.4, 0.26 * len(table) + 1.3)))
+    ax = fig.add_subplot()
+    if title:
+        ax.set_title(title)
+    _heat(ax, months, np.arange(months.shape[1]))
+    labels = [_MONTHS[m - 1] for m in range(1, 13) if m in table.columns]
+    if year is not None:
+        _heat(ax, year[:, None], np.array([months.shape[1]]))
+        labels.append("Year")
+    ax.set_xlim(-0.5, n_cols - 0.5)
+    ax.set_ylim(len(table) - 0.5, -0.5)
+    ax.set_xticks(np.arange(n_cols), labels)
+    ax.set_yticks(np.arange(len(table)), [str(y) for y in table.index])
+    ax.tick_params(length=0, labelsize="small")
+    ax.xaxis.tick_top()
+    return fig
+
+
+def _heat(ax, values: np.ndarray, columns: np.ndarray) -> None:
+    """Draw ``values`` (rows, len(columns)) as coloured cells with their percent."""
+    finite = values[np.isfinite(values)]
+    scale = float(np.max(np.abs(finite))) if finite.size else 0.0
+    scale = scale if scale > 0 else 0.01
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-scale, vmax=scale)
+    left, right = columns[0] - 0.5, columns[-1] + 0.5
+    ax.imshow(np.ma.masked_invalid(values), cmap="RdYlGn", norm=norm, aspect="auto",
+              extent=(left, right, values.shape[0] - 0.5, -0.5), interpolation="nearest")
+    for (i, j), value in np.ndenumerate(values):
+        if np.isfinite(value):
+            ax.text(columns[j], i, f"{100 * value:.1f}", ha="center", va="center", fontsize=6.5)
+
+
+def weights_figure(weights: pd.DataFrame, *, max_assets: int = 10, title: str | None = None) -> Figure:
+    """Stacked weights of one scenario over time, cash on top.
+
+    Parameters
+    ----------
+    weights : DataFrame (T, N)
+        End-of-day weights (fractions of NAV) per date and asset.
+    max_assets : int
+        Assets drawn on their own, those with the largest average weight; the rest are
+        summed as ``other``.
+    title : str, optional
+        Figure title.
+
+    Notes
+    -----
+    Cash is ``1 - sum(weights)`` where positive. Negative weights (shorts) are drawn
+    below zero in the same colours.
+    """
+    frame = _as_frame(weights, "weights").fillna(0.0)
+    order = frame.abs().mean().sort_values(ascending=False, kind="stable").index
+    shown = frame[order[:max_assets]]
+    if len(order) > max_assets:
+        shown = shown.assign(other=frame[order[max_assets:]].sum(axis=1))
+    cash = (1.0 - frame.sum(axis=1)).clip(lower=0.0)
+    fig, ax = _new_axes(title)
+    colors = [f"C{i % 10}" for i in range(min(len(order), max_assets))]
+    colors += [_OTHER_COLOR] * (shown.shape[1] - len(colors))
+    long, short = shown.clip(lower=0.0), shown.clip(upper=0.0)
+    ax.stackplot(frame.index, *long.to_numpy().T, cash.to_numpy(), colors=[*colors, _CASH_COLOR],
+                 labels=[*map(str, shown.columns), "cash"], lw=0)
+    if (short < 0).any().any():
+        ax.stackplot(frame.index, *short.to_numpy().T, colors=colors, lw=0)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.set_ylabel("weight (fraction of NAV)")
+    ax.set_xlim(frame.index[0], frame.index[-1])
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="x-small", frameon=False)
+    return fig
+
+
+def turnover_costs_figure(turnover: pd.DataFrame, costs: pd.DataFrame, title: str | None = None) -> Figure:
+    """Trailing one-year turnover (top) and cumulative costs (bottom) of each scenario.
+
+    Parameters
+    ----------
+    turnover : DataFrame (T, B)
+        One-way turnover over the trailing year, a fraction of NAV.
+    costs : DataFrame (T, B)
+        Costs paid since the start, a fraction of NAV (each day's cost over the previous
+        close's NAV, summed).
+    title : str, optional
+        Figure title.
+    """
+    turnover, costs = _as_frame(turnover, "turnover"), _as_frame(costs, "costs")
+    fig = _new_figure((_FIGSIZE[0], 7.0))
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    if title:
+        top.set_title(title)
+    for ax, frame, label in ((top, turnover, "one-way turnover, trailing year"),
+                             (bottom, costs, "cumulative costs, fraction of NAV")):
+        _draw_scenarios(ax, frame)
+        ax.grid(True, alpha=0.3)
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+        ax.set_ylabel(label)
+    top.legend(loc="best", fontsize="small")
+    return fig
+
+
+def regime_figure(
+    nav: pd.Series,
+    regime: pd.Series | None,
+    utilization: pd.DataFrame | None,
+    title: str | None = None,
+    names: dict[int, str] | None = None,
+) -> Figure:
+    """One scenario's value with its regimes shaded (top), and constraint utilization (bottom).
+
+    Parameters
+    ----------
+    nav : Series (T,)
+        Portfolio value per date; drawn normalized to 1 at its start, log scale.
+    regime : Series (T,), optional
+        Regime label per date (0, 1, ...; negative or NaN unknown), shaded behind both
+        panels.
+    utilization : DataFrame (T, K), optional
+        Utilization of each constraint (1 at its limit) per date; a dashed line marks 1.
+    title : str, optional
+        Figure title.
+    names : dict, optional
+        Legend text of regime labels (default ``regime <label>``).
+    """
+    has_util = utilization is not None and not utilization.empty
+    fig = _new_figure((_FIGSIZE[0], 7.0 if has_util else _FIGSIZE[1]))
+    axes = fig.subplots(2 if has_util else 1, 1, sharex=True, squeeze=False)[:, 0]
+    if title:
+        axes[0].set_title(title)
+    level = _normalize_at_start(_as_frame(nav, "nav"))
+    axes[0].plot(level.index, level.iloc[:, 0], color="black", lw=1.2, label="value")
+    axes[0].set_yscale("log")
+    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes[0].set_ylabel("value (start = 1)")
+    handles = _shade_regimes(axes, regime, names or {}) if regime is not None else []
+    axes[0].legend(handles=[*axes[0].get_legend_handles_labels()[0], *handles], loc="upper left", fontsize="small")
+    if has_util:
+        _draw_scenarios(axes[1], utilization)
+        axes[1].axhline(1.0, color="black", lw=1.0, ls="--")
+        axes[1].set_ylabel("constraint utilization (1 = at limit)")
+        axes[1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="x-small", frameon=False)
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    return fig
+
+
+def _shade_regimes(axes, regime: pd.Series, names: dict[int, str]) -> list[Patch]:
+    """Shade each run of one regime label on every axis; legend handles, one per label."""
+    labels = regime.to_numpy(dtype="float64")
+    dates = regime.index
+    change = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    ends = np.r_[change[1:], len(labels)]
+    seen: set[int] = set()
+    for start, end in zip(change, ends):
+        label = labels[start]
+        if not np.isfinite(label) or label < 0:
+            continue
+        k = int(label)
+        seen.add(k)
+        right = dates[end] if end < len(dates) else dates[-1]
+        for ax in axes:
+            ax.axvspan(dates[start], right, color=_REGIME_COLORS[min(k, len(_REGIME_COLORS) - 1)],
+                       alpha=0.55, lw=0, zorder=0)
+    return [Patch(color=_REGIME_COLORS[min(k, len(_REGIME_COLORS) - 1)], alpha=0.55,
+                  label=names.get(k, f"regime {k}")) for k in sorted(seen)]

@@ -192,6 +192,7 @@ def deflated_sharpe_ratio(
     n_trials: float,
     trial_std: float | None = None,
     *,
+    benchmark: float = 0.0,
     risk_free: float = 0.0,
     periods: float = 252,
 ) -> float | pd.Series:
@@ -207,20 +208,24 @@ def deflated_sharpe_ratio(
         Standard deviation of the trials' annualized Sharpe ratios. Without it, the
         spread skill-less trials would show by chance alone: the standard error of a
         zero Sharpe ratio over these returns, ``sqrt(periods / (n - 1))``.
+    benchmark : float
+        Annualized Sharpe ratio every trial is supposed to have (0: no skill, as in the
+        paper). The PSR is taken against ``benchmark + SR0``: the best of the trials
+        beating what the best of trials at ``benchmark`` would show by luck.
     risk_free, periods : float
         As in :func:`probabilistic_sharpe_ratio`.
 
     Returns
     -------
     float or Series
-        ``PSR(SR0)`` with ``SR0 = expected_max_sharpe(n_trials, trial_std)``; with
-        ``trial_std`` the sample deviation of a set of trial Sharpe ratios this equals
-        ``skfolio.measures.deflated_sharpe_ratio``.
+        ``PSR(benchmark + SR0)`` with ``SR0 = expected_max_sharpe(n_trials, trial_std)``;
+        with ``benchmark`` 0 and ``trial_std`` the sample deviation of a set of trial
+        Sharpe ratios this equals ``skfolio.measures.deflated_sharpe_ratio``.
     """
     if trial_std is None:
         count = np.count_nonzero(~np.isnan(np.asarray(returns, dtype="float64")), axis=0)
         trial_std = float(np.sqrt(periods / max(np.max(count) - 1, 1)))
-    sr0 = expected_max_sharpe(n_trials, trial_std)
+    sr0 = benchmark + expected_max_sharpe(n_trials, trial_std)
     out = probabilistic_sharpe_ratio(returns, sr0, risk_free=risk_free, periods=periods)
     return out.rename("dsr") if isinstance(out, pd.Series) else out
 
@@ -522,7 +527,7 @@ def sharpe_difference_test(
     diff = float(sr[0] - sr[1])
     y = _influence(x)
     grad = _gradient(x.mean(axis=0), (x**2).mean(axis=0))
-    se = float(np.sqrt(grad @ _hac_prewhitened(y) @ grad / t))
+    se = float(np.sqrt(max(grad @ _hac_prewhitened(y) @ grad, 0.0) / t))
     if block_length is None:
         block_length = int(np.ceil(_block_length_1d(y @ grad)[1]))
     block = int(min(max(block_length, 1), t // 2))
@@ -531,7 +536,7 @@ def sharpe_difference_test(
     exceed = 0
     for start in range(0, draws, chunk):
         idx = circular_block_indices(t, block, min(chunk, draws - start), rng)
-        exceed += int(np.count_nonzero(_studentized_gap(x[idx], block, diff) >= d))
+        exceed += int(np.count_nonzero(_studentized_gap(x[idx, 0], x[idx, 1], block, diff) >= d))
     root = np.sqrt(periods)
     p_hac = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else (1.0 if diff == 0 else 0.0)
     return SharpeDifference(
@@ -541,20 +546,23 @@ def sharpe_difference_test(
     )
 
 
-def _studentized_gap(xs: np.ndarray, block: int, diff: float) -> np.ndarray:
-    """(D,) ``|diff* - diff| / se*`` of resamples ``xs`` (D, l * b, 2).
+def _studentized_gap(xa: np.ndarray, xb: np.ndarray, block: int, diff: float) -> np.ndarray:
+    """(D,) ``|diff* - diff| / se*`` of resamples ``xa``, ``xb`` (D, l * b) of the two series.
 
     ``se*`` uses the block-sum ("natural") covariance of the bootstrap world (Goetze and
-    Kuensch 1996), as Ledoit and Wolf prescribe.
+    Kuensch 1996), as Ledoit and Wolf prescribe: ``Psi* = mean_j zeta_j zeta_j'`` with
+    ``zeta_j`` the sum of the centred ``(r_a, r_b, r_a^2, r_b^2)`` over block j over ``sqrt(b)``.
     """
-    draws, n, _ = xs.shape
-    mu, gamma = xs.mean(axis=1), (xs**2).mean(axis=1)
-    grad = _gradient(mu, gamma)
-    y = np.concatenate([xs - mu[:, None, :], xs**2 - gamma[:, None, :]], axis=2)
-    zeta = y.reshape(draws, n // block, block, 4).sum(axis=2) / np.sqrt(block)
+    draws, n = xa.shape
+    cols = (xa, xb, xa * xa, xb * xb)
+    mean = np.stack([c.mean(axis=1) for c in cols], axis=1)
+    sums = np.stack([c.reshape(draws, n // block, block).sum(axis=2) for c in cols], axis=2)
+    zeta = (sums - block * mean[:, None, :]) / np.sqrt(block)
     psi = np.einsum("dli,dlj->dij", zeta, zeta) / zeta.shape[1]
+    grad = _gradient(mean[:, :2], mean[:, 2:])
     with np.errstate(invalid="ignore", divide="ignore"):
-        se = np.sqrt(np.einsum("di,dij,dj->d", grad, psi, grad) / n)
-        sr = _sharpe_pair(xs)
+        se = np.sqrt(np.maximum(np.einsum("di,dij,dj->d", grad, psi, grad), 0.0) / n)
+        sd = np.sqrt(np.maximum(mean[:, 2:] - mean[:, :2] ** 2, 0.0) * n / (n - 1))
+        sr = mean[:, :2] / sd
         gap = np.abs(sr[:, 0] - sr[:, 1] - diff) / se
     return np.where(np.isfinite(gap), gap, 0.0)

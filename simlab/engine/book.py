@@ -41,8 +41,10 @@ class Book:
     def weights(self, row: int, price: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """End-of-day weights (B, N) at ``row`` given valuation prices (N,) (no NaN)."""
         value = self.holdings[rows] * price[None, :]
-        nav = self.nav[row, rows]
-        return np.divide(value, nav[:, None], out=np.zeros_like(value), where=nav[:, None] != 0)
+        nav = self.nav[row, rows][:, None]
+        if nav.all():
+            return value / nav
+        return np.divide(value, nav, out=np.zeros_like(value), where=nav != 0)
 
 
 @dataclass

@@ -23,13 +23,13 @@ class Order:
     trade: np.ndarray  # (B,) bool, the scenarios this order trades
     signal: np.ndarray  # (B, N) signal at the decision (NaN without a strategy)
     carried: np.ndarray  # (B,) bool, the scenario aims at target_shares instead
-    target_shares: np.ndarray  # (B, N) holdings a carried rest aims at
+    target_shares: np.ndarray | None  # (B, N) holdings a carried rest aims at (None: none carried)
 
     @classmethod
     def decision(cls, row: int, targets: np.ndarray, trade: np.ndarray, signal: np.ndarray) -> Order:
-        """Target weights decided at the close of ``row``."""
+        """Target weights decided at the close of ``row`` (nothing carried)."""
         n_scen = len(trade)
-        return cls(np.full(n_scen, row), targets, trade, signal, np.zeros(n_scen, dtype=bool), np.zeros_like(targets))
+        return cls(np.full(n_scen, row), targets, trade, signal, np.zeros(n_scen, dtype=bool), None)
 
     @classmethod
     def rest(cls, row: int, holdings: np.ndarray, unfilled: np.ndarray, trade: np.ndarray) -> Order:
@@ -55,15 +55,21 @@ class Order:
         """This order, with ``newer`` taking over the scenarios it trades."""
         take = newer.trade
         pick = lambda new, old: np.where(take.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)  # noqa: E731
+        shares = [o.target_shares if o.target_shares is not None else np.zeros_like(o.targets) for o in (newer, self)]
         return Order(
             decided=pick(newer.decided, self.decided), targets=pick(newer.targets, self.targets),
             trade=self.trade | take, signal=pick(newer.signal, self.signal),
-            carried=pick(newer.carried, self.carried), target_shares=pick(newer.target_shares, self.target_shares),
+            carried=pick(newer.carried, self.carried), target_shares=pick(*shares),
         )
 
     def book_keeping(self, book) -> None:
         """Record each freshly decided, traded scenario's last rebalance row, targets and signal."""
         fresh = self.trade & ~self.carried
+        if fresh.all():
+            book.last_rebalance[:] = self.decided
+            book.last_targets[:] = self.targets
+            book.last_signal[:] = self.signal
+            return
         book.last_rebalance[fresh] = self.decided[fresh]
         book.last_targets[fresh] = self.targets[fresh]
         book.last_signal[fresh] = self.signal[fresh]

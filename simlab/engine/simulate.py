@@ -63,7 +63,7 @@ def prepare(cfg: Config, md: MarketData) -> Inputs:
     first, last = _span(cfg, md.dates)
     configs, _ = distinct_strategies(list(cfg.scenarios))
     signals = np.stack([_signal(c, md) for c in configs]) if configs else np.empty((0,) + close.shape)
-    arrays = {"close": close, "returns": md.returns().to_numpy(dtype=np.float64)}
+    arrays = {"close": close, "returns": _simple_returns(close)}
     if md.benchmark is not None:
         arrays["benchmark"] = md.benchmark.to_numpy(dtype=np.float64)
     for a in arrays.values():
@@ -77,6 +77,18 @@ def prepare(cfg: Config, md: MarketData) -> Inputs:
     )
     return Inputs(md.dates, tuple(md.assets), close, np.isfinite(close), price, np.nan_to_num(price),
                   _delist_rows(close, last), signals, arrays, first, last, features)
+
+
+def _simple_returns(close: np.ndarray) -> np.ndarray:
+    """(T, N) daily simple returns, NaN on the first row and where either price is missing.
+
+    Equals ``DataFrame.pct_change(fill_method=None)``.
+    """
+    out = np.full_like(close, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(close[1:], close[:-1], out=out[1:])
+    out[1:] -= 1.0
+    return out
 
 
 def _span(cfg: Config, dates: pd.DatetimeIndex) -> tuple[int, int]:
@@ -126,6 +138,8 @@ class _Loop:
         self.cfg, self.md, self.inputs, self.groups, self.book, self.rec = cfg, md, inputs, groups, book, rec
         self.names = names
         self.strategy_index = strategy_index
+        first = strategy_index[0]
+        self.one_strategy = int(first) if first >= 0 and (strategy_index == first).all() else None
         self.exe = cfg.experiment.execution
         self.rng = np.random.default_rng(cfg.experiment.seed)
         self.delisted = np.zeros_like(book.holdings)
@@ -138,7 +152,7 @@ class _Loop:
         self.cost_market = self._cost_market(groups)
         self.borrow_rate = self._borrow_rate(groups)
         self.linear_rates = [g.cost.linear_rate(len(g.rows)) for g in groups]
-        self.dates = list(inputs.dates)
+        self.dates = dict(zip(self.decisions.tolist(), inputs.dates[self.decisions]))
 
     def _borrow_rate(self, groups: list[Group]) -> np.ndarray:
         """(B, N) daily fee per unit of short value, or an empty array when nothing accrues."""
@@ -234,8 +248,8 @@ class _Loop:
                 fill = fill.only(trade)
             sel = g.sel
             b.holdings[sel] += fill.shares
-            b.cash[sel] -= (fill.shares * safe).sum(axis=1) + fill.cost.sum(axis=1)
-            if fill.unfilled.any():
+            b.cash[sel] -= (fill.shares * safe).sum(axis=1) + fill.cost.sum(axis=1)  # row sums: batch-independent
+            if self.exe.max_participation is not None and fill.unfilled.any():
                 unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled
                 unfilled[sel] = fill.unfilled
             shape = b.holdings.shape
@@ -294,8 +308,17 @@ class _Loop:
                 nav_history=self._nav_history(g, row),
             )
             targets[sel], hold[sel] = self._run_steps(g, ctx, declared)
-        signal = _signal_rows(inp.signals, self.strategy_index, row)
-        return Order.decision(row, targets, ~hold, signal)
+        return Order.decision(row, targets, ~hold, self._signal_all(row))
+
+    def _signal_all(self, row: int) -> np.ndarray:
+        """(B, N) every scenario's signal at ``row`` (NaN for scenarios without a strategy)."""
+        index, n_assets = self.strategy_index, len(self.inputs.assets)
+        if self.one_strategy is not None:
+            return np.repeat(self.inputs.signals[self.one_strategy, row][None, :], len(index), axis=0)
+        out = np.full((len(index), n_assets), np.nan)
+        has = index >= 0
+        out[has] = self.inputs.signals[index[has], row]
+        return out
 
     def _signal(self, g: Group, row: int) -> np.ndarray | None:
         """(B_g, N) signal at ``row``, read-only; one shared row when the group has one strategy."""
@@ -303,7 +326,7 @@ class _Loop:
         if first < 0:
             return None
         if (g.strategy_index == first).all():
-            return np.broadcast_to(self.inputs.signals[first, row], (len(g.rows), len(self.inputs.assets)))
+            return _frozen(np.repeat(self.inputs.signals[first, row][None, :], len(g.rows), axis=0))
         return _frozen(self.inputs.signals[g.strategy_index, row])
 
     def _nav_history(self, g: Group, row: int) -> np.ndarray | None:
@@ -350,12 +373,6 @@ def _merged_rows(static: list[int], pending: dict):
         yield last
 
 
-def _signal_rows(signals: np.ndarray, strategy_index: np.ndarray, row: int) -> np.ndarray:
-    out = np.full((len(strategy_index), signals.shape[2]), np.nan)
-    has = strategy_index >= 0
-    if has.any():
-        out[has] = signals[strategy_index[has], row]
-    return out
 
 
 def _fill_diagnostics(fill) -> dict:
@@ -388,6 +405,8 @@ def _scatter(values: np.ndarray, g: Group, shape: tuple) -> np.ndarray:
 def _check_weights(w: np.ndarray, ctx: StepContext, label: str) -> None:
     if w.shape != ctx.weights.shape:
         raise StepError(f"step {label} on {ctx.date.date()} returned shape {w.shape}; expected {ctx.weights.shape}")
+    if np.isfinite(w.sum()):
+        return
     bad = ~np.isfinite(w)
     if bad.any():
         b, n = np.argwhere(bad)[0]

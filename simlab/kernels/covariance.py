@@ -1,4 +1,4 @@
-r"""Covariance kernels batched over decision rows: weighted window sums, estimators, PSD repair.
+r"""Covariance kernels batched over decision rows: weighted windows, shrinkage, PSD repair.
 
 Every estimator here is built from the weighted moments of a window of rows. For decision
 row ``t`` with window ``s .. t``, row weights ``w_k = decay**(t - k) * sel[k]`` (``decay = 1``
@@ -18,19 +18,20 @@ weights that is ``np.cov(x, rowvar=False, ddof=ddof)``, and with EWMA weights an
 The sums for all decision rows come from one sweep over time with exponentially weighted
 prefix sums ``A(t) = decay**n A(t - n) + sum_{k in (t-n, t]} decay**(t-k) x_k x_k^T``: each
 row enters one BLAS ``gemm`` once, and a window is ``A(t) - decay**(t-s+1) A(s-1)``. With
-monthly decisions and a 252-row window that is about 12 times fewer flops than one
-``(W, N)`` product per decision.
+monthly decisions and a 252-row window that is 12 to 24 times fewer flops than one
+``(W, N)`` product per decision (and half again: only the upper triangle is computed).
+The sweep runs once per block of columns so that the block's accumulators stay in cache.
 
 In "pairwise" mode (an asset may miss rows inside the window) each pair uses the rows both
-assets have, as ``DataFrame.cov`` and ``ewm().cov()`` do: four sums per pair, from the
-observed mask ``o``: ``S_2 = sum w x_i x_j``, ``S_1[i, j] = sum w x_i o_j``,
-``S_0[i, j] = sum w o_i o_j`` and ``S_0^{(2)}[i, j] = sum w^2 o_i o_j``.
+assets have, as ``DataFrame.cov`` and ``ewm().cov()`` do, from five sums per pair over the
+observed mask ``o``: ``sum w x_p x_q``, ``sum w o_p x_q``, ``sum w x_p o_q``,
+``sum w o_p o_q`` and ``sum w^2 o_p o_q``.
 
 Ledoit-Wolf shrinkage needs, beyond the biased sample covariance ``S``, three fourth-moment
-sums per window, each O(W N) (see :func:`window_quartics_nb`); the formulas are those of
+sums per window, each O(W N) (:func:`window_quartics_nb`); the formulas are those of
 scikit-learn's ``ledoit_wolf_shrinkage`` (identity target) and of Ledoit & Wolf (2004),
 "Honey, I shrunk the sample covariance matrix", ``covCor.m`` (constant correlation), with
-the O(W N^2) products rewritten as O(W N) sums.
+their O(W N^2) products rewritten as O(W N) sums.
 
 Nearest PSD is Higham's (2002) alternating projections with Dykstra's correction, on the
 correlation scale: the result keeps the input's variances exactly.
@@ -65,7 +66,7 @@ def _gemm_block(c, rowsrc, colsrc, j0, nb, k, ld, beta):
                    colsrc[j0:].ctypes, ld, scale[1:2].ctypes, c.ctypes, m)
 
 
-BLOCK = 32  # columns per pass of the sweep: the (N, BLOCK) accumulators stay in cache
+BLOCK = 64  # columns per pass of the sweep: the (N, BLOCK) accumulators stay in cache
 
 # Accumulators of a column block, element [jj, q - j0] for the pair (p, q) = (j0 + jj, q),
 # q >= p, with their gemm (row source, column source) among the packed buffers

@@ -633,7 +633,7 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
     rhs, xt, Uxt, g, aty = np.empty(n), np.empty(n), np.empty(m), np.empty(n), np.empty(n)
     x_prev, y_prev = np.empty(n), np.empty(n + m)
     wp, zp, yp = np.empty(n), np.empty(n + m), np.empty(n + m)
-    code, seen, tried = np.zeros(n + m, np.int64), np.full(n + m, -1), np.full(n + m, -1)
+    code, tried = np.zeros(n + m, np.int64), np.full(n + m, -1)
     status, it, n_fact, polished, fresh = MAX_ITER, 0, 1, False, False
     inf = np.inf
     res = (inf, inf, inf, inf, inf, inf, inf, inf, inf, inf)
@@ -657,16 +657,15 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
         if _dual_infeasible_nb(cP, cq, ckap, U, lo, hi, l, u, _diff_nb(x, x_prev), opts[O_EPS_DINF], g):
             status = DUAL_INFEASIBLE
             break
-        if polish:  # early polish, once the active-set guess has held for a check interval
+        if polish:  # early polish, each time the active-set guess changes
             _active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code)
-            if (_same_nb(code, seen) or opts[O_POLISH] > 1.0) and not _same_nb(code, tried):
+            if not _same_nb(code, tried):
                 tried[:] = code
                 ok, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, wp, zp, yp, g, aty)
                 if ok and _converged_nb(pres, opts[O_EPS_ABS], opts[O_EPS_REL]) and _improves_nb(pres, res):
                     x[:], z[:], y[:] = wp, zp, yp
                     status, polished, res = SOLVED, True, pres
                     break
-            seen[:] = code
         if opts[O_ADAPTIVE] > 0.0 and it < max_iter:
             new = _rho_estimate_nb(rho, res)
             if new > rho * opts[O_RHO_TOL] or new * opts[O_RHO_TOL] < rho:

@@ -36,7 +36,7 @@ class EqualWeight(Step):
     """
 
     def __call__(self, weights, ctx):
-        mask = np.broadcast_to(ctx.tradeable, weights.shape)
+        mask = np.repeat(ctx.tradeable[None, :], ctx.n_scenarios, axis=0)
         return _equal_over(mask), {"n_selected": mask.sum(axis=1)}
 
 

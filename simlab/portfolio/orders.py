@@ -75,6 +75,8 @@ def plan_fill(holdings, cash, nav, price, target, cost_model, execution, cost_ct
 
 def blocked_orders(tradeable: np.ndarray, target: np.ndarray, holdings: np.ndarray) -> np.ndarray:
     """(B, N) orders that cannot fill: no price that day, and a target or a holding to trade."""
+    if tradeable.all():
+        return np.zeros(target.shape, dtype=bool)
     return ~tradeable[None, :] & ((target != 0) | (holdings != 0))
 
 

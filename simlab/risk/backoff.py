@@ -28,6 +28,7 @@ until no constraint is violated; and the turnover move toward a target within a 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -175,8 +176,9 @@ class RiskModel:
         cov = np.array(self.covariance, dtype=float)
         diag = np.diagonal(cov, axis1=-2, axis2=-1)
         known = np.isfinite(diag)
-        with np.errstate(invalid="ignore"):
-            fill = np.nanmedian(np.where(known, diag, np.nan), axis=-1, keepdims=True) if known.any() else np.nan
+        with warnings.catch_warnings():  # a row without any known variance is all NaN: fine
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fill = np.nanmedian(np.where(known, diag, np.nan), axis=-1, keepdims=True)
         diag = np.where(known, diag, fill)
         cov = np.where(np.isfinite(cov), cov, 0.0)
         n = cov.shape[-1]

@@ -340,15 +340,16 @@ def _default_regime() -> dict:
 @register("step", "regime_constraints")
 @dataclass(frozen=True)
 class RegimeConstraints(Step):
-    """Regime-conditioned limits with continuous backoff; after it, every limit holds.
+    """Regime-conditioned limits with continuous backoff, then an exact projection onto them.
 
     Fields: ``regime`` (a detector, see :mod:`simlab.risk.regime`); base limits
     ``max_weight``, ``max_sector``, ``max_correlation`` (pairwise, defines clusters),
     ``max_cluster`` (a cluster's total weight), ``max_gross``, ``max_turnover`` (annual,
     one-way) spread over ``rebalances_per_year``; ``multipliers``, ``beta`` and
     ``volatility`` bands per regime; ``smoothing`` (alpha per trading day); ``backoff``
-    breakpoints; estimation windows. See the module docstring for the procedure and the
-    diagnostics.
+    breakpoints and the constraints they apply to (``backoff_on``); estimation windows;
+    ``linkage`` of the correlation clusters; ``unreachable_band`` (``keep`` or ``cash``).
+    See the module docstring for the procedure and the diagnostics.
 
     Requires: weights, prices, the benchmark (for the bands). Provides: weights.
     """

@@ -77,9 +77,17 @@ def test_dsr_matches_skfolio(index_returns):
 def test_dsr_falls_as_trials_grow_and_defaults_to_the_spread_of_chance(index_returns):
     values = [st.deflated_sharpe_ratio(index_returns, n) for n in [1, 10, 100, 1000]]
     assert values[0] == pytest.approx(st.probabilistic_sharpe_ratio(index_returns, 0.0), rel=1e-12)
-    assert all(a > b for a, b in zip(values, values[1:]))
+    assert (np.diff(values) < 0).all()
     chance = np.sqrt(PERIODS / (len(index_returns) - 1))
     assert values[2] == pytest.approx(st.deflated_sharpe_ratio(index_returns, 100, chance), rel=1e-12)
+
+
+def test_dsr_against_a_claimed_level_raises_the_bar_by_the_luck_of_the_best_trial(index_returns):
+    assert st.deflated_sharpe_ratio(index_returns, 1, benchmark=0.4) == pytest.approx(
+        st.probabilistic_sharpe_ratio(index_returns, 0.4), rel=1e-12)
+    bar = 0.4 + st.expected_max_sharpe(20, 0.25)
+    assert st.deflated_sharpe_ratio(index_returns, 20, 0.25, benchmark=0.4) == pytest.approx(
+        st.probabilistic_sharpe_ratio(index_returns, bar), rel=1e-12)
 
 
 @pytest.mark.parametrize("annual_benchmark", [0.0, 0.2])
@@ -135,7 +143,7 @@ def test_optimal_block_length_matches_arch(index_returns):
 
 def test_block_length_grows_with_dependence():
     lengths = [st.optimal_block_length(ar1(phi, 4000, 2))["stationary"].iloc[0] for phi in [0.0, 0.5, 0.9]]
-    assert lengths[0] < 2 < lengths[1] < lengths[2]
+    assert lengths[0] < 5 and lengths[0] < lengths[1] < lengths[2]
 
 
 def test_stationary_indices_have_geometric_blocks_that_wrap():
@@ -214,8 +222,8 @@ def test_size_under_the_null_is_about_the_level():
 
 
 def test_power_on_a_clear_difference():
-    # annual Sharpe 3.0 against 0.0 over three years, correlation 0.5
-    rejections = [st.sharpe_difference_test(*pair(756, 3.0, 0.0, 0.5, seed), draws=199, seed=seed).p_value <= 0.05
+    # annual Sharpe 2.0 against 0.0 over three years, correlation 0.5 (z about 3.5)
+    rejections = [st.sharpe_difference_test(*pair(756, 2.0, 0.0, 0.5, seed), draws=199, seed=seed).p_value <= 0.05
                   for seed in range(40)]
     assert np.mean(rejections) >= 0.8
 
