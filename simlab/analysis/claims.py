@@ -28,9 +28,11 @@ PSR, MinTRL
 DSR
     The deflated Sharpe ratio of the scenario: its PSR against the claimed minimum Sharpe
     ratio (0 for claims on other metrics, as in Bailey and Lopez de Prado) raised by the
-    Sharpe ratio the best of ``N`` trials would show by luck, ``N`` the scenarios or the
-    claim's ``trials`` (the larger), their spread that of the scenarios' Sharpe ratios
-    (with one scenario, that of chance alone). With one trial it is the PSR.
+    Sharpe ratio the best of ``N`` trials would show by luck, ``N`` the scenarios (times
+    the variants of a ``sweep:`` block) or the claim's ``trials``, the larger; their
+    spread that of the scenarios' Sharpe ratios (with one scenario, that of chance
+    alone). With one trial it is the PSR. The claims are judged on the experiment's own
+    run; a sweep's variants only count as trials.
     Formulas and references: :mod:`simlab.analysis.statistics`.
 walk-forward
     On expanding in-sample windows (the first ``train_days`` long) the best scenario for
@@ -332,10 +334,17 @@ def _check(claims: list[Claim], result) -> None:
                               "null; give one (e.g. builtin:sp500_index)")
 
 
-def _sharpe_columns(claim: Claim, r: np.ndarray, sharpes: np.ndarray, confidence: float, rf: float) -> dict:
+def _sweep_variants(config) -> int:
+    """How many variants the experiment's ``sweep:`` block makes (1 without one)."""
+    sweep = getattr(config.experiment, "sweep", None) or {}
+    return int(np.prod([len(values) for values in sweep.values()])) if sweep else 1
+
+
+def _sharpe_columns(claim: Claim, r: np.ndarray, sharpes: np.ndarray, variants: int, confidence: float,
+                    rf: float) -> dict:
     """PSR (probability the claim holds), MinTRL (years), DSR and its trial count."""
     sharpes = sharpes[np.isfinite(sharpes)]
-    trials = max(len(sharpes), claim.trials or 1)
+    trials = max(len(sharpes) * variants, claim.trials or 1)
     spread = float(np.std(sharpes, ddof=1)) if len(sharpes) > 1 else None
     floor = claim.min if claim.metric == "sharpe" and claim.min is not None else 0.0
     out = {"psr": np.nan, "min_trl_years": np.nan, "trials": trials,
@@ -378,7 +387,8 @@ def claims_table(
         Interval coverage, and the PSR and DSR a PASS needs.
     trial_sharpes : array, optional
         Annualized Sharpe ratios of every variant tried (a sweep's); default the
-        scenarios'. Their count and spread set the DSR's benchmark.
+        scenarios', counted once for each variant of the experiment's ``sweep:`` block.
+        Their count and spread set the DSR's benchmark.
     train_days, test_days : int
         First in-sample window and out-of-sample step of the walk-forward check.
 
@@ -396,6 +406,7 @@ def claims_table(
     panel = _panel(result, names, {c.metric for c in claims})
     point = result.metrics()
     sharpes = np.asarray(point["sharpe"] if trial_sharpes is None else trial_sharpes, dtype="float64")
+    variants = _sweep_variants(result.config) if trial_sharpes is None else 1
     wanted = sorted({c.metric for c in claims} - POINT_ONLY)
     boots: dict[str, tuple[float, dict]] = {}
     rows = []
@@ -415,7 +426,7 @@ def claims_table(
                    "block_length": block, "years": len(one.returns) / PERIODS,
                    "wf_estimate": np.nan if walk is None else walk.estimate,
                    "wf_met": 0 if walk is None else walk.met, "wf_windows": 0 if walk is None else walk.windows,
-                   **_sharpe_columns(claim, one.returns[:, 0], sharpes, confidence, rf)}
+                   **_sharpe_columns(claim, one.returns[:, 0], sharpes, variants, confidence, rf)}
             row["verdict"], row["reason"] = _verdict(claim, row, confidence)
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -567,8 +578,8 @@ def format_validation(v: Validation) -> str:
         (f"  interval: {v.confidence:.0%} stationary block bootstrap, {v.draws:,} draws, mean block (days) "
         "from the data (Politis-White)"),
         "  PSR (against the claim), DSR (over the trials), MinTRL (years): Bailey-Lopez de Prado",
-        (f"  walk-forward: best scenario on an expanding window (first {min(v.train_days, n // 2)} days), held the next "
-        f"{v.test_days}; (met/windows)"),
+        (f"  walk-forward: best scenario on an expanding window (first {min(v.train_days, n // 2)} days), "
+         f"held the next {v.test_days}; (windows met/windows)"),
         "",
     ]
     if v.table.empty:

@@ -1,5 +1,5 @@
-"""PNG plots of a run: equity curves, drawdowns, rolling Sharpe ratios, monthly returns,
-weights, turnover and costs, regimes and constraint utilization.
+"""PNG plots of a run: equity curves, drawdowns, rolling Sharpe ratios, weights, turnover
+and costs, regimes and constraint utilization.
 
 Figures are built with the object-oriented API on an Agg canvas
 (:class:`matplotlib.figure.Figure` with
@@ -13,8 +13,8 @@ translucent in one colour with a single legend entry, instead of one entry each.
 Each plot has two forms: ``*_figure`` builds and returns the :class:`Figure` (the HTML
 report turns it into PNG bytes with :func:`figure_png`), ``plot_*`` writes it to a file.
 The ``*_figure`` functions draw data they are given, already computed: the report
-(:mod:`simlab.analysis.report`) prepares rolling Sharpe ratios, monthly tables and
-utilization series.
+(:mod:`simlab.analysis.report`) prepares rolling Sharpe ratios, turnover, costs, regimes
+and utilization series.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
@@ -37,7 +36,6 @@ __all__ = [
     "drawdown_figure",
     "equity_figure",
     "figure_png",
-    "monthly_returns_figure",
     "plot_drawdown",
     "plot_equity",
     "regime_figure",
@@ -224,10 +222,13 @@ def drawdown_figure(returns: pd.DataFrame, title: str | None = None) -> Figure:
 
 # --- figures for the HTML report -------------------------------------------------------------
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _REGIME_COLORS = ("#d9f0d3", "#fee8c8", "#fdbb84", "#e34a33", "#b30000", "#7f0000")
 _CASH_COLOR = "#d0d0d0"
-_OTHER_COLOR = "#8c8c8c"
+_OTHER_COLOR = "#6b6b6b"
+# tab10 without its grey, then the light tab20 shades: greys stay for "other" and cash
+_ASSET_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+                 "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2",
+                 "#dbdb8d", "#9edae5")
 
 
 def rolling_sharpe_figure(
@@ -263,59 +264,6 @@ def rolling_sharpe_figure(
     return fig
 
 
-def monthly_returns_figure(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Heatmap of monthly returns: one row per year, one column per month, then the year.
-
-    Parameters
-    ----------
-    table : DataFrame
-        Index years; columns the twelve months (1..12) and optionally ``"year"``, simple
-        returns as fractions, NaN where the run has no such month.
-    title : str, optional
-        Figure title.
-
-    Notes
-    -----
-    Colours diverge around 0 (red losses, green gains), scaled by the largest monthly
-    move; the year column has its own scale. Each cell shows its return in percent.
-    """
-    if table.empty:
-        raise ValueError("table is empty: nothing to plot")
-    months = table[[m for m in range(1, 13) if m in table.columns]].to_numpy(dtype="float64")
-    year = table["year"].to_numpy(dtype="float64") if "year" in table.columns else None
-    n_cols = months.shape[1] + (year is not None)
-    fig = _new_figure((max(6.0, 0.62 * n_cols + 1.6), max(2.4, 0.26 * len(table) + 1.3)))
-    ax = fig.add_subplot()
-    if title:
-        ax.set_title(title)
-    _heat(ax, months, np.arange(months.shape[1]))
-    labels = [_MONTHS[m - 1] for m in range(1, 13) if m in table.columns]
-    if year is not None:
-        _heat(ax, year[:, None], np.array([months.shape[1]]))
-        labels.append("Year")
-    ax.set_xlim(-0.5, n_cols - 0.5)
-    ax.set_ylim(len(table) - 0.5, -0.5)
-    ax.set_xticks(np.arange(n_cols), labels)
-    ax.set_yticks(np.arange(len(table)), [str(y) for y in table.index])
-    ax.tick_params(length=0, labelsize="small")
-    ax.xaxis.tick_top()
-    return fig
-
-
-def _heat(ax, values: np.ndarray, columns: np.ndarray) -> None:
-    """Draw ``values`` (rows, len(columns)) as coloured cells with their percent."""
-    finite = values[np.isfinite(values)]
-    scale = float(np.max(np.abs(finite))) if finite.size else 0.0
-    scale = scale if scale > 0 else 0.01
-    norm = TwoSlopeNorm(vcenter=0.0, vmin=-scale, vmax=scale)
-    left, right = columns[0] - 0.5, columns[-1] + 0.5
-    ax.imshow(np.ma.masked_invalid(values), cmap="RdYlGn", norm=norm, aspect="auto",
-              extent=(left, right, values.shape[0] - 0.5, -0.5), interpolation="nearest")
-    for (i, j), value in np.ndenumerate(values):
-        if np.isfinite(value):
-            ax.text(columns[j], i, f"{100 * value:.1f}", ha="center", va="center", fontsize=6.5)
-
-
 def weights_figure(weights: pd.DataFrame, *, max_assets: int = 10, title: str | None = None) -> Figure:
     """Stacked weights of one scenario over time, cash on top.
 
@@ -341,7 +289,7 @@ def weights_figure(weights: pd.DataFrame, *, max_assets: int = 10, title: str | 
         shown = shown.assign(other=frame[order[max_assets:]].sum(axis=1))
     cash = (1.0 - frame.sum(axis=1)).clip(lower=0.0)
     fig, ax = _new_axes(title)
-    colors = [f"C{i % 10}" for i in range(min(len(order), max_assets))]
+    colors = [_ASSET_COLORS[i % len(_ASSET_COLORS)] for i in range(min(len(order), max_assets))]
     colors += [_OTHER_COLOR] * (shown.shape[1] - len(colors))
     long, short = shown.clip(lower=0.0), shown.clip(upper=0.0)
     ax.stackplot(frame.index, *long.to_numpy().T, cash.to_numpy(), colors=[*colors, _CASH_COLOR],
@@ -414,7 +362,9 @@ def regime_figure(
     level = _normalize_at_start(_as_frame(nav, "nav"))
     axes[0].plot(level.index, level.iloc[:, 0], color="black", lw=1.2, label="value")
     axes[0].set_yscale("log")
-    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axes[0].yaxis.set_major_formatter(plain)
+    axes[0].yaxis.set_minor_formatter(plain)
     axes[0].set_ylabel("value (start = 1)")
     handles = _shade_regimes(axes, regime, names or {}) if regime is not None else []
     axes[0].legend(handles=[*axes[0].get_legend_handles_labels()[0], *handles], loc="upper left", fontsize="small")

@@ -198,7 +198,7 @@ def _finish_pairwise_row(row, acc, snap, jj, m, d, ddof):
 
 
 @njit(cache=True, error_model="numpy")
-def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust):
+def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active):
     """Covariance over each decision's window, weighted, for all decisions in one sweep.
 
     For each r, with rows ``k = starts[r] .. rows[r]`` and weights
@@ -210,6 +210,9 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
     ``DataFrame.cov()`` / ``ewm().cov()``; NaN where a pair has fewer than two joint rows.
     NaN in the row and column of every asset outside ``include[r]``. ``adjust=False``
     (full mode, no row selection) gives pandas' ``ewm(adjust=False)`` weights on the window.
+    Only decisions with ``active[r]`` are written (``cov[r]`` of the others is left
+    unset): a caller that needs a subset keeps the sweep, and so the rounding of every
+    value, the same as for the whole set, whatever the subset.
 
     One sweep over time per block of :data:`BLOCK` columns: exponentially weighted prefix
     sums advanced by BLAS gemm, a window being the prefix at its end minus
@@ -221,7 +224,8 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
     obs : (T, N) bool, observed (read in pairwise mode only).
     sel : (T,) float64 row selection, 0.0 or 1.0.
     rows : (R,) int64 decision rows, ascending; starts : (R,) int64 first rows, ascending, <= rows.
-    decay : float in (0, 1]; include : (R, N) bool; ddof : float; pairwise, adjust : bool.
+    decay : float in (0, 1]; include : (R, N) bool; ddof : float; pairwise, adjust : bool;
+    active : (R,) bool.
 
     Returns
     -------
@@ -279,7 +283,8 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
                         sc[r, 0] = alpha * sc[r, 0] + (1.0 - alpha) * g
                         sc[r, 1] = alpha * alpha * sc[r, 1] + (1.0 - alpha * alpha) * g * g
                 slot, d_snap = (0, 0.0) if zero_snap[r] else (r % n_ring, d)
-                _finish_block(cov, acc, ring, slot, d_snap, r, j0, vec, sc, include, ddof, first, alpha, g)
+                if active[r]:
+                    _finish_block(cov, acc, ring, slot, d_snap, r, j0, vec, sc, include, ddof, first, alpha, g)
                 i_fin += 1
     return cov, vec, sc
 

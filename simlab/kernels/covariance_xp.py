@@ -91,10 +91,22 @@ def _finalize_pairwise(xp, mats, include, ddof):
     return xp.where(_pair_mask(include), cov, xp.nan)
 
 
-def window_cov_xp(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust,
+def window_cov_xp(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active,
                   max_bytes=MAX_BYTES):
-    """Twin of :func:`simlab.kernels.covariance.window_cov_nb`: (cov, vec, sc)."""
+    """Twin of :func:`simlab.kernels.covariance.window_cov_nb`: (cov, vec, sc).
+
+    Each decision is computed on its own, so ``active`` only saves work here.
+    """
     xp = get_xp(x)
+    if not bool(active.all()):
+        idx = xp.nonzero(active)[0]
+        part = window_cov_xp(x, obs, sel, rows[idx], starts[idx], decay, include[idx], ddof, pairwise,
+                             adjust, active[idx], max_bytes)
+        cov = xp.full((len(rows), x.shape[1], x.shape[1]), xp.nan)
+        vec = xp.zeros((len(rows), x.shape[1]))
+        sc = xp.zeros((len(rows), 2))
+        cov[idx], vec[idx], sc[idx] = part
+        return cov, vec, sc
     n_dec, n_cols = len(rows), x.shape[1]
     cov = xp.empty((n_dec, n_cols, n_cols))
     vec = xp.zeros((n_dec, n_cols))

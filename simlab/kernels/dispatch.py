@@ -48,9 +48,9 @@ def _nb_in_place(kernel):
     return run
 
 
-def _nb_window_cov(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust):
+def _nb_window_cov(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active):
     return cov_nb.window_cov_nb(np.ascontiguousarray(x), np.ascontiguousarray(obs), sel, rows, starts,
-                                decay, include, ddof, pairwise, adjust)
+                                decay, include, ddof, pairwise, adjust, active)
 
 
 def _nb_repair(cov, include, tol, max_iter, conv_tol):
@@ -159,7 +159,8 @@ def covariance_batch(returns, rows, *, estimator: str = "sample", window: int | 
     else:
         parts, fallback = _regime(ops, xp, xz, obs, rows_sorted, spec,
                                   np.asarray(labels), int(min_regime_obs))
-    parts = [to_numpy(p) for p in parts] + [fallback]
+    cov, included, n_obs, shrink, repaired = (to_numpy(p) for p in parts)
+    parts = [cov, included, n_obs, shrink, fallback, repaired]
     if not (order == np.arange(len(order))).all():
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
@@ -195,11 +196,17 @@ def _check(estimator, halflife, ddof, adjust, window, min_periods, labels, clean
     return _Spec(estimator, decay, 0.0 if lw else float(ddof), adjust, window, min_periods, clean)
 
 
-def _estimate(ops, xp, xz, obs, sel, rows, spec: _Spec):
-    """(cov, included, n_obs, shrinkage, repaired) at sorted ``rows`` with row selection ``sel``."""
+def _estimate(ops, xp, xz, obs, sel, rows, spec: _Spec, active=None):
+    """(cov, included, n_obs, shrinkage, repaired) at sorted ``rows`` with row selection ``sel``.
+
+    With ``active`` (R,) bool, only those rows are estimated and returned; the sweep still
+    visits every row, so a value never depends on which other rows are active.
+    """
     starts = np.maximum(rows - spec.window + 1, 0) if spec.window else np.zeros_like(rows)
     rows_x, starts_x = xp.asarray(rows), xp.asarray(starts)
     n_sel, n_asset = _window_counts(xp, obs, sel, rows_x, starts_x)
+    if active is None:
+        active = np.ones(len(rows), dtype=bool)
     pairwise = spec.min_periods is not None
     if pairwise:
         include = n_asset >= spec.min_periods
@@ -207,9 +214,13 @@ def _estimate(ops, xp, xz, obs, sel, rows, spec: _Spec):
         full = xp.asarray(rows - starts + 1 == spec.window)
         include = (n_asset == n_sel[:, None]) & (n_sel >= 2)[:, None] & full[:, None]
     cov, vec, sc = ops.window_cov(xz, obs, sel, rows_x, starts_x, spec.decay, include, spec.ddof,
-                                  pairwise, spec.adjust)
-    shrink = xp.zeros(len(rows))
-    repaired = xp.zeros(len(rows), dtype=bool)
+                                  pairwise, spec.adjust, xp.asarray(active))
+    if not active.all():
+        idx = xp.asarray(np.nonzero(active)[0])
+        cov, vec, sc, include, n_sel, starts_x, rows_x = (
+            a[idx] for a in (cov, vec, sc, include, n_sel, starts_x, rows_x))
+    shrink = xp.zeros(len(rows_x))
+    repaired = xp.zeros(len(rows_x), dtype=bool)
     if spec.estimator in ops.shrink:
         mean = vec / xp.where(sc[:, :1] > 0, sc[:, :1], 1.0)
         sd = xp.sqrt(xp.where(include, xp.diagonal(cov, axis1=1, axis2=2), 1.0))
@@ -261,9 +272,9 @@ def _regime(ops, xp, xz, obs, rows, spec: _Spec, labels: np.ndarray, min_obs: in
                for v in np.unique(current[conditional])]
     for mask, sel in groups:
         if mask.any():
-            idx = np.nonzero(mask)[0]
-            for dest, part in zip(out, _estimate(ops, xp, xz, obs, sel, rows[idx], spec)):
-                dest[xp.asarray(idx)] = part
+            idx = xp.asarray(np.nonzero(mask)[0])
+            for dest, part in zip(out, _estimate(ops, xp, xz, obs, sel, rows, spec, active=mask)):
+                dest[idx] = part
     return out, ~conditional
 
 

@@ -25,7 +25,7 @@ Algorithm (Stellato et al., "OSQP", 2020), with ``A = [I; U]`` and ``z = A w``:
   rho changes. ``R`` is rho per row: ``rho * e_j^2`` on a dense row scaled by
   ``e_j = 1/||U_j||_2`` (OSQP's row equilibration, written as a per-row rho), ``1e3``
   times that on equality rows (``l == u``, ``lo == hi``), ``1e-6`` on free rows.
-- **Cost scaling**: ``c = 1 / max(mean diag P, ||q||_inf, max kappa)``; the iterations and
+- **Cost scaling**: ``c = 1 / mean diag P`` (``1 / max(||q||_inf, kappa)`` when P = 0); the iterations and
   the dual residual are on the cost-normalized problem ``(cP, cq, c kappa)``, so the
   tolerances mean the same for daily and annual units.
 - **Stopping** (every ``check_every`` iterations): ``||Aw - z||_inf <= eps_abs + eps_rel
@@ -464,10 +464,14 @@ def _reduced_kkt_nb(cP, cq, ckap, U, lo, hi, w0, l, u, code, delta, w, g):
 
 
 @njit(cache=True)
-def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, wf, yv):
+def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
     """Solve ``[H - dI, C'; C, 0] [wf; yv] = [b1; b2]`` (``H`` holds ``+ dI``) by the
     quasi-definite ``[H, C'; C, -dI]`` and ``n_refine`` refinement steps; False if a
-    factorization fails (the reduced Hessian is not positive definite)."""
+    factorization fails (the reduced Hessian is not positive definite).
+
+    The first solve is proximal to ``y_ref`` (``C w - d (y - y_ref) = b2``), so where the
+    active rows are dependent on the free weights (a sector cap and the budget over the
+    same free names) the dual split follows ``y_ref`` instead of the minimum norm."""
     nf, ma = b1.shape[0], b2.shape[0]
     try:
         Lh = np.linalg.cholesky(H)
@@ -486,7 +490,7 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, wf, yv):
         return False
     wf[:] = 0.0
     yv[:] = 0.0
-    r1, r2, dw, dy, Hw = b1.copy(), b2.copy(), np.empty(nf), np.empty(ma), np.empty(nf)
+    r1, r2, dw, dy, Hw = b1.copy(), b2 - delta * y_ref, np.empty(nf), np.empty(ma), np.empty(nf)
     for step in range(n_refine + 1):
         if step > 0:  # residual of the unregularized system
             _symv_nb(H, wf, Hw)
@@ -503,35 +507,71 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, wf, yv):
 
 
 @njit(cache=True)
-def _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, w, z, y, g, aty):
+def _row_dual_range_nb(U, j, kind, g, y_j, lo, hi, w, w0, ckap):
+    """Range of dual values for dense row ``j`` that keep every weight it touches
+    stationary within its subgradient range, given the gradient ``g`` (with row j's
+    current dual ``y_j`` in it); starts from the row's sign cone."""
+    t_lo = 0.0 if kind == 2 else -np.inf
+    t_hi = 0.0 if kind == 1 else np.inf
+    for i in range(w.shape[0]):
+        a_ji = U[j, i]
+        if a_ji == 0.0:
+            continue
+        a, b = _subgradient_range_nb(clip_nb(w[i], lo[i], hi[i]), lo[i], hi[i], w0[i], ckap[i])
+        rest = g[i] - a_ji * y_j  # need a <= -(rest + a_ji t) <= b
+        r1, r2 = (-b - rest) / a_ji, (-a - rest) / a_ji
+        t_lo = max(t_lo, min(r1, r2))
+        t_hi = min(t_hi, max(r1, r2))
+    return t_lo, t_hi
+
+
+@njit(cache=True)
+def _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_admm, w, z, y, g, aty):
     """Polish: solve the equality QP of the active set ``code`` and score the point.
 
     Writes ``w`` (N,), ``z = clip(A w)`` and the duals ``y`` (N + m,; scaled cost units,
     projected onto their cones); returns (ok, residuals as :func:`_residuals_nb`).
-    ``g``, ``aty`` (N,) are work space.
+    An active row with no free weight (a sector cap whose members all sit at a bound)
+    gets no dual from the equality QP: it takes the ADMM dual ``y_admm``, moved into the
+    range that keeps its members' bound duals feasible. ``g``, ``aty`` (N,) are work space.
     """
     n, m = w.shape[0], U.shape[0]
     inf = np.inf
     fi, aj, H, C, b1, b2 = _reduced_kkt_nb(cP, cq, ckap, U, lo, hi, w0, l, u, code, delta, w, g)
     nf, ma = fi.shape[0], aj.shape[0]
-    wf, yv = np.zeros(nf), np.zeros(ma)
-    if nf > 0 and not _kkt_refined_nb(H, C, b1, b2, delta, n_refine, wf, yv):
+    wf, yv, y_ref = np.zeros(nf), np.zeros(ma), np.empty(ma)
+    for c in range(ma):
+        j = aj[c]
+        y_ref[c] = min(y_admm[n + j], 0.0) if code[n + j] == 1 else (
+            max(y_admm[n + j], 0.0) if code[n + j] == 2 else y_admm[n + j])
+    if nf > 0 and not _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
         return False, (inf, inf, inf, inf, inf, inf, inf, inf, inf, inf)
     for a in range(nf):
         w[fi[a]] = wf[a]
     y[:] = 0.0
     for c in range(ma):  # duals of the active rows, projected onto their sign
-        j, v = aj[c], yv[c]
+        j, v = aj[c], (yv[c] if nf > 0 else y_ref[c])
         y[n + j] = min(v, 0.0) if code[n + j] == 1 else (max(v, 0.0) if code[n + j] == 2 else v)
     _symv_nb(cP, w, g)
     for j in range(m):
         z[n + j] = clip_nb(_dot_nb(U[j], w), l[j], u[j])
         for i in range(n):
             g[i] += U[j, i] * y[n + j]
+    for i in range(n):
+        g[i] += cq[i]
+    for c in range(ma):  # rows without a free weight: a dual their members can live with
+        j = aj[c]
+        if _norm_inf_nb(C[c]) > 0.0:
+            continue
+        t_lo, t_hi = _row_dual_range_nb(U, j, code[n + j], g, y[n + j], lo, hi, w, w0, ckap)
+        t = clip_nb(y[n + j], t_lo, t_hi) if t_lo <= t_hi else 0.5 * (t_lo + t_hi)
+        for i in range(n):
+            g[i] += U[j, i] * (t - y[n + j])
+        y[n + j] = t
     for i in range(n):  # weight-row duals: the subgradient closest to stationarity
         z[i] = clip_nb(w[i], lo[i], hi[i])
         a, b = _subgradient_range_nb(z[i], lo[i], hi[i], w0[i], ckap[i])
-        y[i] = clip_nb(-(g[i] + cq[i]), a, b)
+        y[i] = clip_nb(-g[i], a, b)
     return True, _residuals_nb(cP, cq, U, e, w, z, y, g, aty)
 
 
@@ -578,7 +618,7 @@ def _setup_nb(P, q, kap, lo, hi, w0, U, l, u, x, z, y, rho):
             return NON_FINITE, 1.0
     if crossed:
         return PRIMAL_INFEASIBLE, 1.0
-    s = max(diag / n, qmax)
+    s = diag / n if diag > 1e-300 else qmax  # unit mean curvature; the linear terms for an LP
     return -1, (1.0 / s if s > 1e-300 else 1.0)
 
 
@@ -661,7 +701,7 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
             _active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code)
             if not _same_nb(code, tried):
                 tried[:] = code
-                ok, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, wp, zp, yp, g, aty)
+                ok, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, y, wp, zp, yp, g, aty)
                 if ok and _converged_nb(pres, opts[O_EPS_ABS], opts[O_EPS_REL]) and _improves_nb(pres, res):
                     x[:], z[:], y[:] = wp, zp, yp
                     status, polished, res = SOLVED, True, pres
@@ -681,7 +721,7 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
         res = _residuals_nb(cP, cq, U, e, x, z, y, g, aty)
     if polish and not polished:
         _active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code)
-        ok, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, wp, zp, yp, g, aty)
+        ok, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, y, wp, zp, yp, g, aty)
         if ok and _improves_nb(pres, res):
             x[:], z[:], y[:] = wp, zp, yp
             polished, res = True, pres

@@ -48,7 +48,11 @@ def default_workers(n_tasks: int | None = None) -> int:
 
 
 class LocalExecutor:
-    """Tasks in a pool of local processes (``workers`` of them, default one per CPU)."""
+    """Tasks in a pool of local processes (``workers`` of them, default one per CPU).
+
+    The pool starts with the first :meth:`run` (at most one worker per task) and lives
+    until the ``with`` block ends, so several sweeps in one block share warm workers.
+    """
 
     name = "local"
     shares_cwd = True
@@ -57,12 +61,15 @@ class LocalExecutor:
         if workers is not None and workers < 1:
             raise ConfigError(f"--workers: expected a positive number of workers; got {workers}")
         self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc) -> None:
-        return None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def describe(self) -> dict:
         """What ran the sweep, for its record."""
@@ -72,14 +79,15 @@ class LocalExecutor:
         """Yield ``(index, fn(task) or the exception)`` as tasks finish."""
         if not tasks:
             return
-        workers = self.workers or default_workers(len(tasks))
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_context()) as pool:
-            futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
-            for future in as_completed(futures):
-                try:
-                    yield futures[future], future.result()
-                except Exception as err:  # a worker died or the result did not pickle
-                    yield futures[future], err
+        if self._pool is None:
+            workers = self.workers or default_workers(len(tasks))
+            self._pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_context())
+        futures = {self._pool.submit(fn, task): i for i, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except Exception as err:  # a worker died or the result did not pickle
+                yield futures[future], err
 
 
 def _context():

@@ -41,6 +41,7 @@ import yaml
 
 import simlab
 from simlab.analysis import plots
+from simlab.analysis import report as html_report
 from simlab.errors import ConfigError
 
 DEFAULT_ROOT = Path("experiments")
@@ -66,6 +67,7 @@ def save_run(result, path=None) -> Path:
     plots.plot_equity(result.nav, result.benchmark, folder / "equity.png", title=result.config.name)
     plots.plot_drawdown(result.returns, folder / "drawdown.png", title=result.config.name)
     (folder / "report.md").write_text(_report(result, metrics))
+    html_report.write_report(result, folder / "report.html")
     write_record(folder, record)
     return folder
 

@@ -42,6 +42,7 @@ simlab's own dependencies; read it back with :func:`load_sweep`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import itertools
@@ -229,18 +230,21 @@ def _error_info(err: BaseException) -> dict:
 # --- the sweep -------------------------------------------------------------------------------
 
 
-def run_sweep(config, executor: str = "local", *, address: str | None = None, workers: int | None = None,
+def run_sweep(config, executor="local", *, address: str | None = None, workers: int | None = None,
               out: str | Path | None = None, progress: bool = True,
               weights_limit: int = WEIGHTS_LIMIT) -> SweepResult:
     """Run every variant of ``config``'s ``sweep:`` block and merge them (see the module doc).
 
     ``executor`` is ``local`` or ``dask`` (with ``address``, or a local cluster of
-    ``workers``); ``out`` is the sweep folder (default ``experiments/<sweep id>``).
+    ``workers``), started for this sweep and closed after it; or an executor object of
+    :mod:`simlab.lab.executors` inside its ``with`` block, which the caller keeps open
+    across sweeps. ``out`` is the sweep folder (default ``experiments/<sweep id>``).
     """
     cfg = load_config(config)
     folder = Path(out) if out is not None else store.DEFAULT_ROOT / sweep_id(cfg)
     variants = _unique_labels(expand_variants(cfg))
-    ex = make_executor(executor, address, workers)
+    owned = isinstance(executor, str)
+    ex = make_executor(executor, address, workers) if owned else executor
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "config.yaml").open("w") as fh:
         yaml.safe_dump(cfg.to_dict(), fh, sort_keys=False)
@@ -254,7 +258,8 @@ def run_sweep(config, executor: str = "local", *, address: str | None = None, wo
         path = str(cfg.path.resolve()) if cfg.path else None
         cwd = os.getcwd() if ex.shares_cwd else None
         tasks = [Task(variants[i].config, path, cwd, git, weights_limit) for i in todo]
-        with ex, Progress(len(variants), len(variants) - len(todo), enabled=progress) as bar:
+        with ex if owned else contextlib.nullcontext(ex), \
+                Progress(len(variants), len(variants) - len(todo), enabled=progress) as bar:
             record["executor"] = ex.describe()
             for k, outcome in ex.run(run_variant, tasks):
                 i = todo[k]

@@ -26,7 +26,7 @@ A solver has a ``name``, ``covers(problem) -> bool`` and ``solve(problem, rows) 
 (weights, status)`` for the scenario rows it is given. :class:`NativeQP` wraps the batched
 ADMM kernel of :mod:`simlab.kernels.qp` where it is installed and covers the problem;
 :class:`CvxpyClarabel` solves one scenario at a time with cvxpy and Clarabel, reusing a
-compiled parametrized problem per (kind, N) so that a re-solve skips canonicalization.
+compiled parametrized problem per (kind, shape) so that a re-solve skips canonicalization.
 
 The fallback chain (:func:`solve`, :func:`run_chain`)
 ------------------------------------------------------
@@ -227,9 +227,9 @@ class CvxpyClarabel:
 
     name = "cvxpy"
 
-    def __init__(self, solver: str = "CLARABEL", **options):
+    def __init__(self, solver: str = "CLARABEL", options: dict | None = None):
         self.solver = solver
-        self.options = options  # passed to ``Problem.solve`` (e.g. Clarabel's ``tol_gap_rel``)
+        self.options = dict(options or {})  # passed to ``Problem.solve`` (e.g. Clarabel's ``tol_gap_rel``)
         self._local = threading.local()
 
     def covers(self, problem: Problem) -> bool:

@@ -191,6 +191,15 @@ def test_declared_trials_deflate_the_sharpe_ratio(two_scenarios):
     assert (many["trials"] == 500).all() and (many["dsr"] < plain["dsr"]).all()
 
 
+def test_sweep_variants_count_as_trials():
+    sweep = {"schedule.frequency": ["monthly", "weekly"], "data.start": ["2000-06-01", "2001-01-01", "2002-01-01"]}
+    result = simlab.run(experiment({"sharpe": {"min": 0.0}}, sweep=sweep))
+    table = cl.claims_table(result, draws=20)
+    assert table["trials"].tolist() == [6]
+    alone = cl.claims_table(result, draws=20, trial_sharpes=np.array([0.4]))
+    assert alone["trials"].tolist() == [1] and alone["dsr"].iloc[0] == pytest.approx(alone["psr"].iloc[0])
+
+
 def test_claims_name_what_they_cannot_judge(two_scenarios):
     with pytest.raises(ConfigError, match=r"claims\.sharpe\.scenario: 'nope' is not a scenario .*equal, inverse_vol"):
         cl.claims_table(two_scenarios, [cl.Claim("sharpe", min=0.0, scenario="nope")])

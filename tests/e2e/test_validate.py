@@ -65,6 +65,13 @@ def test_out_writes_the_run_folder_with_the_claims(tmp_path):
     assert (out / "metrics.json").exists() and (out / "config.yaml").exists()
 
 
+def test_no_claims_is_no_failure(tmp_path, capsys):
+    path = write_config(tmp_path, {})
+    assert main(["validate", str(path), "--draws", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "no claims" in out and "verdict: no claims (exit code 0)" in out
+
+
 def test_a_bad_claim_is_a_config_error(tmp_path, capsys):
     path = write_config(tmp_path, {"sharp": {"min": 1.0}})
     assert main(["validate", str(path)]) == 1

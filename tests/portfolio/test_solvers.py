@@ -198,7 +198,8 @@ def test_native_kernel_agrees_with_cvxpy():
     rng = np.random.default_rng(4)
     cov = np.stack([random_cov(n, seed=s) for s in range(b)])
     mu = rng.normal(0.08, 0.05, (b, n))
-    tight = solvers.CvxpyClarabel(tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, tol_ktratio=1e-10)
+    tight = solvers.CvxpyClarabel(options={"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12,
+                                           "tol_ktratio": 1e-10})
     for kw in ({"risk_aversion": 2.0}, {"mu": mu, "risk_aversion": 3.0}, {"mu": mu, "risk_aversion": 3.0,
                                                                           "turnover": 0.01}):
         p = solvers.make_problem("utility", np.ones((b, n), dtype=bool), cov=cov, upper=0.2, budget=0.95,

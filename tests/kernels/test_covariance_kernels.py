@@ -93,7 +93,7 @@ def run_nb(x, rows, window, decay=1.0, sel=None, include=None, ddof=1.0, pairwis
     starts = np.maximum(rows - window + 1, 0) if window else np.zeros_like(rows)
     sel = np.ones(len(x)) if sel is None else sel
     include = np.ones((len(rows), x.shape[1]), bool) if include is None else include
-    args = (xz, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust)
+    args = (xz, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, np.ones(len(rows), bool))
     return nb.window_cov_nb(*args), xpk.window_cov_xp(*args, max_bytes=1 << 16), starts
 
 
