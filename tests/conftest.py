@@ -1,10 +1,22 @@
-"""Shared fixtures: temporary component registration and CSV markets."""
+"""Shared fixtures: temporary component registration and CSV markets.
+
+BLAS runs on one thread in tests: the suite's matrices are small, and a BLAS thread pool
+per process oversubscribes a 2-core CI machine (a 100x100 eigh then takes 500 ms, not 1).
+"""
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from simlab.config import registry
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(1)
+
+from simlab.config import registry  # noqa: E402
 
 
 @pytest.fixture

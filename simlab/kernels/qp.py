@@ -931,7 +931,7 @@ def solve_qp(P, q=None, *, lo=-np.inf, hi=np.inf, budget=1.0, G=None, g=None, F=
     w0 = _per_asset("w0", 0.0 if w0 is None else w0, K, N)
     kappa = _kappa(kappa, K, N)
     U, l, u, bud = _dense_rows(K, N, budget, G, g, F, a, b)
-    x, z, y, rho = _initial_state(state, settings, lo, hi, w0, bud, U)
+    x, z, y, rho = _initial_state(state, settings, P, q, lo, hi, w0, bud, U)
     opts = settings.as_array()
     support = resolve_backend(backend)
     if support.backend == "numba":
@@ -1060,13 +1060,15 @@ def _dense_rows(K, N, budget, G, g, F, a, b):
     return np.ascontiguousarray(U), np.concatenate(lows, axis=1), np.concatenate(ups, axis=1), bud
 
 
-def _initial_state(state, settings, lo, hi, w0, bud, U):
+def _initial_state(state, settings, P, q, lo, hi, w0, bud, U):
     K, N = lo.shape
     M = N + U.shape[1]
     if state is None:
         x, z, y = np.empty((K, N)), np.empty((K, M)), np.empty((K, M))
         cold_start_nb(lo, hi, w0, bud, U, x, z, y)
-        return x, z, y, np.full(K, settings.rho)
+        curvature = np.abs(np.diagonal(P, axis1=1, axis2=2)).mean(axis=1)
+        pull = np.divide(np.abs(q).max(axis=1), curvature, out=np.zeros(K), where=curvature > 0)
+        return x, z, y, settings.rho * np.maximum(1.0, np.nan_to_num(pull, posinf=1.0))
     expect = {"x": (K, N), "z": (K, M), "y": (K, M), "rho": (K,)}
     got = {name: np.shape(getattr(state, name)) for name in expect}
     if got != expect:

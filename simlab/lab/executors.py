@@ -84,10 +84,13 @@ class LocalExecutor:
             self._pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_context())
         futures = {self._pool.submit(fn, task): i for i, task in enumerate(tasks)}
         for future in as_completed(futures):
+            index = futures.pop(future)  # drop it once yielded: results are not kept here
             try:
-                yield futures[future], future.result()
+                outcome = future.result()
             except Exception as err:  # a worker died or the result did not pickle
-                yield futures[future], err
+                outcome = err
+            del future
+            yield index, outcome
 
 
 def _context():
@@ -156,11 +159,11 @@ class DaskExecutor:
         index = {future.key: i for i, future in enumerate(futures)}
         for future in dask_completed(futures):
             try:
-                yield index[future.key], future.result()
+                outcome = future.result()
             except Exception as err:  # the task raised, a worker died, the connection went
-                yield index[future.key], err
-            finally:
-                future.release()
+                outcome = err
+            future.release()  # the cluster may forget it
+            yield index[future.key], outcome
 
 
 EXECUTORS = {"local": LocalExecutor, "dask": DaskExecutor}

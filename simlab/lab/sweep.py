@@ -270,6 +270,7 @@ def run_sweep(config, executor="local", *, address: str | None = None, workers: 
                                   error=_error_line(outcome.error))
                 store.write_record(folder, record, "sweep.json")
                 bar.update(failed=outcome.status == "failed")
+                del outcome  # the variant's tables are on disk now
     metrics, dataset = merge_variants(folder, variants, entries, record, weights_limit)
     record.update(finished=store.now(), counts=_counts(entries))
     store.write_record(folder, record, "sweep.json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -142,3 +143,23 @@ def test_cli_sweep_prints_one_line_per_variant(local_sweep, capsys):
     assert "4 variant(s) on local: 0 ok, 2 reused, 2 failed" in out
     assert "frequency=monthly,universe=None reused" in " ".join(out.split())
     assert "failed: frequency=weekly,universe=missing.yaml" in err
+
+
+def test_runs_and_compare_read_a_sweep_folder(local_sweep, capsys):
+    _, res = local_sweep
+    root = str(res.folder.parent)
+    assert main(["runs", "--root", root]) == 0
+    assert ["out", "sweep"] == capsys.readouterr().out.splitlines()[1].split()[:2]
+    assert main(["compare", "out", "--root", root, "--metrics", "sharpe", "--scenarios", "frequency=monthly*"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split() == ["scenario", "frequency=monthly,universe=None/top_n=2", "frequency=monthly,universe=None/top_n=4"]
+
+
+def test_progress_counts_on_stderr_without_tqdm(monkeypatch, capsys):
+    from simlab.lab.executors import Progress
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # as if tqdm were not installed
+    with Progress(3, done=1) as bar:
+        bar.update()
+        bar.update(failed=True)
+    assert capsys.readouterr().err.splitlines()[-1].split("\r")[-1] == "sweep: 3/3 variants, 1 failed"

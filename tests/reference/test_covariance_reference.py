@@ -28,10 +28,10 @@ def real():
 
 @pytest.fixture(scope="module")
 def synthetic():
-    md = generate_market(n_assets=40, n_days=1500, seed=7)
+    md = generate_market(n_assets=25, n_days=1000, seed=7)
     close = md.close.copy()
     close.iloc[:400, 3] = np.nan     # lists late
-    close.iloc[900:950, 8] = np.nan  # a gap
+    close.iloc[700:720, 8] = np.nan  # a gap
     return md, close.pct_change(fill_method=None)
 
 
@@ -83,7 +83,7 @@ def test_feature_equals_peers_at_every_rebalance(synthetic, estimator):
     md, returns = synthetic
     inputs = feature_inputs(md)
     inputs = type(inputs)(**{**inputs.__dict__, "returns": returns.to_numpy()})
-    rows = np.arange(300, len(returns), 63)
+    rows = np.arange(300, len(returns), 100 if estimator == "ewma" else 41)
     feature = Covariance(estimator=estimator, window=252, halflife=10.0 if estimator == "ewma" else None)
     cov = feature.compute(inputs, rows)
     for r, t in enumerate(rows):
