@@ -150,7 +150,8 @@ def bench_ewma(x, rows, args, matmul):
           f"{n_pandas} rebalances {how}, scaled to {N_REBALANCES})")
     print(f"  numpy/BLAS form         {np_wall:10.4f} s  ({np_wall / N_REBALANCES * 1e3:9.3f} ms/rebalance; "
           f"CPU {np_cpu:.4f} s; {formula / np_wall / 1e9:.1f} GFLOP/s)")
-    print(f"  simlab kernel           {k_wall:10.4f} s  ({k_wall / N_REBALANCES * 1e3:9.3f} ms/rebalance; CPU {k_cpu:.4f} s)")
+    print(f"  simlab kernel           {k_wall:10.4f} s  ({k_wall / N_REBALANCES * 1e3:9.3f} ms/rebalance; "
+          f"CPU {k_cpu:.4f} s)")
     print(f"  ratios: pandas / simlab {pandas_wall / k_wall:,.0f}x   numpy / simlab {np_wall / k_wall:.2f}x")
     effective = formula / k_wall / 1e9
     achieved = executed / k_wall / 1e9
@@ -174,13 +175,14 @@ def bench_ledoit_wolf(x, rows, args):
     sample = rows[:: N_REBALANCES // 24]
     peers = [LedoitWolf().fit(x[t - WINDOW + 1:t + 1]).covariance_ for t in sample]
     picked = ours[:: N_REBALANCES // 24]
-    check_parity("Ledoit-Wolf vs scikit-learn", max(relative_error(a, b) for a, b in zip(picked, peers)))
+    check_parity("Ledoit-Wolf vs scikit-learn", max(relative_error(a, b) for a, b in zip(picked, peers, strict=True)))
     sk_wall, _, _ = best_time(lambda: [LedoitWolf().fit(x[t - WINDOW + 1:t + 1]) for t in sample], 1)
     sk_wall *= N_REBALANCES / len(sample)
     k_wall, k_cpu, _ = best_time(kernel, args.repeat)
     print(f"  scikit-learn LedoitWolf {sk_wall:10.3f} s  ({sk_wall / N_REBALANCES * 1e3:9.2f} ms/rebalance; "
           f"{len(sample)} windows timed, scaled to {N_REBALANCES})")
-    print(f"  simlab ledoit_wolf      {k_wall:10.4f} s  ({k_wall / N_REBALANCES * 1e3:9.3f} ms/rebalance; CPU {k_cpu:.4f} s)")
+    print(f"  simlab ledoit_wolf      {k_wall:10.4f} s  ({k_wall / N_REBALANCES * 1e3:9.3f} ms/rebalance; "
+          f"CPU {k_cpu:.4f} s)")
     print(f"  target Ledoit-Wolf >= 20x scikit-learn: {sk_wall / k_wall:.0f}x {verdict(sk_wall / k_wall >= 20)}")
     return {"sklearn": sk_wall, "kernel": k_wall}
 

@@ -37,6 +37,9 @@ Resampling
   wrapping around the end.
 - :func:`circular_block_indices`: Politis and Romano (1992), blocks of a fixed length
   that wrap around the end.
+- :func:`path_block_length`: the block length for resampling a whole return path (the
+  largest of the Politis-White lengths of the returns, of the Sharpe ratio's influence
+  series and of the active returns); :func:`percentile_interval`; :func:`holm`.
 
 Equal Sharpe ratios
 -------------------

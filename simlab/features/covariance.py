@@ -150,7 +150,8 @@ class Covariance(Feature):
     ----------
     estimator : ``sample`` (ddof=1), ``ewma`` (pandas ``ewm(halflife).cov()`` on the window),
         ``ledoit_wolf`` (scikit-learn ``LedoitWolf``) or ``ledoit_wolf_cc`` (constant correlation).
-    window : rows ``t - window + 1 .. t``; None for all rows up to t (expanding).
+    window : rows ``t - window + 1 .. t``; None for all rows up to t (expanding; sample and
+        ewma only, which then estimate each pair over the rows both assets have).
     halflife : EWMA halflife in rows (``ewma`` only; default 20).
     min_periods : None: an asset needs every row of a full window; an int: at least that
         many rows, each pair then estimated over the rows both have and the result repaired
@@ -177,6 +178,8 @@ class Covariance(Feature):
         _check_field("estimator", self.estimator, self.estimator in ESTIMATORS, f"one of {ESTIMATORS}")
         _check_field("window", self.window, self.window is None or (_is_int(self.window) and self.window >= 2),
                      "an integer >= 2 or None")
+        _check_field("window", self.window, self.window is not None or not self.estimator.startswith("ledoit"),
+                     f"an integer >= 2 for estimator {self.estimator!r} (Ledoit-Wolf needs complete windows)")
         _check_field("halflife", self.halflife, self.halflife is None or (
             self.estimator == "ewma" and float(self.halflife) > 0), "a number > 0, for estimator 'ewma' only")
         _check_field("min_periods", self.min_periods, self.min_periods is None or (

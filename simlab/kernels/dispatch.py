@@ -11,9 +11,9 @@ Covariance: :func:`covariance_batch`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable
 
 import numpy as np
 
@@ -273,7 +273,7 @@ def _regime(ops, xp, xz, obs, rows, spec: _Spec, labels: np.ndarray, min_obs: in
     for mask, sel in groups:
         if mask.any():
             idx = xp.asarray(np.nonzero(mask)[0])
-            for dest, part in zip(out, _estimate(ops, xp, xz, obs, sel, rows, spec, active=mask)):
+            for dest, part in zip(out, _estimate(ops, xp, xz, obs, sel, rows, spec, active=mask), strict=True):
                 dest[idx] = part
     return out, ~conditional
 
@@ -285,8 +285,11 @@ def clean_labels(labels) -> np.ndarray:
 
 
 def regime_fallback(labels, rows, window: int | None, min_obs: int) -> np.ndarray:
-    """(R,) bool: True where row t's label is unknown (< 0) or the window ``t - window + 1 .. t``
-    (``None``: ``0 .. t``) holds fewer than ``min_obs`` rows with that label."""
+    """(R,) bool, True where a regime-conditional estimate falls back to the unconditional one.
+
+    That is where row t's label is unknown (< 0), or where the window
+    ``t - window + 1 .. t`` (``None``: ``0 .. t``) holds fewer than ``min_obs`` rows with it.
+    """
     labels = clean_labels(labels)
     rows = np.asarray(rows, dtype=np.int64)
     starts = np.maximum(rows - window + 1, 0) if window else np.zeros_like(rows)

@@ -44,7 +44,8 @@ Algorithm (Stellato et al., "OSQP", 2020), with ``A = [I; U]`` and ``z = A w``:
 
 Status codes (``STATUS_NAMES``): 0 solved, 1 max_iter (inaccurate: the ADMM point, not
 converged), 2 primal infeasible, 3 dual infeasible (unbounded), 4 non-finite input,
-5 non-convex (``P`` not positive semidefinite: the factorization failed). For codes 2-5
+5 non-convex (``P`` not positive semidefinite: the KKT factorization failed, or the
+polish found negative curvature on the free weights). For codes 2-5
 the weights are the hold point ``w0`` (NaN read as 0), never NaN, the objective is
 ``+inf`` (2), ``-inf`` (3) or NaN (4, 5), and the returned state is a cold one.
 
@@ -467,7 +468,8 @@ def _reduced_kkt_nb(cP, cq, ckap, U, lo, hi, w0, l, u, code, delta, w, g):
 def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
     """Solve ``[H - dI, C'; C, 0] [wf; yv] = [b1; b2]`` (``H`` holds ``+ dI``) by the
     quasi-definite ``[H, C'; C, -dI]`` and ``n_refine`` refinement steps; False if a
-    factorization fails (the reduced Hessian is not positive definite).
+    factorization fails: returns 0, or 1 when ``H`` is not positive definite (P is not
+    PSD on the free weights), 2 when the Schur complement is not.
 
     The first solve is proximal to ``y_ref`` (``C w - d (y - y_ref) = b2``), so where the
     active rows are dependent on the free weights (a sector cap and the budget over the
@@ -476,7 +478,7 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
     try:
         Lh = np.linalg.cholesky(H)
     except Exception:  # noqa: BLE001
-        return False
+        return 1
     S = np.zeros((ma, ma))
     col = np.empty(nf)
     for c in range(ma):  # Schur complement C H^-1 C' + dI
@@ -487,7 +489,7 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
     try:
         Ls = np.linalg.cholesky(S)
     except Exception:  # noqa: BLE001
-        return False
+        return 2
     wf[:] = 0.0
     yv[:] = 0.0
     r1, r2, dw, dy, Hw = b1.copy(), b2 - delta * y_ref, np.empty(nf), np.empty(ma), np.empty(nf)
@@ -503,7 +505,7 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
         _kkt_solve_nb(Lh, Ls, C, r1, r2, dw, dy)
         wf += dw
         yv += dy
-    return True
+    return 0
 
 
 @njit(cache=True)
@@ -530,7 +532,8 @@ def _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_ad
     """Polish: solve the equality QP of the active set ``code`` and score the point.
 
     Writes ``w`` (N,), ``z = clip(A w)`` and the duals ``y`` (N + m,; scaled cost units,
-    projected onto their cones); returns (ok, residuals as :func:`_residuals_nb`).
+    projected onto their cones); returns (failed, residuals as :func:`_residuals_nb`) with
+    ``failed`` as :func:`_kkt_refined_nb` (1: P is not PSD on the free weights).
     An active row with no free weight (a sector cap whose members all sit at a bound)
     gets no dual from the equality QP: it takes the ADMM dual ``y_admm``, moved into the
     range that keeps its members' bound duals feasible. ``g``, ``aty`` (N,) are work space.
@@ -544,8 +547,9 @@ def _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_ad
         j = aj[c]
         y_ref[c] = min(y_admm[n + j], 0.0) if code[n + j] == 1 else (
             max(y_admm[n + j], 0.0) if code[n + j] == 2 else y_admm[n + j])
-    if nf > 0 and not _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
-        return False, (inf, inf, inf, inf, inf, inf, inf, inf, inf, inf)
+    failed = _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv) if nf > 0 else 0
+    if failed:
+        return failed, (inf, inf, inf, inf, inf, inf, inf, inf, inf, inf)
     for a in range(nf):
         w[fi[a]] = wf[a]
     y[:] = 0.0
@@ -572,7 +576,7 @@ def _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_ad
         z[i] = clip_nb(w[i], lo[i], hi[i])
         a, b = _subgradient_range_nb(z[i], lo[i], hi[i], w0[i], ckap[i])
         y[i] = clip_nb(-g[i], a, b)
-    return True, _residuals_nb(cP, cq, U, e, w, z, y, g, aty)
+    return 0, _residuals_nb(cP, cq, U, e, w, z, y, g, aty)
 
 
 @njit(cache=True)
@@ -701,8 +705,12 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
             _active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code)
             if not _same_nb(code, tried):
                 tried[:] = code
-                ok, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, y, wp, zp, yp, g, aty)
-                if ok and _converged_nb(pres, opts[O_EPS_ABS], opts[O_EPS_REL]) and _improves_nb(pres, res):
+                failed, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, y, wp, zp, yp,
+                                          g, aty)
+                if failed == 1:
+                    status = NON_CONVEX
+                    break
+                if not failed and _converged_nb(pres, opts[O_EPS_ABS], opts[O_EPS_REL]) and _improves_nb(pres, res):
                     x[:], z[:], y[:] = wp, zp, yp
                     status, polished, res = SOLVED, True, pres
                     break
@@ -715,18 +723,20 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
                 n_fact += 1
                 if not ok:
                     return NON_CONVEX, it, _hold_nb(NON_CONVEX, U, w0, x, z, y, w), nan, nan, False, rho, n_fact, c
-    if status == PRIMAL_INFEASIBLE or status == DUAL_INFEASIBLE:
-        return status, it, _hold_nb(status, U, w0, x, z, y, w), res[0], res[1], False, rho, n_fact, c
     if not fresh:
         res = _residuals_nb(cP, cq, U, e, x, z, y, g, aty)
-    if polish and not polished:
+    if polish and not polished and (status == SOLVED or status == MAX_ITER):
         _active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code)
-        ok, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, y, wp, zp, yp, g, aty)
-        if ok and _improves_nb(pres, res):
+        failed, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, y, wp, zp, yp, g, aty)
+        if failed == 1:
+            status = NON_CONVEX
+        elif not failed and _improves_nb(pres, res):
             x[:], z[:], y[:] = wp, zp, yp
             polished, res = True, pres
             if _converged_nb(res, opts[O_EPS_ABS], opts[O_EPS_REL]):
                 status = SOLVED
+    if status >= PRIMAL_INFEASIBLE:
+        return status, it, _hold_nb(status, U, w0, x, z, y, w), res[0], res[1], False, rho, n_fact, c
     w[:] = x
     y /= c
     _symv_nb(cP, w, g)
@@ -810,7 +820,7 @@ class ADMMSettings:
     check_every: int = 10
     alpha: float = 1.6
     sigma: float = 1e-6
-    rho: float = 0.1
+    rho: float = 3.0
     adaptive_rho: bool = True
     rho_tol: float = 5.0
     polish: bool = True

@@ -135,6 +135,7 @@ def test_feature_table_computes_it_once_and_serves_rows(market):
 @pytest.mark.parametrize("kwargs,match", [
     ({"estimator": "shrunk"}, r"covariance.estimator must be one of"),
     ({"window": 1}, r"covariance.window must be an integer >= 2 or None"),
+    ({"estimator": "ledoit_wolf", "window": None}, r"covariance.window must be an integer >= 2 for estimator"),
     ({"estimator": "sample", "halflife": 10.0}, r"covariance.halflife must be a number > 0, for estimator 'ewma' only"),
     ({"estimator": "ledoit_wolf", "min_periods": 50}, r"covariance.min_periods must be None or an integer >= 2"),
     ({"regime": 3}, r"covariance.regime must be None, a Feature of labels or a macro series name"),

@@ -108,7 +108,7 @@ ROWS = [60, 251, 252, 273, 300, 301, 419]
 def test_window_cov_equals_weighted_reference(decay, ddof):
     x = panel(0)
     (cov, vec, sc), _, starts = run_nb(x, ROWS, 252, decay=decay, ddof=ddof)
-    for r, (t, s) in enumerate(zip(ROWS, starts)):
+    for r, (t, s) in enumerate(zip(ROWS, starts, strict=True)):
         w = decay ** np.arange(t - s, -1, -1.0)
         assert_close(cov[r], weighted_cov_reference(x[s:t + 1], w, ddof))
         assert_close(vec[r], w @ x[s:t + 1])
@@ -136,7 +136,7 @@ def test_row_selection_equals_reference_on_selected_rows():
     sel = (np.arange(len(x)) % 3 != 0).astype(float)
     decay = 0.97
     (cov, _, _), _, starts = run_nb(x, ROWS, 252, decay=decay, sel=sel)
-    for r, (t, s) in enumerate(zip(ROWS, starts)):
+    for r, (t, s) in enumerate(zip(ROWS, starts, strict=True)):
         k = np.arange(s, t + 1)
         k = k[sel[k] != 0]
         assert_close(cov[r], weighted_cov_reference(x[k], decay ** (t - k).astype(float), 1.0))
