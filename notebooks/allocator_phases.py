@@ -27,6 +27,7 @@ CONFIG = "configs/experiments/allocator_phases.yaml"
 START = None  # e.g. "2018-01-01" for a shorter run; None keeps the experiment's span
 END = None
 PAIR_DRAWS = 999  # bootstrap resamples of each pairwise test
+DETAIL = None  # scenarios the report shows one by one (the best by Sharpe ratio); None shows all
 OUT = "experiments/allocator_phases"  # where report.html goes
 
 # %%
@@ -100,8 +101,8 @@ print(fallback.groupby(["scenario", "key"])["value"].agg(["count", "sum"]) if le
 # %% [markdown]
 # ## The report
 #
-# With every scenario shown one by one and the pairwise tests.
+# With the pairwise tests, and every scenario shown one by one (or the `DETAIL` best).
 
 # %%
-path = write_report(res, Path(OUT) / "report.html", pairs=pairs, detail=len(res.scenarios))
+path = write_report(res, Path(OUT) / "report.html", pairs=pairs, detail=DETAIL or len(res.scenarios))
 print("open:", path.resolve().as_uri())

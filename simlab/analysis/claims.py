@@ -647,5 +647,9 @@ def _cli(args) -> int:
     if args.out is not None:
         folder = v.result.save(args.out)
         v.write(folder)
+        from simlab.analysis.report import write_report
+
+        # the report shows the very intervals printed above (same draws and seed)
+        write_report(v.result, folder / "report.html", claims=v.table, pairs=v.pairs, draws=args.draws)
         print(f"\nrun folder: {folder}")
     return v.exit_code(strict=args.strict)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import base64
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +80,7 @@ class _Inputs:
     metrics: pd.DataFrame
     focus: tuple[str, ...]
     claims: pd.DataFrame | None
+    claims_note: str
     claims_error: str | None
     pairs: pd.DataFrame | None
 
@@ -107,7 +108,7 @@ def build_report(result, *, claims: pd.DataFrame | None = None, pairs: pd.DataFr
         A finished run.
     claims : DataFrame, optional
         A claims table already computed (``Validation.table``); by default the claims of
-        the experiment, if it states any, are judged here with ``draws`` resamples.
+        the experiment, if it states any, are judged here (:func:`judge_claims`).
     pairs : DataFrame, optional
         An equal-Sharpe table (:func:`simlab.analysis.claims.equal_sharpe_table`) to show.
     detail : int
@@ -116,27 +117,46 @@ def build_report(result, *, claims: pd.DataFrame | None = None, pairs: pd.DataFr
         Bootstrap resamples when the claims are judged here.
     """
     table = result.metrics()
-    claims_error = None
+    note, error = "The claims table was given with the run.", None
     if claims is None:
+        note = _judged_note(result, draws)
         try:
             claims = judge_claims(result, draws=draws)
         except SimlabError as err:
-            claims_error = str(err)
-    inputs = _Inputs(result, table, focus_scenarios(table, detail), claims, claims_error, pairs)
+            error = f"The claims could not be judged: {err}"
+    inputs = _Inputs(result, table, focus_scenarios(table, detail), claims, note, error, pairs)
     sections = [s for build in SECTIONS if (s := build(inputs)) is not None]
     return _page(result, sections)
 
 
 def judge_claims(result, draws: int = 1000) -> pd.DataFrame | None:
-    """The claims table of ``result``, or None when its experiment states no claims.
+    """The claims table of ``result`` (:func:`simlab.analysis.claims.claims_table`), or None
+    when its experiment states no claims.
 
-    This is the report's one door to :mod:`simlab.analysis.claims`.
+    With more than :data:`MAX_TABLE` scenarios, a claim that names no scenario is judged on
+    the :data:`MAX_TABLE` with the highest Sharpe ratio; their rows are those a judgement of
+    every scenario gives (the DSR still counts every scenario as a trial). This is the
+    report's one door to :mod:`simlab.analysis.claims`.
     """
-    if not result.config.experiment.claims.items():
-        return None
-    from simlab.analysis.claims import claims_table
+    from simlab.analysis.claims import claims_of, claims_table
 
-    return claims_table(result, draws=draws)
+    claims = claims_of(result.config)
+    if not claims:
+        return None
+    if len(result.scenarios) > MAX_TABLE:
+        best = focus_scenarios(result.metrics(), MAX_TABLE)
+        claims = [claim if claim.scenario is not None else replace(claim, scenario=name)
+                  for claim in claims for name in ([claim.scenario] if claim.scenario is not None else best)]
+    return claims_table(result, claims, draws=draws)
+
+
+def _judged_note(result, draws: int) -> str:
+    seed = result.config.experiment.seed
+    note = f"Judged when the report was written: {draws} bootstrap resamples, seed {seed}."
+    if len(result.scenarios) > MAX_TABLE:
+        note += (f" Claims that name no scenario are judged on the {MAX_TABLE} scenarios with the highest "
+                 f"Sharpe ratio of {len(result.scenarios)}; simlab validate judges them all.")
+    return note
 
 
 def focus_scenarios(table: pd.DataFrame, detail: int) -> tuple[str, ...]:
@@ -379,15 +399,15 @@ def regime_section(inp: _Inputs) -> Section | None:
 def claims_section(inp: _Inputs) -> Section | None:
     """The claims on trial: estimate, bootstrap interval, PSR, DSR, MinTRL, walk-forward, verdict."""
     if inp.claims_error is not None:
-        return Section("claims", "Claims on trial", _p(f"The claims could not be judged: {inp.claims_error}"))
+        return Section("claims", "Claims on trial", _p(inp.claims_error))
     if inp.claims is None or inp.claims.empty:
         return None
     rows = [_claim_row(row) for _, row in inp.claims.iterrows()]
     text = pd.DataFrame(rows)
     verdicts = [f"verdict {str(v).lower()}" for v in inp.claims["verdict"]]
-    note = _p("Interval: stationary block bootstrap of the daily path (95% unless stated otherwise). "
-              "PSR: probability that the true Sharpe ratio meets the claim. DSR: deflated Sharpe ratio "
-              "over the trials. MinTRL: years of returns a PSR at the interval's confidence would need. "
+    note = _p(f"{inp.claims_note} Interval: stationary block bootstrap of the daily path (95% unless stated "
+              "otherwise). PSR: probability that the true Sharpe ratio meets the claim. DSR: deflated Sharpe "
+              "ratio over the trials. MinTRL: years of returns a PSR at the interval's confidence would need. "
               "Walk-forward: the best scenario chosen on expanding windows, judged out of sample.")
     return Section("claims", "Claims on trial", note + _table(text, row_classes=verdicts, index=False))
 
@@ -513,7 +533,7 @@ gap:2px 16px;margin:8px 0}.facts dt{font-weight:600}.facts dd{margin:0}nav ol{co
 figure{margin:16px 0}figure img{max-width:100%;height:auto;display:block}figcaption{color:#555;font-size:.9em}
 table{border-collapse:collapse;font-size:.88em;margin:12px 0;display:block;overflow-x:auto}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:top}
-th{background:#f3f3f3}td.label,th.label{text-align:left}tr.verdict td{text-align:left}
+th{background:#f3f3f3}thead th{max-width:10em;overflow-wrap:anywhere}td.label,th.label{text-align:left}tr.verdict td{text-align:left}
 tr.pass td.v{background:#d9f2d9}tr.fail td.v{background:#f8d0cc}tr.inconclusive td.v{background:#fff1c2}
 table.heatmap td{min-width:3.2em;font-variant-numeric:tabular-nums}h3{margin:18px 0 4px}
 pre{background:#f7f7f7;padding:12px;overflow-x:auto;font-size:.85em}.note{color:#555}

@@ -305,32 +305,81 @@ def _included(mask_row):
 
 
 @njit(cache=True, error_model="numpy")
-def window_quartics_nb(x, sel, rows, starts, mean, sd, include):
+def window_counts_nb(obs, sel, rows, starts):
+    """Selected rows (R,) and each asset's observed selected rows (R, N) in each window.
+
+    Equals ``sel[s:t+1].sum()`` and ``(obs[s:t+1] & (sel[s:t+1] != 0)[:, None]).sum(axis=0)``
+    for each ``s, t = starts[r], rows[r]``; one pass over the rows (rows, starts ascending).
+    """
+    n_rows, n_cols = obs.shape
+    n_dec = rows.shape[0]
+    n_sel = np.zeros(n_dec)
+    n_obs = np.zeros((n_dec, n_cols), np.int64)
+    run = np.zeros(n_cols, np.int64)
+    run_sel = 0.0
+    i_start = 0
+    i_row = 0
+    for t in range(-1, n_rows):
+        if t >= 0 and sel[t] != 0.0:
+            run_sel += sel[t]
+            for i in range(n_cols):
+                run[i] += obs[t, i]
+        while i_start < n_dec and starts[i_start] - 1 == t:  # counts before the window
+            n_sel[i_start] -= run_sel
+            n_obs[i_start] -= run
+            i_start += 1
+        while i_row < n_dec and rows[i_row] == t:
+            n_sel[i_row] += run_sel
+            n_obs[i_row] += run
+            i_row += 1
+    return n_sel, n_obs
+
+
+@njit(cache=True, error_model="numpy")
+def window_quartics_nb(x, sel, rows, starts, mean, sd, include, all_terms):
     """Fourth-moment sums over each window's selected rows and included assets, (R, 3).
 
     With ``d = x[k, inc] - mean[r, inc]`` and ``y = d**2`` for window rows k:
     ``q[r, 0] = sum_k (sum_i y)**2`` (scikit-learn's ``sum(X2.T @ X2)``),
     ``q[r, 1] = sum_k sum_i y**2`` (``trace(X2.T @ X2)``) and
     ``q[r, 2] = sum_k (sum_i d**3 / sd_i) * (sum_j d * sd_j)`` (``sum((1/sd) sd^T * (X**3).T @ X)``).
+    With ``all_terms`` False only ``q[:, 0]`` is computed (the identity target needs no more).
     """
     n_dec = rows.shape[0]
+    n_cols = x.shape[1]
     q = np.zeros((n_dec, 3))
+    w_in = np.empty(n_cols)
+    w_sd = np.empty(n_cols)
+    w_inv = np.empty(n_cols)
     for r in range(n_dec):
-        idx = _included(include[r])
+        for i in range(n_cols):  # excluded assets: weight 0, so no branch in the row loop
+            on = include[r, i]
+            w_in[i] = 1.0 if on else 0.0
+            w_sd[i] = sd[r, i] if on else 0.0
+            w_inv[i] = 1.0 / sd[r, i] if on else 0.0
+        m = mean[r]
         for k in range(starts[r], rows[r] + 1):
             if sel[k] == 0.0:
+                continue
+            xk = x[k]
+            if not all_terms:
+                a = 0.0
+                for i in range(n_cols):
+                    d = (xk[i] - m[i]) * w_in[i]
+                    a += d * d
+                q[r, 0] += a * a
                 continue
             a = 0.0
             b = 0.0
             c1 = 0.0
             c2 = 0.0
-            for i in idx:
-                d = x[k, i] - mean[r, i]
+            for i in range(n_cols):
+                d = (xk[i] - m[i]) * w_in[i]
                 y = d * d
                 a += y
                 b += y * y
-                c1 += d * y / sd[r, i]
-                c2 += d * sd[r, i]
+                c1 += d * y * w_inv[i]
+                c2 += d * w_sd[i]
             q[r, 0] += a * a
             q[r, 1] += b
             q[r, 2] += c1 * c2
@@ -345,30 +394,38 @@ def shrink_identity_nb(cov, include, n_obs, q):
     equals ``sklearn.covariance.LedoitWolf(assume_centered=False).fit(x).covariance_`` on
     the included assets (one asset: no shrinkage, as scikit-learn).
     """
-    n_dec = cov.shape[0]
+    n_dec, n_cols, _ = cov.shape
     shrink = np.zeros(n_dec)
     for r in range(n_dec):
-        idx = _included(include[r])
-        p = idx.shape[0]
+        inc = include[r]
+        p = inc.sum()
         n = n_obs[r]
         if p < 2 or n <= 0:
             continue
+        c = cov[r]
         tr = 0.0
         fro2 = 0.0
-        for i in idx:
-            tr += cov[r, i, i]
-            for j in idx:
-                fro2 += cov[r, i, j] * cov[r, i, j]
+        for i in range(n_cols):
+            if not inc[i]:
+                continue
+            tr += c[i, i]
+            ci = c[i]
+            for j in range(n_cols):
+                v = ci[j] if inc[j] else 0.0
+                fro2 += v * v
         mu = tr / p
         beta = (q[r, 0] / n - fro2) / (p * n)
         delta = (fro2 - 2.0 * mu * tr + p * mu * mu) / p
         beta = min(beta, delta)
         s = 0.0 if beta == 0.0 else beta / delta
         shrink[r] = s
-        for i in idx:
-            for j in idx:
-                cov[r, i, j] *= 1.0 - s
-            cov[r, i, i] += s * mu
+        for i in range(n_cols):
+            if not inc[i]:
+                continue
+            ci = c[i]
+            for j in range(n_cols):
+                ci[j] *= 1.0 - s  # NaN (excluded) stays NaN
+            ci[i] += s * mu
     return shrink
 
 

@@ -125,8 +125,17 @@ def window_cov_xp(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
     return cov, vec, sc
 
 
-def window_quartics_xp(x, sel, rows, starts, mean, sd, include, max_bytes=MAX_BYTES):
-    """Twin of :func:`simlab.kernels.covariance.window_quartics_nb`, (R, 3)."""
+def window_counts_xp(obs, sel, rows, starts):
+    """Twin of :func:`simlab.kernels.covariance.window_counts_nb`: (n_sel (R,), n_obs (R, N))."""
+    xp = get_xp(obs)
+    sel_cum = xp.concatenate([xp.zeros(1), xp.cumsum(sel)])
+    hits = obs & (sel != 0)[:, None]
+    obs_cum = xp.concatenate([xp.zeros((1, obs.shape[1]), dtype=xp.int64), xp.cumsum(hits, axis=0, dtype=xp.int64)])
+    return sel_cum[rows + 1] - sel_cum[starts], obs_cum[rows + 1] - obs_cum[starts]
+
+
+def window_quartics_xp(x, sel, rows, starts, mean, sd, include, all_terms=True, max_bytes=MAX_BYTES):
+    """Twin of :func:`simlab.kernels.covariance.window_quartics_nb`, (R, 3) (all terms either way)."""
     xp = get_xp(x)
     q = xp.zeros((len(rows), 3))
     sd_safe = xp.where(include, sd, 1.0)

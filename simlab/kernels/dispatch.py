@@ -37,6 +37,7 @@ class CovarianceOps:
     """The kernels of one backend, with one calling convention (the table hides in-place work)."""
 
     window_cov: Callable
+    window_counts: Callable
     window_quartics: Callable
     shrink: dict
     repair_psd: Callable
@@ -59,6 +60,7 @@ def _nb_repair(cov, include, tol, max_iter, conv_tol):
 
 _NUMBA = CovarianceOps(
     window_cov=_nb_window_cov,
+    window_counts=cov_nb.window_counts_nb,
     window_quartics=cov_nb.window_quartics_nb,
     shrink={"ledoit_wolf": _nb_in_place(cov_nb.shrink_identity_nb),
             "ledoit_wolf_cc": _nb_in_place(cov_nb.shrink_constant_correlation_nb)},
@@ -66,6 +68,7 @@ _NUMBA = CovarianceOps(
 )
 _XP = CovarianceOps(
     window_cov=cov_xp.window_cov_xp,
+    window_counts=cov_xp.window_counts_xp,
     window_quartics=cov_xp.window_quartics_xp,
     shrink={"ledoit_wolf": cov_xp.shrink_identity_xp,
             "ledoit_wolf_cc": cov_xp.shrink_constant_correlation_xp},
@@ -204,7 +207,7 @@ def _estimate(ops, xp, xz, obs, sel, rows, spec: _Spec, active=None):
     """
     starts = np.maximum(rows - spec.window + 1, 0) if spec.window else np.zeros_like(rows)
     rows_x, starts_x = xp.asarray(rows), xp.asarray(starts)
-    n_sel, n_asset = _window_counts(xp, obs, sel, rows_x, starts_x)
+    n_sel, n_asset = ops.window_counts(obs, sel, rows_x, starts_x)
     if active is None:
         active = np.ones(len(rows), dtype=bool)
     pairwise = spec.min_periods is not None
@@ -224,20 +227,12 @@ def _estimate(ops, xp, xz, obs, sel, rows, spec: _Spec, active=None):
     if spec.estimator in ops.shrink:
         mean = vec / xp.where(sc[:, :1] > 0, sc[:, :1], 1.0)
         sd = xp.sqrt(xp.where(include, xp.diagonal(cov, axis1=1, axis2=2), 1.0))
-        q = ops.window_quartics(xz, sel, rows_x, starts_x, mean, sd, include)
+        q = ops.window_quartics(xz, sel, rows_x, starts_x, mean, sd, include, spec.estimator == "ledoit_wolf_cc")
         cov, shrink = ops.shrink[spec.estimator](cov, include, n_sel, q)
     elif pairwise and spec.clean:
         cov, include = _drop_undefined_pairs(xp, cov, include)
         cov, repaired = ops.repair_psd(cov, include, PSD_TOL, PSD_MAX_ITER, PSD_CONV_TOL)
     return cov, include, n_sel, shrink, repaired
-
-
-def _window_counts(xp, obs, sel, rows, starts):
-    """Selected rows (R,) and each asset's observed selected rows (R, N) in each window."""
-    sel_cum = xp.concatenate([xp.zeros(1), xp.cumsum(sel)])
-    hits = obs.astype(np.int32) * (sel[:, None] != 0)
-    obs_cum = xp.concatenate([xp.zeros((1, obs.shape[1]), dtype=np.int64), xp.cumsum(hits, axis=0, dtype=np.int64)])
-    return sel_cum[rows + 1] - sel_cum[starts], obs_cum[rows + 1] - obs_cum[starts]
 
 
 def _drop_undefined_pairs(xp, cov, include):

@@ -669,6 +669,10 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
         nrm = np.sqrt(_dot_nb(U[j], U[j]))
         e[j] = 1.0 / nrm if nrm > 0.0 else 1.0
     y *= c
+    for i in range(n):  # the starting z inside its set, so that a check at once is honest
+        z[i] = clip_nb(z[i], lo[i], hi[i])
+    for j in range(m):
+        z[n + j] = clip_nb(z[n + j], l[j], u[j])
     rho_vec = np.empty(n + m)
     _rho_vector_nb(rho, lo, hi, ckap, l, u, e, rho_vec)
     L, ok = _factor_nb(cP, U, rho_vec, sigma)
@@ -678,53 +682,50 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
     x_prev, y_prev = np.empty(n), np.empty(n + m)
     wp, zp, yp = np.empty(n), np.empty(n + m), np.empty(n + m)
     code, tried = np.zeros(n + m, np.int64), np.full(n + m, -1)
-    status, it, n_fact, polished, fresh = MAX_ITER, 0, 1, False, False
+    status, it, n_fact, polished = MAX_ITER, 0, 1, False
     inf = np.inf
     res = (inf, inf, inf, inf, inf, inf, inf, inf, inf, inf)
-    while it < max_iter:
-        checking = (it + 1) % check == 0 or it + 1 == max_iter
-        if checking:
+    while True:
+        if it == 0 or it % check == 0 or it == max_iter:  # a check after `it` iterations
+            res = _residuals_nb(cP, cq, U, e, x, z, y, g, aty)
+            if _converged_nb(res, opts[O_EPS_ABS], opts[O_EPS_REL]):
+                status = SOLVED
+                break
+            if it > 0 and _primal_infeasible_nb(U, lo, hi, l, u, _diff_nb(y, y_prev), opts[O_EPS_PINF]):
+                status = PRIMAL_INFEASIBLE
+                break
+            if it > 0 and _dual_infeasible_nb(cP, cq, ckap, U, lo, hi, l, u, _diff_nb(x, x_prev), opts[O_EPS_DINF], g):
+                status = DUAL_INFEASIBLE
+                break
+            if polish:  # early polish, each time the active-set guess changes (at once on a warm start)
+                _active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code)
+                if not _same_nb(code, tried):
+                    tried[:] = code
+                    failed, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, y,
+                                              wp, zp, yp, g, aty)
+                    if failed == 1:
+                        status = NON_CONVEX
+                        break
+                    if not failed and _converged_nb(pres, opts[O_EPS_ABS], opts[O_EPS_REL]) and _improves_nb(pres, res):
+                        x[:], z[:], y[:] = wp, zp, yp
+                        status, polished, res = SOLVED, True, pres
+                        break
+            if it == max_iter:
+                break
+            if it > 0 and opts[O_ADAPTIVE] > 0.0:
+                new = _rho_estimate_nb(rho, res)
+                if new > rho * opts[O_RHO_TOL] or new * opts[O_RHO_TOL] < rho:
+                    rho = new
+                    _rho_vector_nb(rho, lo, hi, ckap, l, u, e, rho_vec)
+                    L, ok = _factor_nb(cP, U, rho_vec, sigma)
+                    n_fact += 1
+                    if not ok:
+                        return NON_CONVEX, it, _hold_nb(NON_CONVEX, U, w0, x, z, y, w), nan, nan, False, rho, n_fact, c
+        if (it + 1) % check == 0 or it + 1 == max_iter:
             x_prev[:] = x
             y_prev[:] = y
         _admm_step_nb(L, cq, ckap, U, rho_vec, sigma, alpha, lo, hi, w0, l, u, x, z, y, rhs, xt, Uxt)
         it += 1
-        if not checking:
-            continue
-        res = _residuals_nb(cP, cq, U, e, x, z, y, g, aty)
-        fresh = True
-        if _converged_nb(res, opts[O_EPS_ABS], opts[O_EPS_REL]):
-            status = SOLVED
-            break
-        if _primal_infeasible_nb(U, lo, hi, l, u, _diff_nb(y, y_prev), opts[O_EPS_PINF]):
-            status = PRIMAL_INFEASIBLE
-            break
-        if _dual_infeasible_nb(cP, cq, ckap, U, lo, hi, l, u, _diff_nb(x, x_prev), opts[O_EPS_DINF], g):
-            status = DUAL_INFEASIBLE
-            break
-        if polish:  # early polish, each time the active-set guess changes
-            _active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code)
-            if not _same_nb(code, tried):
-                tried[:] = code
-                failed, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, y, wp, zp, yp,
-                                          g, aty)
-                if failed == 1:
-                    status = NON_CONVEX
-                    break
-                if not failed and _converged_nb(pres, opts[O_EPS_ABS], opts[O_EPS_REL]) and _improves_nb(pres, res):
-                    x[:], z[:], y[:] = wp, zp, yp
-                    status, polished, res = SOLVED, True, pres
-                    break
-        if opts[O_ADAPTIVE] > 0.0 and it < max_iter:
-            new = _rho_estimate_nb(rho, res)
-            if new > rho * opts[O_RHO_TOL] or new * opts[O_RHO_TOL] < rho:
-                rho = new
-                _rho_vector_nb(rho, lo, hi, ckap, l, u, e, rho_vec)
-                L, ok = _factor_nb(cP, U, rho_vec, sigma)
-                n_fact += 1
-                if not ok:
-                    return NON_CONVEX, it, _hold_nb(NON_CONVEX, U, w0, x, z, y, w), nan, nan, False, rho, n_fact, c
-    if not fresh:
-        res = _residuals_nb(cP, cq, U, e, x, z, y, g, aty)
     if polish and not polished and (status == SOLVED or status == MAX_ITER):
         _active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code)
         failed, pres = _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, y, wp, zp, yp, g, aty)
@@ -736,7 +737,8 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
             if _converged_nb(res, opts[O_EPS_ABS], opts[O_EPS_REL]):
                 status = SOLVED
     if status >= PRIMAL_INFEASIBLE:
-        return status, it, _hold_nb(status, U, w0, x, z, y, w), res[0], res[1], False, rho, n_fact, c
+        rp, rd = (nan, nan) if status == NON_CONVEX else (res[0], res[1])
+        return status, it, _hold_nb(status, U, w0, x, z, y, w), rp, rd, False, rho, n_fact, c
     w[:] = x
     y /= c
     _symv_nb(cP, w, g)
@@ -950,8 +952,9 @@ def solve_qp(P, q=None, *, lo=-np.inf, hi=np.inf, budget=1.0, G=None, g=None, F=
         from simlab.kernels.qp_xp import admm_solve_xp
 
         xp = cupy_module() if support.backend == "cupy" else np
-        res = admm_solve_xp(*(xp.asarray(v) for v in (P, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y, rho)),
-                            xp=xp)
+        with _single_threaded_blas():
+            res = admm_solve_xp(*(xp.asarray(v) for v in (P, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y, rho)),
+                                xp=xp)
         out = tuple(to_numpy(v) for v in res)
     w, status, iters, obj, rp, rd, pol, nf, cs, x, z, y, rho = out
     return QPResult(w, status, iters, obj, rp, rd, pol, nf, cs, QPState(x, z, y, rho),

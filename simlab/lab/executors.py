@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any
+from typing import Any, Self
 
 from simlab.errors import ConfigError
 
@@ -63,7 +63,7 @@ class LocalExecutor:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> LocalExecutor:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -87,7 +87,7 @@ class LocalExecutor:
             index = futures.pop(future)  # drop it once yielded: results are not kept here
             try:
                 outcome = future.result()
-            except Exception as err:  # a worker died or the result did not pickle
+            except Exception as err:  # noqa: BLE001 - a worker died or the result did not pickle
                 outcome = err
             del future
             yield index, outcome
@@ -116,7 +116,7 @@ class DaskExecutor:
         self._client = None
         self._cluster = None
 
-    def __enter__(self) -> DaskExecutor:
+    def __enter__(self) -> Self:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -160,7 +160,7 @@ class DaskExecutor:
         for future in dask_completed(futures):
             try:
                 outcome = future.result()
-            except Exception as err:  # the task raised, a worker died, the connection went
+            except Exception as err:  # noqa: BLE001 - a worker died, the connection went
                 outcome = err
             future.release()  # the cluster may forget it
             yield index[future.key], outcome
@@ -222,7 +222,7 @@ class Progress:
         elif self.enabled and self.done < self.total:
             print(file=sys.stderr)
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

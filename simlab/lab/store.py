@@ -7,6 +7,7 @@ experiments/<name>-<hash8>/
   metrics.json       scenario -> metric -> value
   nav.parquet, returns.parquet, weights.parquet, trades.parquet, diagnostics.parquet
   equity.png, drawdown.png
+  report.html        the self-contained report (images embedded)
   report.md          the metrics table and the caveats
 ```
 
@@ -76,13 +77,20 @@ def write_tables(folder: Path, *, config: dict, metrics: pd.DataFrame, nav: pd.D
                  returns: pd.DataFrame, weights=None) -> None:
     """The resolved config, metrics.json and the nav/returns(/weights) parquet tables."""
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "config.yaml").open("w") as fh:
-        yaml.safe_dump(config, fh, sort_keys=False)
+    write_yaml(folder / "config.yaml", config)
     (folder / "metrics.json").write_text(json.dumps(_clean(metrics.to_dict(orient="index")), indent=2))
     nav.to_parquet(folder / "nav.parquet")
     returns.to_parquet(folder / "returns.parquet")
     if weights is not None:
         weights.to_series().unstack("asset").to_parquet(folder / "weights.parquet")
+
+
+def write_yaml(path: Path, data: dict) -> None:
+    """Plain data as YAML, keys in their order (libyaml's emitter where PyYAML has it: a
+    resolved config with 1,000 scenarios takes ~1 s in the pure-Python one)."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    with path.open("w") as fh:
+        yaml.dump(data, fh, Dumper=dumper, sort_keys=False)
 
 
 def write_record(folder: Path, record: dict, name: str = "run.json") -> None:
@@ -115,7 +123,7 @@ def run_record(result, git: dict | None = None) -> dict:
 
 def now() -> str:
     """The current UTC time, ISO 8601 to the second."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def data_hash(md) -> str:
@@ -209,7 +217,7 @@ def _summary(folder: Path) -> dict:
     kind = _kind(folder)
     record = json.loads((folder / f"{kind}.json").read_text())
     created = record.get("created") or dt.datetime.fromtimestamp(
-        (folder / f"{kind}.json").stat().st_mtime, dt.timezone.utc).replace(microsecond=0).isoformat()
+        (folder / f"{kind}.json").stat().st_mtime, dt.UTC).replace(microsecond=0).isoformat()
     if kind == "sweep":
         variants = record.get("variants", [])
         ok = sum(v["status"] in ("ok", "reused") for v in variants)
@@ -342,8 +350,8 @@ def _clean(obj):
 
 def _report(result, metrics) -> str:
     lines = [f"# {result.config.name}", "", result.config.experiment.description or "", ""]
-    lines += [f"Span: {result.dates[0].date()} .. {result.dates[-1].date()}; "
-              f"{len(result.scenarios)} scenario(s) x {len(result.assets)} assets.", ""]
+    lines += [(f"Span: {result.dates[0].date()} .. {result.dates[-1].date()}; "
+               f"{len(result.scenarios)} scenario(s) x {len(result.assets)} assets."), ""]
     lines += [metrics.T.to_markdown() if _has_tabulate() else "```\n" + metrics.T.to_string() + "\n```", ""]
     lines += ["![equity](equity.png)", "", "![drawdown](drawdown.png)", ""]
     caveats = result.market.provenance.get("caveats")

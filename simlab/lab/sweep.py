@@ -58,7 +58,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-import yaml
 
 from simlab.config.loader import Config, load_config
 from simlab.config.scenarios import _fmt, _short_labels
@@ -199,7 +198,7 @@ def run_variant(task: Task) -> Outcome:
     t0 = time.perf_counter()
     try:
         outcome = _run_task(task)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - whatever a variant raises is recorded, the sweep goes on
         outcome = Outcome(status="failed", seconds=0.0, error=_error_info(err))
     outcome.seconds = time.perf_counter() - t0
     return outcome
@@ -246,35 +245,40 @@ def run_sweep(config, executor="local", *, address: str | None = None, workers: 
     owned = isinstance(executor, str)
     ex = make_executor(executor, address, workers) if owned else executor
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "config.yaml").open("w") as fh:
-        yaml.safe_dump(cfg.to_dict(), fh, sort_keys=False)
+    store.write_yaml(folder / "config.yaml", cfg.to_dict())
     git = store.git_state()
     record = _sweep_record(cfg, git, ex.describe())
-    entries = [_entry(v) for v in variants]
+    record["variants"] = entries = [_entry(v) for v in variants]
     todo = [i for i, v in enumerate(variants) if not _settled(folder, v, entries[i])]
-    record["variants"] = entries
     store.write_record(folder, record, "sweep.json")
     if todo:
         path = str(cfg.path.resolve()) if cfg.path else None
         cwd = os.getcwd() if ex.shares_cwd else None
-        tasks = [Task(variants[i].config, path, cwd, git, weights_limit) for i in todo]
+        tasks = {i: Task(variants[i].config, path, cwd, git, weights_limit) for i in todo}
         with ex if owned else contextlib.nullcontext(ex), \
                 Progress(len(variants), len(variants) - len(todo), enabled=progress) as bar:
             record["executor"] = ex.describe()
-            for k, outcome in ex.run(run_variant, tasks):
-                i = todo[k]
-                if isinstance(outcome, BaseException):
-                    outcome = Outcome(status="failed", seconds=float("nan"), error=_error_info(outcome))
-                _save_variant(folder, variants[i], outcome, record["sweep_id"])
-                entries[i].update(status=outcome.status, seconds=round(outcome.seconds, 3),
-                                  error=_error_line(outcome.error))
-                store.write_record(folder, record, "sweep.json")
-                bar.update(failed=outcome.status == "failed")
-                del outcome  # the variant's tables are on disk now
+            _execute(ex, tasks, variants, folder, record, bar)
     metrics, dataset = merge_variants(folder, variants, entries, record, weights_limit)
     record.update(finished=store.now(), counts=_counts(entries))
     store.write_record(folder, record, "sweep.json")
     return SweepResult(folder, _variants_table(variants, entries), metrics, dataset)
+
+
+def _execute(ex, tasks: dict[int, Task], variants: list[Variant], folder: Path, record: dict,
+             bar: Progress) -> None:
+    """Run the tasks (variant index -> Task); save and record each variant as it finishes."""
+    todo = list(tasks)
+    for k, outcome in ex.run(run_variant, list(tasks.values())):
+        i = todo[k]
+        if isinstance(outcome, BaseException):
+            outcome = Outcome(status="failed", seconds=float("nan"), error=_error_info(outcome))
+        _save_variant(folder, variants[i], outcome, record["sweep_id"])
+        record["variants"][i].update(status=outcome.status, seconds=round(outcome.seconds, 3),
+                                     error=_error_line(outcome.error))
+        store.write_record(folder, record, "sweep.json")
+        bar.update(failed=outcome.status == "failed")
+        del outcome  # the variant's tables are on disk now
 
 
 def _unique_labels(variants: list[Variant]) -> list[Variant]:
@@ -325,8 +329,7 @@ def _save_variant(folder: Path, v: Variant, outcome: Outcome, sweep: str) -> Non
     target = folder / v.folder_name
     target.mkdir(parents=True, exist_ok=True)
     if outcome.status != "ok":
-        with (target / "config.yaml").open("w") as fh:
-            yaml.safe_dump(v.config, fh, sort_keys=False)
+        store.write_yaml(target / "config.yaml", v.config)
         (target / "error.json").write_text(json.dumps(outcome.error, indent=2))
         return
     (target / "error.json").unlink(missing_ok=True)
@@ -377,12 +380,11 @@ def merge_variants(folder: Path, variants: list[Variant], entries: list[dict], r
     tables = [_read_variant(folder / v.folder_name) for v in done]
     data = {name: xr.concat([t[name] for t in tables], dim=variant, join="outer")
             for name in ("nav", "returns", "metrics")}
-    weights = [t.get("weights") for t in tables]
-    if all(w is not None for w in weights):
-        sizes = data["nav"].sizes
-        cells = sizes["variant"] * sizes["date"] * sizes["scenario"] * max(len(w.asset) for w in weights)
-        if cells <= weights_limit:
-            data["weights"] = xr.concat(weights, dim=variant, join="outer")
+    assets = [_weights_assets(folder / v.folder_name) for v in done]
+    sizes = data["nav"].sizes
+    if all(assets) and sizes["variant"] * sizes["date"] * sizes["scenario"] * max(assets) <= weights_limit:
+        cubes = [_read_weights(folder / v.folder_name, t["nav"]) for v, t in zip(done, tables)]
+        data["weights"] = xr.concat(cubes, dim=variant, join="outer")
     ds = xr.Dataset(data).assign_coords(
         config_hash=("variant", [v.config_hash for v in done]),
         **{name: ("variant", values) for name, values in coords.items()},
@@ -398,19 +400,24 @@ def merge_variants(folder: Path, variants: list[Variant], entries: list[dict], r
 
 
 def _read_variant(target: Path) -> dict[str, xr.DataArray]:
-    nav = pd.read_parquet(target / "nav.parquet")
-    out = {
-        "nav": xr.DataArray(nav.to_numpy(), dims=("date", "scenario"),
-                            coords={"date": nav.index.as_unit("ns"), "scenario": list(nav.columns)}),
+    return {
+        "nav": _frame_array(pd.read_parquet(target / "nav.parquet")),
         "returns": _frame_array(pd.read_parquet(target / "returns.parquet")),
         "metrics": xr.DataArray(store.load_metrics(target), dims=("scenario", "metric")),
     }
-    if (target / "weights.parquet").is_file():
-        frame = pd.read_parquet(target / "weights.parquet")
-        cube = xr.DataArray.from_series(frame.stack()).rename({frame.columns.name or "level_2": "asset"})
-        out["weights"] = cube.reindex(date=out["nav"].date, scenario=out["nav"].scenario,
-                                      asset=list(frame.columns)).rename(None)
-    return out
+
+
+def _weights_assets(target: Path) -> int:
+    """How many assets a variant's saved weights have (0 when it saved none)."""
+    if not (target / "weights.parquet").is_file():
+        return 0
+    return int(json.loads((target / "run.json").read_text())["n_assets"])
+
+
+def _read_weights(target: Path, nav: xr.DataArray) -> xr.DataArray:
+    frame = pd.read_parquet(target / "weights.parquet")
+    cube = xr.DataArray.from_series(frame.stack()).rename({frame.columns.name or "level_2": "asset"})
+    return cube.reindex(date=nav.date, scenario=nav.scenario, asset=list(frame.columns)).rename(None)
 
 
 def _frame_array(frame: pd.DataFrame) -> xr.DataArray:

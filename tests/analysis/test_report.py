@@ -15,6 +15,7 @@ from matplotlib.image import imread
 
 import simlab
 from simlab.analysis import plots, report
+from simlab.analysis.claims import claims_table
 
 # Two scenarios on a small synthetic market, with everything the report can show: a proxy
 # strategy, regime-conditioned constraints (regimes, util_*), the VIX overlay (the built-in
@@ -74,7 +75,7 @@ def section_ids(html: str) -> list[str]:
 
 
 def section(html: str, name: str) -> str:
-    match = re.search(rf'<section id="{name}">(.*?)</section>', html, flags=re.S)
+    match = re.search(rf'<section id="{name}">(.*?)</section>', html, flags=re.DOTALL)
     assert match, f"no section {name}"
     return match.group(1)
 
@@ -148,6 +149,25 @@ def test_claims_table_shows_intervals_and_verdicts(rich, rich_html):
     assert len(rows) == 2 * len(rich.scenarios)  # two claims, each judged on both scenarios
     assert text.count("sharpe &gt;= ") == len(rich.scenarios)
     assert re.search(r"<td class=\"\">\[-?\d+\.\d+, -?\d+\.\d+\]</td>", text)  # a Sharpe interval
+
+
+def test_claims_judged_here_say_how(rich_html):
+    assert "Judged when the report was written: 100 bootstrap resamples, seed 0." in section(rich_html, "claims")
+
+
+def test_many_scenarios_are_judged_on_the_best_with_the_rows_of_a_full_judgement():
+    many = simlab.run({
+        "name": "many", "data": {"source": "synthetic", "n_assets": 10, "n_days": 400, "seed": 2},
+        "strategy": {"type": "momentum", "lookback": 126, "skip": 5},
+        "pipeline": [{"type": "equal_weight_top_n", "top_n": 3}],
+        "scenarios": {"grid": {"pipeline.0.top_n": list(range(1, 11)), "strategy.lookback": [63, 126]}},
+        "claims": {"sharpe": {"min": 0.3}},
+    })
+    assert len(many.scenarios) == 20 > report.MAX_TABLE
+    judged = report.judge_claims(many, draws=50)
+    assert tuple(judged["scenario"]) == report.focus_scenarios(many.metrics(), report.MAX_TABLE)
+    full = claims_table(many, draws=50).set_index("scenario").loc[judged["scenario"]].reset_index()
+    pd.testing.assert_frame_equal(full[judged.columns], judged)
 
 
 def test_caveats_name_proxy_strategy_and_vix_proxy_days(rich, rich_html):

@@ -94,7 +94,7 @@ def rendered(run_folder, tmp_path_factory):
     profile = tmp_path_factory.mktemp("chromium-profile")
     done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", probe.as_uri()],
                           capture_output=True, text=True, timeout=90, check=False)
-    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, flags=re.S)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, flags=re.DOTALL)
     assert found, f"no probe output (exit {done.returncode}); stderr tail:\n{done.stderr[-2000:]}"
     return json.loads(html.unescape(found.group(1))), page
 

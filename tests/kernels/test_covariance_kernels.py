@@ -211,9 +211,10 @@ def shrunk(x, rows, window, estimator):
     sd = np.sqrt(np.einsum("rii->ri", cov))
     sel = np.ones(len(x))
     rows = np.asarray(rows, np.int64)
-    q = nb.window_quartics_nb(x, sel, rows, starts, mean, sd, include)
+    q = nb.window_quartics_nb(x, sel, rows, starts, mean, sd, include, True)
     q_xp = xpk.window_quartics_xp(x, sel, rows, starts, mean, sd, include, max_bytes=1 << 15)
     assert_close(q, q_xp)
+    assert_close(nb.window_quartics_nb(x, sel, rows, starts, mean, sd, include, False)[:, 0], q[:, 0])
     kernel = {"identity": (nb.shrink_identity_nb, xpk.shrink_identity_xp),
               "cc": (nb.shrink_constant_correlation_nb, xpk.shrink_constant_correlation_xp)}[estimator]
     twin, twin_shrink = kernel[1](cov.copy(), include, sc[:, 0], q)
@@ -304,3 +305,18 @@ def test_ewm_recursion_equals_pandas_with_missing_values(adjust, ignore_na):
     got = nb.ewm_cov_last_nb(x, 0.07, adjust, ignore_na, False, 0)
     ref = pd.DataFrame(x).ewm(alpha=0.07, adjust=adjust, ignore_na=ignore_na).cov().loc[299]
     assert_close(got, ref)
+
+
+def test_window_counts_match_twin_and_reference():
+    x = panel(11, holes=0.2)
+    obs = np.isfinite(x)
+    sel = (np.arange(len(x)) % 5 != 2).astype(float)
+    rows = np.array(ROWS, np.int64)
+    starts = np.maximum(rows - 100 + 1, 0)
+    n_sel, n_obs = nb.window_counts_nb(obs, sel, rows, starts)
+    n_sel_xp, n_obs_xp = xpk.window_counts_xp(obs, sel, rows, starts)
+    np.testing.assert_array_equal(n_sel, n_sel_xp)
+    np.testing.assert_array_equal(n_obs, n_obs_xp)
+    for r, (t, s) in enumerate(zip(rows, starts, strict=True)):
+        assert n_sel[r] == sel[s:t + 1].sum()
+        np.testing.assert_array_equal(n_obs[r], (obs[s:t + 1] & (sel[s:t + 1] != 0)[:, None]).sum(axis=0))

@@ -78,7 +78,7 @@ def test_an_invalid_variant_is_failed_without_stopping_the_others():
 
 
 def test_local_sweep_merges_every_finished_variant(local_sweep):
-    config, res = local_sweep
+    _, res = local_sweep
     assert list(res.variants["status"]) == ["ok", "failed", "ok", "failed"]
     ds = res.dataset
     assert list(ds["variant"].values) == ["frequency=weekly,universe=None", "frequency=monthly,universe=None"]
