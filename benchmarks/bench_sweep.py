@@ -102,7 +102,9 @@ def child_scale_sweep(out: str) -> dict:
     seconds = time.perf_counter() - t0
     ok = list(res.variants["status"]) == ["ok"]
     sharpe = float(res.metrics.set_index("scenario").loc[PROBE, "sharpe"]) if ok else float("nan")
+    record = json.loads((res.folder / res.variants.loc[0, "folder"] / "run.json").read_text()) if ok else {}
     return {"sweep_s": seconds, "ok": ok, "probe_sharpe": sharpe, "parent_peak_mib": C.peak_rss_mib(),
+            "worker_peak_mib": record.get("worker_peak_rss_mib") or float("nan"),
             "nc_mib": os.path.getsize(os.path.join(out, "result.nc")) / C.MIB if ok else float("nan"),
             "has_weights": bool(ok and "weights" in res.dataset)}
 
@@ -149,9 +151,10 @@ def part_scale(tmp: str) -> bool:
     print(f"  + res.metrics()   {r['total_s']:8.2f} s   end to end")
     print(f"  peak memory       {r['peak_mib']:8.0f} MiB (process baseline {r['base_mib']:.0f} MiB)")
     same = w["ok"] and w["probe_sharpe"] == r["probe_sharpe"]
-    print(f"  as a 1-variant sweep (local executor, 1 worker; variant folder, result.nc and metrics written): "
-          f"{w['sweep_s']:.2f} s; result.nc {w['nc_mib']:.0f} MiB, weights "
-          f"{'kept' if w['has_weights'] else 'left out (too large)'}; sweep parent peak {w['parent_peak_mib']:.0f} MiB; "
+    print(f"  as a 1-variant sweep {w['sweep_s']:8.2f} s   (local executor, 1 worker started for it; "
+          "variant folder, result.nc and metrics written)")
+    print(f"    result.nc {w['nc_mib']:.0f} MiB, weights {'kept' if w['has_weights'] else 'left out (too large)'}; "
+          f"peak memory: worker {w['worker_peak_mib']:.0f} MiB, sweep parent {w['parent_peak_mib']:.0f} MiB; "
           f"same Sharpe as simlab.run: {same}")
     t_ok = r["total_s"] < TIME_TARGET_S
     m_ok = r["peak_mib"] < MEMORY_TARGET_MIB

@@ -65,7 +65,11 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     import simlab
 
-    result = simlab.run(args.config)
+    cfg = simlab.load_config(args.config)
+    if cfg.experiment.sweep:
+        print(f"note: this experiment has a sweep: block ({', '.join(cfg.experiment.sweep)}); "
+              "`simlab run` runs the base experiment only, `simlab sweep` runs every variant", file=sys.stderr)
+    result = simlab.run(cfg)
     folder = result.save(args.out)
     print(f"{result!r}")
     print(format_metrics(result.metrics()))

@@ -47,13 +47,27 @@ class Book:
         return np.divide(value, nav, out=np.zeros_like(value), where=nav != 0)
 
 
+@dataclass(frozen=True)
+class FillRecord:
+    """The trades of one fill day, kept sparse: one entry per traded (scenario, asset)."""
+
+    row: int
+    scenario: np.ndarray  # (K,) positions in the batch axis
+    asset: np.ndarray  # (K,) positions in the asset axis
+    shares: np.ndarray  # (K,) signed shares
+    price: np.ndarray  # (K,) fill prices
+    cost: np.ndarray  # (K,) money paid
+
+    reason: str = "rebalance"
+
+
 @dataclass
 class Recorder:
     """Append-only logs: holdings snapshots, fills, and Step diagnostics."""
 
     snapshot_rows: list = field(default_factory=list)
     snapshots: list = field(default_factory=list)
-    fills: list = field(default_factory=list)  # (row, shares (B,N), price (N,), cost (B,N), reason)
+    fills: list = field(default_factory=list)  # FillRecord per fill day, sparse
     diagnostics: list = field(default_factory=list)  # (row, scenario rows, step label, dict)
 
     def snapshot(self, row: int, holdings: np.ndarray) -> None:
@@ -64,9 +78,12 @@ class Recorder:
             self.snapshot_rows.append(row)
             self.snapshots.append(holdings.copy())
 
-    def fill(self, row: int, shares: np.ndarray, price: np.ndarray, cost: np.ndarray, reason: str) -> None:
-        """One fill day's trades for the whole batch."""
-        self.fills.append((row, shares, price, cost, reason))
+    def fill(self, row: int, shares: np.ndarray, price: np.ndarray, cost: np.ndarray, reason: str,
+             scenario_rows: np.ndarray | None = None) -> None:
+        """One fill day's trades; ``shares``/``cost`` (B_g, N) for ``scenario_rows`` (default all)."""
+        b, n = np.nonzero(shares)
+        rows = b if scenario_rows is None else np.asarray(scenario_rows)[b]
+        self.fills.append(FillRecord(row, rows, n, shares[b, n], price[n], cost[b, n], reason))
 
     def diag(self, row: int, scenario_rows: np.ndarray, step: str, values: dict) -> None:
         """One Step's diagnostics for a group of scenarios."""

@@ -81,23 +81,21 @@ class Result:
     @cached_property
     def trades(self) -> pd.DataFrame:
         """One row per fill: date, scenario, asset, shares, price, value, cost, reason."""
-        parts = [self._trade_rows(*fill) for fill in self._rec.fills]
-        parts = [p for p in parts if len(p)]
-        if not parts:
+        fills = self._rec.fills
+        if not fills:
             return pd.DataFrame({c: pd.Series(dtype=float) for c in TRADE_COLUMNS})
-        return pd.concat(parts, ignore_index=True)
-
-    def _trade_rows(self, row, shares, price, cost, reason) -> pd.DataFrame:
-        b, n = np.nonzero(shares)
+        rows = np.concatenate([np.full(len(f.shares), f.row) for f in fills])
+        shares = np.concatenate([f.shares for f in fills])
+        price = np.concatenate([f.price for f in fills])
         return pd.DataFrame({
-            "date": np.repeat(self._inputs.dates[row], len(b)),
-            "scenario": np.asarray(self.scenarios, dtype=object)[b],
-            "asset": np.asarray(self.assets, dtype=object)[n],
-            "shares": shares[b, n],
-            "price": price[n],
-            "value": shares[b, n] * price[n],
-            "cost": cost[b, n],
-            "reason": reason,
+            "date": self._inputs.dates[rows],
+            "scenario": np.asarray(self.scenarios, dtype=object)[np.concatenate([f.scenario for f in fills])],
+            "asset": np.asarray(self.assets, dtype=object)[np.concatenate([f.asset for f in fills])],
+            "shares": shares,
+            "price": price,
+            "value": shares * price,
+            "cost": np.concatenate([f.cost for f in fills]),
+            "reason": np.concatenate([np.full(len(f.shares), f.reason, dtype=object) for f in fills]),
         })
 
     @cached_property
@@ -119,17 +117,16 @@ class Result:
 
     def daily_traded_value(self) -> pd.DataFrame:
         """Sum of absolute traded value per day and scenario (rebalances and delistings)."""
-        return self._daily_sum(lambda shares, price, cost: np.abs(shares * price).sum(axis=1))
+        return self._daily_sum(lambda f: np.abs(f.shares * f.price))
 
     def daily_costs(self) -> pd.DataFrame:
         """Money paid in costs per day and scenario: fill costs plus holding costs (borrow fees)."""
-        fills = self._daily_sum(lambda shares, price, cost: cost.sum(axis=1))
-        return fills + self._book.fees[self._span]
+        return self._daily_sum(lambda f: f.cost) + self._book.fees[self._span]
 
-    def _daily_sum(self, per_fill) -> pd.DataFrame:
+    def _daily_sum(self, amount) -> pd.DataFrame:
         out = np.zeros((len(self.dates), len(self.scenarios)))
-        for row, shares, price, cost, _reason in self._rec.fills:
-            out[row - self._span.start] += per_fill(shares, price, cost)
+        for f in self._rec.fills:
+            np.add.at(out, (f.row - self._span.start, f.scenario), amount(f))
         return self._frame(out)
 
     def metrics(self, risk_free: float | None = None) -> pd.DataFrame:

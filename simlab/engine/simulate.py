@@ -229,7 +229,7 @@ class _Loop:
 
     def _record_delisting(self, row: int) -> None:
         closed = -self.delisted
-        self.rec.fill(row, closed.copy(), self.inputs.value_price[row], np.zeros_like(closed), "delisted")
+        self.rec.fill(row, closed, self.inputs.value_price[row], np.zeros_like(closed), "delisted")
         self.rec.diag(row, np.arange(len(self.names)), "engine", {"delisted_positions": (closed != 0).sum(axis=1)})
         self.rec.snapshot(row, self.book.holdings)
         self.delisted[:] = 0.0
@@ -252,8 +252,7 @@ class _Loop:
             if self.exe.max_participation is not None and fill.unfilled.any():
                 unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled
                 unfilled[sel] = fill.unfilled
-            shape = b.holdings.shape
-            self.rec.fill(row, _scatter(fill.shares, g, shape), safe, _scatter(fill.cost, g, shape), order.reason)
+            self.rec.fill(row, fill.shares, safe, fill.cost, order.reason, g.rows)
             self.rec.diag(row, g.rows, "engine", _fill_diagnostics(fill))
         book_values_nb(b.holdings, b.cash, safe, b.nav[row])
         np.maximum(self.peak_before, b.nav[row], out=b.peak_nav)
@@ -394,12 +393,7 @@ def _frozen(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scatter(values: np.ndarray, g: Group, shape: tuple) -> np.ndarray:
-    if g.whole:
-        return values
-    out = np.zeros(shape)
-    out[g.rows] = values
-    return out
+
 
 
 def _check_weights(w: np.ndarray, ctx: StepContext, label: str) -> None:

@@ -84,6 +84,8 @@ def ewma(returns: pd.DataFrame, halflife: float = 20, adjust: bool = True) -> pd
         batch, _ = covariance_batch(x, [len(x) - 1], estimator="ewma", halflife=halflife,
                                     window=None, min_periods=2, clean=False, backend="numba")
         values = batch.cov[0]
+    elif len(x) == 0:
+        values = np.full((returns.shape[1], returns.shape[1]), np.nan)
     else:
         alpha = 1.0 - ewm_decay(halflife)
         values = kernels.ewm_cov_last_nb(np.ascontiguousarray(x.reshape(-1, returns.shape[1])),

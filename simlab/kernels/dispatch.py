@@ -28,8 +28,8 @@ from simlab.kernels._xp import cupy_module, to_numpy
 
 COV_ESTIMATORS = ("sample", "ewma", "ledoit_wolf", "ledoit_wolf_cc")
 PSD_TOL = 1e-10  # an included block is indefinite below this smallest correlation eigenvalue
-PSD_MAX_ITER = 200
-PSD_CONV_TOL = 1e-10
+PSD_MAX_ITER = 100  # Higham iterations (each an eigendecomposition); the result is PSD either way
+PSD_CONV_TOL = 1e-8
 
 
 @dataclass(frozen=True)

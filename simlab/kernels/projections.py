@@ -110,7 +110,7 @@ def project_l1_ball_nb(v, center, radius, out):
     for j in range(n):
         cum += s[j]
         candidate = (cum - radius) / (j + 1)
-        if s[j] - candidate > 0.0:
+        if s[j] - candidate >= 0.0:
             theta = candidate
     for i in range(n):
         out[i] = center[i] + np.sign(d[i]) * max(mag[i] - theta, 0.0)

@@ -531,8 +531,9 @@ def _row_dual_range_nb(U, j, kind, g, y_j, lo, hi, w, w0, ckap):
 def _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_admm, w, z, y, g, aty):
     """Polish: solve the equality QP of the active set ``code`` and score the point.
 
-    Writes ``w`` (N,), ``z = clip(A w)`` and the duals ``y`` (N + m,; scaled cost units,
-    projected onto their cones); returns (failed, residuals as :func:`_residuals_nb`) with
+    Writes ``w`` (N,), ``z`` (``clip(A w)``, an active row's bound for an active row: any
+    gap to ``U_j w`` then shows in the primal residual) and the duals ``y`` (N + m,;
+    scaled cost units, projected onto their cones); returns (failed, residuals as :func:`_residuals_nb`) with
     ``failed`` as :func:`_kkt_refined_nb` (1: P is not PSD on the free weights).
     An active row with no free weight (a sector cap whose members all sit at a bound)
     gets no dual from the equality QP: it takes the ADMM dual ``y_admm``, moved into the
@@ -557,8 +558,8 @@ def _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_ad
         j, v = aj[c], (yv[c] if nf > 0 else y_ref[c])
         y[n + j] = min(v, 0.0) if code[n + j] == 1 else (max(v, 0.0) if code[n + j] == 2 else v)
     _symv_nb(cP, w, g)
-    for j in range(m):
-        z[n + j] = clip_nb(_dot_nb(U[j], w), l[j], u[j])
+    for j in range(m):  # an active row's z sits on its bound, so y is in its normal cone
+        z[n + j] = clip_nb(_dot_nb(U[j], w), l[j], u[j]) if code[n + j] == 0 else (u[j] if code[n + j] == 2 else l[j])
         for i in range(n):
             g[i] += U[j, i] * y[n + j]
     for i in range(n):

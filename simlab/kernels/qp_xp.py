@@ -292,7 +292,8 @@ def _polish(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_admm,
     a, b = _subgradient_range(z_w, lo, hi, w0, ckap, xp)
     y_u, g = _row_duals(U, cr, act & ~xp.any(C != 0.0, axis=2), g, y_u, a, b, xp)
     y = xp.concatenate([_clip(-g, a, b, xp), y_u], axis=1)
-    z = xp.concatenate([z_w, _clip(_mv(U, w, xp), l, u, xp)], axis=1)
+    z_u = xp.where(cr == 0, _clip(_mv(U, w, xp), l, u, xp), xp.where(cr == 2, u, l))
+    z = xp.concatenate([z_w, z_u], axis=1)
     failed = xp.where(~ok_h & (nf > 0), 1, xp.where(~ok_s & (nf > 0), 2, 0))
     return failed, w, z, y, _residuals(cP, cq, U, e, w, z, y, xp)
 
@@ -408,8 +409,9 @@ def _checks(status, run, res, cP, cq, ckap, U, lo, hi, l, u, dx, dy, certify, o,
 
 def _adapt_rho(status, rho, rho_vec, res, Linv, n_fact, cP, U, lo, hi, ckap, l, u, e, sigma, o, xp):
     """OSQP's rho update for the running problems, refactoring where it moved past ``rho_tol``."""
-    new = _rho_estimate(rho, res, xp)
-    adapt = (status == _RUNNING) & ((new > rho * o[O_RHO_TOL]) | (new * o[O_RHO_TOL] < rho))
+    running = status == _RUNNING
+    new = _rho_estimate(rho, xp.where(running[:, None], res, 1.0), xp)
+    adapt = running & ((new > rho * o[O_RHO_TOL]) | (new * o[O_RHO_TOL] < rho))
     if not bool(xp.any(adapt)):
         return rho, rho_vec, Linv, n_fact, status
     idx = xp.nonzero(adapt)[0]

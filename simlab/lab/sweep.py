@@ -109,6 +109,7 @@ class Outcome:
     returns: pd.DataFrame | None = None
     weights: xr.DataArray | None = None
     error: dict | None = None
+    peak_rss_mib: float | None = None
 
 
 @dataclass
@@ -201,7 +202,18 @@ def run_variant(task: Task) -> Outcome:
     except Exception as err:  # noqa: BLE001 - whatever a variant raises is recorded, the sweep goes on
         outcome = Outcome(status="failed", seconds=0.0, error=_error_info(err))
     outcome.seconds = time.perf_counter() - t0
+    outcome.peak_rss_mib = _peak_rss_mib()
     return outcome
+
+
+def _peak_rss_mib() -> float | None:
+    """Peak resident memory of this worker process so far (all the variants it ran), MiB."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0, 1)
 
 
 def _run_task(task: Task) -> Outcome:
@@ -336,7 +348,7 @@ def _save_variant(folder: Path, v: Variant, outcome: Outcome, sweep: str) -> Non
     store.write_tables(target, config=v.config, metrics=outcome.metrics, nav=outcome.nav,
                        returns=outcome.returns, weights=outcome.weights)
     extra = {"kind": "variant", "sweep": sweep, "label": v.label, "overrides": v.overrides,
-             "seconds": round(outcome.seconds, 3)}
+             "seconds": round(outcome.seconds, 3), "worker_peak_rss_mib": outcome.peak_rss_mib}
     store.write_record(target, {**outcome.record, **extra})
 
 

@@ -149,3 +149,19 @@ def test_bad_fields_raise_config_errors(kwargs, match):
 def test_unknown_macro_regime_names_the_choices(market):
     with pytest.raises(ConfigError, match=r"regime: no macro series 'vix'; available: \['regime'\]"):
         Covariance(regime="vix").compute(market, ROWS)
+
+
+def test_functional_regime_conditional(market):
+    import pandas as pd
+
+    from simlab.features import covariance
+
+    returns = pd.DataFrame(market.returns[1:, [0, 1, 2, 3]])
+    labels = market.macro["regime"][1:].astype(int)
+    cov, fell_back = covariance.regime_conditional(returns, labels, window=400, min_obs=20)
+    same = np.nonzero(labels[-400:] == labels[-1])[0] + len(returns) - 400
+    assert not fell_back
+    np.testing.assert_allclose(cov.to_numpy(), np.cov(returns.to_numpy()[same], rowvar=False), rtol=1e-10)
+    cov, fell_back = covariance.regime_conditional(returns, labels, window=400, min_obs=10_000)
+    assert fell_back
+    np.testing.assert_allclose(cov.to_numpy(), returns.iloc[-400:].cov().to_numpy(), rtol=1e-10)
