@@ -815,8 +815,8 @@ class ADMMSettings:
     polish regularization and its refinement steps.
     """
 
-    eps_abs: float = 1e-6
-    eps_rel: float = 1e-6
+    eps_abs: float = 1e-7
+    eps_rel: float = 1e-7
     eps_pinf: float = 1e-5
     eps_dinf: float = 1e-5
     max_iter: int = 4000
