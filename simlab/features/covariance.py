@@ -159,8 +159,9 @@ class Covariance(Feature):
         many rows, each pair then estimated over the rows both have and the result repaired
         to the nearest PSD where it is indefinite (``sample``/``ewma``; expanding windows
         default to 2).
-    regime : a Feature giving an integer label per row, or the name of a ``macro`` series of
-        labels; the estimate at t then uses only rows labelled like t (module docstring).
+    regime : a Feature giving an integer label per row (or a table whose first column is
+        one, as ``risk.regime.RegimeLabels``), or the name of a ``macro`` series of labels;
+        the estimate at t then uses only rows labelled like t (module docstring).
     min_regime_obs : fewer rows than this in t's regime falls back to the unconditional estimate.
     backend : ``auto``, ``numba``, ``numpy`` or ``cupy``.
 
@@ -210,7 +211,11 @@ class Covariance(Feature):
         return batch
 
     def labels(self, inputs: FeatureInputs) -> np.ndarray | None:
-        """(T,) int64 regime label of every row (-1 unknown), or None without a regime."""
+        """(T,) int64 regime label of every row (-1 unknown), or None without a regime.
+
+        A Feature regime is computed at every row; it may return (T,) labels or a (T, K)
+        table whose first column is the label (the layout of ``risk.regime.RegimeLabels``).
+        """
         if self.regime is None:
             return None
         n_rows = len(inputs.returns)
@@ -221,6 +226,8 @@ class Covariance(Feature):
         else:
             values = self.regime.compute(inputs, np.arange(n_rows))
         values = np.asarray(values)
+        if values.ndim == 2 and values.shape[0] == n_rows:
+            values = values[:, 0]  # a table whose first column is the label (risk.regime.RegimeLabels)
         if values.shape != (n_rows,):
             raise ValueError(f"regime {self.regime} gave labels of shape {values.shape}; expected ({n_rows},)")
         return clean_labels(values)

@@ -165,3 +165,16 @@ def test_functional_regime_conditional(market):
     cov, fell_back = covariance.regime_conditional(returns, labels, window=400, min_obs=10_000)
     assert fell_back
     np.testing.assert_allclose(cov.to_numpy(), returns.iloc[-400:].cov().to_numpy(), rtol=1e-10)
+
+
+def test_regime_from_the_regime_detectors_feature(market):
+    from simlab.risk.regime import RegimeLabels, parse_detector
+
+    detector = parse_detector({"type": "trend", "window": 50})
+    inputs = replace(market, benchmark=np.cumprod(1 + np.nan_to_num(market.returns[:, 0])))
+    feature = Covariance(window=WINDOW, regime=RegimeLabels(detector), min_regime_obs=20)
+    labels = RegimeLabels(detector).compute(inputs, np.arange(len(inputs.returns)))[:, 0]
+    np.testing.assert_array_equal(feature.labels(inputs), labels.astype(int))
+    by_macro = Covariance(window=WINDOW, regime="trend", min_regime_obs=20)
+    np.testing.assert_array_equal(
+        feature.compute(inputs, ROWS), by_macro.compute(replace(inputs, macro={"trend": labels}), ROWS))
