@@ -201,7 +201,7 @@ def report(n, rebalances, sim, threads, t_cvx, w_cvx, rows, pyp, covs, sim_G):
         print(f"  {'PyPortfolioOpt min_volatility':34s}{t_pyp * 1e3:16.3f}{t_cvx / t_pyp:10.1f}"
               f"   (simlab {t_pyp / per['batch']:.0f}x faster; objective gap simlab - pypfopt in "
               f"[{pgap.min():+.1e}, {pgap.max():+.1e}], pypfopt's largest constraint violation "
-              f"{max(violation(w, G) for w in w_pyp):.1e})")
+              f"{max(violation(w, sim_G) for w in w_pyp):.1e})")
     else:
         print("  PyPortfolioOpt: not installed, skipped")
     print(f"  objective gap simlab - Clarabel, relative: max {gap.max():+.2e}, min {gap.min():+.2e}, "

@@ -152,6 +152,7 @@ class _Loop:
         self.cost_market = self._cost_market(groups)
         self.borrow_rate = self._borrow_rate(groups)
         self.linear_rates = [g.cost.linear_rate(len(g.rows)) for g in groups]
+        self.memory: dict = {}  # (group, step) -> the Step's memory across decisions
         self.dates = dict(zip(self.decisions.tolist(), inputs.dates[self.decisions]))
 
     def _borrow_rate(self, groups: list[Group]) -> np.ndarray:
@@ -342,10 +343,8 @@ class _Loop:
         w = ctx.weights
         hold = np.zeros(len(g.rows), dtype=bool)
         for step, label, specs in zip(g.steps, g.step_labels, declared):
-            step_ctx = ctx
-            if specs:
-                values = {name: self.table.at(per_scenario, ctx.t) for name, per_scenario in specs.items()}
-                step_ctx = replace(ctx, features=values)
+            values = {name: self.table.at(per_scenario, ctx.t) for name, per_scenario in specs.items()}
+            step_ctx = replace(ctx, features=values, memory=self.memory.setdefault((id(g), label), {}))
             try:
                 w, diag = step(w, step_ctx)
             except Exception as err:

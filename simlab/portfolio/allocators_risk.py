@@ -126,7 +126,7 @@ class BoundedStep(CovarianceStep):
         volatility over the ``usable`` assets (a covariance row, tradeable), within the bounds."""
         _, upper = self.bounds(ctx)
         fallback = phase2_fallback(cov, usable, problem.budget, upper)
-        res = solvers.solve(problem, fallback, ctx.weights, self.solver_chain())
+        res = solvers.solve(problem, fallback, ctx.weights, self.solver_chain(), memory=ctx.memory)
         res.diagnostics["cash"] = 1.0 - res.weights.sum(axis=1)
         return res.weights, res.diagnostics
 

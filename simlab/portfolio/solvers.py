@@ -387,8 +387,12 @@ class NativeQP:
     ``q = -mu``, with the box, the budget row and the turnover term; ``max_sharpe`` and
     ``cvar`` go to the next solver. Kernel status 0 is solved; 1 (iteration limit, not
     converged) is reported as an error so that the next solver answers; 2 infeasible;
-    3 unbounded; 4 and 5 (non-finite input, non-convex) errors. Cold-started each call.
-    Unavailable (status 7) where the kernel cannot be imported.
+    3 unbounded; 4 and 5 (non-finite input, non-convex) errors. Unavailable (status 7)
+    where the kernel cannot be imported.
+
+    Warm start: given a ``memory`` dict (the Step's, kept by the engine between
+    decisions), each scenario starts from the ADMM state its previous solve ended in, and
+    the new state is kept for the next decision; without one, every call starts cold.
     """
 
     name = "native"
@@ -408,14 +412,32 @@ class NativeQP:
         """``utility`` problems, where the kernel is importable."""
         return problem.kind == "utility" and self._kernel() is not None
 
-    def solve(self, problem: Problem, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    warm = True
+
+    def solve(self, problem: Problem, rows: np.ndarray, memory: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One batched call over ``rows``: weights (len(rows), N) and status codes."""
-        p = problem
-        res = self._kernel().solve_qp(
+        p, kernel = problem, self._kernel()
+        saved = None if memory is None else memory.get("qp_state")
+        fits = saved is not None and saved.x.shape == p.shape
+        res = kernel.solve_qp(
             p.risk_aversion[rows, None, None] * p.cov[rows], -p.mu[rows], lo=p.lower[rows], hi=p.upper[rows],
-            budget=p.budget[rows], w0=p.w0[rows], kappa=np.maximum(p.turnover[rows], 0.0), settings=self.settings)
+            budget=p.budget[rows], w0=p.w0[rows], kappa=np.maximum(p.turnover[rows], 0.0),
+            state=saved.subset(rows) if fits else None, settings=self.settings)
+        if memory is not None:
+            memory["qp_state"] = _merge_state(kernel, saved if fits else None, res.state, rows, p.shape[0])
         status = self._STATUS[np.clip(np.asarray(res.status, dtype=np.int64), 0, len(self._STATUS) - 1)]
         return np.asarray(res.w, dtype=float), status
+
+
+def _merge_state(kernel, saved, new, rows: np.ndarray, n_scenarios: int):
+    """A (B, ...) state holding ``new`` at ``rows`` and ``saved`` (or zeros) elsewhere."""
+    fields = ("x", "z", "y", "rho")
+    if saved is None or any(getattr(saved, f).shape[1:] != getattr(new, f).shape[1:] for f in fields):
+        saved = kernel.QPState(*(np.zeros((n_scenarios,) + getattr(new, f).shape[1:]) for f in fields))
+    merged = {f: getattr(saved, f).copy() for f in fields}
+    for f in fields:
+        merged[f][rows] = getattr(new, f)
+    return kernel.QPState(**merged)
 
 
 CVXPY = CvxpyClarabel()
@@ -484,10 +506,13 @@ def solve(
     fallback: np.ndarray | None,
     current: np.ndarray,
     solvers: Sequence = DEFAULT_SOLVERS,
+    memory: dict | None = None,
 ) -> ChainResult:
     """Solve ``problem`` through ``solvers`` in order, then the fallback chain.
 
-    Returns weights (B, N) with no NaN, and diagnostics (module docstring).
+    ``memory`` (the Step's, kept by the engine) lets a solver that can warm-start from the
+    previous decision do so. Returns weights (B, N) with no NaN, and diagnostics (module
+    docstring).
     """
     feasible = bounds_feasible(problem)
 
@@ -497,7 +522,10 @@ def solve(
 
         def attempt(rows):
             try:
-                w, status = solver.solve(problem, rows)
+                if getattr(solver, "warm", False) and memory is not None:
+                    w, status = solver.solve(problem, rows, memory)
+                else:
+                    w, status = solver.solve(problem, rows)
             except Exception:  # noqa: BLE001 - a solver that raises is a failed attempt, not a crashed run
                 return np.full((len(rows), problem.shape[1]), np.nan), np.full(len(rows), FAILED)
             return _clean(np.asarray(w, dtype=float), problem, rows), np.asarray(status)

@@ -61,6 +61,8 @@ class StepContext:
     last_signal : (B, N) signal at that rebalance's decision (NaN if none), or None.
     nav_history : (t - first + 1, B) read-only NAV at every close from the first simulated
         day through t, for Steps that declare ``"nav_history"`` in ``requires``; else None.
+    memory : a dict the engine keeps for this Step (and these scenarios) from one decision
+        to the next, for solver warm starts; written only by past decisions, never by data.
     """
 
     t: int
@@ -80,6 +82,7 @@ class StepContext:
     last_targets: np.ndarray | None = None
     last_signal: np.ndarray | None = None
     nav_history: np.ndarray | None = None
+    memory: dict = field(default_factory=dict)
 
     def feature(self, name: str) -> np.ndarray:
         """The (B, ...) value at ``t`` of a Feature this Step declared under ``name``."""

@@ -12,7 +12,6 @@ from simlab.kernels.qp import (
     MAX_ITER,
     NON_CONVEX,
     NON_FINITE,
-    PRIMAL_INFEASIBLE,
     SOLVED,
     STATUS_NAMES,
     ADMMSettings,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +10,6 @@ import pytest
 
 from simlab.config import registry
 from simlab.errors import ConfigError
-from simlab.portfolio.step import StepContext
 from simlab.features.base import FeatureInputs
 from simlab.risk.overlays import VixLevel, breaker_levels, drawdown_path, ewma_portfolio_variance
 from simlab.risk.regime import VixThreshold
