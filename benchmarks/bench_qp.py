@@ -79,7 +79,7 @@ def best_of(repeat: int, fn):
 def simlab_runs(covs, G, repeat, threads):
     from simlab.kernels.qp import solve_qp
 
-    kw = dict(lo=0.0, hi=BOX, budget=1.0, G=G, g=CAP)
+    kw = {"lo": 0.0, "hi": BOX, "budget": 1.0, "G": G, "g": CAP}
     t0 = time.perf_counter()
     solve_qp(covs[:2], **kw)  # numba kernels: loaded from the cache or compiled
     first = time.perf_counter() - t0
@@ -181,7 +181,7 @@ def verdict(ok: bool) -> str:
 
 def report(n, rebalances, sim, threads, t_cvx, w_cvx, rows, pyp, covs, sim_G):
     per = {k: v[0] / rebalances for k, v in sim.items() if k != "first"}
-    t_batch, w_batch, status, iters, facts = sim["batch"]
+    _, w_batch, status, iters, facts = sim["batch"]
     gap, unsolved = gaps(covs[rows], w_batch[rows], w_cvx)
     chain_gap = np.max(np.abs(objective(covs, sim["chain"][1]) - objective(covs, w_batch)) / objective(covs, w_batch))
     print(f"\nN = {n}: {rebalances} rebalances, box [0, {BOX}], {N_SECTORS} sector caps of {CAP}, "

@@ -8,56 +8,60 @@ Each of K problems (rebalance dates x scenarios) is
     \quad\text{s.t.}\quad lo \le w \le hi,\;\; l \le U w \le u
 
 where the dense rows ``U`` (m, N) stack the budget row (``1'w = budget``, l = u), group
-caps (``G w <= g``, l = -inf) and linear bounds (``a <= F w <= b``); mean-variance with
-risk aversion is ``P = gamma * Sigma``, ``q = -lambda * mu``.
+caps (``G w <= g``, l = -inf) and linear bounds (``a <= F w <= b``). Mean-variance with
+risk aversion gamma and return weight lambda is ``P = gamma * Sigma``, ``q = -lambda * mu``.
 
 Algorithm (Stellato et al., "OSQP", 2020), with ``A = [I; U]`` and ``z = A w``:
 
-- **L1 turnover term by a prox on the z-block.** The identity rows of ``A`` carry
-  ``g_i(z_i) = kappa_i |z_i - w0_i| + 1[lo_i <= z_i <= hi_i]``; their z-update is the prox
-  of ``g_i`` (soft threshold around ``w0_i``, then clip:
-  :func:`simlab.kernels.projections.prox_box_l1_nb`) instead of a projection. No
-  variables are added (no ``u - v`` split), so the KKT matrix stays N x N and the ADMM
-  dual ``y`` on those rows holds the L1 subgradient. The dense rows are projected onto
-  ``[l, u]`` as in OSQP.
-- **x-update** solves ``(cP + sigma I + A' R A) x = rhs`` with one dense Cholesky factor
-  per problem, formed as ``cP + diag(sigma + R_I) + U' R_U U`` and refactored only when
-  rho changes. ``R`` is rho per row: ``rho * e_j^2`` on a dense row scaled by
-  ``e_j = 1/||U_j||_2`` (OSQP's row equilibration, written as a per-row rho), ``1e3``
-  times that on equality rows (``l == u``, ``lo == hi``), ``1e-6`` on free rows.
-- **Cost scaling**: ``c = 1 / mean diag P`` (``1 / max(||q||_inf, kappa)`` when P = 0); the iterations and
-  the dual residual are on the cost-normalized problem ``(cP, cq, c kappa)``, so the
-  tolerances mean the same for daily and annual units.
-- **Stopping** (every ``check_every`` iterations): ``||Aw - z||_inf <= eps_abs + eps_rel
-  max(||Aw||, ||z||)`` and ``||cPw + cq + A'y||_inf <= eps_abs + eps_rel max(||cPw||,
-  ||A'y||, ||cq||)``. **Adaptive rho**: ``rho * sqrt(primal ratio / dual ratio)`` (OSQP's
-  rule, on row-scaled residuals), applied when it moves by more than ``rho_tol``.
-- **Infeasibility** (OSQP's certificates on the last iterate differences): primal when
-  ``||A' dy|| <= eps_pinf ||dy||`` and ``u' dy+ + l' dy- <= -eps_pinf ||dy||``; dual
-  (unbounded) when ``||P dx||``, ``A dx`` outside the recession cone and ``q'dx +
-  kappa'|dx|`` are all small/negative. A problem whose bounds cross (``lo > hi``,
-  ``l > u``) is primal infeasible at once.
-- **Polish**: guess the active set from ``z + y / rho`` (bounds hit, kinks ``w = w0``,
-  equalities), solve the equality-constrained QP on the free weights by a regularized
-  KKT system (Cholesky + Schur complement) with iterative refinement, and accept it only
-  if it lowers the residuals (OSQP's rule). A correct guess gives residuals ~1e-12.
+- **The L1 turnover term is a prox on the z-block**, not a ``w - w0 = u - v`` split. The
+  identity rows of ``A`` carry ``g_i(z_i) = kappa_i |z_i - w0_i| + 1[lo_i <= z_i <= hi_i]``
+  and their z-update is its prox (soft threshold around ``w0_i``, then clip:
+  :func:`simlab.kernels.projections.prox_box_l1_nb`). No variables are added, so the KKT
+  matrix stays N x N, and the ADMM dual on those rows carries the L1 subgradient.
+- **x-update**: one dense Cholesky factor of ``cP + diag(sigma + R_I) + U' R_U U`` per
+  problem, refactored only when rho changes. ``R`` is rho per row: ``rho e_j^2`` on a
+  dense row with ``e_j = 1 / ||U_j||_2`` (row equilibration written as a per-row rho),
+  1e3 times that on equality rows (``l == u``, ``lo == hi``), 1e-6 on unbounded rows.
+- **Scaling**: the cost is normalized by ``c = 1 / mean diag P`` (``1 / max(|q|, kappa)``
+  when P = 0), so tolerances and rho mean the same for daily and annual units. A cold
+  start takes ``rho = settings.rho * max(1, ||q||_inf / mean diag P)`` (a strong linear
+  term wants a stiffer penalty); a warm start keeps the state's rho.
+- **Checks** at iteration 0 and every ``check_every`` iterations: the stopping test
+  ``||Aw - z||_inf <= eps_abs + eps_rel max(||Aw||, ||z||)`` and ``||cPw + cq + A'y||_inf
+  <= eps_abs + eps_rel max(||cPw||, ||A'y||, ||cq||)``; OSQP's infeasibility certificates
+  on the last iterate differences (primal: ``||A'dy|| <= eps ||dy||`` and ``u'dy+ + l'dy-
+  < -eps ||dy||``; dual: ``P dx``, ``A dx`` in the recession cone and ``q'dx +
+  kappa'|dx|`` < 0); a polish attempt whenever the active-set guess changed; OSQP's
+  adaptive rho (``rho sqrt(primal ratio / dual ratio)``, applied past ``rho_tol``).
+- **Polish**: the active set is read from ``z + y / rho`` (at a bound, at the kink
+  ``w = w0``, free above or below ``w0``; dense rows at ``l``, at ``u``, equality). The
+  equality-constrained QP on the free weights is solved by Cholesky of the reduced
+  Hessian and of the Schur complement of the active rows, regularized by ``delta``
+  (proximal to the ADMM duals, so dependent rows split their dual as ADMM does) and
+  refined against the exact system. Rows with no free weight get a dual inside the range
+  their members' bound duals accept. The point is scored with the same residuals (its z
+  on the active bounds, its duals projected on their cones, so residuals below the
+  tolerances certify optimality). Inside the loop it is kept only if it meets the stopping
+  test, so a warm start whose active set still holds ends after 0 iterations; after the
+  loop it is kept if it lowers the residuals (OSQP's rule). A right guess gives ~1e-15.
 
-Status codes (``STATUS_NAMES``): 0 solved, 1 max_iter (inaccurate: the ADMM point, not
-converged), 2 primal infeasible, 3 dual infeasible (unbounded), 4 non-finite input,
-5 non-convex (``P`` not positive semidefinite: the KKT factorization failed, or the
-polish found negative curvature on the free weights). For codes 2-5
-the weights are the hold point ``w0`` (NaN read as 0), never NaN, the objective is
-``+inf`` (2), ``-inf`` (3) or NaN (4, 5), and the returned state is a cold one.
+Status codes (``STATUS_NAMES``): 0 solved, 1 max_iter (the ADMM point, not certified),
+2 primal infeasible, 3 dual infeasible (unbounded), 4 non-finite input, 5 non-convex
+(``P`` not positive semidefinite: the KKT factorization failed, or the polish met
+negative curvature on the free weights; P is otherwise assumed PSD). For codes 2-5 the
+weights are the hold point ``w0`` (NaN read as 0), never NaN, the objective is ``+inf``
+(2), ``-inf`` (3) or NaN (4, 5), and the returned state is a cold one.
 
 The warm-start state is ``(x, z, y, rho)``: x (K, N), z and y (K, N + m), rho (K,), with
-``y`` in the original cost units (the next problem rescales it).
+``y`` in the caller's cost units (the next problem rescales it). The kernel releases the
+GIL (``threads`` splits K over threads); BLAS/LAPACK are held to one thread meanwhile.
 """
-
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
+from itertools import pairwise
 
 import numpy as np
 from numba import njit
@@ -467,9 +471,10 @@ def _reduced_kkt_nb(cP, cq, ckap, U, lo, hi, w0, l, u, code, delta, w, g):
 @njit(cache=True)
 def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
     """Solve ``[H - dI, C'; C, 0] [wf; yv] = [b1; b2]`` (``H`` holds ``+ dI``) by the
-    quasi-definite ``[H, C'; C, -dI]`` and ``n_refine`` refinement steps; False if a
-    factorization fails: returns 0, or 1 when ``H`` is not positive definite (P is not
-    PSD on the free weights), 2 when the Schur complement is not.
+    quasi-definite ``[H, C'; C, -dI]`` and ``n_refine`` refinement steps.
+
+    Returns 0, or 1 when ``H`` is not positive definite (P is not PSD on the free
+    weights), 2 when the Schur complement is not.
 
     The first solve is proximal to ``y_ref`` (``C w - d (y - y_ref) = b2``), so where the
     active rows are dependent on the free weights (a sector cap and the budget over the
@@ -531,10 +536,10 @@ def _row_dual_range_nb(U, j, kind, g, y_j, lo, hi, w, w0, ckap):
 def _polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_admm, w, z, y, g, aty):
     """Polish: solve the equality QP of the active set ``code`` and score the point.
 
-    Writes ``w`` (N,), ``z`` (``clip(A w)``, an active row's bound for an active row: any
-    gap to ``U_j w`` then shows in the primal residual) and the duals ``y`` (N + m,;
-    scaled cost units, projected onto their cones); returns (failed, residuals as :func:`_residuals_nb`) with
-    ``failed`` as :func:`_kkt_refined_nb` (1: P is not PSD on the free weights).
+    Writes ``w`` (N,), ``z`` (``clip(A w)``; an active row's own bound, so that a gap to
+    ``U_j w`` shows in the primal residual and ``y`` is in the row's normal cone) and the
+    duals ``y`` (N + m,; scaled cost units, projected onto their cones). Returns (failed,
+    residuals as :func:`_residuals_nb`), ``failed`` as :func:`_kkt_refined_nb`.
     An active row with no free weight (a sector cap whose members all sit at a bound)
     gets no dual from the equality QP: it takes the ADMM dual ``y_admm``, moved into the
     range that keeps its members' bound duals feasible. ``g``, ``aty`` (N,) are work space.
@@ -809,8 +814,9 @@ class ADMMSettings:
 
     ``eps_abs``/``eps_rel`` are the stopping tolerances (dual side on the cost-normalized
     problem), ``eps_pinf``/``eps_dinf`` the infeasibility tolerances, ``check_every`` the
-    iterations between residual checks (and rho updates), ``rho`` the cold-start penalty,
-    ``rho_tol`` the factor rho must move by before a refactorization, ``alpha`` the
+    iterations between residual checks (and rho updates), ``rho`` the cold-start penalty
+    (raised on problems with a strong linear term, see the module docstring), ``rho_tol``
+    the factor rho must move by before a refactorization, ``alpha`` the
     over-relaxation, ``sigma`` the x-regularization, ``delta`` and ``polish_refine`` the
     polish regularization and its refinement steps.
     """
@@ -850,7 +856,7 @@ class ADMMSettings:
                          self.rho_tol, float(self.polish), self.polish_refine, self.delta])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class QPState:
     """ADMM state to warm-start the next solve: x (K, N), z and y (K, N + m), rho (K,).
 
@@ -868,7 +874,7 @@ class QPState:
         return QPState(self.x[rows], self.z[rows], self.y[rows], self.rho[rows])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class QPResult:
     """Outcome of :func:`solve_qp` for K problems.
 
@@ -975,10 +981,11 @@ def _run_numba(threads, P, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y, rho):
         admm_solve_nb(*(a if (a is opts or (a is U and U.shape[0] == 1)) else a[sl] for a in arrays))
 
     bounds = np.linspace(0, K, min(max(int(threads), 1), K) + 1).astype(int)
-    slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    slices = [slice(a, b) for a, b in pairwise(bounds)]
     with _single_threaded_blas():
-        if len(slices) == 1:
-            run(slices[0])
+        if len(slices) <= 1:
+            for sl in slices:
+                run(sl)
         else:
             with ThreadPoolExecutor(len(slices)) as pool:
                 list(pool.map(run, slices))

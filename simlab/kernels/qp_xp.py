@@ -251,7 +251,7 @@ def _subgradient_range(z, lo, hi, center, kap, xp):
 
 def _polish(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_admm, xp):
     """Batched ``_polish_nb``: returns (failed (K,), w, z, y, residuals (K, 10))."""
-    K, n = cq.shape
+    n = cq.shape[1]
     cw, cr = code[:, :n], code[:, n:]
     free = (cw == _FREE) | (cw == _ABOVE) | (cw == _BELOW)
     val = xp.where((cw == _AT_LO) | (cw == _FIXED), lo, xp.where(cw == _AT_HI, hi, xp.where(cw == _KINK, w0, 0.0)))
@@ -470,7 +470,6 @@ def _final_polish(status, cP, cq, ckap, U, e, lo, hi, w0, l, u, rho_vec, delta, 
 
 def _finish(status, iters, res, polished, rho, n_fact, c, P, q, kappa, w0, U, x, z, y, cP, xp):
     """Outputs; problems with status >= 2 go to the hold point (``_hold_nb``)."""
-    n = q.shape[1]
     failed = status >= PRIMAL_INFEASIBLE
     hold = xp.where(xp.isfinite(w0), w0, 0.0)
     hz = _mv(U, hold, xp)

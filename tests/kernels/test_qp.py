@@ -139,13 +139,13 @@ def _status(res):
 @pytest.mark.parametrize(
     "case, kwargs",
     [
-        ("sum(hi) < budget", dict(lo=0.0, hi=0.04, budget=1.0)),
-        ("sum(lo) > budget", dict(lo=0.06, hi=1.0, budget=1.0)),
-        ("crossing factor bounds", dict(lo=0.0, hi=1.0, F=np.ones((1, 20)), a=0.7, b=0.5)),
-        ("contradictory factor rows", dict(lo=0.0, hi=1.0, F=np.ones((2, 20)), a=[0.6, -np.inf], b=[np.inf, 0.5],
-                                           budget=None)),
-        ("sector caps below the budget", dict(lo=0.0, hi=1.0, G=np.ones((1, 20)), g=0.5)),
-        ("factor target out of the box", dict(lo=0.0, hi=0.1, F=np.arange(20.0)[None] / 20, a=0.99)),
+        ("sum(hi) < budget", {"lo": 0.0, "hi": 0.04, "budget": 1.0}),
+        ("sum(lo) > budget", {"lo": 0.06, "hi": 1.0, "budget": 1.0}),
+        ("crossing factor bounds", {"lo": 0.0, "hi": 1.0, "F": np.ones((1, 20)), "a": 0.7, "b": 0.5}),
+        ("contradictory factor rows", {"lo": 0.0, "hi": 1.0, "F": np.ones((2, 20)), "a": [0.6, -np.inf],
+                                       "b": [np.inf, 0.5], "budget": None}),
+        ("sector caps below the budget", {"lo": 0.0, "hi": 1.0, "G": np.ones((1, 20)), "g": 0.5}),
+        ("factor target out of the box", {"lo": 0.0, "hi": 0.1, "F": np.arange(20.0)[None] / 20, "a": 0.99}),
     ],
 )
 def test_primal_infeasible_is_reported_not_garbage(case, kwargs):
@@ -176,8 +176,8 @@ def test_unbounded_is_dual_infeasible():
 def test_non_finite_input_gives_status_4_and_no_nan(where):
     rng = np.random.default_rng(4)
     K, n = 3, 8
-    args = dict(P=random_psd(rng, K, n), q=np.zeros((K, n)), lo=np.zeros((K, n)), w0=np.full((K, n), 1 / n),
-                kappa=np.full(K, 0.01), g=np.full((K, 2), 0.7))
+    args = {"P": random_psd(rng, K, n), "q": np.zeros((K, n)), "lo": np.zeros((K, n)), "w0": np.full((K, n), 1 / n),
+                "kappa": np.full(K, 0.01), "g": np.full((K, 2), 0.7)}
     args[where] = args[where].copy()
     args[where].reshape(K, -1)[1, 0] = np.nan
     res = solve_qp(args.pop("P"), args.pop("q"), hi=1.0, G=sector_rows(n, 2), **args)
@@ -208,8 +208,9 @@ def test_max_iter_is_reported_and_stays_finite():
 def _batch(seed=7, K=6, n=15):
     rng = np.random.default_rng(seed)
     P = random_psd(rng, K, n)
-    return dict(P=P, q=rng.normal(size=(K, n)) * 0.05, lo=0.0, hi=0.2, G=sector_rows(n, 3), g=0.4,
-                F=rng.normal(size=(1, n)), a=-0.2, b=0.2, w0=rng.dirichlet(np.ones(n), size=K), kappa=0.005)
+    return {"P": P, "q": rng.normal(size=(K, n)) * 0.05, "lo": 0.0, "hi": 0.2, "G": sector_rows(n, 3), "g": 0.4,
+                "F": rng.normal(size=(1, n)), "a": -0.2, "b": 0.2, "w0": rng.dirichlet(np.ones(n), size=K),
+                "kappa": 0.005}
 
 
 def test_single_problem_equals_its_slice_of_the_batch():
@@ -239,7 +240,7 @@ def test_warm_start_cuts_iterations_on_slowly_changing_problems():
     drift = np.cumsum(rng.normal(scale=0.02, size=(T, n, 3)), axis=0)
     idio = rng.uniform(0.1, 2.0, n)
     covs = np.stack([(loadings + d) @ (loadings + d).T + np.diag(idio) for d in drift])
-    kw = dict(lo=0.0, hi=0.08, G=sector_rows(n, 5), g=0.3)
+    kw = {"lo": 0.0, "hi": 0.08, "G": sector_rows(n, 5), "g": 0.3}
     cold = solve_qp(covs, **kw)
     state, warm_iters, warm_w = None, [], []
     for t in range(T):
@@ -273,13 +274,13 @@ def test_state_is_not_modified_and_must_fit():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(P=np.eye(3)[None, :2]), "P must be"),
-        (dict(P=np.eye(3), q=np.zeros(4)), "q must be"),
-        (dict(P=np.eye(3), lo=np.zeros((2, 3))), "lo must be"),
-        (dict(P=np.eye(3), G=np.ones((1, 4)), g=1.0), "G must be"),
-        (dict(P=np.eye(3), G=np.ones((1, 3))), "without its caps"),
-        (dict(P=np.eye(3), kappa=-1.0), "kappa must be >= 0"),
-        (dict(P=np.eye(3), budget=np.ones(2)), "budget must be"),
+        ({"P": np.eye(3)[None, :2]}, "P must be"),
+        ({"P": np.eye(3), "q": np.zeros(4)}, "q must be"),
+        ({"P": np.eye(3), "lo": np.zeros((2, 3))}, "lo must be"),
+        ({"P": np.eye(3), "G": np.ones((1, 4)), "g": 1.0}, "G must be"),
+        ({"P": np.eye(3), "G": np.ones((1, 3))}, "without its caps"),
+        ({"P": np.eye(3), "kappa": -1.0}, "kappa must be >= 0"),
+        ({"P": np.eye(3), "budget": np.ones(2)}, "budget must be"),
     ],
 )
 def test_bad_arguments_raise_value_error(kwargs, match):

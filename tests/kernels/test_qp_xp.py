@@ -18,7 +18,7 @@ def _problems(kind, seed=0, K=8, n=20):
     rng = np.random.default_rng(seed)
     G = np.zeros((4, n))
     G[np.arange(n) % 4, np.arange(n)] = 1.0
-    kw = dict(P=_psd(rng, K, n), lo=0.0, hi=0.15, G=G, g=0.3)
+    kw = {"P": _psd(rng, K, n), "lo": 0.0, "hi": 0.15, "G": G, "g": 0.3}
     if kind == "mean_variance":
         kw["q"] = -rng.normal(size=(K, n)) * 0.5
     elif kind == "turnover":

@@ -38,7 +38,8 @@ def feasible_problem(rng, n, n_groups=4, n_factors=2, daily=False):
     q = -rng.normal(size=n) * scale * rng.choice([0.0, 0.5, 3.0])
     w0 = rng.dirichlet(np.ones(n))
     kappa = scale * rng.choice([0.0, 0.01, 0.1])
-    return dict(P=P, q=q, lo=lo, hi=hi, budget=1.0, G=G, g=g, F=F, a=a_f, b=b_f, w0=w0, kappa=kappa)
+    return {"P": P, "q": q, "lo": lo, "hi": hi, "budget": 1.0, "G": G, "g": g, "F": F, "a": a_f, "b": b_f,
+            "w0": w0, "kappa": kappa}
 
 
 def clarabel(p):
@@ -89,8 +90,9 @@ def test_min_variance_with_sector_caps_matches_clarabel_weights():
     G = np.zeros((10, n))
     G[np.arange(n) % 10, np.arange(n)] = 1.0
     res = solve_qp(cov, lo=0.0, hi=0.1, G=G, g=0.2)
-    p = dict(P=cov, q=np.zeros(n), lo=np.zeros(n), hi=np.full(n, 0.1), budget=1.0, G=G, g=np.full(10, 0.2),
-             F=np.zeros((1, n)), a=np.zeros(1), b=np.zeros(1), w0=np.zeros(n), kappa=0.0)
+    p = {"P": cov, "q": np.zeros(n), "lo": np.zeros(n), "hi": np.full(n, 0.1), "budget": 1.0, "G": G,
+         "g": np.full(10, 0.2),
+             "F": np.zeros((1, n)), "a": np.zeros(1), "b": np.zeros(1), "w0": np.zeros(n), "kappa": 0.0}
     w_ref, ref_obj = clarabel(p)
     assert res.status[0] == SOLVED and violation(p, res.w[0]) < 1e-7
     assert res.objective[0] == pytest.approx(ref_obj, rel=1e-6)
