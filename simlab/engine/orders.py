@@ -39,6 +39,11 @@ class Order:
                    trade.copy(), holdings + unfilled)
 
     @property
+    def all_trade(self) -> bool:
+        """Every scenario trades (the common case, checked once per order)."""
+        return bool(self.trade.all())
+
+    @property
     def reason(self) -> str:
         """The reason recorded with this order's fills."""
         return "carried" if self.carried[self.trade].all() else "rebalance"

@@ -140,6 +140,9 @@ class _Loop:
         self.strategy_index = strategy_index
         first = strategy_index[0]
         self.one_strategy = int(first) if first >= 0 and (strategy_index == first).all() else None
+        self.no_signal = None
+        if (strategy_index < 0).all():
+            self.no_signal = _frozen(np.full((len(names), len(inputs.assets)), np.nan))
         self.exe = cfg.experiment.execution
         self.rng = np.random.default_rng(cfg.experiment.seed)
         self.delisted = np.zeros_like(book.holdings)
@@ -242,10 +245,11 @@ class _Loop:
         unfilled = None
         for k, g in enumerate(self.groups):
             trade = order.trade[g.sel]
-            if not trade.any():
+            some, every = (True, True) if order.all_trade else (trade.any(), trade.all())
+            if not some:
                 continue
             fill = self._plan(k, g, row, targets[g.sel])
-            if not trade.all():
+            if not every:
                 fill = fill.only(trade)
             sel = g.sel
             b.holdings[sel] += fill.shares
@@ -254,7 +258,7 @@ class _Loop:
                 unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled
                 unfilled[sel] = fill.unfilled
             self.rec.fill(row, fill.shares, safe, fill.cost, order.reason, g.rows)
-            self.rec.diag(row, g.rows, "engine", _fill_diagnostics(fill))
+            self.rec.diag(row, g.rows, "engine", _fill_diagnostics(fill, self.exe.max_participation is not None))
         book_values_nb(b.holdings, b.cash, safe, b.nav[row])
         np.maximum(self.peak_before, b.nav[row], out=b.peak_nav)
         self.rec.snapshot(row, b.holdings)
@@ -315,6 +319,8 @@ class _Loop:
         index, n_assets = self.strategy_index, len(self.inputs.assets)
         if self.one_strategy is not None:
             return np.repeat(self.inputs.signals[self.one_strategy, row][None, :], len(index), axis=0)
+        if self.no_signal is not None:
+            return self.no_signal
         out = np.full((len(index), n_assets), np.nan)
         has = index >= 0
         out[has] = self.inputs.signals[index[has], row]
@@ -343,8 +349,11 @@ class _Loop:
         w = ctx.weights
         hold = np.zeros(len(g.rows), dtype=bool)
         for step, label, specs in zip(g.steps, g.step_labels, declared):
-            values = {name: self.table.at(per_scenario, ctx.t) for name, per_scenario in specs.items()}
-            step_ctx = replace(ctx, features=values, memory=self.memory.setdefault((id(g), label), {}))
+            step_ctx = ctx
+            if specs or step.stateful:
+                values = {name: self.table.at(per_scenario, ctx.t) for name, per_scenario in specs.items()}
+                memory = self.memory.setdefault((id(g), label), {}) if step.stateful else {}
+                step_ctx = replace(ctx, features=values, memory=memory)
             try:
                 w, diag = step(w, step_ctx)
             except Exception as err:
@@ -373,9 +382,9 @@ def _merged_rows(static: list[int], pending: dict):
 
 
 
-def _fill_diagnostics(fill) -> dict:
+def _fill_diagnostics(fill, capped: bool) -> dict:
     diag = {"buy_scale": fill.buy_scale, "blocked_orders": fill.blocked.sum(axis=1), "cost": fill.cost.sum(axis=1)}
-    if fill.unfilled.any():
+    if capped and fill.unfilled.any():
         diag["unfilled_orders"] = (fill.unfilled != 0).sum(axis=1)
         diag["unfilled"] = fill.unfilled
     return diag

@@ -90,6 +90,8 @@ class CovarianceStep(Step):
 class BoundedStep(CovarianceStep):
     """Covariance Steps with long-only bounds, a cash buffer, a turnover penalty and a solver."""
 
+    stateful = True  # the native QP warm-starts from the previous decision
+
     min_weight: Annotated[float, Field(ge=0, le=1)] = 0.0
     max_weight: UnitWeight = 0.25
     asset_bounds: dict[str, tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]] = (

@@ -61,8 +61,9 @@ class StepContext:
     last_signal : (B, N) signal at that rebalance's decision (NaN if none), or None.
     nav_history : (t - first + 1, B) read-only NAV at every close from the first simulated
         day through t, for Steps that declare ``"nav_history"`` in ``requires``; else None.
-    memory : a dict the engine keeps for this Step (and these scenarios) from one decision
-        to the next, for solver warm starts; written only by past decisions, never by data.
+    memory : for a Step with ``stateful = True``, a dict the engine keeps for it (and these
+        scenarios) from one decision to the next, for solver warm starts; written only by
+        past decisions. Other Steps get a fresh, empty dict.
     """
 
     t: int
@@ -110,6 +111,7 @@ class Step:
     requires: ClassVar[frozenset[str]] = frozenset()
     provides: ClassVar[frozenset[str]] = frozenset()
     key: ClassVar[str] = ""
+    stateful: ClassVar[bool] = False  # True: the engine keeps ctx.memory for it across decisions
 
     def __call__(self, weights: np.ndarray, ctx: StepContext) -> tuple[np.ndarray, dict[str, Any]]:
         """Return new (B, N) weights and diagnostics."""

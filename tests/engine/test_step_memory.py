@@ -12,6 +12,8 @@ from simlab.portfolio.step import Step
 class _Counter(Step):
     """Counts its own calls in its memory and reports the count."""
 
+    stateful = True
+
     def __call__(self, weights, ctx):
         ctx.memory["calls"] = ctx.memory.get("calls", 0) + 1
         return weights, {"calls": np.full(ctx.n_scenarios, float(ctx.memory["calls"]))}
