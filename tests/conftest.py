@@ -12,9 +12,19 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 threadpool_limits(1)
+
+# Property tests: no per-example deadline (a shared 2-core CI machine is slow and noisy, and a
+# first call may compile a numba kernel), and derandomized, so CI sees the same examples
+# every run; explore new examples locally with ``pytest --hypothesis-profile=explore``.
+settings.register_profile(
+    "simlab", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("explore", parent=settings.get_profile("simlab"), derandomize=False)
+settings.load_profile("simlab")
 
 from simlab.config import registry  # noqa: E402
 
