@@ -33,6 +33,7 @@ import pandas as pd
 import scipy.cluster.hierarchy as sch
 import scipy.spatial.distance as ssd
 
+from simlab.kernels.hrp import hrp_bisection_nb
 from simlab.portfolio import solvers
 
 LINKAGES = ("single", "complete", "average", "weighted", "centroid", "median", "ward")
@@ -127,17 +128,8 @@ def hrp_weights(cov: np.ndarray, linkage: str = "ward", optimal_ordering: bool =
     if n == 1:
         return np.ones(1)
     order = hrp_order(cov, linkage, optimal_ordering)
-    var = np.diag(cov)
-    w = np.ones(n)
-    clusters = [order]
-    while clusters:
-        halves = [(c[: len(c) // 2], c[len(c) // 2:]) for c in clusters if len(c) > 1]
-        for left, right in halves:
-            v_left, v_right = _cluster_variance(cov, var, left), _cluster_variance(cov, var, right)
-            alpha = 1.0 - v_left / (v_left + v_right)
-            w[left] *= alpha
-            w[right] *= 1.0 - alpha
-        clusters = [half for pair in halves for half in pair]
+    w = np.empty(n)
+    w[order] = hrp_bisection_nb(np.ascontiguousarray(cov[np.ix_(order, order)]))
     return w
 
 
@@ -151,12 +143,6 @@ def hrp_order(cov: np.ndarray, linkage: str = "ward", optimal_ordering: bool = T
     np.fill_diagonal(dist, 0.0)
     tree = sch.linkage(ssd.squareform(dist, checks=False), method=linkage, optimal_ordering=optimal_ordering)
     return sch.leaves_list(tree)
-
-
-def _cluster_variance(cov: np.ndarray, var: np.ndarray, items: np.ndarray) -> float:
-    ivp = 1.0 / var[items]
-    ivp /= ivp.sum()
-    return float(ivp @ cov[np.ix_(items, items)] @ ivp)
 
 
 def equilibrium_returns(cov: np.ndarray, weights: np.ndarray, delta: float, risk_free: float = 0.0) -> np.ndarray:
