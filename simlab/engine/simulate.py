@@ -380,8 +380,6 @@ def _merged_rows(static: list[int], pending: dict):
         yield last
 
 
-
-
 def _fill_diagnostics(fill, capped: bool) -> dict:
     diag = {"buy_scale": fill.buy_scale, "blocked_orders": fill.blocked.sum(axis=1), "cost": fill.cost.sum(axis=1)}
     if capped and fill.unfilled.any():
@@ -399,9 +397,6 @@ def _frozen(values: np.ndarray) -> np.ndarray:
     out = values.view()
     out.flags.writeable = False
     return out
-
-
-
 
 
 def _check_weights(w: np.ndarray, ctx: StepContext, label: str) -> None:
