@@ -64,20 +64,22 @@ def _grid_points(grid: dict[str, list]) -> list[tuple[str, dict]]:
     for path, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"scenarios.grid.{path}: expected a non-empty list of values")
-    labels = _short_labels(list(grid))
+    labels = short_labels(list(grid))
     points = []
     for combo in itertools.product(*grid.values()):
-        name = ",".join(f"{labels[p]}={_fmt(v)}" for p, v in zip(grid, combo))
+        name = ",".join(f"{labels[p]}={format_value(v)}" for p, v in zip(grid, combo))
         points.append((name, dict(zip(grid, combo))))
     return points
 
 
-def _short_labels(paths: list[str]) -> dict[str, str]:
+def short_labels(paths: list[str]) -> dict[str, str]:
+    """Each dotted path's last part as its label, or the whole path where two parts clash."""
     last = [p.split(".")[-1] for p in paths]
     return {p: (s if last.count(s) == 1 else p) for p, s in zip(paths, last)}
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A value as it appears in a scenario or variant name (``3``, ``0.5``, a component's type)."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value)) if abs(value) < 1e15 else repr(value)
     if isinstance(value, dict) and "type" in value:

@@ -60,7 +60,7 @@ import pandas as pd
 import xarray as xr
 
 from simlab.config.loader import Config, load_config
-from simlab.config.scenarios import _fmt, _short_labels
+from simlab.config.scenarios import format_value, short_labels
 from simlab.errors import ConfigError
 from simlab.lab import store
 from simlab.lab.executors import Progress, make_executor
@@ -147,13 +147,13 @@ def expand_variants(cfg: Config) -> list[Variant]:
     sweep = raw.pop("sweep")
     raw["sweep"] = {}
     keys = [[p.strip() for p in key.split(",")] for key in sweep]
-    labels = _short_labels([p for paths in keys for p in paths])
+    labels = short_labels([p for paths in keys for p in paths])
     out = []
     for combo in itertools.product(*sweep.values()):
         overrides = {}
         for paths, value in zip(keys, combo):
             overrides.update(zip(paths, value) if len(paths) > 1 else [(paths[0], value)])
-        label = ",".join(f"{labels[p]}={_fmt(v)}" for p, v in overrides.items()) or cfg.name
+        label = ",".join(f"{labels[p]}={format_value(v)}" for p, v in overrides.items()) or cfg.name
         out.append(_variant(raw, label, overrides))
     return out
 
@@ -440,9 +440,9 @@ def _frame_array(frame: pd.DataFrame) -> xr.DataArray:
 def _override_coords(done: list[Variant]) -> dict[str, list[str]]:
     """One coordinate per overridden path, named by its short label, values as text."""
     paths = list(dict.fromkeys(p for v in done for p in v.overrides))
-    labels = _short_labels(paths)
+    labels = short_labels(paths)
     taken = {"variant", "date", "scenario", "asset", "metric", "config_hash"}
-    return {(labels[p] if labels[p] not in taken else p): [_fmt(v.overrides.get(p, "")) for v in done]
+    return {(labels[p] if labels[p] not in taken else p): [format_value(v.overrides.get(p, "")) for v in done]
             for p in paths}
 
 
