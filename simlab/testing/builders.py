@@ -10,6 +10,7 @@ calling the same function with the same arguments.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,41 @@ def make_context(
         scenarios=tuple(f"s{i}" for i in range(b)),
         rng=np.random.default_rng(seed),
     )
+
+
+def daily_cov(n: int = 5, seed: int = 0, t: int = 400) -> np.ndarray:
+    """(n, n) sample covariance of ``t`` seeded daily returns with a common factor."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(t, n)) @ rng.normal(size=(n, n)) * 0.01 / np.sqrt(n) + rng.normal(size=(t, 1)) * 0.005
+    return np.cov(x.T)
+
+
+def context_with_features(features: Mapping[str, np.ndarray], **kw) -> StepContext:
+    """:func:`make_context` carrying the given Feature values (as the engine serves them)."""
+    return dataclasses.replace(make_context(**kw), features=dict(features))
+
+
+def report_experiment(name: str, n_days: int, seed: int, claims: Mapping[str, Any]) -> dict:
+    """A small synthetic experiment with everything a report can show.
+
+    Two scenarios, a proxy strategy (value-momentum), regime-conditioned constraints
+    (regimes and ``util_*`` keys), the VIX overlay (the built-in VIX does not cover the
+    synthetic span, so every day uses the proxy) and ``claims``.
+    """
+    return {
+        "name": name,
+        "description": "A small synthetic run with regimes, constraints, a proxy strategy and claims.",
+        "data": {"source": "synthetic", "n_assets": 8, "n_days": n_days, "seed": seed,
+                 "macro": {"vix": "builtin:vix"}},
+        "strategy": {"type": "value_momentum", "value_lookback": 252, "value_skip": 63,
+                     "momentum_lookback": 126, "momentum_skip": 5},
+        "pipeline": [
+            {"type": "equal_weight_top_n", "top_n": 4},
+            {"type": "regime_constraints", "regime": {"type": "vix_threshold", "levels": [20, 30], "stress_from": 1},
+             "max_weight": 0.3, "max_sector": 0.6},
+            {"type": "vix_regime", "thresholds": [25, 30], "fractions": [0.25, 0.5]},
+            {"type": "position_limit", "max_weight": 0.3},
+        ],
+        "scenarios": {"grid": {"pipeline.0.top_n": [3, 4]}},
+        "claims": dict(claims),
+    }

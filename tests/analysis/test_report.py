@@ -16,26 +16,10 @@ from matplotlib.image import imread
 import simlab
 from simlab.analysis import plots, report
 from simlab.analysis.claims import claims_table
+from simlab.testing.builders import report_experiment
 
-# Two scenarios on a small synthetic market, with everything the report can show: a proxy
-# strategy, regime-conditioned constraints (regimes, util_*), the VIX overlay (the built-in
-# VIX does not cover 2000-2003, so every day uses the proxy) and claims.
-RICH = {
-    "name": "report_rich",
-    "description": "A small synthetic run with regimes, constraints, a proxy strategy and claims.",
-    "data": {"source": "synthetic", "n_assets": 8, "n_days": 700, "seed": 3, "macro": {"vix": "builtin:vix"}},
-    "strategy": {"type": "value_momentum", "value_lookback": 252, "value_skip": 63, "momentum_lookback": 126,
-                 "momentum_skip": 5},
-    "pipeline": [
-        {"type": "equal_weight_top_n", "top_n": 4},
-        {"type": "regime_constraints", "regime": {"type": "vix_threshold", "levels": [20, 30], "stress_from": 1},
-         "max_weight": 0.3, "max_sector": 0.6},
-        {"type": "vix_regime", "thresholds": [25, 30], "fractions": [0.25, 0.5]},
-        {"type": "position_limit", "max_weight": 0.3},
-    ],
-    "scenarios": {"grid": {"pipeline.0.top_n": [3, 4]}},
-    "claims": {"sharpe": {"min": 0.5}, "max_drawdown": {"max": 0.3}},
-}
+RICH = report_experiment("report_rich", n_days=700, seed=3,
+                         claims={"sharpe": {"min": 0.5}, "max_drawdown": {"max": 0.3}})
 PLAIN = {
     "name": "report_plain",
     "data": {"source": "synthetic", "n_assets": 4, "n_days": 300, "seed": 1},

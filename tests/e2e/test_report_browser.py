@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from simlab.cli import main
+from simlab.testing.builders import report_experiment
 
 CHROMIUM = shutil.which("chromium") or (os.access("/usr/bin/chromium", os.X_OK) and "/usr/bin/chromium") or None
 pytestmark = pytest.mark.skipif(
@@ -30,22 +31,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1280,900"]
 
-EXPERIMENT = {
-    "name": "report_in_browser",
-    "description": "Two scenarios on a synthetic market, with regimes, constraints, a VIX overlay and claims.",
-    "data": {"source": "synthetic", "n_assets": 8, "n_days": 600, "seed": 5, "macro": {"vix": "builtin:vix"}},
-    "strategy": {"type": "value_momentum", "value_lookback": 252, "value_skip": 63, "momentum_lookback": 126,
-                 "momentum_skip": 5},
-    "pipeline": [
-        {"type": "equal_weight_top_n", "top_n": 4},
-        {"type": "regime_constraints", "regime": {"type": "vix_threshold", "levels": [20, 30], "stress_from": 1},
-         "max_weight": 0.3, "max_sector": 0.6},
-        {"type": "vix_regime", "thresholds": [25, 30], "fractions": [0.25, 0.5]},
-        {"type": "position_limit", "max_weight": 0.3},
-    ],
-    "scenarios": {"grid": {"pipeline.0.top_n": [3, 4]}},
-    "claims": {"sharpe": {"min": 0.5}},
-}
+EXPERIMENT = report_experiment("report_in_browser", n_days=600, seed=5, claims={"sharpe": {"min": 0.5}})
 SECTIONS = {
     "summary": "Summary",
     "equity": "Equity against the benchmark",

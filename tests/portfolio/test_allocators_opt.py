@@ -23,19 +23,11 @@ from simlab.portfolio.allocators_opt import (
 )
 from simlab.portfolio.step import HOLD
 from simlab.testing.assertions import assert_identical_through, assert_runs_identical
-from simlab.testing.builders import csv_experiment, make_context, price_frame
+from simlab.testing.builders import csv_experiment, daily_cov, price_frame
+from simlab.testing.builders import context_with_features as ctx_with
 
 nan = np.nan
 
-
-def daily_cov(n=5, seed=0, t=400):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(t, n)) @ rng.normal(size=(n, n)) * 0.01 / np.sqrt(n) + rng.normal(size=(t, 1)) * 0.005
-    return np.cov(x.T)
-
-
-def ctx_with(features, **kw):
-    return dataclasses.replace(make_context(**kw), features=features)
 
 
 # --------------------------------------------------------------------------- expected returns

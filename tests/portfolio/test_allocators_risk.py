@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -23,19 +22,11 @@ from simlab.portfolio.allocators_risk import (
     RiskParity,
 )
 from simlab.portfolio.step import HOLD
-from simlab.testing.builders import make_context
+from simlab.testing.builders import context_with_features as ctx_with
+from simlab.testing.builders import daily_cov
 
 nan = np.nan
 
-
-def daily_cov(n=5, seed=0, t=400):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(t, n)) @ rng.normal(size=(n, n)) * 0.01 / np.sqrt(n) + rng.normal(size=(t, 1)) * 0.005
-    return np.cov(x.T)
-
-
-def ctx_with(features, **kw):
-    return dataclasses.replace(make_context(**kw), features=features)
 
 
 def stack(*covs):
