@@ -112,7 +112,7 @@ def contexts(case: Case):
     from simlab.features.covariance import Covariance
     from simlab.features.returns import MeanReturn
     from simlab.features.volatility import Volatility
-    from simlab.portfolio.step import StepContext
+    from simlab.contract.step import StepContext
 
     r = case.returns.to_numpy(float)
     close = np.cumprod(np.nan_to_num(1 + r), axis=0)

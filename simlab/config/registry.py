@@ -9,6 +9,13 @@ missing required fields, and values that fail the field's type or constraint.
 Field constraints are declared with ``typing.Annotated[float, pydantic.Field(gt=0)]``;
 pydantic validates one scenario's plain values. The engine then builds the batched
 component, whose numeric fields may hold one value per scenario (arrays of shape (B,)).
+
+Discovery: the registry imports none of its plugins. Packages that hold components (the
+built-ins included) declare a module in the entry-point group ``simlab.components``
+(``pyproject.toml``); the first lookup imports every declared module once, and their
+``@register`` decorators fill the tables. A third-party package plugs in the same way.
+Registering the same class again (a notebook cell run twice) replaces it quietly; a
+different class under a taken key is an error naming both.
 """
 
 from __future__ import annotations
@@ -16,15 +23,18 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+from importlib import metadata
 from typing import Any
 
 import pydantic
 
-from simlab.errors import ConfigError
+from simlab.errors import ConfigError, SimlabError
 
 KINDS = ("step", "strategy", "cost")
+ENTRY_POINT_GROUP = "simlab.components"
 _REGISTRIES: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
 _ADAPTERS: dict[type, pydantic.TypeAdapter] = {}
+_loaded: set[str] = set()  # entry points already imported
 
 
 def register(kind: str, key: str):
@@ -34,16 +44,22 @@ def register(kind: str, key: str):
 
     def add(cls: type) -> type:
         _check_component(cls, kind, key)
-        if key in _REGISTRIES[kind]:
-            other = _REGISTRIES[kind][key]
+        other = _REGISTRIES[kind].get(key)
+        if other is not None and not _same_definition(other, cls):
             raise ValueError(
                 f"{kind} {key!r} is already registered by {other.__module__}.{other.__qualname__}"
             )
         cls.key = key
         _REGISTRIES[kind][key] = cls
+        _ADAPTERS.pop(other, None)
         return cls
 
     return add
+
+
+def _same_definition(old: type, new: type) -> bool:
+    """True when ``new`` is ``old`` defined again (same module and qualified name)."""
+    return (old.__module__, old.__qualname__) == (new.__module__, new.__qualname__)
 
 
 def _check_component(cls: type, kind: str, key: str) -> None:
@@ -55,11 +71,22 @@ def _check_component(cls: type, kind: str, key: str) -> None:
 
 
 def _ensure_loaded() -> None:
-    """Import the modules whose import registers the built-in components."""
-    import simlab.costs  # noqa: F401
-    import simlab.portfolio  # noqa: F401
-    import simlab.risk  # noqa: F401
-    import strategies  # noqa: F401
+    """Import every module declared in the ``simlab.components`` entry-point group, once."""
+    points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    if not points:
+        raise SimlabError(
+            f"no components are declared in the entry-point group {ENTRY_POINT_GROUP!r}: simlab is not "
+            "installed; install it from the repository root with: pip install -e ."
+        )
+    for point in points:
+        if point.value not in _loaded:
+            point.load()
+            _loaded.add(point.value)
+
+
+def refresh() -> None:
+    """Forget which entry points were loaded, so that newly installed plugins are found."""
+    _loaded.clear()
 
 
 def registry(kind: str) -> dict[str, type]:

@@ -138,10 +138,11 @@ def _resolve(name: str, tree: dict) -> Scenario:
     return Scenario(name=name, strategy=strategy or None, costs=costs or None, pipeline=pipeline)
 
 
+BASE_FEATURES = frozenset({"prices", "returns", "book", "nav_history"})  # what every Step may read
+
+
 def check_chain(strategy: dict | None, pipeline: tuple[dict, ...]) -> None:
     """Every Step's ``requires`` must be met by the data, the strategy or an earlier Step."""
-    from simlab.portfolio.step import BASE_FEATURES
-
     available = set(BASE_FEATURES) | ({"signal"} if strategy else set())
     steps = registry.registry("step")
     for i, entry in enumerate(pipeline):

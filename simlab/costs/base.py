@@ -4,7 +4,7 @@ A cost model is a frozen dataclass registered under the ``cost`` kind. Called on
 signed traded value (B, N) of one fill day, with the traded shares, the fill prices and a
 :class:`CostContext` (the fill row, and the trailing ADV and volatility a model declared
 in ``requires``), it returns the non-negative money cost of each trade, (B, N). Numeric fields may hold one
-value per scenario; :func:`simlab.portfolio.step.per_scenario` makes them broadcast.
+value per scenario; :func:`simlab.contract.step.per_scenario` makes them broadcast.
 
 A model's cost should shrink at least in proportion when a trade is scaled down
 (``cost(s * x) <= s * cost(x)`` for ``0 <= s <= 1``: true of linear models and of models

@@ -30,7 +30,7 @@ from pydantic import Field
 from simlab.config.registry import register
 from simlab.costs.base import CostModel
 from simlab.errors import DataError
-from simlab.portfolio.step import per_scenario
+from simlab.contract.step import per_scenario
 
 
 def borrow_accrual(holdings: np.ndarray, price: np.ndarray, daily_rate: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from simlab.config.registry import register
 from simlab.costs.base import CostModel
-from simlab.portfolio.step import per_scenario
+from simlab.contract.step import per_scenario
 
 
 @register("cost", "spread")

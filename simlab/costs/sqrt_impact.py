@@ -42,7 +42,7 @@ from pydantic import Field
 from simlab.config.registry import register
 from simlab.costs.base import CostContext, CostModel
 from simlab.errors import DataError, SimlabWarning
-from simlab.portfolio.step import per_scenario
+from simlab.contract.step import per_scenario
 
 DEFAULT_TIER_ADV = {1: 1e9, 2: 2e8, 3: 5e7}
 

@@ -18,7 +18,7 @@ import numpy as np
 from simlab.config import registry
 from simlab.config.scenarios import Scenario
 from simlab.costs.base import CostModel, NoCost
-from simlab.portfolio.step import Step
+from simlab.contract.step import Step
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ from simlab.errors import DataError, StepError
 from simlab.features.base import FeatureInputs, FeatureTable
 from simlab.kernels.accounting import book_values_nb, forward_fill_nb, mark_to_market_nb
 from simlab.portfolio.orders import fill_linear, plan_fill
-from simlab.portfolio.rebalance import schedule_rows
+from simlab.portfolio.calendar import schedule_rows
 from simlab.engine.orders import Order
-from simlab.portfolio.step import HOLD, StepContext
+from simlab.contract.step import HOLD, StepContext
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Features: point-in-time quantities computed for every decision row in one batch.
 
 A Step that needs more than prices (a covariance matrix, a volatility, a regime label)
-declares it through :meth:`simlab.portfolio.step.Step.features`, which names a
+declares it through :meth:`simlab.contract.step.Step.features`, which names a
 :class:`Feature` per scenario. Before the loop the engine computes every distinct Feature
 once, for all decision rows together (the batched kernels live in ``simlab/kernels``), and
 at a decision ``ctx.feature(name)`` returns the (B, ...) stack of the scenarios' values at

@@ -5,6 +5,6 @@ from simlab.portfolio import allocators_risk  # noqa: F401  (registers the phase
 from simlab.portfolio import allocators_opt  # noqa: F401  (registers the phase-3 allocator Steps)
 from simlab.portfolio import policies  # noqa: F401  (registers the rebalancing policies)
 from simlab.portfolio import sizing  # noqa: F401  (registers the sizing Steps)
-from simlab.portfolio.step import Step, StepContext, per_scenario
+from simlab.contract.step import Step, StepContext, per_scenario
 
 __all__ = ["Step", "StepContext", "per_scenario"]

@@ -14,8 +14,8 @@ import numpy as np
 from pydantic import Field
 
 from simlab.config.registry import register
-from simlab.portfolio.step import Step, StepContext, per_scenario
-from simlab.portfolio.weights import cap_and_redistribute, rank_descending
+from simlab.contract.step import Step, StepContext, per_scenario
+from simlab.kernels.weights import cap_and_redistribute, rank_descending
 
 
 def _equal_over(mask: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ from simlab.portfolio.allocators_risk import (
     annual_cov,
     budget_of,
 )
-from simlab.portfolio.step import StepContext, per_scenario, scenario_values
+from simlab.contract.step import StepContext, per_scenario, scenario_values
 
 Positive = Annotated[float, Field(gt=0)]
 

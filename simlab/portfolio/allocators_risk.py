@@ -39,7 +39,7 @@ from simlab.features.covariance import Covariance
 from simlab.features.volatility import Volatility
 from simlab.portfolio import optimize, solvers
 from simlab.portfolio.allocators import SignalWeighted
-from simlab.portfolio.step import Step, StepContext, per_scenario, scenario_values
+from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
 
 TRADING_DAYS = 252
 Estimator = Literal["sample", "ewma", "ledoit_wolf", "ledoit_wolf_cc"]

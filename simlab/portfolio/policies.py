@@ -1,7 +1,7 @@
 """Rebalancing policies: Steps at the end of a pipeline that decide *whether* to trade.
 
 The calendar (``schedule:``) says when the pipeline runs; a policy then lets a scenario
-trade to its new targets, or holds it (diagnostics key :data:`~simlab.portfolio.step.HOLD`,
+trade to its new targets, or holds it (diagnostics key :data:`~simlab.contract.step.HOLD`,
 the book stays as it is and the targets of the previous rebalance stay the reference).
 With ``schedule: {frequency: daily}`` a policy makes rebalancing event-driven:
 
@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import Field
 
 from simlab.config.registry import register
-from simlab.portfolio.step import HOLD, Step, StepContext, per_scenario
+from simlab.contract.step import HOLD, Step, StepContext, per_scenario
 
 TOLERANCE = 1e-9
 

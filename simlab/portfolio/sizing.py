@@ -41,7 +41,7 @@ from simlab.config.registry import register
 from simlab.features.covariance import Covariance
 from simlab.features.returns import MeanReturn
 from simlab.features.volatility import Volatility
-from simlab.portfolio.step import Step, StepContext, per_scenario, scenario_values
+from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
 
 Fraction = Annotated[float, Field(gt=0, le=1)]
 

@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simlab.errors import SolverError
-from simlab.portfolio.step import HOLD
+from simlab.contract.step import HOLD
 
 NOT_TRIED, SOLVED, INACCURATE, INFEASIBLE, UNBOUNDED, FAILED, INVALID, UNAVAILABLE = range(8)
 STATUS_NAMES = ("not_tried", "solved", "solved_inaccurate", "infeasible", "unbounded", "error",

@@ -2,7 +2,7 @@
 
 A check looks at the targets the pipeline arrived at and, for each scenario, either lets
 them through unchanged or blocks the whole rebalance: it returns the book's current
-weights for that scenario and sets the diagnostics key :data:`~simlab.portfolio.step.HOLD`,
+weights for that scenario and sets the diagnostics key :data:`~simlab.contract.step.HOLD`,
 so the engine leaves the book as it is (no order, no fill, no cost) and records why.
 
 A limit is breached when the measured value is above it by more than :data:`TOLERANCE`
@@ -21,7 +21,7 @@ from pydantic import Field
 
 from simlab.config.registry import register
 from simlab.errors import ConfigError
-from simlab.portfolio.step import HOLD, Step, StepContext, per_scenario
+from simlab.contract.step import HOLD, Step, StepContext, per_scenario
 
 TOLERANCE = 1e-9
 

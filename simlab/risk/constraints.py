@@ -88,7 +88,7 @@ from simlab.config.registry import register
 from simlab.errors import ConfigError, DataError
 from simlab.features.base import Feature, FeatureInputs
 from simlab.features.covariance import Covariance, RegimeFallback
-from simlab.portfolio.step import Step, StepContext, per_scenario, scenario_values
+from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
 from simlab.risk.backoff import (
     DEFAULT_BREAKPOINTS,
     BackoffCurve,

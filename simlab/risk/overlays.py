@@ -62,8 +62,8 @@ from pydantic import Field
 from simlab.config.registry import register
 from simlab.errors import ConfigError, DataError
 from simlab.features.base import Feature, FeatureInputs
-from simlab.portfolio.step import Step, StepContext, per_scenario, scenario_values
-from simlab.portfolio.weights import cap_and_redistribute
+from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
+from simlab.kernels.weights import cap_and_redistribute
 from simlab.risk.regime import VixThreshold
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]

@@ -35,7 +35,7 @@ from simlab.config.loader import Config, load_config, read_yaml
 from simlab.config.schema import StrictModel
 from simlab.errors import ConfigError
 from simlab.features.base import FeatureTable
-from simlab.portfolio.rebalance import schedule_rows
+from simlab.portfolio.calendar import schedule_rows
 from simlab.risk.backoff import PROJECTION_ORDER, ConstraintSet, one_way
 from simlab.risk.constraints import CHECKED, RegimeConstraints
 from simlab.risk.regime import feature_inputs

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from simlab.data.market import PointInTimeView
-from simlab.portfolio.step import StepContext
+from simlab.contract.step import StepContext
 
 
 def asset_names(n_assets: int) -> list[str]:

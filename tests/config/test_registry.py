@@ -11,7 +11,7 @@ from pydantic import Field
 
 from simlab.config import registry
 from simlab.errors import ConfigError
-from simlab.portfolio.step import Step
+from simlab.contract.step import Step
 
 
 @dataclass(frozen=True)

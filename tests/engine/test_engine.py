@@ -11,8 +11,8 @@ import pytest
 
 import simlab
 from simlab.errors import StepError
-from simlab.portfolio.rebalance import schedule_rows
-from simlab.portfolio.step import Step
+from simlab.portfolio.calendar import schedule_rows
+from simlab.contract.step import Step
 from simlab.testing.assertions import (
     assert_nav_identity,
     assert_runs_identical,

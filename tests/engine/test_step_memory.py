@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import simlab
-from simlab.portfolio.step import Step
+from simlab.contract.step import Step
 
 
 @dataclass(frozen=True)

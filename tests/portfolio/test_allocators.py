@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from simlab.portfolio.allocators import EqualWeight, EqualWeightTopN, SignalWeighted
-from simlab.portfolio.weights import cap_and_redistribute, rank_descending
+from simlab.kernels.weights import cap_and_redistribute, rank_descending
 from simlab.risk.overlays import PositionLimit
 from simlab.testing.builders import make_context
 from simlab.testing.strategies import weight_matrices

@@ -21,7 +21,7 @@ from simlab.portfolio.allocators_opt import (
     MeanVariance,
     signal_alpha,
 )
-from simlab.portfolio.step import HOLD
+from simlab.contract.step import HOLD
 from simlab.testing.assertions import assert_identical_through, assert_runs_identical
 from simlab.testing.builders import csv_experiment, daily_cov, price_frame
 from simlab.testing.builders import context_with_features as ctx_with

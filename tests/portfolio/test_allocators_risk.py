@@ -21,7 +21,7 @@ from simlab.portfolio.allocators_risk import (
     RiskAdjustedSignal,
     RiskParity,
 )
-from simlab.portfolio.step import HOLD
+from simlab.contract.step import HOLD
 from simlab.testing.builders import context_with_features as ctx_with
 from simlab.testing.builders import daily_cov
 

@@ -20,7 +20,7 @@ from simlab.costs.base import NoCost
 from simlab.data.market import PointInTimeView
 from simlab.portfolio.allocators import SignalWeighted
 from simlab.portfolio.orders import fill_linear, plan_fill
-from simlab.portfolio.step import StepContext
+from simlab.contract.step import StepContext
 
 ASSETS = ("AAPL", "MSFT", "GOOGL", "TSLA", "AMZN")
 PRICE = np.array([150.0, 350.0, 140.0, 250.0, np.nan])

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simlab.portfolio.rebalance import schedule_rows
+from simlab.portfolio.calendar import schedule_rows
 from simlab.testing.strategies import calendars
 
 FAST = settings(max_examples=40, deadline=None)

@@ -7,7 +7,7 @@ import pytest
 
 from simlab.errors import SolverError
 from simlab.portfolio import solvers
-from simlab.portfolio.step import HOLD
+from simlab.contract.step import HOLD
 
 
 def random_cov(n, seed=0, t=300, scale=0.2):

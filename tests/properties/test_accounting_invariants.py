@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simlab
-from simlab.portfolio.rebalance import schedule_rows
+from simlab.portfolio.calendar import schedule_rows
 from simlab.testing.assertions import (
     assert_costs_nonnegative,
     assert_nav_identity,

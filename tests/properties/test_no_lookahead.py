@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import simlab
 from simlab.data.market import PointInTimeView
 from simlab.errors import LookaheadError
-from simlab.portfolio.step import Step
+from simlab.contract.step import Step
 from simlab.testing.assertions import assert_identical_through
 from simlab.testing.builders import csv_experiment, price_frame
 from simlab.testing.strategies import price_frames, seeds

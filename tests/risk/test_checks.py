@@ -11,7 +11,7 @@ import pytest
 import simlab
 from simlab.config import registry
 from simlab.errors import ConfigError
-from simlab.portfolio.step import HOLD, Step
+from simlab.contract.step import HOLD, Step
 from simlab.testing.builders import csv_experiment, make_context, price_frame
 
 EPS = 1e-6

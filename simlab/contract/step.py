@@ -32,9 +32,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from simlab.config.scenarios import BASE_FEATURES  # noqa: F401  (re-exported)
 from simlab.data.market import PointInTimeView
 
-BASE_FEATURES = frozenset({"prices", "returns", "book", "nav_history"})
 HOLD = "hold"  # diagnostics key: (B,) bool, True where the scenario must not trade now
 
 

@@ -1,0 +1,12 @@
+"""Layer 2b: the component contract every pipeline Step is written against.
+
+:class:`Step` (configuration only, ``(weights, ctx) -> (weights, diagnostics)``), the
+:class:`StepContext` it may read (market data up to the decision day through one
+point-in-time view), the ``HOLD`` diagnostics key and the per-scenario field helpers.
+It sits below every package of Steps (costs, portfolio, risk, execution) so that they
+share it without importing one another.
+"""
+
+from simlab.contract.step import HOLD, Step, StepContext, per_scenario, scenario_values
+
+__all__ = ["HOLD", "Step", "StepContext", "per_scenario", "scenario_values"]
