@@ -2,15 +2,16 @@
 
 A cost model is a frozen dataclass registered under the ``cost`` kind. Called on the
 signed traded value (B, N) of one fill day, with the traded shares, the fill prices and a
-:class:`CostContext` (the fill row, and the trailing ADV and volatility a model declared
-in ``requires``), it returns the non-negative money cost of each trade, (B, N). Numeric fields may hold one
-value per scenario; :func:`simlab.contract.step.per_scenario` makes them broadcast.
+:class:`~simlab.contract.cost.CostContext` (the fill row, and the trailing ADV and
+volatility a model declared in ``requires``), it returns the non-negative money cost of
+each trade, (B, N). Numeric fields may hold one value per scenario;
+:func:`simlab.contract.step.per_scenario` makes them broadcast.
 
 A model's cost should shrink at least in proportion when a trade is scaled down
 (``cost(s * x) <= s * cost(x)`` for ``0 <= s <= 1``: true of linear models and of models
-growing faster than linearly with ``cost(0) = 0``, such as square-root impact); the order
-generator relies on it when it scales buys down to the cash available. A fixed minimum
-per trade breaks it, by at most that minimum per scaled buy (see ``spread``).
+growing faster than linearly with ``cost(0) = 0``, such as square-root impact); the fills
+(:mod:`simlab.execution.fills`) rely on it when they scale buys down to the cash available.
+A fixed minimum per trade breaks it, by at most that minimum per scaled buy (see ``spread``).
 
 Holding costs (a borrow fee on shorts) are not fill costs: a model with ``accrues = True``
 provides ``daily_rate(B, meta, N)``, the (B, N) fee per day per unit of short value, and
@@ -23,28 +24,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 
-
-@dataclass(frozen=True)
-class CostContext:
-    """What a cost model may know on a fill day, all known before that day's close.
-
-    Attributes
-    ----------
-    row : fill row.
-    assets : (N,) asset names, in the order of every (N,) array.
-    adv : (N,) average daily traded value (money) over the trailing window, from volume
-        data, else the universe's ``adv``; NaN where unknown. None unless required.
-    volatility : (N,) daily return volatility over the trailing window. None unless required.
-    meta : asset metadata (``liquidity_tier``, ``adv``, ...) or None.
-    """
-
-    row: int
-    assets: tuple[str, ...] = ()
-    adv: np.ndarray | None = None
-    volatility: np.ndarray | None = None
-    meta: pd.DataFrame | None = None
+from simlab.contract.cost import CostContext
 
 
 @dataclass(frozen=True)

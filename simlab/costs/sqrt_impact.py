@@ -40,7 +40,8 @@ import numpy as np
 from pydantic import Field
 
 from simlab.config.registry import register
-from simlab.costs.base import CostContext, CostModel
+from simlab.contract.cost import CostContext
+from simlab.costs.base import CostModel
 from simlab.errors import DataError, SimlabWarning
 from simlab.contract.step import per_scenario
 

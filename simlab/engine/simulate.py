@@ -25,17 +25,18 @@ import pandas as pd
 from simlab.config import registry
 from simlab.config.loader import Config
 from simlab.data.market import MarketData, PointInTimeView
-from simlab.engine.book import Book, Recorder
-from simlab.engine.pipeline import Group, build_groups, distinct_strategies
-from simlab.costs.base import CostContext
-from simlab.costs.market import trailing_adv, trailing_volatility
-from simlab.errors import DataError, StepError
-from simlab.features.base import FeatureInputs, FeatureTable
-from simlab.kernels.accounting import book_values_nb, forward_fill_nb, mark_to_market_nb
-from simlab.portfolio.orders import fill_linear, plan_fill
-from simlab.portfolio.calendar import schedule_rows
-from simlab.engine.orders import Order
 from simlab.contract.step import HOLD, StepContext
+from simlab.engine.pipeline import Group, build_groups, distinct_strategies
+from simlab.engine.record import Recorder
+from simlab.errors import DataError, StepError
+from simlab.execution.book import Book
+from simlab.execution.broker import Broker, Prices
+from simlab.execution.cost_inputs import borrow_rates
+from simlab.execution.fills import fill_diagnostics
+from simlab.execution.orders import Order
+from simlab.features.base import FeatureInputs, FeatureTable
+from simlab.kernels.accounting import forward_fill_nb
+from simlab.portfolio.calendar import schedule_rows
 
 
 @dataclass(frozen=True)
@@ -152,21 +153,12 @@ class _Loop:
         self.decisions = decisions[(decisions >= inputs.first) & (decisions <= inputs.last)]
         self.table = FeatureTable(inputs.features, self.decisions)
         self.step_features = [self._declare_features(g) for g in groups]
-        self.cost_market = self._cost_market(groups)
-        self.borrow_rate = self._borrow_rate(groups)
-        self.linear_rates = [g.cost.linear_rate(len(g.rows)) for g in groups]
+        costs, rows = [g.cost for g in groups], [g.rows for g in groups]
+        prices = Prices(inputs.close, inputs.value_price, inputs.tradeable)
+        self.broker = Broker.build(md, self.exe, prices, costs, rows)
+        self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta)
         self.memory: dict = {}  # (group, step) -> the Step's memory across decisions
         self.dates = dict(zip(self.decisions.tolist(), inputs.dates[self.decisions]))
-
-    def _borrow_rate(self, groups: list[Group]) -> np.ndarray:
-        """(B, N) daily fee per unit of short value, or an empty array when nothing accrues."""
-        if not any(getattr(g.cost, "accrues", False) for g in groups):
-            return np.empty((0, 0))
-        rate = np.zeros_like(self.book.holdings)
-        for g in groups:
-            if getattr(g.cost, "accrues", False):
-                rate[g.rows] = g.cost.daily_rate(len(g.rows), self.md.meta, len(self.inputs.assets))
-        return rate
 
     def _declare_features(self, g: Group) -> list[dict]:
         declared = []
@@ -179,17 +171,6 @@ class _Loop:
                     self.table.add(feature)
             declared.append(specs)
         return declared
-
-    def _cost_market(self, groups: list[Group]) -> dict:
-        needs = set().union(*(g.cost.requires for g in groups))
-        out = {}
-        if self.exe.max_participation is not None:
-            out["participation_adv"] = trailing_adv(self.md, self.exe.adv_window)
-        if "adv" in needs:
-            out["adv"] = trailing_adv(self.md)
-        if "volatility" in needs:
-            out["volatility"] = trailing_volatility(self.md)
-        return out
 
     def run(self) -> None:
         inp, lag = self.inputs, self.exe.lag
@@ -217,10 +198,10 @@ class _Loop:
         self.pending[row] = order if old is None else old.superseded_by(order)
 
     def _advance_to(self, stop: int) -> None:
-        b, inp = self.book, self.inputs
+        inp = self.inputs
         if stop > self.pos:
-            closed = mark_to_market_nb(b.holdings, b.cash, inp.value_price, inp.delist_row, self.pos, stop,
-                                       b.nav, b.peak_nav, self.delisted, self.borrow_rate, b.fees)
+            closed = self.book.mark_to_market(inp.value_price, inp.delist_row, self.pos, stop, self.delisted,
+                                              self.borrow_rate)
             self.pos = stop
             if closed:
                 self._record_delisting(stop - 1)
@@ -248,19 +229,16 @@ class _Loop:
             some, every = (True, True) if order.all_trade else (trade.any(), trade.all())
             if not some:
                 continue
-            fill = self._plan(k, g, row, targets[g.sel])
+            fill = self.broker.fill(k, b, g.sel, row, targets[g.sel])
             if not every:
                 fill = fill.only(trade)
-            sel = g.sel
-            b.holdings[sel] += fill.shares
-            b.cash[sel] -= (fill.shares * safe).sum(axis=1) + fill.cost.sum(axis=1)  # row sums: batch-independent
-            if self.exe.max_participation is not None and fill.unfilled.any():
+            b.book_fill(g.sel, fill, safe)
+            if self.broker.capped and fill.unfilled.any():
                 unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled
-                unfilled[sel] = fill.unfilled
+                unfilled[g.sel] = fill.unfilled
             self.rec.fill(row, fill.shares, safe, fill.cost, order.reason, g.rows)
-            self.rec.diag(row, g.rows, "engine", _fill_diagnostics(fill, self.exe.max_participation is not None))
-        book_values_nb(b.holdings, b.cash, safe, b.nav[row])
-        np.maximum(self.peak_before, b.nav[row], out=b.peak_nav)
+            self.rec.diag(row, g.rows, "engine", fill_diagnostics(fill, self.broker.capped))
+        b.revalue(row, safe, self.peak_before)
         self.rec.snapshot(row, b.holdings)
         order.book_keeping(b)
         if unfilled is not None:
@@ -268,32 +246,10 @@ class _Loop:
 
     def _carry(self, row: int, unfilled: np.ndarray, order: Order) -> None:
         """Retry what the participation cap left unfilled on the next trading day."""
-        left = (unfilled != 0).any(axis=1) & order.trade
-        if left.any() and row + 1 <= self.inputs.last:
-            self._queue(row + 1, Order.rest(row, self.book.holdings, unfilled, left))
-
-    def _plan(self, k: int, g: Group, row: int, targets: np.ndarray):
-        """The whole group's fill at ``row`` (rows are independent, so held ones are masked after)."""
-        b, inp, sel = self.book, self.inputs, g.sel
-        max_shares = self._max_shares(row)
-        rate = self.linear_rates[k]
-        if rate is None:
-            cost_ctx = CostContext(row=row, assets=inp.assets, adv=_row(self.cost_market.get("adv"), row),
-                                   volatility=_row(self.cost_market.get("volatility"), row), meta=self.md.meta)
-            return plan_fill(b.holdings[sel], b.cash[sel], b.nav[row, sel], inp.close[row], targets, g.cost, self.exe,
-                             cost_ctx, max_shares)
-        return fill_linear(b.holdings[sel], b.cash[sel], b.nav[row, sel], inp.value_price[row], inp.tradeable[row],
-                           np.ascontiguousarray(targets), rate, self.exe, max_shares)
-
-    def _max_shares(self, row: int) -> np.ndarray | None:
-        """(N,) the participation cap in shares on ``row``; None without a cap."""
-        if self.exe.max_participation is None:
-            return None
-        adv = self.cost_market["participation_adv"][row]
-        price = self.inputs.close[row]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cap = self.exe.max_participation * adv / price
-        return np.where(np.isfinite(cap), cap, np.inf)
+        if row + 1 <= self.inputs.last:
+            rest = order.unfilled_rest(row, self.book.holdings, unfilled)
+            if rest is not None:
+                self._queue(row + 1, rest)
 
     def _decide(self, row: int) -> Order:
         inp, b = self.inputs, self.book
@@ -378,18 +334,6 @@ def _merged_rows(static: list[int], pending: dict):
         while i < len(static) and static[i] <= last:
             i += 1
         yield last
-
-
-def _fill_diagnostics(fill, capped: bool) -> dict:
-    diag = {"buy_scale": fill.buy_scale, "blocked_orders": fill.blocked.sum(axis=1), "cost": fill.cost.sum(axis=1)}
-    if capped and fill.unfilled.any():
-        diag["unfilled_orders"] = (fill.unfilled != 0).sum(axis=1)
-        diag["unfilled"] = fill.unfilled
-    return diag
-
-
-def _row(values: np.ndarray | None, row: int) -> np.ndarray | None:
-    return None if values is None else values[row]
 
 
 def _frozen(values: np.ndarray) -> np.ndarray:

@@ -105,7 +105,7 @@ def fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, frac
                    min_trade_value, leverage, max_shares, shares_out, cost_out, scale_out, unfilled_out):
     """Trade B books to target weights at one day's prices, costs linear in traded value.
 
-    Equals ``simlab.portfolio.orders.plan_fill`` with a cost of ``fee_rate[b] * |value|``:
+    Equals ``simlab.execution.fills.plan_fill`` with a cost of ``fee_rate[b] * |value|``:
     trades to target shares ``target * nav / price`` (each trade rounded toward zero to
     lots unless ``fractional``), trades under ``min_trade_value`` skipped, each trade clipped
     to ``max_shares`` (the rest reported in ``unfilled_out``), sells first, then all buys

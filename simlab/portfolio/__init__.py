@@ -1,4 +1,4 @@
-"""Allocators, the Step contract, weight arithmetic and order generation."""
+"""Allocators, sizing and rebalancing policies: the Steps that decide the target weights."""
 
 from simlab.portfolio import allocators  # noqa: F401  (registers the allocator Steps)
 from simlab.portfolio import allocators_risk  # noqa: F401  (registers the phase-2 allocator Steps)

@@ -7,7 +7,7 @@ import pytest
 
 import simlab
 from simlab.config import registry
-from simlab.costs.base import CostContext
+from simlab.contract.cost import CostContext
 from simlab.costs.borrow import BorrowFee
 from simlab.costs.composite import CompositeCost
 from simlab.costs.flat import FlatCost

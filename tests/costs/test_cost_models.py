@@ -8,13 +8,13 @@ import pytest
 
 from simlab.config import registry
 from simlab.config.schema import ExecutionConfig
-from simlab.costs.base import CostContext
+from simlab.contract.cost import CostContext
 from simlab.costs.borrow import BorrowFee, borrow_accrual
 from simlab.costs.flat import FlatCost
 from simlab.costs.spread import SpreadCost
 from simlab.costs.sqrt_impact import SqrtImpact
 from simlab.errors import ConfigError, SimlabWarning
-from simlab.portfolio.orders import plan_fill
+from simlab.execution.fills import plan_fill
 
 PRICE = np.array([50.0, 200.0, 10.0])
 

@@ -19,7 +19,7 @@ from simlab.config.schema import ExecutionConfig
 from simlab.costs.base import NoCost
 from simlab.data.market import PointInTimeView
 from simlab.portfolio.allocators import SignalWeighted
-from simlab.portfolio.orders import fill_linear, plan_fill
+from simlab.execution.fills import fill_linear, plan_fill
 from simlab.contract.step import StepContext
 
 ASSETS = ("AAPL", "MSFT", "GOOGL", "TSLA", "AMZN")

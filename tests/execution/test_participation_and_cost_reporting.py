@@ -8,7 +8,7 @@ import yaml
 
 import simlab
 from simlab.analysis import metrics
-from simlab.costs.market import trailing_volatility
+from simlab.execution.cost_inputs import trailing_volatility
 from simlab.testing.builders import csv_experiment, price_frame
 
 ADV = {"A0": 2e6, "A1": 4e6, "A2": 1e8, "A3": 1e8}  # money per day

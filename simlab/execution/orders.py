@@ -38,6 +38,11 @@ class Order:
         return cls(np.full(n_scen, row), np.zeros_like(holdings), trade, np.full(holdings.shape, np.nan),
                    trade.copy(), holdings + unfilled)
 
+    def unfilled_rest(self, row: int, holdings: np.ndarray, unfilled: np.ndarray) -> Order | None:
+        """What this order's fill on ``row`` left ``unfilled`` (B, N), to retry; None if nothing."""
+        left = (unfilled != 0).any(axis=1) & self.trade
+        return Order.rest(row, holdings, unfilled, left) if left.any() else None
+
     @property
     def all_trade(self) -> bool:
         """Every scenario trades (the common case, checked once per order)."""

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from simlab.config.schema import ExecutionConfig
 from simlab.costs.flat import FlatCost
-from simlab.portfolio.orders import fill_linear, plan_fill
+from simlab.execution.fills import fill_linear, plan_fill
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ The rules, for B scenarios on one fill day, at that day's close prices:
    trade worth at most 1e-12 of NAV).
 4. Sells fill first and their proceeds, net of costs, join the cash.
    With a participation cap, each trade is first clipped to the cap (in shares) and the
-   rest is returned as ``unfilled`` for the engine to carry to the next day.
+   rest is returned as ``unfilled``, carried to the next day (:meth:`~simlab.execution.orders.Order.rest`).
 5. Buys (and their costs) are then scaled down together, by one factor per scenario, to
    fit the cash plus any allowed borrowing (``(leverage - 1) * NAV``); with lots the scaled
    buys are rounded down again, and a scaled buy that falls under ``min_trade_value`` is
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simlab.execution.lots import round_down_lots, round_lots
 from simlab.kernels.accounting import DUST, fill_linear_nb
 
 
@@ -50,12 +51,12 @@ def plan_fill(holdings, cash, nav, price, target, cost_model, execution, cost_ct
 
     ``holdings`` (B, N), ``cash`` (B,), ``nav`` (B,) valued at ``price`` (N,) (NaN where the
     asset does not trade), ``target`` (B, N) weights, ``execution`` an ExecutionConfig,
-    ``cost_ctx`` the :class:`simlab.costs.base.CostContext` handed to the cost model,
+    ``cost_ctx`` the :class:`simlab.contract.cost.CostContext` handed to the cost model,
     ``max_shares`` (N,) the participation cap in shares per trade (None: no cap).
     """
     tradeable = np.isfinite(price) & (price > 0)
     safe_price = np.where(tradeable, price, 1.0)
-    wanted = _round_lots(target * nav[:, None] / safe_price - holdings, execution)
+    wanted = round_lots(target * nav[:, None] / safe_price - holdings, execution)
     blocked = blocked_orders(tradeable, target, holdings)
     delta = np.where(tradeable[None, :], wanted, 0.0)
     traded = np.abs(delta * safe_price)
@@ -63,7 +64,7 @@ def plan_fill(holdings, cash, nav, price, target, cost_model, execution, cost_ct
     delta = np.where(dust, 0.0, delta)
     unfilled = np.zeros_like(delta)
     if max_shares is not None:
-        capped = _round_lots(np.clip(delta, -max_shares, max_shares), execution)
+        capped = round_lots(np.clip(delta, -max_shares, max_shares), execution)
         unfilled, delta = delta - capped, capped
     sells = np.minimum(delta, 0.0)
     sell_cost = cost_model(sells * safe_price, sells, safe_price, cost_ctx)
@@ -100,17 +101,17 @@ def _fit_buys(buys, price, available, cost_model, execution, cost_ctx):
     if not over.any():
         return buys, cost, np.ones(len(need))
     scale = np.where(over, np.clip(available / np.where(over, need, 1.0), 0.0, 1.0), 1.0)
-    scaled = buys * scale[:, None]
-    if not execution.fractional:
-        scaled = np.floor(scaled / execution.lot_size) * execution.lot_size
+    scaled = round_down_lots(buys * scale[:, None], execution)
     scaled = np.where(scaled * price < execution.min_trade_value, 0.0, scaled)
     buys = np.where(over[:, None], scaled, buys)
     cost = cost_model(buys * price, buys, price, cost_ctx)
     return buys, cost, scale
 
 
-def _round_lots(shares, execution):
-    """Round trades toward zero to whole lots (nothing to do with fractional shares)."""
-    if execution.fractional:
-        return shares
-    return np.trunc(shares / execution.lot_size) * execution.lot_size
+def fill_diagnostics(fill: Fill, capped: bool) -> dict:
+    """What a fill day reports per scenario: buy scale, blocked orders, costs; with a cap, what it held back."""
+    diag = {"buy_scale": fill.buy_scale, "blocked_orders": fill.blocked.sum(axis=1), "cost": fill.cost.sum(axis=1)}
+    if capped and fill.unfilled.any():
+        diag["unfilled_orders"] = (fill.unfilled != 0).sum(axis=1)
+        diag["unfilled"] = fill.unfilled
+    return diag

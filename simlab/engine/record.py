@@ -1,7 +1,7 @@
-"""The book: holdings, cash, NAV and peak NAV of B scenarios, and what happened to them.
+"""What happened to the book during a run: holdings snapshots, fills and diagnostics.
 
-State is plain arrays owned by the engine (Steps hold configuration only). The recorder
-keeps what a Result needs, as arrays; labels go on in :mod:`simlab.engine.result`.
+The recorder keeps what a Result needs, as arrays; labels go on in
+:mod:`simlab.engine.result`. The book itself is :class:`simlab.execution.book.Book`.
 """
 
 from __future__ import annotations
@@ -9,42 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
-
-@dataclass
-class Book:
-    """Mutable state of the batch: (B, N) holdings, (B,) cash and peak NAV, (T, B) NAV."""
-
-    holdings: np.ndarray
-    cash: np.ndarray
-    peak_nav: np.ndarray
-    nav: np.ndarray
-    fees: np.ndarray  # (T, B) holding costs (borrow fees) charged each day
-    last_rebalance: np.ndarray  # (B,) decision row of the last executed rebalance, -1 if none
-    last_targets: np.ndarray  # (B, N) its target weights
-    last_signal: np.ndarray  # (B, N) the signal it was decided on (NaN without a strategy)
-
-    @classmethod
-    def empty(cls, n_days: int, n_scenarios: int, n_assets: int, init_cash: float) -> Book:
-        """All cash, NaN NAV until the simulation writes it."""
-        return cls(
-            holdings=np.zeros((n_scenarios, n_assets)),
-            cash=np.full(n_scenarios, float(init_cash)),
-            peak_nav=np.full(n_scenarios, float(init_cash)),
-            nav=np.full((n_days, n_scenarios), np.nan),
-            fees=np.zeros((n_days, n_scenarios)),
-            last_rebalance=np.full(n_scenarios, -1, dtype=np.int64),
-            last_targets=np.zeros((n_scenarios, n_assets)),
-            last_signal=np.full((n_scenarios, n_assets), np.nan),
-        )
-
-    def weights(self, row: int, price: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """End-of-day weights (B, N) at ``row`` given valuation prices (N,) (no NaN)."""
-        value = self.holdings[rows] * price[None, :]
-        nav = self.nav[row, rows][:, None]
-        if nav.all():
-            return value / nav
-        return np.divide(value, nav, out=np.zeros_like(value), where=nav != 0)
 
 
 @dataclass(frozen=True)
