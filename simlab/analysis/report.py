@@ -15,7 +15,7 @@ appear only when the run has what they show:
 ``weights``          stacked weights over time, per scenario in focus
 ``turnover-costs``   trailing one-year turnover and cumulative costs
 ``regimes``          *where present*: regime shading (diagnostics key ``regime``) and every
-                     constraint utilization the Steps report (keys ``util_*``, ``utilization``)
+                     constraint utilization the Steps report (diagnostics of role ``utilization``)
 ``claims``           *where present*: the claims of the experiment on trial
                      (:func:`simlab.analysis.claims.claims_table`), with their intervals
 ``sharpe-pairs``     *where given*: tests of equal Sharpe ratios, pair by pair
@@ -43,6 +43,7 @@ from matplotlib.colors import to_hex
 import simlab
 from simlab.analysis import metrics as _metrics
 from simlab.analysis import plots
+from simlab.contract.roles import Role
 from simlab.errors import SimlabError
 
 __all__ = ["SECTIONS", "Section", "build_report", "caveats", "cumulative_costs", "focus_scenarios", "judge_claims",
@@ -58,7 +59,6 @@ DPI = 90
 """Resolution of the embedded figures (a 10-inch figure is 900 pixels wide)."""
 PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "annual_turnover", "cost_drag",
            "active_return", "tracking_error", "hit_rate"}
-PROXY_KEYS = ("vix_proxy", "regime_proxy")
 UTIL_PREFIX = "util_"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -223,6 +223,14 @@ def _scalar_diagnostics(result, wanted) -> pd.DataFrame:
     return diag[diag["key"].isin(keys) & diag["asset"].isna()]
 
 
+def _role_diagnostics(result, role: Role) -> pd.DataFrame:
+    """Per-scenario diagnostics (no asset) of the declared ``role`` (none from a run saved without roles)."""
+    diag = result.diagnostics
+    if diag.empty or "role" not in diag:
+        return diag.iloc[:0]
+    return diag[(diag["role"] == role) & diag["asset"].isna()]
+
+
 def _daily(rows: pd.DataFrame, dates: pd.DatetimeIndex, columns: str) -> pd.DataFrame:
     """Decision-day values held until the next decision, on every date of the run."""
     wide = rows.pivot_table(index="date", columns=columns, values="value", aggfunc="last", sort=False)
@@ -252,12 +260,12 @@ def regime_labels(result, scenario: str) -> tuple[pd.Series | None, dict[int, st
 
 
 def utilization(result, scenario: str) -> pd.DataFrame | None:
-    """Daily constraint utilization of ``scenario``: every ``util_*`` and ``utilization`` key.
+    """Daily constraint utilization of ``scenario``: every diagnostics value of role ``utilization``.
 
-    Columns are the keys (``util_`` dropped), prefixed by the Step's name when several
-    Steps report; None when no Step reports one.
+    Columns are the keys (a ``util_`` prefix dropped; a key ``utilization`` is named after its
+    Step), prefixed by the Step's name when several Steps report; None when no Step reports one.
     """
-    rows = _scalar_diagnostics(result, lambda k: k.startswith(UTIL_PREFIX) or k == "utilization")
+    rows = _role_diagnostics(result, Role.UTILIZATION)
     rows = rows[rows["scenario"] == scenario]
     if rows.empty:
         return None
@@ -488,7 +496,7 @@ def _proxy_strategies(result) -> list[str]:
 
 
 def _proxy_days(result) -> list[str]:
-    rows = _scalar_diagnostics(result, lambda k: k in PROXY_KEYS)
+    rows = _role_diagnostics(result, Role.PROXY)
     out = []
     for (step, key), part in rows.groupby(["step", "key"], sort=False):
         used = part[part["value"] > 0]
@@ -504,7 +512,7 @@ def _proxy_days(result) -> list[str]:
 
 
 def _fallbacks(result) -> list[str]:
-    rows = _scalar_diagnostics(result, lambda k: "fallback" in k)
+    rows = _role_diagnostics(result, Role.FALLBACK)
     out = []
     for (step, key), part in rows.groupby(["step", "key"], sort=False):
         used = part[part["value"] > 0]

@@ -16,6 +16,10 @@ blocks it, a drift band not breached, a cooldown) says so with the diagnostics k
 :data:`HOLD`: a (B,) bool array, True where the book must stay as it is. Holds from
 several Steps combine with "or"; the engine records them and skips those scenarios' fills.
 
+The diagnostics keys that readers act on (a constraint's utilization, a fallback taken, a
+proxy used) say so in ``diagnostic_roles``, a mapping from a key or a ``fnmatch`` pattern to
+a :class:`simlab.contract.roles.Role`; ``HOLD`` has its role without declaring it.
+
 ``requires`` names what a Step reads from ``ctx`` beyond prices and the book
 (``"signal"``); ``provides`` names what it adds. The engine checks the chain when the
 config loads: a Step that requires a signal in an experiment without a strategy is a
@@ -27,13 +31,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from simlab.config.scenarios import BASE_FEATURES  # noqa: F401  (re-exported)
 from simlab.data.market import PointInTimeView
+
+if TYPE_CHECKING:
+    from simlab.contract.roles import Role
 
 HOLD = "hold"  # diagnostics key: (B,) bool, True where the scenario must not trade now
 
@@ -112,6 +119,7 @@ class Step:
     provides: ClassVar[frozenset[str]] = frozenset()
     key: ClassVar[str] = ""
     stateful: ClassVar[bool] = False  # True: the engine keeps ctx.memory for it across decisions
+    diagnostic_roles: ClassVar[Mapping[str, Role]] = {}  # key or pattern -> role (module docstring)
 
     def __call__(self, weights: np.ndarray, ctx: StepContext) -> tuple[np.ndarray, dict[str, Any]]:
         """Return new (B, N) weights and diagnostics."""

@@ -32,7 +32,7 @@ class Recorder:
     snapshot_rows: list = field(default_factory=list)
     snapshots: list = field(default_factory=list)
     fills: list = field(default_factory=list)  # FillRecord per fill day, sparse
-    diagnostics: list = field(default_factory=list)  # (row, scenario rows, step label, dict)
+    diagnostics: list = field(default_factory=list)  # (row, scenario rows, step label, dict, step class)
 
     def snapshot(self, row: int, holdings: np.ndarray) -> None:
         """Holdings in force from the close of ``row`` on."""
@@ -49,7 +49,7 @@ class Recorder:
         rows = b if scenario_rows is None else np.asarray(scenario_rows)[b]
         self.fills.append(FillRecord(row, rows, n, shares[b, n], price[n], cost[b, n], reason))
 
-    def diag(self, row: int, scenario_rows: np.ndarray, step: str, values: dict) -> None:
-        """One Step's diagnostics for a group of scenarios."""
+    def diag(self, row: int, scenario_rows: np.ndarray, step: str, values: dict, step_class: type | None = None) -> None:
+        """One Step's diagnostics for a group of scenarios; ``step_class`` declares their roles (None: none)."""
         if values:
-            self.diagnostics.append((row, scenario_rows, step, values))
+            self.diagnostics.append((row, scenario_rows, step, values, step_class))

@@ -14,10 +14,11 @@ import xarray as xr
 
 from simlab.analysis import metrics as _metrics
 from simlab.config.loader import Config
+from simlab.contract.roles import role_of
 from simlab.data.market import MarketData
 
 TRADE_COLUMNS = ["date", "scenario", "asset", "shares", "price", "value", "cost", "reason"]
-DIAG_COLUMNS = ["date", "scenario", "step", "key", "asset", "value"]
+DIAG_COLUMNS = ["date", "scenario", "step", "key", "role", "asset", "value"]
 
 
 class Result:
@@ -100,14 +101,19 @@ class Result:
 
     @cached_property
     def diagnostics(self) -> pd.DataFrame:
-        """Long table: date, scenario, step, key, asset (None for per-scenario values), value."""
+        """Long table: date, scenario, step, key, role (the key's declared role, None if none),
+        asset (None for per-scenario values), value."""
         names = np.asarray(self.scenarios, dtype=object)
         assets = np.asarray(self.assets, dtype=object)
         cols: dict[str, list] = {c: [] for c in DIAG_COLUMNS}
-        for row, rows, step, values in self._rec.diagnostics:
+        roles: dict = {}
+        for row, rows, step, values, step_class in self._rec.diagnostics:
             date = self._inputs.dates[row]
             for key, value in values.items():
-                _diag_columns(cols, date, names[rows], assets, step, key, value)
+                if (step_class, key) not in roles:
+                    role = role_of(step_class, key)
+                    roles[step_class, key] = None if role is None else str(role)
+                _diag_columns(cols, date, names[rows], assets, step, key, roles[step_class, key], value)
         if not cols["value"]:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in DIAG_COLUMNS})
         out = {c: np.concatenate(parts) for c, parts in cols.items()}
@@ -151,7 +157,7 @@ class Result:
                 f"{self.dates[0].date()} .. {self.dates[-1].date()})")
 
 
-def _diag_columns(cols: dict, date, scenario_names, assets, step, key, value) -> None:
+def _diag_columns(cols: dict, date, scenario_names, assets, step, key, role, value) -> None:
     """Append one diagnostics entry, flattened to rows, to the column lists."""
     arr = np.asarray(value, dtype=float)
     n_scen = len(scenario_names)
@@ -168,3 +174,4 @@ def _diag_columns(cols: dict, date, scenario_names, assets, step, key, value) ->
     cols["date"].append(np.full(n, np.datetime64(date, "ns")))
     cols["step"].append(np.full(n, step, dtype=object))
     cols["key"].append(np.full(n, key, dtype=object))
+    cols["role"].append(np.full(n, role, dtype=object))

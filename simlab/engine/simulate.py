@@ -318,7 +318,7 @@ class _Loop:
             _check_weights(w, ctx, label)
             if HOLD in diag:
                 hold |= np.broadcast_to(np.asarray(diag[HOLD], dtype=bool), hold.shape)
-            self.rec.diag(ctx.t, g.rows, label, diag)
+            self.rec.diag(ctx.t, g.rows, label, diag, type(step))
         return w, hold
 
 

@@ -39,6 +39,7 @@ from simlab.features.covariance import Covariance
 from simlab.features.volatility import Volatility
 from simlab.portfolio import optimize, solvers
 from simlab.portfolio.allocators import SignalWeighted
+from simlab.contract.roles import FALLBACK
 from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
 
 TRADING_DAYS = 252
@@ -73,6 +74,8 @@ def phase2_fallback(cov: np.ndarray, active: np.ndarray, budget: np.ndarray, upp
 @dataclass(frozen=True)
 class CovarianceStep(Step):
     """Base of the allocators that read a trailing covariance (fields in the module docstring)."""
+
+    diagnostic_roles = {"fallback_level": FALLBACK}  # 1: the fallback weights, 2: held
 
     estimator: Estimator = "ledoit_wolf"
     window: PositiveInt = 252
