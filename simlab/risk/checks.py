@@ -21,6 +21,7 @@ from pydantic import Field
 
 from simlab.config.registry import register
 from simlab.errors import ConfigError
+from simlab.contract.roles import UTILIZATION
 from simlab.contract.step import HOLD, Step, StepContext, per_scenario
 
 TOLERANCE = 1e-9
@@ -50,6 +51,8 @@ class MaxTurnoverCheck(Step):
 
     Requires: weights. Provides: hold.
     """
+
+    diagnostic_roles = {"utilization": UTILIZATION}
 
     max_turnover: Annotated[float, Field(gt=0)] = 0.5
     allow_initial: bool = True
@@ -88,6 +91,8 @@ class SectorConcentrationCheck(Step):
 
     Requires: universe sectors. Provides: hold.
     """
+
+    diagnostic_roles = {"utilization": UTILIZATION}
 
     max_sector_weight: Annotated[float, Field(gt=0, le=1)] = 0.40
 

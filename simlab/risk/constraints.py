@@ -88,6 +88,7 @@ from simlab.config.registry import register
 from simlab.errors import ConfigError, DataError
 from simlab.features.base import Feature, FeatureInputs
 from simlab.features.covariance import Covariance, RegimeFallback
+from simlab.contract.roles import FALLBACK, PROXY, UTILIZATION
 from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
 from simlab.risk.backoff import (
     DEFAULT_BREAKPOINTS,
@@ -353,6 +354,9 @@ class RegimeConstraints(Step):
 
     Requires: weights, prices, the benchmark (for the bands). Provides: weights.
     """
+
+    diagnostic_roles = {"util_*": UTILIZATION, "fallback_cash": FALLBACK, "correlation_fallback": FALLBACK,
+                        "regime_proxy": PROXY}
 
     regime: RegimeSpec = field(default_factory=_default_regime)
     max_weight: Annotated[float, Field(gt=0, le=1)] = 0.10

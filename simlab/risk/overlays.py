@@ -62,6 +62,7 @@ from pydantic import Field
 from simlab.config.registry import register
 from simlab.errors import ConfigError, DataError
 from simlab.features.base import Feature, FeatureInputs
+from simlab.contract.roles import PROXY
 from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
 from simlab.kernels.weights import cap_and_redistribute
 from simlab.risk.regime import VixThreshold
@@ -353,6 +354,8 @@ class VixRegime(Step):
 
     Requires: macro series ``series``; universe metadata or ``assets``. Provides: weights.
     """
+
+    diagnostic_roles = {"vix_proxy": PROXY}
 
     thresholds: tuple[Annotated[float, Field(gt=0)], ...] = (25.0, 30.0)
     fractions: tuple[Annotated[float, Field(gt=0, le=1)], ...] = (0.25, 0.50)
