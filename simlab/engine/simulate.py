@@ -7,6 +7,9 @@ For each event row in time order (a decision day, a fill day, a delisting):
 3. on a decision day each group of scenarios runs its Steps on a point-in-time context,
    and the targets fill at row + lag (lag 0: at once, at this close).
 
+The loop only sequences: what a fill does (orders, lots, the participation cap, the cost
+models' inputs, the book) is :mod:`simlab.execution`'s, built once per run and called here.
+
 Between events only the numba kernel runs, so a sweep of B scenarios costs one pass over
 time. The strategy's causal signal panel is computed once, before the loop.
 
