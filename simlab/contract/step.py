@@ -31,16 +31,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from simlab.config.scenarios import BASE_FEATURES  # noqa: F401  (re-exported)
 from simlab.data.market import PointInTimeView
-
-if TYPE_CHECKING:
-    from simlab.contract.roles import Role
 
 HOLD = "hold"  # diagnostics key: (B,) bool, True where the scenario must not trade now
 
@@ -119,7 +116,7 @@ class Step:
     provides: ClassVar[frozenset[str]] = frozenset()
     key: ClassVar[str] = ""
     stateful: ClassVar[bool] = False  # True: the engine keeps ctx.memory for it across decisions
-    diagnostic_roles: ClassVar[Mapping[str, Role]] = {}  # key or pattern -> role (module docstring)
+    diagnostic_roles: ClassVar[Mapping[str, str]] = {}  # key or pattern -> a simlab.contract.roles.Role
 
     def __call__(self, weights: np.ndarray, ctx: StepContext) -> tuple[np.ndarray, dict[str, Any]]:
         """Return new (B, N) weights and diagnostics."""
