@@ -33,10 +33,13 @@ import pydantic
 from simlab.config import registry
 from simlab.config.loader import Config, load_config, read_yaml
 from simlab.config.schema import StrictModel
+from simlab.engine.result import Result
+from simlab.engine.simulate import simulate
 from simlab.errors import ConfigError
 from simlab.features.base import FeatureTable
+from simlab.lab.run import run
 from simlab.portfolio.calendar import schedule_rows
-from simlab.risk.backoff import PROJECTION_ORDER, ConstraintSet, one_way
+from simlab.risk.constraint_set import PROJECTION_ORDER, ConstraintSet, one_way
 from simlab.risk.constraints import CHECKED, RegimeConstraints
 from simlab.risk.regime import feature_inputs
 
@@ -140,9 +143,6 @@ def forced_config(cfg: Config, windows) -> Config:
 
 def run_forced(result, windows) -> tuple[object | None, tuple[str, ...]]:
     """The experiment of ``result`` re-run on the same data with stress forced on."""
-    from simlab.engine.result import Result
-    from simlab.engine.simulate import simulate
-
     if not any(e.get("type") == STEP_KEY for s in result.config.scenarios for e in s.pipeline):
         return None, (f"no {STEP_KEY} step in the pipeline: nothing to force, no re-run",)
     cfg = forced_config(result.config, windows)
@@ -333,11 +333,10 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     """``simlab stress``: run the experiment, replay it, print and write the tables."""
-    import simlab
-    from simlab.lab.store import run_id
+    from simlab.lab.store import run_id  # the run store loads the report and plotting stack
 
     windows = DEFAULT_WINDOWS if args.windows is None else load_windows(args.windows)
-    result = simlab.run(load_config(args.config))
+    result = run(load_config(args.config))
     report = replay(result, windows, rerun=not args.no_rerun)
     folder = args.out or Path("experiments") / f"{run_id(result)}-stress"
     folder.mkdir(parents=True, exist_ok=True)
