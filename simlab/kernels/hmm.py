@@ -4,10 +4,11 @@ Observations are daily log returns (T,), NaN where missing: a missing day contri
 log density of 0 in both states, so the filter carries the prior over it. State 1 is
 always the high-variance one (:func:`fit_hmm` orders the states after fitting).
 
-``forward_nb`` equals the brute-force sum over every state path of
-``pi[s0] b[0, s0] prod_t A[s(t-1), s(t)] b[t, s(t)]``, normalized per day (the filtered
-probabilities ``P(state_t | x_0..t)``); ``posterior_nb`` is the matching backward pass
-(smoothed probabilities and expected transition counts) used by the EM step only.
+``forward_nb`` equals, at each day t, the brute-force sum over every state path
+``s_0 .. s_t`` ending in each state of ``pi[s_0] b[0, s_0] prod_u A[s_(u-1), s_u] b[u, s_u]``,
+normalized (the filtered probabilities ``P(state_t | x_0..t)``); ``posterior_nb`` is the
+matching backward pass (smoothed probabilities and expected transition counts), used by
+the EM step only. No pandas, no config: :mod:`simlab.risk.regime` wraps them.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ from simlab.config import registry
 from simlab.config.schema import StrictModel
 from simlab.errors import DataError
 from simlab.features.base import Feature, FeatureInputs
-from simlab.kernels.hmm import HmmParams, fit_hmm, forward_nb, log_density
+from simlab.kernels.hmm import fit_hmm, forward_nb, log_density
 
 TRADING_DAYS = 252
 MAX_LABELS = 4
