@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pydantic
 
-from simlab.config import registry
+from simlab.config import registry, validation
 from simlab.config.loader import Config, read_yaml
 from simlab.config.schema import StrictModel
 from simlab.engine.simulate import simulate
@@ -84,8 +84,8 @@ def load_windows(path: str | Path) -> tuple[StressWindow, ...]:
         try:
             out.append(StressWindow.model_validate(item))
         except pydantic.ValidationError as err:
-            msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-            raise ConfigError(f"{path}: windows[{i}]: {msg}") from None
+            where = f"{path}: windows[{i}]"
+            raise ConfigError(validation.describe(err, where, validation.model_keys(StressWindow))) from None
     return tuple(out)
 
 
