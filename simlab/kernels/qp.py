@@ -1094,4 +1094,11 @@ def _initial_state(state, settings, P, q, lo, hi, w0, bud, U):
     got = {name: np.shape(getattr(state, name)) for name in expect}
     if got != expect:
         raise ValueError(f"state does not fit these problems: expected shapes {expect}, got {got}")
-    return tuple(np.array(getattr(state, name), dtype=np.float64) for name in expect)
+    x, z, y, rho = (np.array(getattr(state, name), dtype=np.float64) for name in expect)
+    fresh = ~(rho > 0.0)  # a problem the state holds no solve for (rho 0) starts cold
+    if fresh.any():
+        cold = _initial_state(None, settings, P[fresh], q[fresh], lo[fresh], hi[fresh], w0[fresh],
+                              bud[fresh], U if len(U) == 1 else U[fresh])
+        for arr, start in zip((x, z, y, rho), cold):
+            arr[fresh] = start
+    return x, z, y, rho
