@@ -19,7 +19,7 @@ from simlab.contract.step import Step
 from simlab.errors import LookaheadError
 from simlab.features.base import Feature
 from simlab.risk import regime
-from simlab.testing import check_component, checks_for, component_checks, registered
+from simlab.testing import CHECKS, check_component, checks_for, registered
 from strategies.base import Strategy
 
 # (kind, key, check) -> why it fails today; each runs as a strict xfail until fixed
@@ -41,20 +41,8 @@ def test_registered_component_conforms(kind, key, name):
     dict(checks_for(kind, key))[name]()
 
 
-def _detector_cases():
-    for cls in regime.DETECTORS:
-        key = cls.model_fields["type"].default
-        for name, _ in component_checks("detector", cls, key):
-            yield pytest.param(cls, key, name, id=f"detector-{key}-{name}")
-
-
-@pytest.mark.skipif("detector" in registry.KINDS, reason="regime detectors are checked through the registry")
-@pytest.mark.parametrize("cls, key, name", list(_detector_cases()))
-def test_regime_detector_conforms(cls, key, name):
-    dict(component_checks("detector", cls, key))[name]()
-
-
 def test_every_kind_has_checks_and_the_registry_is_covered():
+    assert set(registry.KINDS) <= set(CHECKS)
     total = sum(len(checks_for(kind, key)) for kind in registry.KINDS for key in registry.registry(kind))
     assert total >= 4 * sum(len(registry.registry(kind)) for kind in registry.KINDS)
 
@@ -141,10 +129,12 @@ class TomorrowsVix(regime.VixThreshold):
 
 
 def test_a_detector_reading_tomorrow_fails_with_lookahead_error():
-    checks = dict(component_checks("detector", TomorrowsVix, "tomorrows_vix"))
-    checks["deterministic"]()
-    with pytest.raises(LookaheadError, match=r"detector 'tomorrows_vix', check 'no_lookahead': path.label"):
-        checks["no_lookahead"]()
+    with registered("detector", "tomorrows_vix", TomorrowsVix):
+        checks = dict(checks_for("detector", "tomorrows_vix"))
+        checks["deterministic"]()
+        with pytest.raises(LookaheadError, match=r"detector 'tomorrows_vix', check 'no_lookahead': path.label"):
+            checks["no_lookahead"]()
+    assert "tomorrows_vix" not in registry.registry("detector")
 
 
 # --------------------------------------------------------------------------- other contract breaches

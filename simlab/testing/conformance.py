@@ -74,7 +74,7 @@ def check_component(kind: str, key: str) -> None:
 
 def component_checks(kind: str, cls: type, key: str | None = None,
                      params: dict | None = None) -> list[tuple[str, Callable[[], None]]]:
-    """The checks of component class ``cls`` of ``kind`` (registered or not).
+    """The checks of ``cls``, registered as ``kind`` ``key``.
 
     ``params`` default to the example of ``kind`` ``key`` (see :mod:`simlab.testing.examples`).
     """

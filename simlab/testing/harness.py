@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pydantic
 
 from simlab.config import registry
 from simlab.contract.step import StepContext
@@ -49,10 +48,7 @@ class Case:
 
     def build(self, entry: dict | None = None) -> Any:
         """The component built from ``entry`` (default: the example), validated like a config."""
-        entry = self.entry() if entry is None else entry
-        if issubclass(self.cls, pydantic.BaseModel):
-            return self.cls.model_validate({k: v for k, v in entry.items() if k != "type"})
-        return registry.build(self.kind, self.resolve(entry))
+        return registry.build(self.kind, self.resolve(self.entry() if entry is None else entry))
 
     def resolve(self, entry: dict) -> dict:
         """``entry`` validated with every default filled."""
@@ -161,11 +157,6 @@ def scenario_part(value: Any, b: int) -> np.ndarray:
     return arr if arr.ndim == 0 else arr[b]
 
 
-def _is_number(value: Any) -> bool:
-    """A numeric field value (as the engine batches them), not a bool."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 def scenario_entries(case: Case, n_scenarios: int) -> list[dict]:
     """B resolved entries: the example, then ones whose numeric fields are scaled where valid."""
     base = case.resolve(case.entry())
@@ -174,7 +165,7 @@ def scenario_entries(case: Case, n_scenarios: int) -> list[dict]:
         factor = 0.75 if b % 2 else 1.5
         entry = dict(base)
         for name, value in base.items():
-            if name == "type" or not _is_number(value) or value == 0:
+            if name == "type" or not registry.is_number(value) or value == 0:
                 continue
             scaled = int(round(value * factor)) if isinstance(value, (int, np.integer)) else value * factor
             try:
@@ -188,12 +179,7 @@ def scenario_entries(case: Case, n_scenarios: int) -> list[dict]:
 
 def batched(case: Case, entries: list[dict]) -> Any:
     """The component serving every entry at once: a differing numeric field becomes an array (B,)."""
-    merged = {}
-    for name in entries[0]:
-        values = [e[name] for e in entries]
-        same = all(v == values[0] for v in values)
-        merged[name] = values[0] if same else np.asarray(values, dtype=float)
-    return registry.build(case.kind, merged)
+    return registry.build_batch(case.kind, entries, f"{case.kind} {case.key}")
 
 
 # --------------------------------------------------------------------------- steps
