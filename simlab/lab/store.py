@@ -282,57 +282,6 @@ def compare_runs(refs, root: str | Path = DEFAULT_ROOT, metrics: list[str] | Non
     return out
 
 
-# --- command line: simlab runs, simlab compare ------------------------------------------
-
-
-def add_parsers(sub) -> None:
-    """Register ``simlab runs`` and ``simlab compare`` on the CLI's subparsers."""
-    runs = sub.add_parser("runs", help="list the run and sweep folders under experiments/")
-    runs.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="where runs are (default experiments)")
-    runs.set_defaults(func=_runs_command)
-    compare = sub.add_parser("compare", help="put the metrics of runs side by side")
-    compare.add_argument("runs", nargs="+", help="run folders, run ids or unique prefixes of them")
-    compare.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="where run ids are looked up")
-    compare.add_argument("--metrics", default=None, help="comma-separated metrics to show (default: the usual)")
-    compare.add_argument("--scenarios", default=None, help="glob on scenario names, e.g. 'top_n=5*'")
-    compare.set_defaults(func=_compare_command)
-
-
-def _runs_command(args) -> int:
-    table = list_runs(args.root)
-    if table.empty:
-        print(f"no runs under {args.root}")
-        return 0
-    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-        print(table.drop(columns="folder").to_string(index=False))
-    return 0
-
-
-def _compare_command(args) -> int:
-    from simlab.cli import SHOWN, format_metrics
-
-    chosen = args.metrics.split(",") if args.metrics else None
-    table = compare_runs(args.runs, args.root, metrics=chosen, scenarios=args.scenarios)
-    if chosen is None:
-        table = table[[c for c in SHOWN if c in table.columns]]
-    if table.empty:
-        print("no scenarios to compare")
-        return 0
-    print(format_metrics(table) if chosen is None else _format_chosen(table))
-    return 0
-
-
-def _format_chosen(table: pd.DataFrame) -> str:
-    from simlab.cli import PERCENT
-
-    text = table.T.copy().astype(object)
-    for name in text.index:
-        fmt = "{:.2%}" if name in PERCENT else "{:.3f}"
-        text.loc[name] = ["" if pd.isna(v) else fmt.format(v) for v in table[name]]
-    with pd.option_context("display.width", 200, "display.max_columns", 50):
-        return text.to_string()
-
-
 # --- helpers ------------------------------------------------------------------------------
 
 
