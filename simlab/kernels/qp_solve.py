@@ -179,7 +179,8 @@ def solve_qp(P, q=None, *, lo=-np.inf, hi=np.inf, budget=1.0, G=None, g=None, F=
 
 
 def _run_numba(backend, threads, P, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y, rho):
-    """Call :func:`~simlab.kernels.qp.admm_solve_nb`, on ``threads`` contiguous slices of K at once."""
+    """Call :func:`~simlab.kernels.qp.admm_solve_nb`, on ``threads`` contiguous slices of K at once
+    (``backend`` is the table's common argument, always ``"numba"`` here)."""
     K, N = q.shape
     w = np.empty((K, N))
     status, iters, nf = (np.zeros(K, np.int64) for _ in range(3))
@@ -211,6 +212,7 @@ def _run_xp(backend, threads, *arrays):
     return tuple(to_numpy(v) for v in res)
 
 
+# backend -> runner(backend, threads, P, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y, rho)
 QP_BACKENDS = {"numba": _run_numba, "numpy": _run_xp, "cupy": _run_xp}
 
 
