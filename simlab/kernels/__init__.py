@@ -22,6 +22,7 @@ Modules:
   backend table.
 - ``projections``: projections and proximal maps onto the box, the capped simplex and the
   L1 ball.
+- ``hmm``: the two-state Gaussian hidden Markov model (forward filter, posteriors, Baum-Welch fit).
 - ``hrp``: the recursive bisection of hierarchical risk parity.
 - ``weights``: batched weight arithmetic shared by Steps (ranking, capping).
 - ``_support``: which backend runs (:func:`~simlab.kernels._support.resolve_backend`);
