@@ -7,17 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from simlab.kernels.qp import (
+from simlab.kernels.qp_codes import (
     DUAL_INFEASIBLE,
     MAX_ITER,
     NON_CONVEX,
     NON_FINITE,
     SOLVED,
     STATUS_NAMES,
-    ADMMSettings,
-    QPState,
-    solve_qp,
 )
+from simlab.kernels.qp_solve import ADMMSettings, QPState, solve_qp
 
 # --------------------------------------------------------------------------- references and problems
 
