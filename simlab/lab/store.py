@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-import simlab
 from simlab.analysis import plots
 from simlab.analysis import report as html_report
+from simlab.analysis.tables import SHOWN, format_chosen, format_metrics
 from simlab.errors import ConfigError
 
 DEFAULT_ROOT = Path("experiments")
@@ -115,7 +115,7 @@ def run_record(result, git: dict | None = None) -> dict:
         "n_assets": len(result.assets),
         "seed": exp.seed,
         "data_seed": exp.data.seed,
-        "simlab_version": simlab.__version__,
+        "simlab_version": simlab_version(),
         "versions": package_versions(),
         "git": git,
     }
@@ -160,13 +160,21 @@ def _hash_frame(digest, frame: pd.DataFrame) -> None:
 
 def package_versions() -> dict[str, str]:
     """Python, the platform, simlab and the installed packages of :data:`PACKAGES`."""
-    out = {"python": platform.python_version(), "platform": platform.platform(), "simlab": simlab.__version__}
+    out = {"python": platform.python_version(), "platform": platform.platform(), "simlab": simlab_version()}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def simlab_version() -> str:
+    """The installed simlab's version (its package metadata)."""
+    try:
+        return metadata.version("simlab")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def git_state(where: str | Path | None = None) -> dict | None:
@@ -309,8 +317,6 @@ def _runs_command(args) -> int:
 
 
 def _compare_command(args) -> int:
-    from simlab.cli import SHOWN, format_metrics
-
     chosen = args.metrics.split(",") if args.metrics else None
     table = compare_runs(args.runs, args.root, metrics=chosen, scenarios=args.scenarios)
     if chosen is None:
@@ -318,19 +324,8 @@ def _compare_command(args) -> int:
     if table.empty:
         print("no scenarios to compare")
         return 0
-    print(format_metrics(table) if chosen is None else _format_chosen(table))
+    print(format_metrics(table) if chosen is None else format_chosen(table))
     return 0
-
-
-def _format_chosen(table: pd.DataFrame) -> str:
-    from simlab.cli import PERCENT
-
-    text = table.T.copy().astype(object)
-    for name in text.index:
-        fmt = "{:.2%}" if name in PERCENT else "{:.3f}"
-        text.loc[name] = ["" if pd.isna(v) else fmt.format(v) for v in table[name]]
-    with pd.option_context("display.width", 200, "display.max_columns", 50):
-        return text.to_string()
 
 
 # --- helpers ------------------------------------------------------------------------------
