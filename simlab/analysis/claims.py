@@ -58,6 +58,7 @@ a finished run; :mod:`simlab.lab.validate` runs the experiment and prints the ve
 
 from __future__ import annotations
 
+import functools
 import itertools
 import zlib
 from dataclasses import dataclass
@@ -432,10 +433,7 @@ def _verdict(claim: Claim, row: dict, confidence: float) -> tuple[str, str]:
     m, est, lo, hi, wf = claim.metric, row["estimate"], row["ci_low"], row["ci_high"], row["wf_estimate"]
     if not np.isfinite(est):
         return INCONCLUSIVE, f"{m} is undefined on this run"
-
-    def shown(value: float) -> str:
-        return format_estimate(m, value)
-
+    shown = functools.partial(format_estimate, m)
     interval = f"the {confidence:.0%} interval [{shown(lo)}, {shown(hi)}]"
     has_interval = bool(np.isfinite(lo) and np.isfinite(hi))
     sharpe, deflate = m == "sharpe", m == "sharpe" and claim.min is not None and row["trials"] > 1
