@@ -39,7 +39,7 @@ import pandas as pd
 import simlab
 from simlab.analysis.claims import equal_sharpe_table
 from simlab.analysis.report import write_report
-from simlab.cli import format_metrics
+from simlab.analysis.tables import format_metrics
 from simlab.config.loader import read_yaml
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "experiments").is_dir())

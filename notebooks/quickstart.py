@@ -32,7 +32,7 @@ import os
 from pathlib import Path
 
 import simlab
-from simlab.cli import format_metrics
+from simlab.analysis.tables import format_metrics
 from simlab.config.loader import read_yaml
 
 # The experiment configs name their universe relative to the repository root.

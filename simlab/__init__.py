@@ -3,14 +3,26 @@
 >>> import simlab
 >>> res = simlab.run("configs/experiments/quickstart.yaml")   # doctest: +SKIP
 >>> res.metrics()                                              # doctest: +SKIP
+
+The package is built in layers that only import downwards (README, "Layout"):
+``errors`` < ``kernels`` < ``config``, ``data`` < ``features`` < ``contract`` <
+``costs``, ``portfolio``, ``risk``, ``execution``, ``strategies`` < ``engine`` <
+``analysis`` < ``lab``, ``testing`` < ``cli``. ``import simlab`` loads only the errors;
+the rest of the public API below is imported on first use, so the command line starts fast.
 """
 
-from simlab.config.loader import Config, load_config
-from simlab.engine.result import Result
+from importlib import import_module
+
 from simlab.errors import ConfigError, DataError, LookaheadError, SimlabError, SolverError, StepError
-from simlab.lab.run import run
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Config": "simlab.config.loader",
+    "load_config": "simlab.config.loader",
+    "Result": "simlab.lab.result",
+    "run": "simlab.lab.run",
+}
 
 __all__ = [
     "Config",
@@ -24,3 +36,15 @@ __all__ = [
     "load_config",
     "run",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'simlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -2,9 +2,9 @@
 
 Three readers print metrics, each in its own register:
 
-- the terminal's metrics table (``simlab run``, ``simlab compare``): :func:`format_metrics`
-  for the usual columns (:data:`SHOWN`), :func:`format_chosen` for columns a user picked;
-  two decimals of percent or three decimals, blank for NaN;
+- the terminal's metrics table (``simlab run``, ``simlab compare``): :func:`format_metrics`,
+  the usual columns (:data:`SHOWN`) or those a user picked; two decimals of percent or
+  three decimals, blank for NaN;
 - the HTML report's cells (:func:`format_cells`, :func:`format_cell`, :func:`format_number`):
   also days and money, ``n/a`` for NaN;
 - the claims' verdicts and tables (:func:`format_estimate`): whole percents past 100%,
@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["PERCENT", "SHOWN", "format_cell", "format_cells", "format_chosen", "format_estimate",
-           "format_metrics", "format_number"]
+__all__ = ["PERCENT", "SHOWN", "format_cell", "format_cells", "format_estimate", "format_metrics",
+           "format_number"]
 
 SHOWN = ["total_return", "cagr", "annual_volatility", "sharpe", "sortino", "max_drawdown",
          "calmar", "annual_turnover", "cost_drag", "active_return", "information_ratio", "beta"]
@@ -32,9 +32,13 @@ PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "annual_
 # ----------------------------------------------------------------------------
 
 
-def format_metrics(metrics: pd.DataFrame) -> str:
-    """The metrics table as text: metrics as rows, scenarios as columns, percents where apt."""
-    table = metrics[[c for c in SHOWN if c in metrics.columns]].T
+def format_metrics(metrics: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """Scenario x metric table as text: metrics as rows, scenarios as columns, percents where apt.
+
+    ``columns`` picks the metrics to show (default: :data:`SHOWN`, those present).
+    """
+    chosen = [c for c in SHOWN if c in metrics.columns] if columns is None else list(columns)
+    table = metrics[chosen].T
     rows = {}
     for name, values in table.iterrows():
         fmt = "{:.2%}" if name in PERCENT else "{:.3f}"
@@ -42,16 +46,6 @@ def format_metrics(metrics: pd.DataFrame) -> str:
     out = pd.DataFrame.from_dict(rows, orient="index", columns=table.columns)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         return out.to_string()
-
-
-def format_chosen(table: pd.DataFrame) -> str:
-    """Every column of ``table`` (rows ``(run, scenario)``, columns metrics) as text, transposed."""
-    text = table.T.copy().astype(object)
-    for name in text.index:
-        fmt = "{:.2%}" if name in PERCENT else "{:.3f}"
-        text.loc[name] = ["" if pd.isna(v) else fmt.format(v) for v in table[name]]
-    with pd.option_context("display.width", 200, "display.max_columns", 50):
-        return text.to_string()
 
 
 # ----------------------------------------------------------------------------

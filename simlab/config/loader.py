@@ -7,7 +7,6 @@ of a run: it is saved with the run and its hash names the run folder.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any
 import pydantic
 import yaml
 
-from simlab.config import registry
+from simlab.config import registry, validation
 from simlab.config.scenarios import Scenario, expand
 from simlab.config.schema import Experiment
 from simlab.errors import ConfigError
@@ -95,7 +94,7 @@ def load_config(source: str | Path | dict | Experiment | Config) -> Config:
     try:
         experiment = Experiment.model_validate(raw)
     except pydantic.ValidationError as err:
-        raise ConfigError(_describe(err)) from None
+        raise ConfigError(validation.describe(err, valid_keys=validation.model_keys(Experiment))) from None
     experiment = _resolve_components(experiment)
     return Config(experiment=experiment, scenarios=tuple(expand(experiment)), path=path)
 
@@ -105,29 +104,3 @@ def _resolve_components(exp: Experiment) -> Experiment:
     costs = None if exp.costs is None else registry.resolve("cost", exp.costs, "costs")
     pipeline = [registry.resolve("step", e, f"pipeline[{i}]") for i, e in enumerate(exp.pipeline)]
     return exp.model_copy(update={"strategy": strategy, "costs": costs, "pipeline": pipeline})
-
-
-def _describe(err: pydantic.ValidationError) -> str:
-    lines = []
-    for item in err.errors():
-        loc = ".".join(str(p) for p in item["loc"])
-        if item["type"] == "extra_forbidden":
-            lines.append(f"{loc}: unknown key.{_suggest(item['loc'])}")
-        elif item["type"] == "missing":
-            lines.append(f"{loc}: required key is missing")
-        else:
-            lines.append(f"{loc}: {item['msg']}; got {item.get('input')!r}")
-    return "\n".join(lines)
-
-
-def _suggest(loc: tuple) -> str:
-    model: Any = Experiment
-    for part in loc[:-1]:
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None or not isinstance(field.annotation, type):
-            return ""
-        model = field.annotation
-    valid = list(getattr(model, "model_fields", {}))
-    hint = difflib.get_close_matches(str(loc[-1]), valid, n=1)
-    near = f" Did you mean {hint[0]!r}?" if hint else ""
-    return f"{near} Valid keys: {', '.join(valid)}"

@@ -26,8 +26,10 @@ import inspect
 from importlib import metadata
 from typing import Any
 
+import numpy as np
 import pydantic
 
+from simlab.config import validation
 from simlab.errors import ConfigError, SimlabError
 
 KINDS = ("step", "strategy", "cost")
@@ -129,15 +131,11 @@ def resolve(kind: str, entry: Any, path: str) -> dict[str, Any]:
 
 
 def _check_keys(cls: type, params: dict, path: str) -> None:
-    valid = fields_of(cls)
+    valid = list(fields_of(cls)) or ["(none)"]
     for key in params:
         if key not in valid:
-            hint = difflib.get_close_matches(str(key), list(valid), n=1)
-            near = f" Did you mean {hint[0]!r}?" if hint else ""
-            listing = ", ".join(valid) if valid else "(none)"
-            raise ConfigError(
-                f"{path}.{key}: unknown key for {cls.key!r}.{near} Valid keys: {listing}"
-            )
+            near = validation.suggestion(key, valid)
+            raise ConfigError(f"{path}.{key}: unknown key for {cls.key!r}.{near}")
 
 
 def _validate(cls: type, params: dict, path: str):
@@ -147,25 +145,46 @@ def _validate(cls: type, params: dict, path: str):
     try:
         return adapter.validate_python(params)
     except pydantic.ValidationError as err:
-        raise ConfigError(_describe(err, path)) from None
-
-
-def _describe(err: pydantic.ValidationError, path: str) -> str:
-    lines = []
-    for item in err.errors():
-        loc = ".".join(str(p) for p in item["loc"])
-        where = f"{path}.{loc}" if loc else path
-        if item["type"] == "missing":
-            lines.append(f"{where}: required key is missing")
-        else:
-            lines.append(f"{where}: {item['msg']}; got {item.get('input')!r}")
-    return "\n".join(lines)
+        raise ConfigError(validation.describe(err, path)) from None
 
 
 def build(kind: str, resolved: dict[str, Any]) -> Any:
-    """Construct a component from a resolved entry (values may be per-scenario arrays)."""
-    cls = registry(kind)[resolved["type"]]
-    return cls(**{k: v for k, v in resolved.items() if k != "type"})
+    """Construct a component from one resolved entry (see :func:`resolve`)."""
+    return build_batch(kind, [resolved])
+
+
+def build_batch(kind: str, entries: list[dict[str, Any]], path: str = "") -> Any:
+    """Construct one component serving B scenarios from their resolved entries.
+
+    The entries (each already validated by :func:`resolve`) must share their type and
+    keys; a numeric field that differs across them becomes an array (B,). The batched
+    constructor runs the component's own cross-field checks on those arrays; a failure
+    there is a ConfigError naming ``path``, never a traceback.
+    """
+    cls = registry(kind)[entries[0]["type"]]
+    expected = {"type", *fields_of(cls)}
+    for entry in entries:
+        if entry.get("type") != entries[0]["type"] or set(entry) != expected:
+            raise ConfigError(f"{path or kind}: build_batch needs entries resolved for one {cls.key!r}; got {entry!r}")
+    params = {name: _batched([e[name] for e in entries]) for name in fields_of(cls)}
+    try:
+        return cls(**params)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{path or kind} ({cls.key}): {err}") from None
+
+
+def _batched(values: list[Any]) -> Any:
+    """One value when all scenarios agree, else a float array (B,) of numbers."""
+    if len(values) == 1 or all(v == values[0] for v in values):
+        return values[0]
+    if not all(is_number(v) for v in values):
+        raise ConfigError(f"only numeric fields can differ inside one batch; got {values!r}")
+    return np.asarray(values, dtype=float)
+
+
+def is_number(value: Any) -> bool:
+    """A plain number (not a bool): the kind of field a scenario grid may vary in one batch."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def describe(kind: str) -> list[tuple[str, str]]:

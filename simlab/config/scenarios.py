@@ -40,7 +40,11 @@ class Scenario:
 
 
 def expand(exp) -> list[Scenario]:
-    """All scenarios of an experiment, in grid order; one unnamed scenario if none."""
+    """All scenarios of an experiment, in grid order; one unnamed scenario if none.
+
+    ``exp``'s strategy, costs and pipeline entries are already resolved: a scenario
+    re-validates only the components its overrides touch, so every value is checked once.
+    """
     base = {"strategy": exp.strategy, "costs": exp.costs, "pipeline": exp.pipeline}
     grid_points = _grid_points(exp.scenarios.grid)
     entries = exp.scenarios.list or [{"name": ""}]
@@ -51,11 +55,24 @@ def expand(exp) -> list[Scenario]:
         for grid_name, grid_over in grid_points:
             name = "/".join(p for p in (label, grid_name) if p) or exp.name
             tree = copy.deepcopy(base)
-            for path, value in {**entry, **grid_over}.items():
+            overrides = {**entry, **grid_over}
+            for path, value in overrides.items():
                 _set_path(tree, path, value)
-            out.append(_resolve(name, tree))
+            out.append(_resolve(name, tree, _touched(overrides)))
     _check_unique([s.name for s in out])
     return out
+
+
+def _touched(overrides: dict) -> set[tuple]:
+    """The components an override set changes: ``("strategy",)``, ``("pipeline", 2)``, ..."""
+    touched = set()
+    for path in overrides:
+        parts = str(path).split(".")
+        if parts[0] == "pipeline" and len(parts) > 1 and parts[1].isdigit():
+            touched.add(("pipeline", int(parts[1])))
+        else:
+            touched.add((parts[0],))
+    return touched
 
 
 def _grid_points(grid: dict[str, list]) -> list[tuple[str, dict]]:
@@ -122,14 +139,22 @@ def _index(node: list, part: str, where: str) -> int:
     return int(part)
 
 
-def _resolve(name: str, tree: dict) -> Scenario:
+def _resolve(name: str, tree: dict, touched: set[tuple]) -> Scenario:
+    def again(key: tuple) -> bool:
+        return key in touched or key[:1] in touched
+
     try:
-        strategy = tree["strategy"] and registry.resolve("strategy", tree["strategy"], "strategy")
-        costs = tree["costs"] and registry.resolve("cost", tree["costs"], "costs")
+        strategy = tree["strategy"]
+        if strategy and again(("strategy",)):
+            strategy = registry.resolve("strategy", strategy, "strategy")
+        costs = tree["costs"]
+        if costs and again(("costs",)):
+            costs = registry.resolve("cost", costs, "costs")
         if not isinstance(tree["pipeline"], list) or not tree["pipeline"]:
             raise ConfigError("pipeline: expected a non-empty list of steps")
         pipeline = tuple(
-            registry.resolve("step", e, f"pipeline[{i}]") for i, e in enumerate(tree["pipeline"])
+            registry.resolve("step", e, f"pipeline[{i}]") if again(("pipeline", i)) else e
+            for i, e in enumerate(tree["pipeline"])
         )
         check_chain(strategy, pipeline)
     except ConfigError as err:

@@ -40,6 +40,7 @@ import pandas as pd
 import pydantic
 from pydantic import Field, StrictBool
 
+from simlab.config import validation
 from simlab.config.schema import StrictModel
 from simlab.errors import ConfigError
 
@@ -227,17 +228,8 @@ def _unknown_sector(where, asset: str, sector: str, sectors: tuple[str, ...], de
 
 
 def _describe(item: dict, where) -> str:
-    loc = [str(p) for p in item["loc"] if p != "[key]"]
-    if item["type"] == "extra_forbidden":
-        problem = "unknown key"
-        valid = _valid_keys(loc)
-        if valid:
-            hint = difflib.get_close_matches(loc[-1], valid, n=1)
-            problem += (f"; did you mean {hint[0]!r}?" if hint else "") + f" Valid keys: {', '.join(valid)}"
-    elif item["type"] == "missing":
-        problem = "required key is missing"
-    else:
-        problem = f"{item['msg']}; got {item.get('input')!r}"
+    loc = validation.location(item)
+    problem = validation.problem(item, _valid_keys(loc) if item["type"] == "extra_forbidden" else ())
     if len(loc) == 2 and loc[0] == "assets":
         return (f"universe {where}: asset {loc[1]!r}: expected a mapping of its keys "
                 f"({', '.join(AssetInfo.model_fields)}) or nothing; got {item.get('input')!r}")

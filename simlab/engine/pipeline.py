@@ -39,27 +39,14 @@ class Group:
         return slice(None) if self.whole else self.rows
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 def _shape_of(entry: dict | None) -> Any:
     if entry is None:
         return None
-    return {k: ("<number>" if _is_number(v) else v) for k, v in entry.items()}
+    return {k: ("<number>" if registry.is_number(v) else v) for k, v in entry.items()}
 
 
 def _signature(s: Scenario) -> str:
     return json.dumps([_shape_of(s.costs), [_shape_of(e) for e in s.pipeline]], sort_keys=True, default=str)
-
-
-def _batched(entries: list[dict]) -> dict[str, Any]:
-    out = {}
-    for key in entries[0]:
-        values = [e[key] for e in entries]
-        same = all(v == values[0] for v in values)
-        out[key] = values[0] if same else np.asarray(values, dtype=float)
-    return out
 
 
 def distinct_strategies(scenarios: list[Scenario]) -> tuple[list[dict], np.ndarray]:
@@ -87,11 +74,11 @@ def build_groups(scenarios: list[Scenario], strategy_index: np.ndarray) -> list[
     for members in by_signature.values():
         chosen = [scenarios[i] for i in members]
         steps = tuple(
-            registry.build("step", _batched([s.pipeline[k] for s in chosen]))
+            registry.build_batch("step", [s.pipeline[k] for s in chosen], f"pipeline[{k}]")
             for k in range(len(chosen[0].pipeline))
         )
         labels = tuple(f"{k}:{e['type']}" for k, e in enumerate(chosen[0].pipeline))
-        cost = NoCost() if chosen[0].costs is None else registry.build("cost", _batched([s.costs for s in chosen]))
+        cost = NoCost() if chosen[0].costs is None else registry.build_batch("cost", [s.costs for s in chosen], "costs")
         rows = np.asarray(members, dtype=np.int64)
         whole = len(rows) == len(scenarios)
         groups.append(Group(rows, tuple(s.name for s in chosen), steps, labels, cost, strategy_index[rows], whole))

@@ -1,7 +1,8 @@
-"""Result: the one place labels go back on the engine's arrays.
+"""Replay: the one place labels go back on the engine's arrays.
 
 Tables are built when first asked for and cached, so a sweep that only needs NAVs
-never pays for a (T, B, N) weights cube or a long diagnostics table.
+never pays for a (T, B, N) weights cube or a long diagnostics table. What a researcher
+gets back is :class:`simlab.lab.result.Result`, a Replay with its metrics and run folder.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from simlab.analysis import metrics as _metrics
 from simlab.config.loader import Config
 from simlab.data.market import MarketData
 
@@ -20,8 +20,8 @@ TRADE_COLUMNS = ["date", "scenario", "asset", "shares", "price", "value", "cost"
 DIAG_COLUMNS = ["date", "scenario", "step", "key", "asset", "value"]
 
 
-class Result:
-    """A finished run: the portfolio's path, its trades and decisions, and its metrics."""
+class Replay:
+    """A finished replay: the portfolio's path, its trades and its decisions, labelled."""
 
     def __init__(self, config: Config, md: MarketData, inputs, book, recorder):
         self.config = config
@@ -129,25 +129,11 @@ class Result:
             np.add.at(out, (f.row - self._span.start, f.scenario), amount(f))
         return self._frame(out)
 
-    def metrics(self, risk_free: float | None = None) -> pd.DataFrame:
-        """Scenario x metric table (conventions in :mod:`simlab.analysis.metrics`)."""
-        rf = self.config.experiment.risk_free if risk_free is None else risk_free
-        return _metrics.summary(
-            self.returns, benchmark_returns=self.benchmark_returns, traded_value=self.daily_traded_value(),
-            costs=self.daily_costs(), nav=self.nav, risk_free=rf,
-        )
-
-    def save(self, path=None):
-        """Write the run folder (see :func:`simlab.lab.store.save_run`); returns its path."""
-        from simlab.lab.store import save_run
-
-        return save_run(self, path)
-
     def _frame(self, values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(values, index=self.dates, columns=pd.Index(self.scenarios, name="scenario"))
 
     def __repr__(self) -> str:
-        return (f"Result({self.config.name!r}: {len(self.scenarios)} scenarios x {len(self.assets)} assets, "
+        return (f"{type(self).__name__}({self.config.name!r}: {len(self.scenarios)} scenarios x {len(self.assets)} assets, "
                 f"{self.dates[0].date()} .. {self.dates[-1].date()})")
 
 

@@ -12,9 +12,9 @@ from simlab.config.universe import load_universe
 from simlab.data import load, load_series
 from simlab.data.market import MarketData
 from simlab.data.validate import validate_market
-from simlab.engine.result import Result
 from simlab.engine.simulate import simulate
 from simlab.errors import ConfigError
+from simlab.lab.result import Result
 
 
 def run(config) -> Result:

@@ -42,7 +42,6 @@ import yaml
 
 from simlab.analysis import plots
 from simlab.analysis import report as html_report
-from simlab.analysis.tables import SHOWN, format_chosen, format_metrics
 from simlab.errors import ConfigError
 
 DEFAULT_ROOT = Path("experiments")
@@ -288,44 +287,6 @@ def compare_runs(refs, root: str | Path = DEFAULT_ROOT, metrics: list[str] | Non
             raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; the runs have {', '.join(out.columns)}")
         out = out[metrics]
     return out
-
-
-# --- command line: simlab runs, simlab compare ------------------------------------------
-
-
-def add_parsers(sub) -> None:
-    """Register ``simlab runs`` and ``simlab compare`` on the CLI's subparsers."""
-    runs = sub.add_parser("runs", help="list the run and sweep folders under experiments/")
-    runs.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="where runs are (default experiments)")
-    runs.set_defaults(func=_runs_command)
-    compare = sub.add_parser("compare", help="put the metrics of runs side by side")
-    compare.add_argument("runs", nargs="+", help="run folders, run ids or unique prefixes of them")
-    compare.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="where run ids are looked up")
-    compare.add_argument("--metrics", default=None, help="comma-separated metrics to show (default: the usual)")
-    compare.add_argument("--scenarios", default=None, help="glob on scenario names, e.g. 'top_n=5*'")
-    compare.set_defaults(func=_compare_command)
-
-
-def _runs_command(args) -> int:
-    table = list_runs(args.root)
-    if table.empty:
-        print(f"no runs under {args.root}")
-        return 0
-    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-        print(table.drop(columns="folder").to_string(index=False))
-    return 0
-
-
-def _compare_command(args) -> int:
-    chosen = args.metrics.split(",") if args.metrics else None
-    table = compare_runs(args.runs, args.root, metrics=chosen, scenarios=args.scenarios)
-    if chosen is None:
-        table = table[[c for c in SHOWN if c in table.columns]]
-    if table.empty:
-        print("no scenarios to compare")
-        return 0
-    print(format_metrics(table) if chosen is None else format_chosen(table))
-    return 0
 
 
 # --- helpers ------------------------------------------------------------------------------

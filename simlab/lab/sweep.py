@@ -272,7 +272,7 @@ def run_sweep(config, executor="local", *, address: str | None = None, workers: 
             record["executor"] = ex.describe()
             _execute(ex, tasks, variants, folder, record, bar)
     metrics, dataset = merge_variants(folder, variants, entries, record, weights_limit)
-    record.update(finished=store.now(), counts=_counts(entries))
+    record.update(finished=store.now(), counts=status_counts(entries))
     store.write_record(folder, record, "sweep.json")
     return SweepResult(folder, _variants_table(variants, entries), metrics, dataset)
 
@@ -359,7 +359,8 @@ def _error_line(error: dict | None) -> str | None:
     return f"{error['type']}: {error['message']}{notes}"
 
 
-def _counts(entries: list[dict]) -> dict:
+def status_counts(entries: list[dict]) -> dict:
+    """Variants per status: ok, reused, failed."""
     out = {"ok": 0, "reused": 0, "failed": 0}
     for e in entries:
         out[e["status"]] = out.get(e["status"], 0) + 1
@@ -477,34 +478,6 @@ def load_sweep(folder: str | Path) -> SweepResult:
 
 
 # --- command line: simlab sweep ----------------------------------------------------------------
-
-
-def add_parser(sub) -> None:
-    """Register ``simlab sweep`` on the CLI's subparsers."""
-    p = sub.add_parser("sweep", help="run the variants of an experiment's sweep: block and merge them")
-    p.add_argument("config", type=Path, help="experiment YAML with a sweep: block")
-    p.add_argument("--executor", choices=["local", "dask"], default="local",
-                   help="local processes (default) or a Dask distributed cluster")
-    p.add_argument("--address", default=None, help="Dask scheduler address (default: start a local cluster)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU)")
-    p.add_argument("--out", type=Path, default=None, help="sweep folder (default experiments/<name>-sweep-<hash>)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.set_defaults(func=main)
-
-
-def main(args) -> int:
-    """``simlab sweep``: run, print one line per variant; exit 1 if a variant failed."""
-    t0 = time.perf_counter()
-    res = run_sweep(args.config, args.executor, address=args.address, workers=args.workers,
-                    out=args.out, progress=not args.no_progress)
-    print(f"sweep {res.folder.name}: {len(res.variants)} variant(s) on {args.executor}: "
-          + ", ".join(f"{n} {k}" for k, n in _counts(res.variants.to_dict("records")).items())
-          + f" [{time.perf_counter() - t0:.1f} s]")
-    print(format_variants(res))
-    for row in res.failed.itertuples():
-        print(f"\nfailed: {row.variant}\n  {row.error}", file=sys.stderr)
-    print(f"\nsweep folder: {res.folder}")
-    return 1 if len(res.failed) else 0
 
 
 def format_variants(res: SweepResult) -> str:

@@ -1,9 +1,11 @@
-"""``simlab validate``: run an experiment and put the claims it states on trial.
+"""Claim validation: run an experiment and put the claims it states on trial.
 
 The statistics (bootstrap intervals, PSR, DSR, MinTRL, walk-forward, the verdict rules)
-judge a finished run in :mod:`simlab.analysis.claims`; this module runs the experiment,
-prints the verdicts and writes ``claims.csv`` and ``claims.json`` beside the run folder.
-The command exits 1 when a claim fails (with ``--strict``, also when one is inconclusive).
+judge a finished run in :mod:`simlab.analysis.claims`; this module runs the experiment
+(:func:`validate`), words the verdicts (:func:`format_validation`) and writes
+``claims.csv`` and ``claims.json`` into the run folder (:meth:`Validation.write`).
+``simlab validate`` prints them and exits with :meth:`Validation.exit_code`: 1 when a claim
+fails (with ``--strict``, also when one is inconclusive).
 """
 
 from __future__ import annotations
@@ -16,11 +18,10 @@ import numpy as np
 import pandas as pd
 
 from simlab.analysis.claims import FAIL, INCONCLUSIVE, PASS, PERIODS, claims_table, equal_sharpe_table, worst_verdict
-from simlab.analysis.report import write_report
 from simlab.analysis.tables import format_estimate
 from simlab.lab.run import run
 
-__all__ = ["Validation", "add_parser", "format_validation", "validate"]
+__all__ = ["Validation", "format_validation", "validate"]
 
 
 @dataclass(frozen=True)
@@ -144,26 +145,3 @@ def _pairs_text(pairs: pd.DataFrame) -> str:
         out[col.replace("_value", "")] = pairs[col].map("{:.3f}".format)
     out["block"] = pairs["block_length"]
     return out.to_string(index=False)
-
-
-def add_parser(sub) -> None:
-    """Register ``simlab validate CONFIG [--out DIR] [--draws N] [--seed N] [--strict]``."""
-    cmd = sub.add_parser("validate", help="run an experiment and put its claims on trial")
-    cmd.add_argument("config", type=Path, help="experiment YAML with a claims: block")
-    cmd.add_argument("--out", type=Path, default=None, help="also write the run folder, with claims.json/claims.csv")
-    cmd.add_argument("--draws", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    cmd.add_argument("--seed", type=int, default=None, help="default: the experiment's seed")
-    cmd.add_argument("--strict", action="store_true", help="exit 1 on an inconclusive claim too")
-    cmd.set_defaults(func=_cli)
-
-
-def _cli(args) -> int:
-    v = validate(args.config, draws=args.draws, pair_draws=max(args.draws - 1, 99), seed=args.seed)
-    print(v.to_text())
-    if args.out is not None:
-        folder = v.result.save(args.out)
-        v.write(folder)
-        # the report shows the very intervals printed above (same draws and seed)
-        write_report(v.result, folder / "report.html", claims=v.table, pairs=v.pairs, draws=args.draws)
-        print(f"\nrun folder: {folder}")
-    return v.exit_code(strict=args.strict)

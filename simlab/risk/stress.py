@@ -140,7 +140,7 @@ def forced_config(cfg: Config, windows) -> Config:
 
 def run_forced(result, windows) -> tuple[object | None, tuple[str, ...]]:
     """The experiment of ``result`` re-run on the same data with stress forced on."""
-    from simlab.engine.result import Result
+    from simlab.lab.result import Result
     from simlab.engine.simulate import simulate
 
     if not any(e.get("type") == STEP_KEY for s in result.config.scenarios for e in s.pipeline):
@@ -316,39 +316,6 @@ def _coverage(start, end, first, last) -> str:
     if end < first or start > last:
         return "outside"
     return "full" if start >= first and end <= last else "partial"
-
-
-# ---------------------------------------------------------------------------- command line
-
-
-def add_parser(sub) -> None:
-    """Register ``simlab stress`` on the CLI's subparsers."""
-    p = sub.add_parser("stress", help="replay an experiment against stress limits and with stress forced on")
-    p.add_argument("config", type=Path, help="experiment YAML")
-    p.add_argument("--windows", type=Path, default=None, help="YAML with windows: [{name, start, end}]")
-    p.add_argument("--out", type=Path, default=None, help="folder for the tables (default experiments/<run id>-stress)")
-    p.add_argument("--no-rerun", action="store_true", help="skip the re-run with stress forced on")
-    p.set_defaults(func=main)
-
-
-def main(args) -> int:
-    """``simlab stress``: run the experiment, replay it, print and write the tables."""
-    import simlab
-    from simlab.lab.store import run_id
-
-    windows = DEFAULT_WINDOWS if args.windows is None else load_windows(args.windows)
-    result = simlab.run(load_config(args.config))
-    report = replay(result, windows, rerun=not args.no_rerun)
-    folder = args.out or Path("experiments") / f"{run_id(result)}-stress"
-    folder.mkdir(parents=True, exist_ok=True)
-    report.rebalances.to_csv(folder / "stress_rebalances.csv", index=False)
-    report.windows.to_csv(folder / "stress_windows.csv", index=False)
-    if report.forced is not None:
-        pd.concat({"base": result.nav, "forced_stress": report.forced.nav}, axis=1).to_csv(folder / "stress_nav.csv")
-    print(f"{result!r}: stress replay over {len(windows)} windows")
-    print(format_report(report))
-    print(f"\ntables: {folder}")
-    return 0
 
 
 def format_report(report: StressReport) -> str:

@@ -196,3 +196,38 @@ def test_strategy_grid_trades_equal_separate_runs(tmp_path):
         firsts.append(got["date"].min())
     # a longer lookback needs more history before its first trade
     assert firsts[0] < firsts[1] < firsts[2]
+
+
+# --------------------------------------------------------------------------- validated once
+
+
+def test_each_component_value_is_validated_once(monkeypatch):
+    from simlab.config import registry
+
+    calls = []
+    resolve = registry.resolve
+    monkeypatch.setattr(registry, "resolve", lambda kind, entry, path: calls.append(path) or resolve(kind, entry, path))
+    simlab.load_config(config(scenarios={"grid": {"pipeline.0.top_n": [3, 5, 4]}}))
+    # the base experiment's four components once, then only the step each grid point changes
+    assert sorted(calls) == sorted(["strategy", "costs", "pipeline[0]", "pipeline[1]"] + ["pipeline[0]"] * 3)
+
+
+def test_a_bad_grid_value_names_its_scenario_and_key():
+    with pytest.raises(simlab.ConfigError, match=r"pipeline\[1\]\.max_weight: Input should be less than or equal to 1"):
+        simlab.load_config(config(scenarios={"grid": {"pipeline.1.max_weight": [0.5, 1.5]}}))
+
+
+def test_the_batched_build_refuses_entries_that_were_not_resolved():
+    from simlab.config import registry
+
+    entries = [{"type": "position_limit", "max_weight": 0.3}, {"type": "position_limit", "max_weight": 0.4, "x": 1}]
+    with pytest.raises(simlab.ConfigError, match=r"pipeline\[1\]: build_batch needs entries resolved"):
+        registry.build_batch("step", entries, "pipeline[1]")
+
+
+def test_the_batched_build_holds_one_array_per_varying_field():
+    from simlab.config import registry
+
+    cfg = simlab.load_config(config(scenarios={"grid": {"pipeline.1.max_weight": [0.3, 0.5]}}))
+    step = registry.build_batch("step", [s.pipeline[1] for s in cfg.scenarios], "pipeline[1]")
+    np.testing.assert_array_equal(step.max_weight, [0.3, 0.5])

@@ -92,7 +92,7 @@ def test_a_file_may_define_its_own_sectors(tmp_path):
         ({"liquidity_tiers": {1: {"min_volume": 1}}, "assets": {"A0": {}}},
          r"key 'liquidity_tiers\.1\.min_volume': unknown key.* Valid keys: min_market_cap, min_adv"),
         ({"liquidity_tiers": {"top": {}}, "assets": {"A0": {}}}, r"key 'liquidity_tiers\.top': .*integer; got 'top'"),
-        ({"assets": {"A0": {"secter": "Energy"}}}, r"asset 'A0', key 'secter': unknown key; did you mean 'sector'\?"),
+        ({"assets": {"A0": {"secter": "Energy"}}}, r"asset 'A0', key 'secter': unknown key\. Did you mean 'sector'\?"),
         ({"assets": {"A0": {"defensive": "yes"}}}, r"asset 'A0', key 'defensive': .*boolean"),
         ({"assets": {"A0": 5}}, r"asset 'A0': expected a mapping of its keys \(sector, .*\) or nothing; got 5"),
         ({"assets": {}}, r"'assets' is empty"),

@@ -1,0 +1,32 @@
+"""``simlab run CONFIG [--out DIR]``: run an experiment, print its metrics, write its run folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    """Register ``simlab run``."""
+    cmd = sub.add_parser("run", help="run an experiment and write its run folder")
+    cmd.add_argument("config", type=Path, help="experiment YAML")
+    cmd.add_argument("--out", type=Path, default=None, help="run folder (default experiments/<name>-<hash>)")
+    cmd.set_defaults(func=main)
+
+
+def main(args) -> int:
+    """Run the experiment, save it, print the metrics table."""
+    from simlab.analysis.tables import format_metrics
+    from simlab.config.loader import load_config
+    from simlab.lab.run import run
+
+    cfg = load_config(args.config)
+    if cfg.experiment.sweep:
+        print(f"note: this experiment has a sweep: block ({', '.join(cfg.experiment.sweep)}); "
+              "`simlab run` runs the base experiment only, `simlab sweep` runs every variant", file=sys.stderr)
+    result = run(cfg)
+    folder = result.save(args.out)
+    print(f"{result!r}")
+    print(format_metrics(result.metrics()))
+    print(f"\nrun folder: {folder}")
+    return 0
