@@ -6,7 +6,7 @@
 ``simlab stress CONFIG``  replay an experiment against stress windows.
 ``simlab runs``  list the run and sweep folders under experiments/.
 ``simlab compare RUN RUN...``  the metrics of runs side by side.
-``simlab list [steps|strategies|costs|data]``  what a config can name.
+``simlab list [steps|strategies|costs|detectors|data]``  what a config can name.
 
 Each command module defines ``add_parser(sub)`` with the standard library only and imports
 the numerical stack inside its ``main(args)``, so ``simlab --help`` starts in well under a

@@ -1,8 +1,8 @@
-"""``simlab list [steps|strategies|costs|data]``: what a config can name."""
+"""``simlab list [steps|strategies|costs|detectors|data]``: what a config can name."""
 
 from __future__ import annotations
 
-KINDS = {"steps": "step", "strategies": "strategy", "costs": "cost"}
+KINDS = {"steps": "step", "strategies": "strategy", "costs": "cost", "detectors": "detector"}
 
 
 def add_parser(sub) -> None:

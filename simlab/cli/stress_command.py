@@ -21,7 +21,7 @@ def main(args) -> int:
 
     from simlab.lab.run import run
     from simlab.lab.store import run_id
-    from simlab.risk.stress import DEFAULT_WINDOWS, format_report, load_windows, replay
+    from simlab.lab.stress import DEFAULT_WINDOWS, format_report, load_windows, replay
 
     windows = DEFAULT_WINDOWS if args.windows is None else load_windows(args.windows)
     result = run(args.config)

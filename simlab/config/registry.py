@@ -1,10 +1,11 @@
-"""One registry per kind of component: step, strategy, cost.
+"""One registry per kind of component: step, strategy, cost, detector (regime detectors).
 
-A component is a frozen dataclass with explicit fields, added under a snake_case key with
-``@register(kind, key)``. Registering a key twice, or a class whose constructor takes
-``*args``/``**kwargs``, is an error. Building from a YAML entry (``{type: position_limit,
-max_weight: 0.25}``) reports unknown keys by their path with the nearest valid field,
-missing required fields, and values that fail the field's type or constraint.
+A component is a frozen dataclass (or a frozen pydantic model, as the detectors are) with
+explicit fields, added under a snake_case key with ``@register(kind, key)``. Registering a
+key twice, or a class whose constructor takes ``*args``/``**kwargs``, is an error.
+Building from a YAML entry (``{type: position_limit, max_weight: 0.25}``) reports unknown
+keys by their path with the nearest valid field, missing required fields, and values that
+fail the field's type or constraint.
 
 Field constraints are declared with ``typing.Annotated[float, pydantic.Field(gt=0)]``;
 pydantic validates one scenario's plain values. The engine then builds the batched
@@ -32,7 +33,7 @@ import pydantic
 from simlab.config import validation
 from simlab.errors import ConfigError, SimlabError
 
-KINDS = ("step", "strategy", "cost")
+KINDS = ("step", "strategy", "cost", "detector")
 ENTRY_POINT_GROUP = "simlab.components"
 _REGISTRIES: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
 _ADAPTERS: dict[type, pydantic.TypeAdapter] = {}
@@ -40,7 +41,7 @@ _loaded: set[str] = set()  # entry points already imported
 
 
 def register(kind: str, key: str):
-    """Class decorator adding a frozen dataclass to the ``kind`` registry under ``key``."""
+    """Class decorator adding a frozen dataclass or pydantic model to the ``kind`` registry under ``key``."""
     if kind not in _REGISTRIES:
         raise ValueError(f"unknown component kind {kind!r}; valid kinds: {', '.join(KINDS)}")
 
@@ -64,9 +65,15 @@ def _same_definition(old: type, new: type) -> bool:
     return (old.__module__, old.__qualname__) == (new.__module__, new.__qualname__)
 
 
+def _is_model(cls: type) -> bool:
+    return isinstance(cls, type) and issubclass(cls, pydantic.BaseModel)
+
+
 def _check_component(cls: type, kind: str, key: str) -> None:
-    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:
-        raise TypeError(f"{kind} {key!r}: {cls.__qualname__} must be a frozen dataclass")
+    frozen = (cls.model_config.get("frozen", False) if _is_model(cls)
+              else dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen)
+    if not frozen:
+        raise TypeError(f"{kind} {key!r}: {cls.__qualname__} must be a frozen dataclass or pydantic model")
     for param in inspect.signature(cls).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise TypeError(f"{kind} {key!r}: {cls.__qualname__} may not take *args or **kwargs")
@@ -106,21 +113,23 @@ def lookup(kind: str, key: Any, path: str) -> type:
     hint = difflib.get_close_matches(str(key), choices, n=1)
     near = f" Did you mean {hint[0]!r}?" if hint else ""
     raise ConfigError(
-        f"{path}.type: unknown {kind} {key!r}.{near} Valid {kind}s: {', '.join(choices)}"
+        f"{_at(path, 'type')}unknown {kind} {key!r}.{near} Valid {kind}s: {', '.join(choices)}"
     )
 
 
-def fields_of(cls: type) -> dict[str, dataclasses.Field]:
-    """The constructor fields of a component class."""
+def fields_of(cls: type) -> dict[str, Any]:
+    """The constructor fields of a component class (dataclass Fields or pydantic FieldInfos)."""
+    if _is_model(cls):
+        return dict(cls.model_fields)
     return {f.name: f for f in dataclasses.fields(cls) if f.init}
 
 
 def resolve(kind: str, entry: Any, path: str) -> dict[str, Any]:
     """Validate one config entry; return it with every default filled (``type`` first)."""
     if not isinstance(entry, dict):
-        raise ConfigError(f"{path}: expected a mapping with a 'type' key; got {entry!r}")
+        raise ConfigError(f"{_at(path)}expected a mapping with a 'type' key; got {entry!r}")
     if "type" not in entry:
-        raise ConfigError(f"{path}: missing 'type'; valid {kind}s: {', '.join(sorted(registry(kind)))}")
+        raise ConfigError(f"{_at(path)}missing 'type'; valid {kind}s: {', '.join(sorted(registry(kind)))}")
     cls = lookup(kind, entry["type"], path)
     params = {k: v for k, v in entry.items() if k != "type"}
     _check_keys(cls, params, path)
@@ -135,7 +144,7 @@ def _check_keys(cls: type, params: dict, path: str) -> None:
     for key in params:
         if key not in valid:
             near = validation.suggestion(key, valid)
-            raise ConfigError(f"{path}.{key}: unknown key for {cls.key!r}.{near}")
+            raise ConfigError(f"{_at(path, key)}unknown key for {cls.key!r}.{near}")
 
 
 def _validate(cls: type, params: dict, path: str):
@@ -146,6 +155,13 @@ def _validate(cls: type, params: dict, path: str):
         return adapter.validate_python(params)
     except pydantic.ValidationError as err:
         raise ConfigError(validation.describe(err, path)) from None
+
+
+def _at(path: str, *keys: Any) -> str:
+    """``'path.key: '``, the location prefix of a message; empty without a path (a nested
+    entry whose parent names the place)."""
+    where = ".".join(str(k) for k in (path, *keys) if k != "")
+    return f"{where}: " if where else ""
 
 
 def build(kind: str, resolved: dict[str, Any]) -> Any:

@@ -5,7 +5,8 @@ that counts how many configured levels the day's statistic is beyond, and a mapp
 *normal* / *stress*: labels ``>= stress_from`` are stress. Every label at day t uses data
 at or before t only.
 
-Detectors (the ``type`` of a ``regime:`` entry):
+Detectors are the ``detector`` kind of the component registry, each a frozen pydantic
+model; the key is the ``type`` of a ``regime:`` entry:
 
 ``vix_threshold``
     VIX above ``levels`` (default 20, 30, 40; stress from 30). Where the VIX series is
@@ -30,7 +31,8 @@ Detectors (the ``type`` of a ``regime:`` entry):
     ``refit`` period once ``min_history`` returns exist (each fit warm-started from the
     previous one; the first from a start seeded by ``seed``). The label is 1 where the
     *filtered* probability of the high-variance state, from the forward algorithm with the
-    latest parameters (data up to t only, never smoothed), is above ``threshold``.
+    latest parameters (data up to t only, never smoothed), is above ``threshold``. The
+    filter and the fit are the kernels of :mod:`simlab.kernels.hmm`.
 
 A statistic exactly at a level is not beyond it: VIX 30 with a level of 30 is label 1,
 not 2. Days before a detector has enough history are label 0 (normal) with
@@ -44,17 +46,17 @@ from __future__ import annotations
 import datetime as dt
 import weakref
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-import pydantic
-from numba import njit
 from pydantic import Field, model_validator
 
+from simlab.config import registry
 from simlab.config.schema import StrictModel
-from simlab.errors import ConfigError, DataError
+from simlab.errors import DataError
 from simlab.features.base import Feature, FeatureInputs
+from simlab.kernels.hmm import fit_hmm, forward_nb, log_density
 
 TRADING_DAYS = 252
 MAX_LABELS = 4
@@ -86,8 +88,14 @@ class RegimePath:
 class Detector(StrictModel):
     """Fields every detector shares (see the module docstring)."""
 
+    key: ClassVar[str]  # the registry key, set by ``register``
     stress_from: Annotated[int, Field(ge=1, le=MAX_LABELS - 1)] = 1
     force_stress: tuple[DateWindow, ...] = ()
+
+    @property
+    def type(self) -> str:
+        """The detector's key in the ``detector`` registry (its config ``type``)."""
+        return self.key
 
     @property
     def n_labels(self) -> int:
@@ -130,7 +138,7 @@ class Detector(StrictModel):
         if self.stress_from > self.n_labels - 1:
             raise ValueError(
                 f"stress_from {self.stress_from} is beyond the last label {self.n_labels - 1} "
-                f"this {self.type} detector can give"  # type: ignore[attr-defined]
+                f"this {self.type} detector can give"
             )
         for start, end in self.force_stress:
             if start > end:
@@ -155,10 +163,10 @@ def _count_beyond(x: np.ndarray, levels, above: bool) -> np.ndarray:
     return np.where(np.isfinite(x), n.sum(axis=1), -1)
 
 
+@registry.register("detector", "vix_threshold")
 class VixThreshold(Detector):
     """VIX above levels, with the scaled realized-volatility proxy where VIX is missing."""
 
-    type: Literal["vix_threshold"] = "vix_threshold"
     levels: tuple[float, ...] = (20.0, 30.0, 40.0)
     stress_from: Annotated[int, Field(ge=1, le=MAX_LABELS - 1)] = 2
     series: str = "vix"
@@ -194,10 +202,10 @@ class VixThreshold(Detector):
         return _count_beyond(level, self.levels, above=True), level, use_proxy
 
 
+@registry.register("detector", "realized_vol_percentile")
 class RealizedVolPercentile(Detector):
     """The benchmark's realized volatility ranked against its trailing history."""
 
-    type: Literal["realized_vol_percentile"] = "realized_vol_percentile"
     levels: tuple[float, ...] = (0.80, 0.95)
     stress_from: Annotated[int, Field(ge=1, le=MAX_LABELS - 1)] = 2
     window: Annotated[int, Field(ge=2)] = 21
@@ -223,10 +231,10 @@ class RealizedVolPercentile(Detector):
         return _count_beyond(pct, self.levels, above=True), pct, np.zeros(len(vol), dtype=bool)
 
 
+@registry.register("detector", "trend")
 class Trend(Detector):
     """The benchmark below its moving average by more than each level."""
 
-    type: Literal["trend"] = "trend"
     levels: tuple[float, ...] = (0.0, -0.05)
     stress_from: Annotated[int, Field(ge=1, le=MAX_LABELS - 1)] = 2
     window: Annotated[int, Field(ge=2)] = 200
@@ -247,10 +255,10 @@ class Trend(Detector):
         return _count_beyond(deviation, self.levels, above=False), deviation, np.zeros(len(level), dtype=bool)
 
 
+@registry.register("detector", "hmm")
 class HiddenMarkov(Detector):
     """Two-state Gaussian HMM, filtered probability of the high-variance state."""
 
-    type: Literal["hmm"] = "hmm"
     threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     refit: Literal["monthly", "quarterly", "yearly"] = "monthly"
     min_history: Annotated[int, Field(ge=50)] = 2 * TRADING_DAYS
@@ -277,7 +285,7 @@ class HiddenMarkov(Detector):
         for k, start in enumerate(refits):
             stop = refits[k + 1] if k + 1 < len(refits) else len(x)
             params = fit_hmm(x[: start + 1], params, self.max_iter, self.tol, self.seed)
-            alpha, _ = _forward_nb(_log_density(x[:stop], params), params.pi, params.transition)
+            alpha, _ = forward_nb(log_density(x[:stop], params), params.pi, params.transition)
             out[start:stop] = alpha[start:stop, 1]
         return out
 
@@ -290,47 +298,27 @@ class HiddenMarkov(Detector):
         return np.flatnonzero(first & enough)
 
 
-DETECTORS = (VixThreshold, RealizedVolPercentile, Trend, HiddenMarkov)
-AnyDetector = Annotated[VixThreshold | RealizedVolPercentile | Trend | HiddenMarkov, Field(discriminator="type")]
-_ADAPTER: pydantic.TypeAdapter = pydantic.TypeAdapter(AnyDetector)
-_BY_KIND = {d.model_fields["type"].default: d for d in DETECTORS}
-_KINDS = tuple(_BY_KIND)
-
-
 def parse_detector(spec, where: str = "regime") -> Detector:
     """A detector from a mapping such as ``{type: vix_threshold, levels: [20, 30]}``.
+
+    The ``type`` is a key of the ``detector`` registry; the mapping is validated there,
+    like a Step's entry.
 
     Raises
     ------
     ConfigError
-        Naming the key under ``where`` and what was expected.
+        Naming the key under ``where`` and what was expected: an unknown type with the
+        valid ones, an unknown key with the detector's keys, a value out of range.
     """
     if isinstance(spec, Detector):
         return spec
-    if not isinstance(spec, dict) or "type" not in spec:
-        raise ConfigError(f"{where}: expected a mapping with a 'type' key (one of {', '.join(_KINDS)}); got {spec!r}")
-    try:
-        return _ADAPTER.validate_python(spec)
-    except pydantic.ValidationError as err:
-        lines = []
-        for item in err.errors():
-            loc = ".".join(str(part) for part in item["loc"][1:])
-            msg = item["msg"].removeprefix("Value error, ")
-            if item["type"] == "union_tag_invalid":
-                msg = f"unknown regime type {spec['type']!r}; valid types: {', '.join(_KINDS)}"
-            elif item["type"] == "extra_forbidden":
-                cls = _BY_KIND[spec["type"]]
-                msg = f"unknown key for regime {spec['type']!r}; valid keys: {', '.join(cls.model_fields)}"
-            prefix = ".".join(part for part in (where, loc) if part)
-            got = f"; got {item.get('input')!r}" if loc else ""
-            lines.append(f"{prefix}: {msg}{got}" if prefix else f"{msg}{got}")
-        raise ConfigError("\n".join(lines)) from None
+    return registry.build("detector", registry.resolve("detector", spec, where))
 
 
 def detector_config(spec, where: str = "regime") -> dict:
     """A detector mapping validated and with every default filled, as plain YAML data."""
-    out = parse_detector(spec, where).model_dump(mode="json")
-    return {"type": out.pop("type"), **out}
+    detector = parse_detector(spec, where)
+    return {"type": detector.type, **detector.model_dump(mode="json")}
 
 
 @dataclass(frozen=True)
@@ -465,121 +453,3 @@ def _in_windows(dates: pd.DatetimeIndex, windows) -> np.ndarray:
     for start, end in windows:
         out |= (values >= pd.Timestamp(start)) & (values <= pd.Timestamp(end))
     return out
-
-
-# ---------------------------------------------------------------------------- hidden Markov model
-
-
-@dataclass(frozen=True)
-class HmmParams:
-    """Two-state Gaussian HMM; state 1 is the high-variance one."""
-
-    pi: np.ndarray  # (2,) initial state probabilities
-    transition: np.ndarray  # (2, 2) rows sum to 1
-    mean: np.ndarray  # (2,)
-    var: np.ndarray  # (2,)
-    loglik: float = np.nan
-    n_iter: int = 0
-
-
-def _log_density(x: np.ndarray, p: HmmParams) -> np.ndarray:
-    """(T, 2) Gaussian log densities; a missing observation is 0 in both states."""
-    z = (x[:, None] - p.mean[None, :]) ** 2 / p.var[None, :]
-    out = -0.5 * (z + np.log(2 * np.pi * p.var)[None, :])
-    return np.where(np.isfinite(x)[:, None], out, 0.0)
-
-
-@njit(cache=True)
-def _forward_nb(logb, pi, a):
-    """Scaled forward algorithm, two states: (T, 2) filtered probabilities and the log likelihood."""
-    n = logb.shape[0]
-    alpha = np.empty((n, 2))
-    loglik = 0.0
-    p0, p1 = pi[0], pi[1]
-    for t in range(n):
-        if t > 0:
-            p0 = alpha[t - 1, 0] * a[0, 0] + alpha[t - 1, 1] * a[1, 0]
-            p1 = alpha[t - 1, 0] * a[0, 1] + alpha[t - 1, 1] * a[1, 1]
-        m = max(logb[t, 0], logb[t, 1])
-        f0 = p0 * np.exp(logb[t, 0] - m)
-        f1 = p1 * np.exp(logb[t, 1] - m)
-        total = f0 + f1
-        alpha[t, 0] = f0 / total
-        alpha[t, 1] = f1 / total
-        loglik += np.log(total) + m
-    return alpha, loglik
-
-
-@njit(cache=True)
-def _posterior_nb(logb, alpha, a):
-    """Smoothed state probabilities (T, 2) and expected transition counts (2, 2), for EM only."""
-    n = logb.shape[0]
-    xi = np.zeros((2, 2))
-    gamma = np.empty((n, 2))
-    c0, c1 = 1.0, 1.0  # beta at t + 1, normalized
-    gamma[n - 1, 0] = alpha[n - 1, 0]
-    gamma[n - 1, 1] = alpha[n - 1, 1]
-    for t in range(n - 2, -1, -1):
-        m = max(logb[t + 1, 0], logb[t + 1, 1])
-        e0 = np.exp(logb[t + 1, 0] - m) * c0
-        e1 = np.exp(logb[t + 1, 1] - m) * c1
-        x00 = alpha[t, 0] * a[0, 0] * e0
-        x01 = alpha[t, 0] * a[0, 1] * e1
-        x10 = alpha[t, 1] * a[1, 0] * e0
-        x11 = alpha[t, 1] * a[1, 1] * e1
-        norm = x00 + x01 + x10 + x11
-        xi[0, 0] += x00 / norm
-        xi[0, 1] += x01 / norm
-        xi[1, 0] += x10 / norm
-        xi[1, 1] += x11 / norm
-        gamma[t, 0] = (x00 + x01) / norm
-        gamma[t, 1] = (x10 + x11) / norm
-        b0 = a[0, 0] * e0 + a[0, 1] * e1
-        b1 = a[1, 0] * e0 + a[1, 1] * e1
-        c0, c1 = b0 / (b0 + b1), b1 / (b0 + b1)
-    return gamma, xi
-
-
-def _initial_params(x: np.ndarray, seed: int) -> HmmParams:
-    obs = x[np.isfinite(x)]
-    var = float(np.var(obs)) if len(obs) > 1 else 1e-4
-    jitter = np.random.default_rng(seed).uniform(0.8, 1.25, size=2)
-    return HmmParams(
-        pi=np.array([0.5, 0.5]), transition=np.array([[0.98, 0.02], [0.05, 0.95]]),
-        mean=np.full(2, float(np.mean(obs)) if len(obs) else 0.0), var=np.array([0.5, 2.0]) * var * jitter,
-    )
-
-
-def fit_hmm(x: np.ndarray, init: HmmParams | None, max_iter: int = 25, tol: float = 1e-6, seed: int = 0) -> HmmParams:
-    """Baum-Welch (EM) fit of a two-state Gaussian HMM to returns ``x`` (T,), NaN = missing.
-
-    Starts from ``init`` (a previous fit) or a seeded start; stops after ``max_iter``
-    iterations or when the log likelihood improves by less than ``tol`` relatively. State
-    1 is the one with the larger variance. Variances are floored at 1e-3 of the sample's.
-    """
-    p = init or _initial_params(x, seed)
-    obs = np.isfinite(x)
-    xo = np.where(obs, x, 0.0)
-    floor = 1e-3 * max(float(np.var(x[obs])) if obs.sum() > 1 else 1e-4, 1e-12)
-    last = -np.inf
-    for it in range(max_iter):
-        logb = _log_density(x, p)
-        alpha, loglik = _forward_nb(logb, p.pi, p.transition)
-        gamma, xi = _posterior_nb(logb, alpha, p.transition)
-        g = gamma * obs[:, None]
-        weight = np.maximum(g.sum(axis=0), 1e-300)
-        mean = (g * xo[:, None]).sum(axis=0) / weight
-        var = np.maximum((g * (xo[:, None] - mean) ** 2).sum(axis=0) / weight, floor)
-        trans = xi / np.maximum(xi.sum(axis=1, keepdims=True), 1e-300)
-        p = HmmParams(gamma[0], trans, mean, var, loglik, it + 1)
-        if np.isfinite(last) and loglik - last <= tol * abs(last):
-            break
-        last = loglik
-    return _ordered(p)
-
-
-def _ordered(p: HmmParams) -> HmmParams:
-    if p.var[1] >= p.var[0]:
-        return p
-    swap = np.array([1, 0])
-    return HmmParams(p.pi[swap], p.transition[np.ix_(swap, swap)], p.mean[swap], p.var[swap], p.loglik, p.n_iter)

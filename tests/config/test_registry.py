@@ -102,6 +102,29 @@ def test_non_frozen_dataclass_raises():
     assert "registry_test_mutable" not in registry.registry("step")
 
 
+def test_frozen_pydantic_models_register_and_mutable_ones_do_not(register_temporarily):
+    import pydantic
+
+    class Frozen(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+        level: Annotated[float, Field(gt=0)] = 1.0
+
+    class Mutable(pydantic.BaseModel):
+        level: float = 1.0
+
+    register_temporarily("detector", "registry_test_frozen_model")(Frozen)
+    resolved = registry.resolve("detector", {"type": "registry_test_frozen_model"}, "regime")
+    assert resolved == {"type": "registry_test_frozen_model", "level": 1.0}
+    assert registry.build("detector", resolved) == Frozen()
+    with pytest.raises(ConfigError, match=r"^regime\.level: Input should be greater than 0; got -1"):
+        registry.resolve("detector", {"type": "registry_test_frozen_model", "level": -1}, "regime")
+    with pytest.raises(ConfigError, match=r"^levle: unknown key for 'registry_test_frozen_model'\. Did you mean 'level'"):
+        registry.resolve("detector", {"type": "registry_test_frozen_model", "levle": 2}, "")
+    with pytest.raises(TypeError, match=r"Mutable must be a frozen dataclass or pydantic model"):
+        registry.register("detector", "registry_test_mutable_model")(Mutable)
+    assert "registry_test_mutable_model" not in registry.registry("detector")
+
+
 def test_plain_class_raises():
     class NotADataclass:
         pass

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simlab.config import registry
-from simlab.risk.backoff import TOL, BackoffCurve, ConstraintSet, one_way
+from simlab.risk.backoff import BackoffCurve
+from simlab.risk.constraint_set import TOL, ConstraintSet, one_way
 from simlab.risk.regime import SNAP, smooth
 from simlab.testing.builders import make_context
 from simlab.testing.strategies import seeds

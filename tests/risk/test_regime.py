@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from simlab.errors import ConfigError, DataError
 from simlab.features.base import FeatureInputs
+from simlab.config import registry
 from simlab.risk.regime import (
     SNAP,
-    HmmParams,
+    Detector,
     RegimeLimits,
     RegimeState,
-    _forward_nb,
-    _log_density,
-    fit_hmm,
+    detector_config,
     parse_detector,
     realized_volatility,
     smooth,
@@ -152,54 +149,40 @@ def test_force_stress_windows():
     ({"type": "hmm", "stress_from": 2}, "beyond the last label 1"),
     ({"type": "hmm", "threshold": 1.5}, "threshold"),
     ({"type": "vix_threshold", "force_stress": [["2020-02-01", "2020-01-01"]]}, "ends before it starts"),
-    ({"type": "vix", "levels": [20]}, "unknown regime type 'vix'; valid types: vix_threshold"),
-    ({"type": "trend", "windw": 200}, r"regime\.windw: unknown key for regime 'trend'"),
-    ({"levels": [20]}, "'type' key"),
+    ({"type": "vix_treshold", "levels": [20]}, r"regime\.type: unknown detector 'vix_treshold'\. "
+     r"Did you mean 'vix_threshold'\? "
+     "Valid detectors: hmm, realized_vol_percentile, trend, vix_threshold"),
+    ({"type": "trend", "windw": 200}, r"regime\.windw: unknown key for 'trend'\. Did you mean 'window'\? Valid keys: "),
+    ({"levels": [20]}, "regime: missing 'type'; valid detectors: hmm, "),
+    ("vix_threshold", "regime: expected a mapping with a 'type' key"),
 ])
 def test_bad_detector_configs(spec, match):
     with pytest.raises(ConfigError, match=match):
         parse_detector(spec)
 
 
+def test_detectors_are_a_registry_kind_and_round_trip_through_their_config():
+    table = registry.registry("detector")
+    assert set(table) == {"vix_threshold", "realized_vol_percentile", "trend", "hmm"}
+    assert all(issubclass(cls, Detector) for cls in table.values())
+    det = parse_detector({"type": "trend", "window": 50})
+    assert type(det) is table["trend"] and det.type == "trend"
+    config = detector_config(det)
+    assert config == {"type": "trend", "stress_from": 2, "force_stress": [], "levels": [0.0, -0.05], "window": 50}
+    assert parse_detector(config) == det
+
+
+@pytest.mark.parametrize("spec, match", [
+    ({"type": "vix"}, r"^pipeline\[0\]\.regime: type: unknown detector 'vix'\. Valid detectors: hmm"),
+    ({"type": "trend", "windw": 2}, r"^pipeline\[0\]\.regime: windw: unknown key for 'trend'\. Did you mean 'window'"),
+    ({"type": "trend", "levels": [-0.05, 0]}, r"^pipeline\[0\]\.regime: levels must be strictly decreasing"),
+])
+def test_a_detector_inside_a_step_reports_its_keys_below_the_step_field(spec, match):
+    with pytest.raises(ConfigError, match=match):
+        registry.resolve("step", {"type": "regime_constraints", "regime": spec}, "pipeline[0]")
+
+
 # --------------------------------------------------------------------------- hidden Markov model
-
-
-def brute_force_filter(x, p: HmmParams):
-    """P(state_t | x_0..t) by summing over every state path (tiny T only)."""
-    b = np.exp(_log_density(x, p))
-    out = np.zeros((len(x), 2))
-    for t in range(len(x)):
-        for path in itertools.product([0, 1], repeat=t + 1):
-            pr = p.pi[path[0]] * b[0, path[0]]
-            for s in range(1, t + 1):
-                pr *= p.transition[path[s - 1], path[s]] * b[s, path[s]]
-            out[t, path[t]] += pr
-    return out / out.sum(axis=1, keepdims=True)
-
-
-def test_forward_filter_equals_brute_force_and_skips_missing_days():
-    rng = np.random.default_rng(4)
-    x = rng.normal(0, 0.01, 9)
-    x[4] = np.nan
-    p = HmmParams(np.array([0.6, 0.4]), np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0.0, -0.001]),
-                  np.array([5e-5, 4e-4]))
-    alpha, loglik = _forward_nb(_log_density(x, p), p.pi, p.transition)
-    np.testing.assert_allclose(alpha, brute_force_filter(x, p), rtol=1e-10)
-    assert np.isfinite(loglik)
-
-
-def test_em_finds_the_high_variance_state_and_does_not_lose_likelihood():
-    n = 1500
-    states = (np.arange(n) // 150) % 2 == 1  # alternating calm / stress blocks
-    rng = np.random.default_rng(5)
-    x = rng.normal(0, np.where(states, 0.03, 0.008))
-    one = fit_hmm(x, None, max_iter=1)
-    fit = fit_hmm(x, None, max_iter=50, tol=1e-10)
-    assert fit.loglik >= one.loglik
-    assert fit.var[1] > fit.var[0]
-    np.testing.assert_allclose(np.sqrt(fit.var), [0.008, 0.03], rtol=0.15)
-    alpha, _ = _forward_nb(_log_density(x, fit), fit.pi, fit.transition)
-    assert ((alpha[:, 1] > 0.5) == states).mean() > 0.9
 
 
 def test_hmm_detector_labels_stress_blocks_and_is_seeded():

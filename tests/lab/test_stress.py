@@ -10,7 +10,7 @@ import yaml
 import simlab
 from simlab.cli import main as cli_main
 from simlab.errors import ConfigError
-from simlab.risk import stress
+from simlab.lab import stress
 from simlab.testing.builders import price_frame, write_prices
 
 SECTORS = ("Energy", "Energy", "Financials", "Financials")

@@ -30,13 +30,15 @@ import numpy as np
 import pandas as pd
 import pydantic
 
-from simlab.config import registry
-from simlab.config.loader import Config, load_config, read_yaml
+from simlab.config import registry, validation
+from simlab.config.loader import Config, read_yaml
 from simlab.config.schema import StrictModel
+from simlab.engine.simulate import simulate
 from simlab.errors import ConfigError
 from simlab.features.base import FeatureTable
+from simlab.lab.result import Result
 from simlab.portfolio.calendar import schedule_rows
-from simlab.risk.backoff import PROJECTION_ORDER, ConstraintSet, one_way
+from simlab.risk.constraint_set import PROJECTION_ORDER, ConstraintSet, one_way
 from simlab.risk.constraints import CHECKED, RegimeConstraints
 from simlab.risk.regime import feature_inputs
 
@@ -82,8 +84,8 @@ def load_windows(path: str | Path) -> tuple[StressWindow, ...]:
         try:
             out.append(StressWindow.model_validate(item))
         except pydantic.ValidationError as err:
-            msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-            raise ConfigError(f"{path}: windows[{i}]: {msg}") from None
+            where = f"{path}: windows[{i}]"
+            raise ConfigError(validation.describe(err, where, validation.model_keys(StressWindow))) from None
     return tuple(out)
 
 
@@ -101,7 +103,7 @@ class StressReport:
 
 
 def replay(result, windows=DEFAULT_WINDOWS, rerun: bool = True) -> StressReport:
-    """Stress replay of a finished run (a :class:`simlab.engine.result.Result`)."""
+    """Stress replay of a finished run (a :class:`simlab.lab.result.Result`)."""
     steps, notes = _constraint_steps(result.config)
     inputs = feature_inputs(result.market)
     first, last = _row_span(result)
@@ -140,9 +142,6 @@ def forced_config(cfg: Config, windows) -> Config:
 
 def run_forced(result, windows) -> tuple[object | None, tuple[str, ...]]:
     """The experiment of ``result`` re-run on the same data with stress forced on."""
-    from simlab.lab.result import Result
-    from simlab.engine.simulate import simulate
-
     if not any(e.get("type") == STEP_KEY for s in result.config.scenarios for e in s.pipeline):
         return None, (f"no {STEP_KEY} step in the pipeline: nothing to force, no re-run",)
     cfg = forced_config(result.config, windows)
