@@ -77,7 +77,7 @@ def best_of(repeat: int, fn):
 
 
 def simlab_runs(covs, G, repeat, threads):
-    from simlab.kernels.qp import solve_qp
+    from simlab.kernels.qp_solve import solve_qp
 
     kw = {"lo": 0.0, "hi": BOX, "budget": 1.0, "G": G, "g": CAP}
     t0 = time.perf_counter()

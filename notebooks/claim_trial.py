@@ -37,9 +37,10 @@ OUT = "experiments/claim_trial"  # where claims.csv, claims.json and report.html
 import os
 from pathlib import Path
 
-from simlab.analysis.claims import validate
-from simlab.analysis.report import caveats, write_report
+from simlab.analysis.caveats import caveats
+from simlab.analysis.report import write_report
 from simlab.config.loader import read_yaml
+from simlab.lab.validate import validate
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "experiments").is_dir())
 os.chdir(ROOT)  # the experiment configs name their universe relative to the repository root

@@ -46,4 +46,4 @@ def register_temporarily():
 
     yield decorate
     for kind, key in added:
-        registry._REGISTRIES[kind].pop(key, None)
+        registry.unregister(kind, key)

@@ -50,32 +50,31 @@ Verdicts
 - INCONCLUSIVE: the estimate meets the bound but a check above does not (the reason
   says which), or the metric is undefined on the run.
 
-A claim's verdict is the worst of its rows; ``simlab validate`` exits 1 when a claim
-fails (with ``--strict``, also when one is inconclusive). With several scenarios it also
-tests each pair for equal Sharpe ratios (:func:`equal_sharpe_table`).
+A claim's verdict is the worst of its rows (:func:`worst_verdict`). With several scenarios,
+:func:`equal_sharpe_table` also tests each pair for equal Sharpe ratios. This module judges
+a finished run; :mod:`simlab.lab.validate` runs the experiment and prints the verdicts
+(``simlab validate``, which exits 1 when a claim fails).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
-import json
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from simlab.analysis import metrics
 from simlab.analysis import statistics as st
+from simlab.analysis.tables import PERCENT, format_estimate
 from simlab.errors import ConfigError
 
-__all__ = ["Claim", "Validation", "claims_table", "equal_sharpe_table", "metric_interval", "validate",
-           "walk_forward"]
+__all__ = ["Claim", "claims_of", "claims_table", "equal_sharpe_table", "metric_interval", "walk_forward",
+           "worst_verdict"]
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
-PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "annual_turnover", "cost_drag",
-           "active_return", "tracking_error", "hit_rate"}
 BENCHMARK_METRICS = {"active_return", "tracking_error", "information_ratio", "beta"}
 SPAN_METRICS = {"total_return", "active_return"}
 POINT_ONLY = {"total_costs"}
@@ -84,7 +83,8 @@ COLUMNS = ["claim", "metric", "min", "max", "scenario", "estimate", "ci_low", "c
            "verdict", "reason"]
 PERIODS = 252
 _CHUNK = 250  # resamples computed at once
-_RANK = {PASS: 0, INCONCLUSIVE: 1, FAIL: 2}
+VERDICT_RANK = {PASS: 0, INCONCLUSIVE: 1, FAIL: 2}
+"""Verdicts from best to worst."""
 
 
 # ----------------------------------------------------------------------------
@@ -143,13 +143,9 @@ def _bound(metric: str, value: float) -> str:
     return f"{value * 100:g}%" if metric in PERCENT else f"{value:g}"
 
 
-def _fmt(metric: str, value: float) -> str:
-    """A metric's value for a table: percents where apt, ``-`` for NaN."""
-    if not np.isfinite(value):
-        return "-" if np.isnan(value) else ("inf" if value > 0 else "-inf")
-    if metric in PERCENT:
-        return f"{value:.0%}" if abs(value) >= 1 else f"{value:.2%}"
-    return f"{value:.4g}" if abs(value) >= 100 else f"{value:.3f}"
+def worst_verdict(verdicts, default: str = PASS) -> str:
+    """The worst of ``verdicts`` (FAIL, then INCONCLUSIVE, then PASS); ``default`` when there is none."""
+    return max(verdicts, key=VERDICT_RANK.__getitem__, default=default)
 
 
 # ----------------------------------------------------------------------------
@@ -437,11 +433,12 @@ def _verdict(claim: Claim, row: dict, confidence: float) -> tuple[str, str]:
     m, est, lo, hi, wf = claim.metric, row["estimate"], row["ci_low"], row["ci_high"], row["wf_estimate"]
     if not np.isfinite(est):
         return INCONCLUSIVE, f"{m} is undefined on this run"
-    interval = f"the {confidence:.0%} interval [{_fmt(m, lo)}, {_fmt(m, hi)}]"
+    shown = functools.partial(format_estimate, m)
+    interval = f"the {confidence:.0%} interval [{shown(lo)}, {shown(hi)}]"
     has_interval = bool(np.isfinite(lo) and np.isfinite(hi))
     sharpe, deflate = m == "sharpe", m == "sharpe" and claim.min is not None and row["trials"] > 1
     if not claim.holds(est):
-        text = f"the estimate {_fmt(m, est)} is {claim.miss(est)}"
+        text = f"the estimate {shown(est)} is {claim.miss(est)}"
         if has_interval:
             apart = (claim.min is not None and hi < claim.min) or (claim.max is not None and lo > claim.max)
             text += f"; {interval} {'excludes' if apart else 'reaches'} the claim"
@@ -458,16 +455,16 @@ def _verdict(claim: Claim, row: dict, confidence: float) -> tuple[str, str]:
         doubts.append(f"DSR {row['dsr']:.3f} < {confidence:g}: the best of {row['trials']} trials could show "
                       "this Sharpe ratio by luck")
     if np.isfinite(wf) and not claim.holds(wf):
-        doubts.append(f"walk-forward out of sample gives {_fmt(m, wf)}, {claim.miss(wf)}")
+        doubts.append(f"walk-forward out of sample gives {shown(wf)}, {claim.miss(wf)}")
     if doubts:
         return INCONCLUSIVE, "; ".join(doubts)
-    said = [f"the estimate {_fmt(m, est)}" + (f" and {interval} meet the bound" if has_interval else " meets it "
-                                               "(point estimate only: no interval for this metric)")]
+    said = [f"the estimate {shown(est)}" + (f" and {interval} meet the bound" if has_interval else " meets it "
+                                            "(point estimate only: no interval for this metric)")]
     if sharpe:
         said.append(f"PSR {row['psr']:.3f}" + (f" and DSR {row['dsr']:.3f}" if deflate else "")
                     + f" reach {confidence:g}")
     if np.isfinite(wf):
-        said.append(f"walk-forward {_fmt(m, wf)} meets it too")
+        said.append(f"walk-forward {shown(wf)} meets it too")
     return PASS, "; ".join(said)
 
 
@@ -499,132 +496,3 @@ def equal_sharpe_table(result, *, draws: int = 999, seed: int | None = None) -> 
                                         "p_value_hac", "p_value", "block_length", "draws"])
     table.insert(8, "p_holm", st.holm(table["p_value"].to_numpy(dtype="float64")))
     return table
-
-
-# ----------------------------------------------------------------------------
-# simlab validate
-# ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Validation:
-    """A run with its claims judged: what ``simlab validate`` prints and saves."""
-
-    result: object
-    table: pd.DataFrame
-    pairs: pd.DataFrame
-    draws: int
-    seed: int
-    confidence: float = 0.95
-    train_days: int = 756
-    test_days: int = 252
-
-    def verdicts(self) -> dict[str, str]:
-        """Claim label -> its verdict, the worst of its rows."""
-        out: dict[str, str] = {}
-        for label, verdict in zip(self.table["claim"], self.table["verdict"]):
-            out[label] = max(out.get(label, PASS), verdict, key=_RANK.__getitem__)
-        return out
-
-    def exit_code(self, strict: bool = False) -> int:
-        """1 when a claim fails (with ``strict``, also when one is inconclusive), else 0."""
-        worst = max(self.verdicts().values(), key=_RANK.__getitem__, default=PASS)
-        return int(worst == FAIL or (strict and worst == INCONCLUSIVE))
-
-    def write(self, folder) -> None:
-        """``claims.csv`` (the table) and ``claims.json`` (settings, verdicts, table, pairs)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.table.to_csv(folder / "claims.csv", index=False)
-        doc = {"experiment": self.result.config.name, "seed": self.seed, "draws": self.draws,
-               "confidence": self.confidence, "verdicts": self.verdicts(), "exit_code": self.exit_code(),
-               "claims": _records(self.table), "equal_sharpe": _records(self.pairs)}
-        (folder / "claims.json").write_text(json.dumps(doc, indent=2))
-
-    def to_text(self) -> str:
-        """The report ``simlab validate`` prints (:func:`format_validation`)."""
-        return format_validation(self)
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-able dicts; NaN and infinities become None."""
-    def clean(v):
-        if isinstance(v, (float, np.floating)):
-            return float(v) if np.isfinite(v) else None
-        return v.item() if isinstance(v, np.generic) else v
-    return [{k: clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
-
-
-def validate(config, *, draws: int = 1000, pair_draws: int = 999, seed: int | None = None,
-             confidence: float = 0.95) -> Validation:
-    """Run an experiment and judge its claims (:func:`claims_table`, :func:`equal_sharpe_table`)."""
-    from simlab.lab.run import run
-
-    result = run(config)
-    seed = result.config.experiment.seed if seed is None else seed
-    table = claims_table(result, draws=draws, seed=seed, confidence=confidence)
-    pairs = equal_sharpe_table(result, draws=pair_draws, seed=seed)
-    return Validation(result, table, pairs, draws, seed, confidence)
-
-
-def format_validation(v: Validation) -> str:
-    """Header, the claims table, each claim's verdict and reasons, the pairs, the caveats."""
-    res = v.result
-    n = len(res.dates)
-    lines = [
-        f"claims on trial: {res.config.name}",
-        (f"  {len(res.scenarios)} scenario(s), {res.dates[0].date()} .. {res.dates[-1].date()} ({n:,} days, "
-        f"{n / PERIODS:.1f} years), seed {v.seed}"),
-        (f"  interval: {v.confidence:.0%} stationary block bootstrap, {v.draws:,} draws, mean block (days) "
-        "from the data (Politis-White)"),
-        "  PSR (against the claim), DSR (over the trials), MinTRL (years): Bailey-Lopez de Prado",
-        (f"  walk-forward: best scenario on an expanding window (first {min(v.train_days, n // 2)} days), "
-         f"held the next {v.test_days}; (windows met/windows)"),
-        "",
-    ]
-    if v.table.empty:
-        lines += ["no claims: the config has no claims: block", ""]
-    else:
-        lines += [_claims_text(v.table), ""]
-        for label, verdict in v.verdicts().items():
-            lines.append(f"{label}: {verdict}")
-            lines += [f"  {r.scenario}: {r.verdict}: {r.reason}" for r in v.table.itertuples() if r.claim == label]
-        lines.append("")
-    if not v.pairs.empty:
-        lines += [(f"equal Sharpe ratios (Ledoit-Wolf 2008): p studentized circular block bootstrap "
-                  f"({int(v.pairs['draws'].iloc[0]):,} draws), p_hac HAC normal test, p_holm Holm-adjusted p"),
-                  _pairs_text(v.pairs), ""]
-    caveats = res.market.provenance.get("caveats") or []
-    if caveats:
-        lines += ["caveats:", *(f"  - {c}" for c in caveats)]
-    worst = max(v.verdicts().values(), key=_RANK.__getitem__, default="no claims")
-    lines.append(f"verdict: {worst} (exit code {v.exit_code()})")
-    return "\n".join(lines)
-
-
-def _claims_text(table: pd.DataFrame) -> str:
-    def fmt(col):
-        return [_fmt(m, x) for m, x in zip(table["metric"], table[col])]
-
-    def prob(col):
-        return [f"{x:.3f}" if np.isfinite(x) else "-" for x in table[col]]
-
-    out = pd.DataFrame({
-        "claim": table["claim"], "scenario": table["scenario"], "estimate": fmt("estimate"),
-        "95% interval": [f"[{a}, {b}]" for a, b in zip(fmt("ci_low"), fmt("ci_high"))],
-        "block": [f"{b:.1f}" for b in table["block_length"]],
-        "PSR": prob("psr"), "DSR": prob("dsr"), "trials": table["trials"].astype(int),
-        "MinTRL": [x if x in ("-", "inf") else f"{float(x):.1f}" for x in fmt("min_trl_years")],
-        "walk-forward": [f"{w} ({k}/{n})" if n else "-"
-                         for w, k, n in zip(fmt("wf_estimate"), table["wf_met"], table["wf_windows"])],
-        "verdict": table["verdict"],
-    })
-    return out.to_string(index=False)
-
-
-def _pairs_text(pairs: pd.DataFrame) -> str:
-    out = pairs[["scenario_a", "scenario_b"]].copy()
-    for col in ["sharpe_a", "sharpe_b", "difference", "se", "p_value_hac", "p_value", "p_holm"]:
-        out[col.replace("_value", "")] = pairs[col].map("{:.3f}".format)
-    out["block"] = pairs["block_length"]
-    return out.to_string(index=False)

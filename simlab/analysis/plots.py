@@ -12,9 +12,9 @@ translucent in one colour with a single legend entry, instead of one entry each.
 
 Each plot has two forms: ``*_figure`` builds and returns the :class:`Figure` (the HTML
 report turns it into PNG bytes with :func:`figure_png`), ``plot_*`` writes it to a file.
-The ``*_figure`` functions draw data they are given, already computed: the report
-(:mod:`simlab.analysis.report`) prepares rolling Sharpe ratios, turnover, costs, regimes
-and utilization series.
+The ``*_figure`` functions draw data they are given, already computed:
+:mod:`simlab.analysis.run_series` prepares rolling Sharpe ratios, turnover, costs, regimes
+and utilization series for the report (:mod:`simlab.analysis.report`).
 """
 
 from __future__ import annotations

@@ -1,13 +1,35 @@
-"""Metrics tables as text, as the command line prints them."""
+"""Metrics as text: which metrics are fractions shown as percents, and how a value prints.
+
+Three readers print metrics, each in its own register:
+
+- the terminal's metrics table (``simlab run``, ``simlab compare``): :func:`format_metrics`,
+  the usual columns (:data:`SHOWN`) or those a user picked; two decimals of percent or
+  three decimals, blank for NaN;
+- the HTML report's cells (:func:`format_cells`, :func:`format_cell`, :func:`format_number`):
+  also days and money, ``n/a`` for NaN;
+- the claims' verdicts and tables (:func:`format_estimate`): whole percents past 100%,
+  four significant digits past 100, ``-`` for NaN.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+__all__ = ["PERCENT", "SHOWN", "format_cell", "format_cells", "format_estimate", "format_metrics",
+           "format_number"]
 
 SHOWN = ["total_return", "cagr", "annual_volatility", "sharpe", "sortino", "max_drawdown",
          "calmar", "annual_turnover", "cost_drag", "active_return", "information_ratio", "beta"]
+"""The metrics the terminal shows by default, in this order."""
 PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "annual_turnover",
            "cost_drag", "active_return", "tracking_error", "hit_rate"}
+"""Metrics that are fractions, printed as percents."""
+
+
+# ----------------------------------------------------------------------------
+# The terminal
+# ----------------------------------------------------------------------------
 
 
 def format_metrics(metrics: pd.DataFrame, columns: list[str] | None = None) -> str:
@@ -24,3 +46,52 @@ def format_metrics(metrics: pd.DataFrame, columns: list[str] | None = None) -> s
     out = pd.DataFrame.from_dict(rows, orient="index", columns=table.columns)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         return out.to_string()
+
+
+# ----------------------------------------------------------------------------
+# The report
+# ----------------------------------------------------------------------------
+
+
+def format_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Metrics as rows, formatted cell by cell (:func:`format_cell`)."""
+    out = frame.astype(object).copy()
+    for name in frame.index:
+        out.loc[name] = [format_cell(str(name), v) for v in frame.loc[name]]
+    return out
+
+
+def format_cell(metric: str, value) -> str:
+    """One metric's value: percents, days, money or three decimals; ``n/a`` for None or NaN."""
+    if value is None or not np.isfinite(float(value)):
+        return "n/a" if value is None or np.isnan(float(value)) else str(value)
+    value = float(value)
+    if metric in PERCENT:
+        return f"{value:.2%}"
+    if metric == "max_drawdown_duration":
+        return f"{value:.0f} days"
+    if metric in ("total_costs", "fills"):
+        return f"{value:,.0f}"
+    return f"{value:.3f}"
+
+
+def format_number(value, spec: str = ".3f") -> str:
+    """A plain number in ``spec``; ``n/a`` for NaN, ``inf`` for an infinity."""
+    value = float(value)
+    if np.isnan(value):
+        return "n/a"
+    return "inf" if np.isinf(value) else format(value, spec)
+
+
+# ----------------------------------------------------------------------------
+# The claims
+# ----------------------------------------------------------------------------
+
+
+def format_estimate(metric: str, value: float) -> str:
+    """A metric's value in a claims table or verdict: percents where apt, ``-`` for NaN."""
+    if not np.isfinite(value):
+        return "-" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+    if metric in PERCENT:
+        return f"{value:.0%}" if abs(value) >= 1 else f"{value:.2%}"
+    return f"{value:.4g}" if abs(value) >= 100 else f"{value:.3f}"

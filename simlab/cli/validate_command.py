@@ -18,8 +18,8 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     """Print the verdicts; with ``--out`` also write the run folder and the report."""
-    from simlab.analysis.claims import validate
     from simlab.analysis.report import write_report
+    from simlab.lab.validate import validate
 
     v = validate(args.config, draws=args.draws, pair_draws=max(args.draws - 1, 99), seed=args.seed)
     print(v.to_text())

@@ -210,3 +210,9 @@ def describe(kind: str) -> list[tuple[str, str]]:
         doc = (cls.__doc__ or "").strip().splitlines()
         rows.append((key, doc[0] if doc else ""))
     return rows
+
+
+def unregister(kind: str, key: str) -> None:
+    """Remove ``key`` from the ``kind`` registry (a test's temporary component); absent is fine."""
+    cls = _REGISTRIES[kind].pop(key, None)
+    _ADAPTERS.pop(cls, None)

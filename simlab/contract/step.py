@@ -29,12 +29,14 @@ ConfigError, not a crash at the first rebalance.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from simlab.config.scenarios import BASE_FEATURES  # noqa: F401  (re-exported)
 from simlab.data.market import PointInTimeView
@@ -132,16 +134,25 @@ class Step:
         return {}
 
     def __str__(self) -> str:
-        params = ", ".join(
-            f"{f.name}: {_plain(getattr(self, f.name))}" for f in dataclasses.fields(self)
-        )
-        return "{type: " + self.key + (", " + params if params else "") + "}"
+        """The Step as a one-line YAML config entry, ``{type: key, field: value, ...}``."""
+        entry = {"type": self.key}
+        entry.update({f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)})
+        return yaml.safe_dump(entry, default_flow_style=True, sort_keys=False, width=float("inf")).strip()
 
 
 def _plain(value: Any) -> Any:
+    """``value`` as plain YAML data: arrays and tuples as lists, numpy scalars as numbers."""
     if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
+        return _plain(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (str, int, float, bool, datetime.date)):
+        return value
+    return str(value)
 
 
 def scenario_values(value: Any, n_scenarios: int) -> list:

@@ -71,7 +71,7 @@ class SqrtImpact(CostModel):
     def __call__(self, value, shares, price, ctx=None):
         b, n = value.shape
         adv = self.adv(n, ctx)
-        vol = self.volatility(n, ctx)
+        vol = self.volatility(n, ctx, b)
         size = np.abs(value)
         x = size / adv
         temporary = per_scenario(self.eta, b) * np.power(x, per_scenario(self.beta, b))
@@ -99,10 +99,16 @@ class SqrtImpact(CostModel):
             adv = np.where(missing, fallback, adv)
         return adv
 
-    def volatility(self, n_assets: int, ctx: CostContext | None) -> np.ndarray:
-        """(N,) daily volatility: the engine's trailing estimate, else ``default_volatility``."""
+    def volatility(self, n_assets: int, ctx: CostContext | None, n_scenarios: int = 1) -> np.ndarray:
+        """(N,) daily volatility: the engine's trailing estimate, else ``default_volatility``.
+
+        (B, N) when ``default_volatility`` holds one value per scenario.
+        """
         vol = np.full(n_assets, np.nan) if ctx is None or ctx.volatility is None else np.asarray(ctx.volatility)
-        return np.where(np.isfinite(vol), vol, self.default_volatility)
+        default = self.default_volatility
+        if np.ndim(default):
+            default = per_scenario(default, n_scenarios)
+        return np.where(np.isfinite(vol), vol, default)
 
 
 def _tiers(ctx: CostContext | None, n_assets: int) -> np.ndarray | None:

@@ -11,7 +11,9 @@ checked against:
 
 :class:`Covariance` is the Feature a Step declares: the same estimators at every decision
 row at once, each from the trailing window only (batched kernels in
-:mod:`simlab.kernels.covariance`, reached through :func:`simlab.kernels.dispatch.covariance_batch`).
+:mod:`simlab.kernels.covariance`, :mod:`simlab.kernels.shrinkage` and
+:mod:`simlab.kernels.nearest_psd`, reached through
+:func:`simlab.kernels.dispatch.covariance_batch`).
 
 Regime-conditional covariance: give :class:`Covariance` a ``regime`` (a Feature whose value
 at each row is an integer label, or the name of a ``macro`` series of labels). At row t the
@@ -30,8 +32,8 @@ import pandas as pd
 
 from simlab.errors import ConfigError
 from simlab.features.base import Feature, FeatureInputs
-from simlab.kernels import covariance as kernels
 from simlab.kernels._support import BACKENDS
+from simlab.kernels.covariance import ewm_cov_last_nb
 from simlab.kernels.dispatch import (
     COV_ESTIMATORS,
     CovarianceBatch,
@@ -40,6 +42,7 @@ from simlab.kernels.dispatch import (
     ewm_decay,
     regime_fallback,
 )
+from simlab.kernels.nearest_psd import min_corr_eigenvalue_nb, nearest_psd_nb
 
 ESTIMATORS = COV_ESTIMATORS
 TARGETS = {"identity": "ledoit_wolf", "constant_correlation": "ledoit_wolf_cc"}
@@ -88,8 +91,8 @@ def ewma(returns: pd.DataFrame, halflife: float = 20, adjust: bool = True) -> pd
         values = np.full((returns.shape[1], returns.shape[1]), np.nan)
     else:
         alpha = 1.0 - ewm_decay(halflife)
-        values = kernels.ewm_cov_last_nb(np.ascontiguousarray(x.reshape(-1, returns.shape[1])),
-                                         alpha, adjust, False, False, 0)
+        values = ewm_cov_last_nb(np.ascontiguousarray(x.reshape(-1, returns.shape[1])),
+                                 alpha, adjust, False, False, 0)
     return _frame(values, returns)
 
 
@@ -135,10 +138,10 @@ def nearest_psd(cov, max_iter: int = 200, tol: float = 1e-10):
     a = np.asarray(cov, dtype=np.float64)
     if a.ndim != 2 or a.shape[0] != a.shape[1] or not np.isfinite(a).all():
         raise ValueError(f"nearest_psd needs a finite square matrix; got shape {a.shape}")
-    if kernels.min_corr_eigenvalue_nb(np.ascontiguousarray(a)) >= -tol:
+    if min_corr_eigenvalue_nb(np.ascontiguousarray(a)) >= -tol:
         out = a.copy()
     else:
-        out, _ = kernels.nearest_psd_nb(np.ascontiguousarray(a), max_iter, tol)
+        out, _ = nearest_psd_nb(np.ascontiguousarray(a), max_iter, tol)
     if isinstance(cov, pd.DataFrame):
         return pd.DataFrame(out, index=cov.index, columns=cov.columns)
     return out

@@ -1,4 +1,4 @@
-r"""Covariance kernels batched over decision rows: weighted windows, shrinkage, PSD repair.
+r"""Covariance kernels batched over decision rows: the weighted moments of trailing windows.
 
 Every estimator here is built from the weighted moments of a window of rows. For decision
 row ``t`` with window ``s .. t``, row weights ``w_k = decay**(t - k) * sel[k]`` (``decay = 1``
@@ -28,13 +28,10 @@ observed mask ``o``: ``sum w x_p x_q``, ``sum w o_p x_q``, ``sum w x_p o_q``,
 ``sum w o_p o_q`` and ``sum w^2 o_p o_q``.
 
 Ledoit-Wolf shrinkage needs, beyond the biased sample covariance ``S``, three fourth-moment
-sums per window, each O(W N) (:func:`window_quartics_nb`); the formulas are those of
-scikit-learn's ``ledoit_wolf_shrinkage`` (identity target) and of Ledoit & Wolf (2004),
-"Honey, I shrunk the sample covariance matrix", ``covCor.m`` (constant correlation), with
-their O(W N^2) products rewritten as O(W N) sums.
-
-Nearest PSD is Higham's (2002) alternating projections with Dykstra's correction, on the
-correlation scale: the result keeps the input's variances exactly.
+sums per window, each O(W N) (:func:`window_quartics_nb`); the shrinkage itself is in
+:mod:`simlab.kernels.shrinkage`, the repair of indefinite pairwise estimates in
+:mod:`simlab.kernels.nearest_psd`. :func:`ewm_cov_last_nb` is pandas' own EWMA covariance
+recursion at the last row, for any NaN pattern.
 """
 
 from __future__ import annotations
@@ -290,7 +287,8 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
 
 
 @njit(cache=True, error_model="numpy")
-def _included(mask_row):
+def included_index_nb(mask_row):
+    """Indices of the True entries of a (N,) bool row (``np.flatnonzero``)."""
     n = 0
     for i in range(mask_row.shape[0]):
         if mask_row[i]:
@@ -384,219 +382,6 @@ def window_quartics_nb(x, sel, rows, starts, mean, sd, include, all_terms):
             q[r, 1] += b
             q[r, 2] += c1 * c2
     return q
-
-
-@njit(cache=True, error_model="numpy")
-def shrink_identity_nb(cov, include, n_obs, q):
-    """Ledoit-Wolf shrinkage toward ``mu * I``, in place; returns the shrinkage (R,).
-
-    ``cov`` (R, N, N) holds the biased (ddof=0) sample covariance of ``n_obs`` (R,) rows;
-    equals ``sklearn.covariance.LedoitWolf(assume_centered=False).fit(x).covariance_`` on
-    the included assets (one asset: no shrinkage, as scikit-learn).
-    """
-    n_dec, n_cols, _ = cov.shape
-    shrink = np.zeros(n_dec)
-    for r in range(n_dec):
-        inc = include[r]
-        p = inc.sum()
-        n = n_obs[r]
-        if p < 2 or n <= 0:
-            continue
-        c = cov[r]
-        tr = 0.0
-        fro2 = 0.0
-        for i in range(n_cols):
-            if not inc[i]:
-                continue
-            tr += c[i, i]
-            ci = c[i]
-            for j in range(n_cols):
-                v = ci[j] if inc[j] else 0.0
-                fro2 += v * v
-        mu = tr / p
-        beta = (q[r, 0] / n - fro2) / (p * n)
-        delta = (fro2 - 2.0 * mu * tr + p * mu * mu) / p
-        beta = min(beta, delta)
-        s = 0.0 if beta == 0.0 else beta / delta
-        shrink[r] = s
-        for i in range(n_cols):
-            if not inc[i]:
-                continue
-            ci = c[i]
-            for j in range(n_cols):
-                ci[j] *= 1.0 - s  # NaN (excluded) stays NaN
-            ci[i] += s * mu
-    return shrink
-
-
-@njit(cache=True, error_model="numpy")
-def shrink_constant_correlation_nb(cov, include, n_obs, q):
-    """Ledoit-Wolf (2004) shrinkage toward constant correlation, in place; returns it (R,).
-
-    ``cov`` holds the biased sample covariance; equals ``covCor.m`` of Ledoit & Wolf:
-    target ``F_ij = rbar * sd_i * sd_j`` (``F_ii = var_i``), intensity
-    ``clip((phi - rho) / gamma / n, 0, 1)``.
-    """
-    n_dec = cov.shape[0]
-    shrink = np.zeros(n_dec)
-    for r in range(n_dec):
-        idx = _included(include[r])
-        p = idx.shape[0]
-        n = n_obs[r]
-        if p < 2 or n <= 0:
-            continue
-        c = cov[r]
-        corr_sum = 0.0
-        fro2 = 0.0
-        var2 = 0.0
-        sss = 0.0
-        for i in idx:
-            var2 += c[i, i] * c[i, i]
-            for j in idx:
-                sdij = np.sqrt(c[i, i] * c[j, j])
-                corr_sum += c[i, j] / sdij
-                fro2 += c[i, j] * c[i, j]
-                sss += sdij * c[i, j]
-        rbar = (corr_sum - p) / (p * (p - 1))
-        gamma = 0.0
-        for i in idx:
-            for j in idx:
-                if i != j:
-                    g = c[i, j] - rbar * np.sqrt(c[i, i] * c[j, j])
-                    gamma += g * g
-        phi = q[r, 0] / n - fro2
-        rho = (q[r, 1] / n - var2) + rbar * ((q[r, 2] - q[r, 1]) / n - (sss - var2))
-        s = 0.0
-        if gamma > 0.0:
-            s = min(1.0, max(0.0, (phi - rho) / gamma / n))
-        shrink[r] = s
-        for i in idx:
-            for j in idx:
-                if i != j:
-                    c[i, j] = s * rbar * np.sqrt(c[i, i] * c[j, j]) + (1.0 - s) * c[i, j]
-    return shrink
-
-
-@njit(cache=True, error_model="numpy")
-def _clip_psd(a):
-    vals, vecs = np.linalg.eigh(a)
-    return (vecs * np.maximum(vals, 0.0)) @ vecs.T
-
-
-@njit(cache=True, error_model="numpy")
-def min_corr_eigenvalue_nb(a):
-    """Smallest eigenvalue of the symmetric part of ``a`` on the correlation scale.
-
-    ``eigvalsh(D^-1/2 (a + a.T)/2 D^-1/2)[0]`` with ``D = diag(a)``; on the plain scale when
-    a variance is not positive.
-    """
-    n = a.shape[0]
-    s = np.empty(n)
-    scaled = True
-    for i in range(n):
-        if not a[i, i] > 0.0:
-            scaled = False
-        s[i] = np.sqrt(a[i, i]) if a[i, i] > 0.0 else 1.0
-    b = np.empty((n, n))
-    for i in range(n):
-        for j in range(n):
-            v = 0.5 * (a[i, j] + a[j, i])
-            b[i, j] = v / (s[i] * s[j]) if scaled else v
-    return np.linalg.eigvalsh(b)[0]
-
-
-@njit(cache=True, error_model="numpy")
-def is_psd_nb(a, tol):
-    """True when ``(a + a.T) / 2`` is PSD up to ``tol`` on the correlation scale.
-
-    A Cholesky factorization of ``C + tol * I`` (``C`` the correlation-scaled matrix)
-    succeeds: a third of the work of the eigenvalues. Non-positive variances: False.
-    """
-    n = a.shape[0]
-    b = np.empty((n, n))
-    for i in range(n):
-        if not a[i, i] > 0.0:
-            return False
-    for i in range(n):
-        for j in range(n):
-            b[i, j] = 0.5 * (a[i, j] + a[j, i]) / np.sqrt(a[i, i] * a[j, j])
-        b[i, i] += tol
-    try:
-        np.linalg.cholesky(b)
-    except Exception:  # numpy's LinAlgError: not positive definite
-        return False
-    return True
-
-
-@njit(cache=True, error_model="numpy")
-def nearest_psd_nb(a, max_iter, tol):
-    """Nearest PSD matrix with the same diagonal (Higham 2002, Dykstra-corrected).
-
-    On the correlation scale ``C = D^-1/2 A D^-1/2``: alternate the projection onto PSD
-    matrices (eigenvalues clipped at 0) and onto unit-diagonal matrices until successive
-    iterates move less than ``tol`` (relative Frobenius), then rescale the PSD iterate to a
-    unit diagonal (a congruence, so it stays PSD) and back to ``A``'s variances. Where a
-    variance is not positive the answer is the plain eigenvalue clip of ``(A + A.T) / 2``
-    (Higham 1988). Returns ``(X, iterations)``.
-    """
-    n = a.shape[0]
-    sym = 0.5 * (a + a.T)
-    s = np.empty(n)
-    for i in range(n):
-        if not sym[i, i] > 0.0:
-            return _clip_psd(sym), 0
-        s[i] = np.sqrt(sym[i, i])
-    y = sym / np.outer(s, s)
-    ds = np.zeros((n, n))
-    x = y.copy()
-    it = 0
-    while it < max_iter:
-        it += 1
-        rr = y - ds
-        x = _clip_psd(rr)
-        ds = x - rr
-        step = 0.0
-        norm = 0.0
-        for i in range(n):
-            for j in range(n):
-                v = 1.0 if i == j else x[i, j]
-                step += (v - y[i, j]) ** 2
-                norm += v * v
-                y[i, j] = v
-        if np.sqrt(step) <= tol * np.sqrt(norm):
-            break
-    d = np.empty(n)
-    for i in range(n):
-        d[i] = s[i] / np.sqrt(x[i, i]) if x[i, i] > 0.0 else 0.0
-    return x * np.outer(d, d), it
-
-
-@njit(cache=True, error_model="numpy")
-def repair_psd_nb(cov, include, tol, max_iter, conv_tol):
-    """Replace each indefinite included block of ``cov`` (R, N, N) by its nearest PSD, in place.
-
-    A block counts as indefinite when :func:`min_corr_eigenvalue_nb` is below ``-tol``.
-    Returns a (R,) bool array, True where a block was repaired.
-    """
-    n_dec = cov.shape[0]
-    repaired = np.zeros(n_dec, np.bool_)
-    for r in range(n_dec):
-        idx = _included(include[r])
-        p = idx.shape[0]
-        if p == 0:
-            continue
-        sub = np.empty((p, p))
-        for a in range(p):
-            for b in range(p):
-                sub[a, b] = cov[r, idx[a], idx[b]]
-        if is_psd_nb(sub, tol):
-            continue
-        fixed, _ = nearest_psd_nb(sub, max_iter, conv_tol)
-        for a in range(p):
-            for b in range(p):
-                cov[r, idx[a], idx[b]] = fixed[a, b]
-        repaired[r] = True
-    return repaired
 
 
 @njit(cache=True, error_model="numpy")

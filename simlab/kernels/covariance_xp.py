@@ -1,4 +1,5 @@
-"""The covariance kernels of :mod:`simlab.kernels.covariance` written against ``xp``.
+"""The covariance kernels written against ``xp``: twins of :mod:`simlab.kernels.covariance`,
+:mod:`simlab.kernels.shrinkage` and :mod:`simlab.kernels.nearest_psd`.
 
 Same arguments, same results (to rounding) as the ``_nb`` kernels, on numpy or cupy arrays
 (the namespace comes from the inputs, :func:`simlab.kernels._xp.get_xp`). Where the CPU
@@ -163,7 +164,7 @@ def _masked_stats(cov, include):
 
 
 def shrink_identity_xp(cov, include, n_obs, q):
-    """Twin of :func:`simlab.kernels.covariance.shrink_identity_nb`: (shrunk cov, shrinkage)."""
+    """Twin of :func:`simlab.kernels.shrinkage.shrink_identity_nb`: (shrunk cov, shrinkage)."""
     xp, mask, s, p, var = _masked_stats(cov, include)
     live = (p >= 2) & (n_obs > 0)
     p_ = xp.where(live, p, 2.0)
@@ -181,7 +182,7 @@ def shrink_identity_xp(cov, include, n_obs, q):
 
 
 def shrink_constant_correlation_xp(cov, include, n_obs, q):
-    """Twin of :func:`simlab.kernels.covariance.shrink_constant_correlation_nb`."""
+    """Twin of :func:`simlab.kernels.shrinkage.shrink_constant_correlation_nb`."""
     xp, mask, s, p, var = _masked_stats(cov, include)
     live = (p >= 2) & (n_obs > 0)
     p_ = xp.where(live, p, 2.0)
@@ -211,7 +212,7 @@ def _clip_psd(a):
 
 
 def min_corr_eigenvalue_xp(a):
-    """Twin of :func:`simlab.kernels.covariance.min_corr_eigenvalue_nb` for (..., N, N)."""
+    """Twin of :func:`simlab.kernels.nearest_psd.min_corr_eigenvalue_nb` for (..., N, N)."""
     xp = get_xp(a)
     sym = 0.5 * (a + xp.swapaxes(a, -1, -2))
     d = xp.diagonal(sym, axis1=-2, axis2=-1)
@@ -221,7 +222,7 @@ def min_corr_eigenvalue_xp(a):
 
 
 def nearest_psd_xp(a, max_iter, tol):
-    """Twin of :func:`simlab.kernels.covariance.nearest_psd_nb` for one (N, N) matrix."""
+    """Twin of :func:`simlab.kernels.nearest_psd.nearest_psd_nb` for one (N, N) matrix."""
     xp = get_xp(a)
     sym = 0.5 * (a + a.T)
     d = xp.diagonal(sym)
@@ -250,7 +251,7 @@ def nearest_psd_xp(a, max_iter, tol):
 
 
 def repair_psd_xp(cov, include, tol, max_iter, conv_tol):
-    """Twin of :func:`simlab.kernels.covariance.repair_psd_nb`: (repaired cov, flags (R,))."""
+    """Twin of :func:`simlab.kernels.nearest_psd.repair_psd_nb`: (repaired cov, flags (R,))."""
     xp = get_xp(cov)
     out = cov.copy()
     repaired = xp.zeros(cov.shape[0], dtype=bool)

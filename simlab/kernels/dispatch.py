@@ -6,7 +6,9 @@ kernels that implement it, and one entry function that resolves the backend
 the table names, and returns host numpy arrays with the :class:`Support` record. To add a
 family: write its table and entry below its own section header; nothing else here changes.
 
-Covariance: :func:`covariance_batch`.
+Covariance: :func:`covariance_batch`. The QP solver keeps the same pattern (a table
+``QP_BACKENDS`` and one entry, :func:`simlab.kernels.qp_solve.solve_qp`) in a module of its
+own, with its settings, warm-start state and result.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from simlab.kernels import covariance as cov_nb
 from simlab.kernels import covariance_xp as cov_xp
+from simlab.kernels import nearest_psd, shrinkage
 from simlab.kernels._support import Support, resolve_backend
 from simlab.kernels._xp import cupy_module, to_numpy
 
@@ -55,15 +58,15 @@ def _nb_window_cov(x, obs, sel, rows, starts, decay, include, ddof, pairwise, ad
 
 
 def _nb_repair(cov, include, tol, max_iter, conv_tol):
-    return cov, cov_nb.repair_psd_nb(cov, include, tol, max_iter, conv_tol)
+    return cov, nearest_psd.repair_psd_nb(cov, include, tol, max_iter, conv_tol)
 
 
 _NUMBA = CovarianceOps(
     window_cov=_nb_window_cov,
     window_counts=cov_nb.window_counts_nb,
     window_quartics=cov_nb.window_quartics_nb,
-    shrink={"ledoit_wolf": _nb_in_place(cov_nb.shrink_identity_nb),
-            "ledoit_wolf_cc": _nb_in_place(cov_nb.shrink_constant_correlation_nb)},
+    shrink={"ledoit_wolf": _nb_in_place(shrinkage.shrink_identity_nb),
+            "ledoit_wolf_cc": _nb_in_place(shrinkage.shrink_constant_correlation_nb)},
     repair_psd=_nb_repair,
 )
 _XP = CovarianceOps(

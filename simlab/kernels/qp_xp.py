@@ -18,10 +18,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from simlab.kernels.qp import (
+from simlab.kernels.qp_codes import (
+    ABOVE,
+    AT_HI,
+    AT_LO,
+    BELOW,
     DIV_TOL,
     DUAL_INFEASIBLE,
     EQ_SCALE,
+    FIXED,
+    FREE,
+    KINK,
     MAX_ITER,
     NON_CONVEX,
     NON_FINITE,
@@ -44,7 +51,6 @@ from simlab.kernels.qp import (
     SOLVED,
 )
 
-_FREE, _AT_LO, _AT_HI, _FIXED, _KINK, _ABOVE, _BELOW = range(7)
 _RUNNING = -1
 
 
@@ -167,7 +173,7 @@ def _step(Linv, cq, ckap, U, rho_vec, sigma, alpha, lo, hi, w0, l, u, x, z, y, x
 
 
 def _residuals(cP, cq, U, e, x, z, y, xp):
-    """(K, 10) residuals and norms in the order of ``_residuals_nb``."""
+    """(K, 10) residuals and norms in the order of :func:`simlab.kernels.qp_linalg.residuals_nb`."""
     n = x.shape[1]
     Px = _mv(cP, x, xp)
     Ux = _mv(U, x, xp)
@@ -227,17 +233,17 @@ def _dual_infeasible(cP, cq, ckap, U, lo, hi, l, u, dx, eps, xp):
 
 
 def _active_set(z, y, rho_vec, lo, hi, w0, ckap, l, u, xp):
-    """(K, N + m) active-set codes, as ``_active_set_nb``."""
+    """(K, N + m) active-set codes, as :func:`simlab.kernels.qp_polish.active_set_nb`."""
     n = lo.shape[1]
     v = z + y / rho_vec
     vw, t = v[:, :n], ckap / rho_vec[:, :n]
     d = vw - w0
-    code = xp.where(d > t, _ABOVE, xp.where(d < -t, _BELOW, _KINK))
+    code = xp.where(d > t, ABOVE, xp.where(d < -t, BELOW, KINK))
     p = xp.where(d > t, vw - t, xp.where(d < -t, vw + t, w0))
-    code = xp.where(t > 0.0, code, _FREE)
+    code = xp.where(t > 0.0, code, FREE)
     p = xp.where(t > 0.0, p, vw)
-    code = xp.where(p < lo, _AT_LO, xp.where(p > hi, _AT_HI, code))
-    code = xp.where(lo == hi, _FIXED, code)
+    code = xp.where(p < lo, AT_LO, xp.where(p > hi, AT_HI, code))
+    code = xp.where(lo == hi, FIXED, code)
     vu = v[:, n:]
     rows = xp.where(l == u, 3, xp.where(vu < l, 1, xp.where(vu > u, 2, 0)))
     return xp.concatenate([code, rows], axis=1)
@@ -250,12 +256,12 @@ def _subgradient_range(z, lo, hi, center, kap, xp):
 
 
 def _polish(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_admm, xp):
-    """Batched ``_polish_nb``: returns (failed (K,), w, z, y, residuals (K, 10))."""
+    """Batched :func:`simlab.kernels.qp_polish.polish_nb`: returns (failed (K,), w, z, y, residuals (K, 10))."""
     n = cq.shape[1]
     cw, cr = code[:, :n], code[:, n:]
-    free = (cw == _FREE) | (cw == _ABOVE) | (cw == _BELOW)
-    val = xp.where((cw == _AT_LO) | (cw == _FIXED), lo, xp.where(cw == _AT_HI, hi, xp.where(cw == _KINK, w0, 0.0)))
-    sgn = xp.where(cw == _ABOVE, 1.0, xp.where(cw == _BELOW, -1.0, 0.0))
+    free = (cw == FREE) | (cw == ABOVE) | (cw == BELOW)
+    val = xp.where((cw == AT_LO) | (cw == FIXED), lo, xp.where(cw == AT_HI, hi, xp.where(cw == KINK, w0, 0.0)))
+    sgn = xp.where(cw == ABOVE, 1.0, xp.where(cw == BELOW, -1.0, 0.0))
     act = cr > 0
     y_ref = xp.where(cr == 1, xp.minimum(y_admm[:, n:], 0.0),
                      xp.where(cr == 2, xp.maximum(y_admm[:, n:], 0.0), y_admm[:, n:]))
@@ -300,7 +306,7 @@ def _polish(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, n_refine, y_admm,
 
 def _row_duals(U, cr, lonely, g, y_u, a, b, xp):
     """Duals of active rows without a free weight, moved into the range their members
-    accept (row by row, as ``_polish_nb``); returns (y_u, g)."""
+    accept (row by row, as ``polish_nb``); returns (y_u, g)."""
     for j in range(cr.shape[1]):
         Uj = xp.broadcast_to(U[:, j, :], g.shape)
         member = Uj != 0.0

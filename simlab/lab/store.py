@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 import yaml
 
-import simlab
 from simlab.analysis import plots
 from simlab.analysis import report as html_report
 from simlab.errors import ConfigError
@@ -115,7 +114,7 @@ def run_record(result, git: dict | None = None) -> dict:
         "n_assets": len(result.assets),
         "seed": exp.seed,
         "data_seed": exp.data.seed,
-        "simlab_version": simlab.__version__,
+        "simlab_version": simlab_version(),
         "versions": package_versions(),
         "git": git,
     }
@@ -160,13 +159,21 @@ def _hash_frame(digest, frame: pd.DataFrame) -> None:
 
 def package_versions() -> dict[str, str]:
     """Python, the platform, simlab and the installed packages of :data:`PACKAGES`."""
-    out = {"python": platform.python_version(), "platform": platform.platform(), "simlab": simlab.__version__}
+    out = {"python": platform.python_version(), "platform": platform.platform(), "simlab": simlab_version()}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def simlab_version() -> str:
+    """The installed simlab's version (its package metadata)."""
+    try:
+        return metadata.version("simlab")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def git_state(where: str | Path | None = None) -> dict | None:

@@ -24,8 +24,8 @@ Solvers
 -------
 A solver has a ``name``, ``covers(problem) -> bool`` and ``solve(problem, rows) ->
 (weights, status)`` for the scenario rows it is given. :class:`NativeQP` wraps the batched
-ADMM kernel of :mod:`simlab.kernels.qp` where it is installed and covers the problem;
-:class:`CvxpyClarabel` solves one scenario at a time with cvxpy and Clarabel, reusing a
+ADMM kernel (:func:`simlab.kernels.qp_solve.solve_qp`) where it is installed and covers the
+problem; :class:`CvxpyClarabel` solves one scenario at a time with cvxpy and Clarabel, reusing a
 compiled parametrized problem per (kind, shape) so that a re-solve skips canonicalization.
 
 The fallback chain (:func:`solve`, :func:`run_chain`)
@@ -381,7 +381,7 @@ def _cvar_template(n_obs: int, n: int):
 
 
 class NativeQP:
-    """The batched ADMM kernel :func:`simlab.kernels.qp.solve_qp`, one call for all rows.
+    """The batched ADMM kernel :func:`simlab.kernels.qp_solve.solve_qp`, one call for all rows.
 
     Covers ``utility`` problems (minimum variance included) as ``P = risk_aversion * Σ``,
     ``q = -mu``, with the box, the budget row and the turnover term; ``max_sharpe`` and
@@ -404,7 +404,7 @@ class NativeQP:
     @staticmethod
     def _kernel():
         try:
-            return importlib.import_module("simlab.kernels.qp")
+            return importlib.import_module("simlab.kernels.qp_solve")
         except Exception:  # noqa: BLE001 - absent, or failing to import: the next solver answers
             return None
 

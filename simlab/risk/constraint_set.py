@@ -198,8 +198,9 @@ class ConstraintSet:
         util = group_sums(np.abs(w), ids, n_groups) / cap[:, None]
         worst = util.argmax(axis=1)
         factor = np.where(w != 0, group_factor(self.curve, util, ids), 1.0) if self._factors else 1.0
-        measure = util[np.arange(b), worst] * cap
-        return Check(name, util.max(axis=1), factor, measure, cap, worst, labels)
+        grouped = (ids >= 0).any(axis=1)  # a scenario without groups: undefined, as when alone
+        measure = np.where(grouped, util[np.arange(b), worst] * cap, np.nan)
+        return Check(name, np.where(grouped, util.max(axis=1), np.nan), factor, measure, cap, worst, labels)
 
     def _check_single_name(self, w):
         n = w.shape[1]

@@ -14,7 +14,8 @@ import pytest
 from matplotlib.image import imread
 
 import simlab
-from simlab.analysis import plots, report
+from simlab.analysis import plots, report, run_series
+from simlab.analysis.caveats import caveats
 from simlab.analysis.claims import claims_table
 from simlab.testing.builders import report_experiment
 
@@ -122,7 +123,7 @@ def test_summary_puts_the_benchmark_beside_the_scenarios(rich, rich_html):
 def test_monthly_heatmap_shows_each_scenario(rich, rich_html):
     text = section(rich_html, "monthly-returns")
     assert text.count('<table class="heatmap">') == len(rich.scenarios)
-    first = report.monthly_returns(rich.returns["top_n=4"]).iloc[0]
+    first = run_series.monthly_returns(rich.returns["top_n=4"]).iloc[0]
     month = first.drop("year").dropna()
     assert f"{100 * month.iloc[0]:.1f}</td>" in text
 
@@ -155,7 +156,7 @@ def test_many_scenarios_are_judged_on_the_best_with_the_rows_of_a_full_judgement
 
 
 def test_caveats_name_proxy_strategy_and_vix_proxy_days(rich, rich_html):
-    notes = report.caveats(rich)
+    notes = caveats(rich)
     assert any(n.startswith("Proxy strategy: value_momentum (every scenario)") for n in notes)
     diag = rich.diagnostics
     proxy = diag[(diag["key"] == "vix_proxy") & (diag["scenario"] == "top_n=3")]
@@ -170,13 +171,13 @@ def test_caveats_name_proxy_strategy_and_vix_proxy_days(rich, rich_html):
 def test_survivorship_caveat_of_the_data_is_shown(plain):
     plain.market.provenance["caveats"] = ["survivorship bias: the stocks are today's survivors"]
     try:
-        assert report.caveats(plain)[0] == "Data: survivorship bias: the stocks are today's survivors"
+        assert caveats(plain)[0] == "Data: survivorship bias: the stocks are today's survivors"
     finally:
         del plain.market.provenance["caveats"]
 
 
 def test_regime_labels_are_held_between_decisions(rich):
-    label, names = report.regime_labels(rich, "top_n=3")
+    label, names = run_series.regime_labels(rich, "top_n=3")
     assert label.index.equals(rich.dates)
     diag = rich.diagnostics
     decided = diag[(diag["key"] == "regime") & (diag["scenario"] == "top_n=3")].set_index("date")["value"]
@@ -188,15 +189,15 @@ def test_regime_labels_are_held_between_decisions(rich):
 
 
 def test_utilization_collects_every_util_key(rich):
-    util = report.utilization(rich, "top_n=4")
+    util = run_series.utilization(rich, "top_n=4")
     keys = {k.removeprefix("util_") for k in rich.diagnostics["key"].unique() if k.startswith("util_")}
     assert set(util.columns) == keys
     assert util.index.equals(rich.dates)
 
 
 def test_utilization_is_none_without_constraints(plain):
-    assert report.utilization(plain, plain.scenarios[0]) is None
-    assert report.regime_labels(plain, plain.scenarios[0]) == (None, {})
+    assert run_series.utilization(plain, plain.scenarios[0]) is None
+    assert run_series.regime_labels(plain, plain.scenarios[0]) == (None, {})
 
 
 # --- what the sections draw ------------------------------------------------------------------
@@ -205,7 +206,7 @@ def test_utilization_is_none_without_constraints(plain):
 def test_rolling_sharpe_matches_the_direct_formula():
     rng = np.random.default_rng(0)
     r = pd.Series(rng.normal(5e-4, 0.01, 400), index=pd.bdate_range("2020-01-01", periods=400))
-    out = report.rolling_sharpe(r, window=252, risk_free=0.02)
+    out = run_series.rolling_sharpe(r, window=252, risk_free=0.02)
     assert out.iloc[:251].isna().all()
     window = r.iloc[148:400] - (1.02 ** (1 / 252) - 1)
     assert out.iloc[-1] == pytest.approx(window.mean() / window.std(ddof=1) * np.sqrt(252), rel=1e-10)
@@ -213,7 +214,7 @@ def test_rolling_sharpe_matches_the_direct_formula():
 
 def test_monthly_returns_compound_within_months():
     dates = pd.to_datetime(["2021-01-04", "2021-01-05", "2021-02-01", "2022-03-01"])
-    table = report.monthly_returns(pd.Series([0.1, 0.1, -0.5, 0.2], index=dates))
+    table = run_series.monthly_returns(pd.Series([0.1, 0.1, -0.5, 0.2], index=dates))
     assert table.loc[2021, 1] == pytest.approx(0.21)
     assert table.loc[2021, 2] == pytest.approx(-0.5)
     assert np.isnan(table.loc[2021, 3])
@@ -223,11 +224,11 @@ def test_monthly_returns_compound_within_months():
 
 def test_turnover_and_costs_follow_the_metrics_conventions(plain):
     nav, traded, costs = plain.nav, plain.daily_traded_value(), plain.daily_costs()
-    turnover = report.trailing_turnover(traded, nav, window=len(nav))
+    turnover = run_series.trailing_turnover(traded, nav, window=len(nav))
     days = len(nav)
     annual = plain.metrics()["annual_turnover"].iloc[0]
     assert turnover.iloc[-1, 0] * 252 / days == pytest.approx(annual, rel=1e-9)
-    paid = report.cumulative_costs(costs, nav)
+    paid = run_series.cumulative_costs(costs, nav)
     assert paid.iloc[-1, 0] * 252 / days == pytest.approx(plain.metrics()["cost_drag"].iloc[0], rel=1e-9)
 
 

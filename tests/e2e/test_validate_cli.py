@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 import simlab
-from simlab.analysis.claims import validate
 from simlab.cli import main
+from simlab.lab.validate import validate
 
 PRODUCTION = "configs/experiments/production_value_momentum.yaml"
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import simlab
-from simlab.analysis import report
+from simlab.analysis.caveats import caveats
+from simlab.analysis.run_series import utilization
 from simlab.contract.roles import FALLBACK, PROXY, UTILIZATION, Role, role_of
 from simlab.contract.step import HOLD, Step
 from simlab.portfolio.allocators_risk import MinVariance
@@ -57,10 +58,10 @@ def test_the_engine_records_each_declared_role(register_temporarily):
 def test_the_report_reads_roles(register_temporarily):
     register_temporarily("step", "_declared")(_Declared)
     res = simlab.run({"data": DATA, "pipeline": [{"type": "equal_weight"}, {"type": "_declared"}]})
-    util = report.utilization(res, res.scenarios[0])
+    util = utilization(res, res.scenarios[0])
     assert sorted(util.columns) == ["gauge", "load_x"]  # util_unclaimed declares no role
     assert np.nanmax(util["gauge"]) == pytest.approx(0.5)
-    fallbacks = [note for note in report.caveats(res) if note.startswith("Fallback")]
+    fallbacks = [note for note in caveats(res) if note.startswith("Fallback")]
     assert len(fallbacks) == 1 and "went_to_plan_b" in fallbacks[0]
 
 
@@ -68,4 +69,4 @@ def test_a_table_without_roles_reports_none(register_temporarily):
     register_temporarily("step", "_declared")(_Declared)
     res = simlab.run({"data": DATA, "pipeline": [{"type": "equal_weight"}, {"type": "_declared"}]})
     res.__dict__["diagnostics"] = res.diagnostics.drop(columns="role")  # a run saved before roles
-    assert report.utilization(res, res.scenarios[0]) is None
+    assert utilization(res, res.scenarios[0]) is None

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from simlab.kernels import covariance as nb
 from simlab.kernels import covariance_xp as xpk
+from simlab.kernels import nearest_psd, shrinkage
 
 RTOL = 1e-10
 FAST = settings(max_examples=25, deadline=None)
@@ -215,8 +216,8 @@ def shrunk(x, rows, window, estimator):
     q_xp = xpk.window_quartics_xp(x, sel, rows, starts, mean, sd, include, max_bytes=1 << 15)
     assert_close(q, q_xp)
     assert_close(nb.window_quartics_nb(x, sel, rows, starts, mean, sd, include, False)[:, 0], q[:, 0])
-    kernel = {"identity": (nb.shrink_identity_nb, xpk.shrink_identity_xp),
-              "cc": (nb.shrink_constant_correlation_nb, xpk.shrink_constant_correlation_xp)}[estimator]
+    kernel = {"identity": (shrinkage.shrink_identity_nb, xpk.shrink_identity_xp),
+              "cc": (shrinkage.shrink_constant_correlation_nb, xpk.shrink_constant_correlation_xp)}[estimator]
     twin, twin_shrink = kernel[1](cov.copy(), include, sc[:, 0], q)
     out = cov.copy()
     shrink = kernel[0](out, include, sc[:, 0].copy(), q)
@@ -257,7 +258,7 @@ def indefinite(seed, n=8):
 def test_nearest_psd_is_psd_keeps_variances_and_matches_twin(seed):
     a = indefinite(seed)
     assert np.linalg.eigvalsh(a)[0] < 0
-    x, iterations = nb.nearest_psd_nb(a, 500, 1e-12)
+    x, iterations = nearest_psd.nearest_psd_nb(a, 500, 1e-12)
     d = np.sqrt(np.diag(a))
     assert np.linalg.eigvalsh(x / np.outer(d, d))[0] > -1e-12
     np.testing.assert_allclose(np.diag(x), np.diag(a), rtol=1e-14)
@@ -265,7 +266,7 @@ def test_nearest_psd_is_psd_keeps_variances_and_matches_twin(seed):
     assert np.abs(x - a).max() < np.abs(a).max()
     twin, _ = xpk.nearest_psd_xp(a, 500, 1e-12)
     assert_close(x, twin)
-    assert nb.is_psd_nb(x, 1e-10) and not nb.is_psd_nb(a, 1e-10)
+    assert nearest_psd.is_psd_nb(x, 1e-10) and not nearest_psd.is_psd_nb(a, 1e-10)
 
 
 def test_repair_touches_only_indefinite_included_blocks():
@@ -278,7 +279,7 @@ def test_repair_touches_only_indefinite_included_blocks():
     expected = cov.copy()
     fixed, flags = xpk.repair_psd_xp(cov.copy(), include, 1e-10, 300, 1e-12)
     out = cov.copy()
-    flags_nb = nb.repair_psd_nb(out, include, 1e-10, 300, 1e-12)
+    flags_nb = nearest_psd.repair_psd_nb(out, include, 1e-10, 300, 1e-12)
     np.testing.assert_array_equal(flags_nb, [False, True, False])
     np.testing.assert_array_equal(flags, flags_nb)
     np.testing.assert_array_equal(out[0], expected[0])
@@ -289,7 +290,7 @@ def test_repair_touches_only_indefinite_included_blocks():
 
 def test_min_corr_eigenvalue_matches_twin():
     a = np.stack([indefinite(4), np.eye(8) * 2.0])
-    got = [nb.min_corr_eigenvalue_nb(m) for m in a]
+    got = [nearest_psd.min_corr_eigenvalue_nb(m) for m in a]
     np.testing.assert_allclose(got, xpk.min_corr_eigenvalue_xp(a), rtol=1e-12)
     assert got[0] < 0 and abs(got[1] - 1.0) < 1e-14
 

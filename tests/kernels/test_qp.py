@@ -7,17 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from simlab.kernels.qp import (
+from simlab.kernels.qp_codes import (
     DUAL_INFEASIBLE,
     MAX_ITER,
     NON_CONVEX,
     NON_FINITE,
     SOLVED,
     STATUS_NAMES,
-    ADMMSettings,
-    QPState,
-    solve_qp,
 )
+from simlab.kernels.qp_solve import ADMMSettings, QPState, solve_qp
 
 # --------------------------------------------------------------------------- references and problems
 
@@ -251,6 +249,19 @@ def test_warm_start_cuts_iterations_on_slowly_changing_problems():
     assert np.all(cold.status == SOLVED)
     np.testing.assert_allclose(np.array(warm_w), cold.w, atol=1e-8)
     assert cold.iterations[1:].sum() > 0 and sum(warm_iters[1:]) < 0.5 * cold.iterations[1:].sum()
+
+
+def test_a_problem_without_a_saved_solve_starts_cold():
+    """A state row with rho 0 (a scenario not solved before) is a cold start, not an error."""
+    kw = _batch()
+    cold = solve_qp(**kw)
+    state = QPState(*(np.array(a, copy=True) for a in (cold.state.x, cold.state.z, cold.state.y, cold.state.rho)))
+    for a in (state.x, state.z, state.y, state.rho):
+        a[1] = 0.0
+    mixed = solve_qp(**kw, state=state)
+    assert mixed.status[1] == SOLVED
+    np.testing.assert_array_equal(mixed.w[1], cold.w[1])
+    assert mixed.iterations[1] == cold.iterations[1]
 
 
 def test_state_is_not_modified_and_must_fit():

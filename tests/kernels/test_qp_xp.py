@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simlab.kernels._support import gpu_problem
-from simlab.kernels.qp import ADMMSettings, solve_qp
+from simlab.kernels.qp_solve import ADMMSettings, solve_qp
 
 
 def _psd(rng, k, n):

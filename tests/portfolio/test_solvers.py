@@ -193,7 +193,7 @@ def test_native_kernel_agrees_with_cvxpy():
     gaps here, the ADMM kernel polished); the default Clarabel gap (1e-8 on a flat
     minimum-variance objective) alone would move weights by ~1e-4."""
     if not solvers.NATIVE.covers(problem()):
-        pytest.skip("simlab.kernels.qp is not importable")
+        pytest.skip("simlab.kernels.qp_solve is not importable")
     b, n = 12, 15
     rng = np.random.default_rng(4)
     cov = np.stack([random_cov(n, seed=s) for s in range(b)])

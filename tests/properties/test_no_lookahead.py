@@ -3,6 +3,8 @@
 The perturbation test runs an experiment, multiplies (or replaces) every price after a
 random day t, runs it again and asserts that trades, diagnostics, weights and NAV up to
 and including t are bit-identical. The point-in-time view itself refuses later rows.
+Every registered component is perturbed on its own by the ``no_lookahead`` conformance
+check (``tests/test_conformance.py``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simlab.kernels.qp import SOLVED, STATUS_NAMES, ADMMSettings, solve_qp
+from simlab.kernels.qp_codes import SOLVED, STATUS_NAMES
+from simlab.kernels.qp_solve import ADMMSettings, solve_qp
 
 cp = pytest.importorskip("cvxpy")
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simlab.kernels.qp import SOLVED, solve_qp
+from simlab.kernels.qp_codes import SOLVED
+from simlab.kernels.qp_solve import solve_qp
 
 cp = pytest.importorskip("cvxpy")
 pytestmark = pytest.mark.peers

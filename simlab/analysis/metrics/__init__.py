@@ -1,0 +1,201 @@
+"""Performance metrics over daily simple returns.
+
+Every metric is a plain function. It takes a ``pd.Series`` of returns (and gives a
+``float``) or a ``pd.DataFrame`` with one scenario per column (and gives a
+``pd.Series`` indexed by column). The work is done once on a 2-D array of shape
+``(T, B)``, vectorized over the scenario axis, so a frame of 1,000 scenarios costs
+a handful of array passes, not 1,000 Python calls.
+
+Conventions
+-----------
+Returns
+    Daily *simple* returns, ``r_t = V_t / V_{t-1} - 1``.
+Periods
+    ``periods`` is the number of return observations per year, 252 by default.
+    Annualized quantities scale a mean by ``periods`` and a standard deviation by
+    ``sqrt(periods)``.
+Missing values
+    Leading NaN rows of a column are the days before that scenario starts: they
+    are dropped, so they neither count as elapsed time (CAGR, duration, turnover)
+    nor as observations. Any other NaN is skipped as in ``empyrical``: it is left
+    out of means and deviations and counts as a zero return when returns are
+    compounded (total return, CAGR, drawdown), where it still counts as a day.
+    A column with no value at all gives NaN.
+Undefined ratios
+    A ratio whose denominator is zero or undefined (a constant series' Sharpe, a
+    Sortino without a single loss, a Calmar without a drawdown) is NaN, never
+    ``inf``, and raises no warning. A column whose values are all equal has a
+    standard deviation of exactly zero.
+Drawdown sign
+    :func:`max_drawdown` and :func:`drawdown_series` are *positive* fractions below
+    the running peak: 0.2 is a 20% fall, i.e. ``-empyrical.max_drawdown``. The peak
+    includes the starting value 1.0, so a loss on the first day is a drawdown.
+Rates
+    ``risk_free`` (:func:`sharpe`, :func:`alpha`) is an *annual* rate, converted to
+    a per-period rate as ``(1 + risk_free) ** (1 / periods) - 1``.
+    ``required_return`` (:func:`sortino`) is a *per-period* threshold, as in
+    ``empyrical.sortino_ratio``.
+Benchmark
+    A benchmark is a ``pd.Series`` (shared by every scenario) or a ``pd.DataFrame``
+    with the scenarios' columns; it is aligned on the returns' index, and a day
+    counts only where both the scenario and the benchmark have a return.
+Errors
+    Empty input (no rows or no columns) raises ``ValueError``.
+
+Shared parameters
+-----------------
+Every metric takes some of these, with these meanings; their docstrings do not repeat them.
+
+returns : Series or DataFrame
+    Daily simple returns, one scenario per column.
+benchmark_returns : Series or DataFrame
+    Benchmark daily simple returns, aligned on the returns' index (*Benchmark* above).
+risk_free : float, default 0.0
+    Annual risk-free rate, converted per period (*Rates* above).
+periods : float, default 252
+    Return observations (trading days) per year, a positive number (*Periods* above).
+nav : Series or DataFrame
+    Portfolio value at each close, the same scenarios as columns.
+traded_value : Series or DataFrame
+    Sum of absolute traded value (money) per day and scenario; dates or scenarios it
+    does not list count as days without trades (0).
+costs : Series or DataFrame
+    Money paid in costs per day and scenario; dates or scenarios it does not list
+    count as 0.
+
+Families
+--------
+The metrics live in modules by family and are all importable from here:
+:mod:`~simlab.analysis.metrics.returns` (total return, CAGR, volatility, Sharpe, Sortino,
+hit rate), :mod:`~simlab.analysis.metrics.drawdowns` (drawdowns, Calmar),
+:mod:`~simlab.analysis.metrics.relative` (against a benchmark) and
+:mod:`~simlab.analysis.metrics.trading` (turnover and costs). :func:`summary` puts them
+all in one table.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from simlab.analysis.metrics._arrays import Returns
+from simlab.analysis.metrics.drawdowns import calmar, drawdown_series, max_drawdown, max_drawdown_duration
+from simlab.analysis.metrics.relative import active_return, alpha, beta, information_ratio, tracking_error
+from simlab.analysis.metrics.returns import annual_volatility, cagr, hit_rate, sharpe, sortino, total_return
+from simlab.analysis.metrics.trading import annual_turnover, cost_drag, total_costs
+
+__all__ = [
+    "active_return",
+    "alpha",
+    "annual_turnover",
+    "annual_volatility",
+    "beta",
+    "cagr",
+    "calmar",
+    "cost_drag",
+    "drawdown_series",
+    "hit_rate",
+    "information_ratio",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "sharpe",
+    "sortino",
+    "summary",
+    "total_costs",
+    "total_return",
+    "tracking_error",
+]
+
+
+# ----------------------------------------------------------------------------
+# Summary table
+# ----------------------------------------------------------------------------
+
+
+def _as_frame(returns: Returns) -> pd.DataFrame:
+    """A returns frame; a Series becomes one column named after it (or ``portfolio``)."""
+    if isinstance(returns, pd.Series):
+        return returns.to_frame(returns.name if returns.name is not None else "portfolio")
+    if isinstance(returns, pd.DataFrame):
+        return returns
+    raise TypeError(f"returns must be a pandas Series or DataFrame, got {type(returns).__name__}")
+
+
+def _as_same_kind(values: Returns, returns: Returns, frame: pd.DataFrame) -> Returns:
+    """With Series returns, a Series of trading data becomes ``frame``'s one column."""
+    if isinstance(returns, pd.Series) and isinstance(values, pd.Series):
+        return values.to_frame(frame.columns[0])
+    return values
+
+
+def summary(
+    returns: Returns,
+    *,
+    benchmark_returns: pd.Series | None = None,
+    traded_value: Returns | None = None,
+    costs: Returns | None = None,
+    nav: Returns | None = None,
+    risk_free: float = 0.0,
+    periods: float = 252,
+) -> pd.DataFrame:
+    """All metrics in one table, one row per scenario.
+
+    The parameters are the shared ones (module docstring); here is what each does in the table.
+
+    Parameters
+    ----------
+    returns : Series or DataFrame
+        A Series is one scenario named after the Series, or ``portfolio``.
+    benchmark_returns : Series, optional
+        Adds ``active_return``, ``tracking_error``, ``information_ratio``, ``beta``.
+    traded_value : Series or DataFrame, optional
+        Adds ``annual_turnover``. Needs ``nav``.
+    costs : Series or DataFrame, optional
+        Adds ``total_costs`` and ``cost_drag``. Needs ``nav``.
+    nav : Series or DataFrame, optional
+        Turns traded value and costs into fractions of NAV.
+    risk_free : float
+        For the Sharpe ratio.
+    periods : float
+        For every annualized metric.
+
+    Returns
+    -------
+    DataFrame
+        Index ``scenario`` (the columns of ``returns``); columns ``total_return,
+        cagr, annual_volatility, sharpe, sortino, calmar, max_drawdown,
+        max_drawdown_duration, hit_rate``, then, when their inputs are given,
+        ``annual_turnover``, ``total_costs, cost_drag``, and
+        ``active_return, tracking_error, information_ratio, beta``.
+    """
+    frame = _as_frame(returns)
+    if (traded_value is not None or costs is not None) and nav is None:
+        raise ValueError("summary needs nav to turn traded_value or costs into fractions of NAV")
+    columns = {
+        "total_return": total_return(frame),
+        "cagr": cagr(frame, periods),
+        "annual_volatility": annual_volatility(frame, periods),
+        "sharpe": sharpe(frame, risk_free, periods),
+        "sortino": sortino(frame, 0.0, periods),
+        "calmar": calmar(frame, periods),
+        "max_drawdown": max_drawdown(frame),
+        "max_drawdown_duration": max_drawdown_duration(frame),
+        "hit_rate": hit_rate(frame),
+    }
+    if nav is not None:
+        nav_frame = _as_same_kind(nav, returns, frame)
+        if traded_value is not None:
+            tv = _as_same_kind(traded_value, returns, frame)
+            columns["annual_turnover"] = annual_turnover(tv, nav_frame, periods)
+        if costs is not None:
+            paid = _as_same_kind(costs, returns, frame)
+            columns["total_costs"] = total_costs(paid)
+            columns["cost_drag"] = cost_drag(paid, nav_frame, periods)
+    if benchmark_returns is not None:
+        columns["active_return"] = active_return(frame, benchmark_returns)
+        columns["tracking_error"] = tracking_error(frame, benchmark_returns, periods)
+        columns["information_ratio"] = information_ratio(frame, benchmark_returns, periods)
+        columns["beta"] = beta(frame, benchmark_returns)
+    table = pd.DataFrame({key: col.reindex(frame.columns) for key, col in columns.items()})
+    table.index.name = "scenario"
+    return table
+
