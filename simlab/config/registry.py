@@ -38,6 +38,7 @@ ENTRY_POINT_GROUP = "simlab.components"
 _REGISTRIES: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
 _ADAPTERS: dict[type, pydantic.TypeAdapter] = {}
 _loaded: set[str] = set()  # entry points already imported
+_discovered = False  # the entry points were read (reading them costs milliseconds: once per process)
 
 
 def register(kind: str, key: str):
@@ -81,6 +82,9 @@ def _check_component(cls: type, kind: str, key: str) -> None:
 
 def _ensure_loaded() -> None:
     """Import every module declared in the ``simlab.components`` entry-point group, once."""
+    global _discovered
+    if _discovered:
+        return
     points = metadata.entry_points(group=ENTRY_POINT_GROUP)
     if not points:
         raise SimlabError(
@@ -91,11 +95,13 @@ def _ensure_loaded() -> None:
         if point.value not in _loaded:
             point.load()
             _loaded.add(point.value)
+    _discovered = True
 
 
 def refresh() -> None:
-    """Forget which entry points were loaded, so that newly installed plugins are found."""
-    _loaded.clear()
+    """Read the entry points again on the next lookup, so that newly installed plugins are found."""
+    global _discovered
+    _discovered = False
 
 
 def registry(kind: str) -> dict[str, type]:

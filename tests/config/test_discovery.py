@@ -43,6 +43,7 @@ def test_a_third_party_module_plugs_in_through_its_entry_point(monkeypatch, tmp_
     point = metadata.EntryPoint(name="plugin", value="simlab_test_plugin", group=registry.ENTRY_POINT_GROUP)
     builtins = tuple(metadata.entry_points(group=registry.ENTRY_POINT_GROUP))
     monkeypatch.setattr(registry.metadata, "entry_points", lambda group: (*builtins, point))
+    registry.refresh()  # as after installing a plugin in a running session
     assert "simlab_test_plugin" not in sys.modules and "plugin_hold" not in registry._REGISTRIES["step"]
     try:
         assert registry.registry("step")["plugin_hold"].__module__ == "simlab_test_plugin"
