@@ -30,7 +30,8 @@ Checks, by kind (names in :data:`CHECKS`):
     A flat dict of str -> a number or bool, or a numeric/bool array (B,) or (B, N).
 ``batch`` (step, cost)
     One call on B scenarios whose numeric fields differ (arrays (B,)) equals B separate
-    calls with scalar fields, bit for bit.
+    calls with scalar fields, to a relative 1e-12 (:data:`simlab.testing.harness.BATCH_RTOL`:
+    a sum over a batch may round in another order).
 ``deterministic``
     The same inputs and seed give the same bits twice.
 ``str_round_trip`` (step)
