@@ -19,7 +19,7 @@ CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["import
 
 @pytest.fixture(scope="module")
 def graph():
-    return grimp.build_graph("simlab", "strategies")
+    return grimp.build_graph("simlab", "strategies", cache_dir=None)
 
 
 def test_import_linter_contracts_are_kept(monkeypatch):
