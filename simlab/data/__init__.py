@@ -1,4 +1,6 @@
-"""Market data: the container, loaders for real and synthetic data, and validation.
+"""Layer 1: market data: the container, loaders for real and synthetic data, and validation.
+
+Imports only ``errors`` below it.
 
 >>> from simlab.data import load
 >>> md = load("builtin:sp500_20")          # doctest: +SKIP

@@ -1,4 +1,4 @@
-"""Numerical hot paths as pure array functions.
+"""Layer 0: numerical hot paths as pure array functions (above ``errors`` only).
 
 The contract: arrays and scalars in, arrays and scalars out; no pandas, config, logging or
 I/O. CPU kernels are numba ``@njit(cache=True)`` and end in ``_nb``; an array-namespace

@@ -1,4 +1,11 @@
-"""Allocators, sizing and rebalancing policies: the Steps that decide the target weights."""
+"""Layer 3: allocators, sizing and rebalancing policies: the Steps that decide the target weights.
+
+``allocators`` (phase 1 rules), ``allocators_risk`` (phase 2, risk-based), ``allocators_opt``
+and ``solvers`` (phase 3 optimizers with their fallback chain), ``optimize`` (the same
+estimators as plain functions on pandas objects), ``sizing``, ``policies`` (drift band,
+cooldown, signal change, trade threshold) and ``calendar`` (the decision days).
+Importing the package registers its components (the ``simlab.components`` entry point).
+"""
 
 from simlab.portfolio import allocators  # noqa: F401  (registers the allocator Steps)
 from simlab.portfolio import allocators_risk  # noqa: F401  (registers the phase-2 allocator Steps)

@@ -1,4 +1,4 @@
-"""Risk Steps and the regime detectors they read.
+"""Layer 3: risk Steps and the regime detectors they read.
 
 - :mod:`~simlab.risk.regime`: regime detectors (the ``detector`` registry kind: VIX
   threshold, realized-volatility percentile, trend, hidden Markov model) and the regime

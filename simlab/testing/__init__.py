@@ -1,4 +1,4 @@
-"""Test helpers for simlab and its plugins: builders, assertions, and the conformance checks.
+"""Layer 6: test helpers for simlab and its plugins: builders, assertions, and the conformance checks.
 
 ``check_component(kind, key)`` runs the component contract's checks on one registered
 component (see :mod:`simlab.testing.conformance`); ``checks_for(kind, key)`` lists them
