@@ -1,6 +1,6 @@
 """Layer 3: cost models, one per module, each registered under the ``cost`` kind.
 
-``base`` (the CostModel protocol and ``none``), ``flat``, ``spread``, ``sqrt_impact``,
+``base`` (the CostModel protocol, NoCost), ``flat`` (and ``none``), ``spread``, ``sqrt_impact``,
 ``borrow`` and ``composite``. A model reads the :class:`~simlab.contract.cost.CostContext`
 the execution layer builds; the two packages do not import each other.
 Importing the package registers its components (the ``simlab.components`` entry point).
