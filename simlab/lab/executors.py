@@ -18,6 +18,12 @@ cannot stop a sweep.
 
 :class:`Progress` is the progress display: a tqdm bar when tqdm is installed, else a
 counter line on stderr.
+
+Workers never outlive the sweep: each one watches the process that started it
+(:func:`watch_parent`) and exits within a second of its death, a ``kill -9`` included.
+A Dask cluster the executor starts gives each worker an equal share of this machine's memory
+(Dask's default share is by CPU, which on a machine with many cores and little memory
+restarts a worker mid-variant and fails the variant with ``KilledWorker``).
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,6 +44,49 @@ from simlab.errors import ConfigError
 
 # imported once by the fork server (and by Dask workers at start): simlab and its components
 PRELOAD = ["simlab.lab.sweep", "simlab.costs", "simlab.portfolio", "simlab.risk", "strategies"]
+
+
+PARENT_POLL_SECONDS = 0.5
+
+
+def watch_parent(parent_pid: int | None = None) -> None:
+    """Exit this process (status 1) soon after ``parent_pid`` (default: its parent) is gone.
+
+    A daemon thread polls every :data:`PARENT_POLL_SECONDS`: the process is orphaned when its
+    parent id changes (the parent died and it was re-parented) or ``parent_pid`` no longer
+    exists. ``os._exit`` skips cleanup on purpose: there is nobody left to report to.
+    """
+    ppid = os.getppid()
+    watched = parent_pid or ppid
+
+    def poll() -> None:
+        while True:
+            time.sleep(PARENT_POLL_SECONDS)
+            if os.getppid() != ppid or not _alive(watched):
+                os._exit(1)
+
+    threading.Thread(target=poll, name="simlab-watch-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def start_worker(parent_pid: int) -> None:
+    """Initializer of a local worker: Ctrl-C is the parent's to handle; exit with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch_parent(parent_pid)
+
+
+def dask_setup(worker) -> None:  # noqa: ARG001 - Dask's preload hook
+    """Dask preload hook: the worker exits when the process that started it dies."""
+    watch_parent()
 
 
 def default_workers(n_tasks: int | None = None) -> int:
@@ -66,10 +117,20 @@ class LocalExecutor:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def __exit__(self, exc_type, *exc) -> None:
+        """Wait for the workers; after an error or Ctrl-C, stop them at once instead."""
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        if exc_type is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
 
     def describe(self) -> dict:
         """What ran the sweep, for its record."""
@@ -81,7 +142,8 @@ class LocalExecutor:
             return
         if self._pool is None:
             workers = self.workers or default_workers(len(tasks))
-            self._pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_context())
+            self._pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_context(),
+                                             initializer=start_worker, initargs=(os.getpid(),))
         futures = {self._pool.submit(fn, task): i for i, task in enumerate(tasks)}
         for future in as_completed(futures):
             index = futures.pop(future)  # drop it once yielded: results are not kept here
@@ -100,6 +162,13 @@ def _context():
         ctx.set_forkserver_preload(PRELOAD)
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+def worker_memory_limit(n_workers: int) -> int:
+    """Bytes per worker: this machine's memory (or its cgroup limit) shared by ``n_workers``."""
+    from distributed.system import MEMORY_LIMIT
+
+    return int(MEMORY_LIMIT // max(1, n_workers))
 
 
 class DaskExecutor:
@@ -127,9 +196,10 @@ class DaskExecutor:
         if self.address:
             self._client = Client(self.address)
         else:
-            self._cluster = LocalCluster(n_workers=self.workers or default_workers(), threads_per_worker=1,
-                                         processes=True, dashboard_address=None, preload=PRELOAD,
-                                         silence_logs=logging.ERROR)
+            n = self.workers or default_workers()
+            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, preload=[*PRELOAD, __name__],
+                                         memory_limit=worker_memory_limit(n), silence_logs=logging.ERROR)
             self._client = Client(self._cluster)
         return self
 

@@ -11,7 +11,12 @@ experiments/<name>-<hash8>/
   report.md          the metrics table and the caveats
 ```
 
-``run.json`` is written last, so a folder without it is an unfinished run. Its record:
+A run folder is written whole or not at all: everything goes into a hidden temporary
+sibling (``.<name>.tmp-<pid>-<random>``), ``run.json`` last, and the sibling is renamed into
+place (:func:`replace_folder`); an earlier run in the same folder is moved aside and removed
+only after that. A run killed while saving leaves the previous folder as it was (or nothing)
+and at most a hidden sibling, which :func:`list_runs` never lists. A folder that holds anything
+but a run's files is never replaced (:func:`check_target`). Its record:
 
 - ``config_hash``: SHA-256 of the resolved config (:meth:`simlab.Config.config_hash`);
 - ``data_hash``: SHA-256 of the market data the engine saw (:func:`data_hash`);
@@ -31,8 +36,12 @@ import fnmatch
 import hashlib
 import json
 import math
+import os
 import platform
+import secrets
+import shutil
 import subprocess
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -55,20 +64,76 @@ def run_id(result) -> str:
     return f"{result.config.name}-{result.config.config_hash()[:8]}"
 
 
+RUN_FILES = frozenset({
+    "config.yaml", "run.json", "metrics.json", "nav.parquet", "returns.parquet", "weights.parquet",
+    "trades.parquet", "diagnostics.parquet", "equity.png", "drawdown.png", "report.html", "report.md",
+    "error.json", "health.json",
+})
+
+
 def save_run(result, path=None) -> Path:
-    """Write the run folder under ``path`` (default ``experiments/<run id>``)."""
+    """Write the run folder under ``path`` (default ``experiments/<run id>``), atomically."""
     folder = Path(path) if path is not None else DEFAULT_ROOT / run_id(result)
+    check_target(folder)
     metrics = result.metrics()
     record = run_record(result, git=git_state())
-    write_tables(folder, config=result.config.to_dict(), metrics=metrics, nav=result.nav,
-                 returns=result.returns, weights=result.weights)
-    result.trades.to_parquet(folder / "trades.parquet", index=False)
-    result.diagnostics.to_parquet(folder / "diagnostics.parquet", index=False)
-    plots.plot_equity(result.nav, result.benchmark, folder / "equity.png", title=result.config.name)
-    plots.plot_drawdown(result.returns, folder / "drawdown.png", title=result.config.name)
-    (folder / "report.md").write_text(_report(result, metrics))
-    html_report.write_report(result, folder / "report.html")
-    write_record(folder, record)
+
+    def write(tmp: Path) -> None:
+        write_tables(tmp, config=result.config.to_dict(), metrics=metrics, nav=result.nav,
+                     returns=result.returns, weights=result.weights)
+        result.trades.to_parquet(tmp / "trades.parquet", index=False)
+        result.diagnostics.to_parquet(tmp / "diagnostics.parquet", index=False)
+        plots.plot_equity(result.nav, result.benchmark, tmp / "equity.png", title=result.config.name)
+        plots.plot_drawdown(result.returns, tmp / "drawdown.png", title=result.config.name)
+        (tmp / "report.md").write_text(_report(result, metrics))
+        html_report.write_report(result, tmp / "report.html")
+        write_record(tmp, record)
+
+    return replace_folder(folder, write)
+
+
+def check_target(folder: str | Path) -> Path:
+    """``folder`` if a run may be written there: absent, empty, or a run folder (replaced).
+
+    Raises :class:`~simlab.errors.ConfigError` when it is a file, or a folder holding anything
+    but a run's files (:data:`RUN_FILES`): simlab never deletes what it did not write.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out: {folder} is an existing file; give a folder path for the run")
+    if folder.is_dir():
+        foreign = sorted(p.name for p in folder.iterdir() if p.name not in RUN_FILES)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise ConfigError(f"--out: {folder} exists and is not a run folder (it holds {shown}); "
+                              "give a new or empty folder")
+    return folder
+
+
+def replace_folder(folder: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a fresh hidden sibling of ``folder``, then rename it to ``folder``.
+
+    An existing ``folder`` is renamed aside first and deleted after the new one is in place;
+    if ``write`` raises (or the process is killed), ``folder`` keeps its previous contents and
+    the sibling is removed (or, after a kill, left hidden and never listed).
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+    tmp = folder.parent / f".{folder.name}.tmp-{tag}"
+    old = folder.parent / f".{folder.name}.old-{tag}"
+    tmp.mkdir()
+    try:
+        write(tmp)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+    except BaseException:
+        if old.exists() and not folder.exists():
+            old.rename(folder)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
     return folder
 
 
@@ -93,8 +158,12 @@ def write_yaml(path: Path, data: dict) -> None:
 
 
 def write_record(folder: Path, record: dict, name: str = "run.json") -> None:
-    """Write a JSON record; write it last, it marks the folder finished."""
-    (folder / name).write_text(json.dumps(_clean(record), indent=2, default=str))
+    """Write a JSON record atomically (temporary file, then rename); write it last, it marks
+    the folder finished."""
+    target = folder / name
+    tmp = folder / f".{name}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(_clean(record), indent=2, default=str))
+    tmp.replace(target)
 
 
 def run_record(result, git: dict | None = None) -> dict:
@@ -213,10 +282,18 @@ def list_runs(root: str | Path = DEFAULT_ROOT) -> pd.DataFrame:
 
 
 def _kind(folder: Path) -> str | None:
-    if (folder / "sweep.json").is_file():
-        return "sweep"
-    if (folder / "run.json").is_file():
-        return "run"
+    """``sweep`` or ``run`` for a folder with a complete record; None for anything else (a
+    hidden temporary sibling, a folder without a record or with one that does not parse)."""
+    if folder.name.startswith("."):
+        return None
+    for kind in ("sweep", "run"):
+        path = folder / f"{kind}.json"
+        if path.is_file():
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                return None
+            return kind if isinstance(record, dict) and record.get("config_hash") else None
     return None
 
 
@@ -241,7 +318,7 @@ def _summary(folder: Path) -> dict:
 def resolve_run(ref: str | Path, root: str | Path = DEFAULT_ROOT) -> Path:
     """A run or sweep folder from a path, a folder name under ``root`` or a unique prefix of one."""
     for candidate in (Path(ref), Path(root) / str(ref)):
-        if candidate.is_dir() and (_kind(candidate) or (candidate / "metrics.json").is_file()):
+        if candidate.is_dir() and _kind(candidate):
             return candidate
     names = [f.name for f in sorted(Path(root).glob("*")) if _kind(f)]
     matches = [n for n in names if n.startswith(str(ref))]

@@ -30,6 +30,10 @@ its ``sweep:`` block, so that adding values to the sweep reuses the folder)::
 
 A failed variant is recorded and the others go on. A rerun skips every variant whose
 folder holds a ``run.json`` with its config hash (resume); failed ones are tried again.
+Ctrl-C stops the workers, merges the variants that finished, records the sweep as
+``interrupted`` and raises :class:`SweepInterrupted` (a ``KeyboardInterrupt``): nothing
+finished is lost, and a rerun resumes. A variant's folder is written like a run folder
+(:func:`simlab.lab.store.replace_folder`): a worker killed mid-save leaves no half a variant.
 
 The merged Dataset has dims ``variant``, ``date``, ``scenario`` (and ``asset``, ``metric``):
 ``nav`` and ``returns`` (variant, date, scenario), ``weights`` (variant, date, scenario,
@@ -68,6 +72,10 @@ from simlab.lab.run import run
 
 WEIGHTS_LIMIT = 20_000_000  # cells (160 MB of float64) of a weights cube kept per variant and merged
 RESULT_FILE = "result.nc"
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep, after the finished variants were merged; the message says where."""
 
 
 @dataclass(frozen=True)
@@ -267,14 +275,29 @@ def run_sweep(config, executor="local", *, address: str | None = None, workers: 
         path = str(cfg.path.resolve()) if cfg.path else None
         cwd = os.getcwd() if ex.shares_cwd else None
         tasks = {i: Task(variants[i].config, path, cwd, git, weights_limit) for i in todo}
-        with ex if owned else contextlib.nullcontext(ex), \
-                Progress(len(variants), len(variants) - len(todo), enabled=progress) as bar:
-            record["executor"] = ex.describe()
-            _execute(ex, tasks, variants, folder, record, bar)
+        try:
+            with ex if owned else contextlib.nullcontext(ex), \
+                    Progress(len(variants), len(variants) - len(todo), enabled=progress) as bar:
+                record["executor"] = ex.describe()
+                _execute(ex, tasks, variants, folder, record, bar)
+        except KeyboardInterrupt:
+            record["interrupted"] = store.now()
+            _finish(folder, variants, entries, record, weights_limit)
+            done = sum(e["status"] in ("ok", "reused") for e in entries)
+            raise SweepInterrupted(f"{done} of {len(entries)} variant(s) finished and merged in {folder}; "
+                                   "run the sweep again to resume") from None
+    record.pop("interrupted", None)
+    metrics, dataset = _finish(folder, variants, entries, record, weights_limit)
+    return SweepResult(folder, _variants_table(variants, entries), metrics, dataset)
+
+
+def _finish(folder: Path, variants: list[Variant], entries: list[dict], record: dict,
+            weights_limit: int) -> tuple[pd.DataFrame, xr.Dataset | None]:
+    """Merge the finished variants and write the final ``sweep.json``."""
     metrics, dataset = merge_variants(folder, variants, entries, record, weights_limit)
     record.update(finished=store.now(), counts=status_counts(entries))
     store.write_record(folder, record, "sweep.json")
-    return SweepResult(folder, _variants_table(variants, entries), metrics, dataset)
+    return metrics, dataset
 
 
 def _execute(ex, tasks: dict[int, Task], variants: list[Variant], folder: Path, record: dict,
@@ -284,7 +307,10 @@ def _execute(ex, tasks: dict[int, Task], variants: list[Variant], folder: Path, 
     for k, outcome in ex.run(run_variant, list(tasks.values())):
         i = todo[k]
         if isinstance(outcome, BaseException):
-            outcome = Outcome(status="failed", seconds=float("nan"), error=_error_info(outcome))
+            error = _error_info(outcome)
+            error["notes"].append("the worker running this variant died or was lost (killed, or "
+                                  "restarted by Dask past 95% of its memory limit); rerun to retry it")
+            outcome = Outcome(status="failed", seconds=float("nan"), error=error)
         _save_variant(folder, variants[i], outcome, record["sweep_id"])
         record["variants"][i].update(status=outcome.status, seconds=round(outcome.seconds, 3),
                                      error=_error_line(outcome.error))
@@ -338,18 +364,20 @@ def _settled(folder: Path, v: Variant, entry: dict) -> bool:
 
 
 def _save_variant(folder: Path, v: Variant, outcome: Outcome, sweep: str) -> None:
-    target = folder / v.folder_name
-    target.mkdir(parents=True, exist_ok=True)
-    if outcome.status != "ok":
-        store.write_yaml(target / "config.yaml", v.config)
-        (target / "error.json").write_text(json.dumps(outcome.error, indent=2))
-        return
-    (target / "error.json").unlink(missing_ok=True)
-    store.write_tables(target, config=v.config, metrics=outcome.metrics, nav=outcome.nav,
-                       returns=outcome.returns, weights=outcome.weights)
-    extra = {"kind": "variant", "sweep": sweep, "label": v.label, "overrides": v.overrides,
-             "seconds": round(outcome.seconds, 3), "worker_peak_rss_mib": outcome.peak_rss_mib}
-    store.write_record(target, {**outcome.record, **extra})
+    """The variant's folder, replaced whole: its run (``run.json`` last) or its error."""
+
+    def write(target: Path) -> None:
+        if outcome.status != "ok":
+            store.write_yaml(target / "config.yaml", v.config)
+            (target / "error.json").write_text(json.dumps(outcome.error, indent=2))
+            return
+        store.write_tables(target, config=v.config, metrics=outcome.metrics, nav=outcome.nav,
+                           returns=outcome.returns, weights=outcome.weights)
+        extra = {"kind": "variant", "sweep": sweep, "label": v.label, "overrides": v.overrides,
+                 "seconds": round(outcome.seconds, 3), "worker_peak_rss_mib": outcome.peak_rss_mib}
+        store.write_record(target, {**outcome.record, **extra})
+
+    store.replace_folder(folder / v.folder_name, write)
 
 
 def _error_line(error: dict | None) -> str | None:

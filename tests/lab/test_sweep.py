@@ -42,9 +42,16 @@ def local_sweep(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dask_address():
+    """A 2-worker cluster at an address. Each worker gets half this machine's memory: Dask's
+    default share is by CPU (memory x 1/cores), which on a many-core machine with little memory
+    is below a worker's peak while it compiles numba kernels on a cold cache; the nanny then
+    restarts it mid-variant and every variant fails with KilledWorker (a first run only: a
+    warm cache peaks lower)."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+    from simlab.lab.executors import worker_memory_limit
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  memory_limit=worker_memory_limit(2)) as cluster:
         yield cluster.scheduler_address
 
 
