@@ -8,6 +8,11 @@
 ``simlab compare RUN RUN...``  the metrics of runs side by side.
 ``simlab list [steps|strategies|costs|detectors|data]``  what a config can name.
 
+Bad input never ends in a traceback: a :class:`~simlab.errors.SimlabError` prints
+``error: <message>`` and its notes and exits 1; any other exception prints
+``internal error: ...`` with a pointer to ``--debug`` and exits 1; Ctrl-C prints
+``interrupted`` and exits 130. ``simlab --debug COMMAND ...`` shows the full traceback instead.
+
 Each command module defines ``add_parser(sub)`` with the standard library only and imports
 the numerical stack inside its ``main(args)``, so ``simlab --help`` starts in well under a
 second.
@@ -33,16 +38,30 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
+    except KeyboardInterrupt as err:
+        if args.debug:
+            raise
+        print(f"\ninterrupted{f': {err}' if str(err) else ''}", file=sys.stderr)
+        return 130
     except SimlabError as err:
+        if args.debug:
+            raise
         print(f"error: {err}", file=sys.stderr)
         for note in getattr(err, "__notes__", []):
             print(f"  {note}", file=sys.stderr)
+        return 1
+    except Exception as err:  # noqa: BLE001 - never a traceback unless asked for
+        if args.debug:
+            raise
+        print(f"internal error: {type(err).__name__}: {err}\n"
+              "  simlab did not expect this; rerun with --debug for the traceback", file=sys.stderr)
         return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command's subparser."""
     parser = argparse.ArgumentParser(prog="simlab", description="Replay history through a portfolio stack.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers()
     for name in COMMANDS:
         import_module(f"simlab.cli.{name}_command").add_parser(sub)

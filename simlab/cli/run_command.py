@@ -19,8 +19,11 @@ def main(args) -> int:
     from simlab.analysis.tables import format_metrics
     from simlab.config.loader import load_config
     from simlab.lab.run import run
+    from simlab.lab.store import check_target
 
     cfg = load_config(args.config)
+    if args.out is not None:
+        check_target(args.out)  # before the simulation, not after it
     if cfg.experiment.sweep:
         print(f"note: this experiment has a sweep: block ({', '.join(cfg.experiment.sweep)}); "
               "`simlab run` runs the base experiment only, `simlab sweep` runs every variant", file=sys.stderr)

@@ -69,7 +69,14 @@ def watch_parent(parent_pid: int | None = None) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
+    """Whether ``pid`` runs; a zombie (dead, not yet reaped by its parent) does not."""
+    if os.path.isdir("/proc/self"):  # Linux: the state letter in /proc/PID/stat
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+        except OSError:
+            return False
+    try:  # elsewhere: ask the kernel
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
