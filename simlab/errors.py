@@ -33,3 +33,8 @@ class SimlabWarning(UserWarning):
 
 class StepError(SimlabError, RuntimeError):
     """A pipeline Step returned weights that cannot be traded (NaN, wrong shape)."""
+
+
+class RunHealthError(SimlabError, RuntimeError):
+    """A run's result cannot be trusted: a NaN or infinite NAV, or (under ``--strict``) a
+    degenerate book; the message names the scenario and the date."""

@@ -7,6 +7,7 @@ proxy, and the fallbacks the Steps took (diagnostics of roles ``proxy`` and ``fa
 
 from __future__ import annotations
 
+from simlab.analysis.health import run_health
 from simlab.analysis.run_series import role_diagnostics, step_name
 from simlab.config.registry import registry
 from simlab.contract.roles import Role
@@ -18,7 +19,8 @@ def caveats(result) -> list[str]:
     """Caveats of a run, in words: the data's own (survivorship...), proxy strategies, VIX
     proxy days, fallbacks the Steps took."""
     out = [f"Data: {c}" for c in result.market.provenance.get("caveats", [])]
-    return out + _proxy_strategies(result) + _proxy_days(result) + _fallbacks(result)
+    health = [f"Health: {p}" for p in run_health(result).problems()]
+    return out + health + _proxy_strategies(result) + _proxy_days(result) + _fallbacks(result)
 
 
 def _proxy_strategies(result) -> list[str]:

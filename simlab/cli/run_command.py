@@ -11,6 +11,8 @@ def add_parser(sub) -> None:
     cmd = sub.add_parser("run", help="run an experiment and write its run folder")
     cmd.add_argument("config", type=Path, help="experiment YAML")
     cmd.add_argument("--out", type=Path, default=None, help="run folder (default experiments/<name>-<hash>)")
+    cmd.add_argument("--strict", action="store_true",
+                     help="fail (exit 1) when the run health check finds a degenerate book")
     cmd.set_defaults(func=main)
 
 
@@ -28,6 +30,14 @@ def main(args) -> int:
         print(f"note: this experiment has a sweep: block ({', '.join(cfg.experiment.sweep)}); "
               "`simlab run` runs the base experiment only, `simlab sweep` runs every variant", file=sys.stderr)
     result = run(cfg)
+    problems = result.health().problems()
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if problems and args.strict:
+        from simlab.errors import RunHealthError
+
+        raise RunHealthError(f"--strict: the run health check found {len(problems)} problem(s) (above); "
+                             "no run folder written")
     folder = result.save(args.out)
     print(f"{result!r}")
     print(format_metrics(result.metrics()))

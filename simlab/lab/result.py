@@ -19,6 +19,13 @@ class Result(Replay):
             costs=self.daily_costs(), nav=self.nav, risk_free=rf,
         )
 
+    def health(self):
+        """The run's health: cash days, decisions without trades, fallbacks, infeasible days
+        (:func:`simlab.analysis.health.run_health`)."""
+        from simlab.analysis.health import run_health
+
+        return run_health(self)
+
     def save(self, path=None):
         """Write the run folder (see :func:`simlab.lab.store.save_run`); returns its path."""
         from simlab.lab.store import save_run

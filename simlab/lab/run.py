@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from simlab.analysis.health import check_finite_nav
 from simlab.config.loader import Config, load_config
 from simlab.config.universe import load_universe
 from simlab.data import load, load_series
@@ -18,11 +19,17 @@ from simlab.lab.result import Result
 
 
 def run(config) -> Result:
-    """Run an experiment given as a path, a dict, an Experiment or a Config."""
+    """Run an experiment given as a path, a dict, an Experiment or a Config.
+
+    A NaN or infinite NAV raises :class:`~simlab.errors.RunHealthError` naming the first date
+    and scenario; degenerate books are reported by :meth:`Result.health`.
+    """
     cfg = load_config(config)
     md = load_market(cfg)
     inputs, book, recorder = simulate(cfg, md)
-    return Result(cfg, md, inputs, book, recorder)
+    result = Result(cfg, md, inputs, book, recorder)
+    check_finite_nav(result.nav)
+    return result
 
 
 def load_market(cfg: Config) -> MarketData:

@@ -186,6 +186,7 @@ def run_record(result, git: dict | None = None) -> dict:
         "simlab_version": simlab_version(),
         "versions": package_versions(),
         "git": git,
+        "health": result.health().to_dict(),
     }
 
 
