@@ -77,6 +77,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: not valid YAML: {err}") from None
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from None
+        except ValueError as err:  # a date YAML recognises but the calendar has not (2021-02-30)
+            raise ConfigError(f"{path}: {err} (an impossible date?); write dates as YYYY-MM-DD") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level; got {type(data).__name__}")
     return data
@@ -91,6 +93,7 @@ def load_config(source: str | Path | dict | Experiment | Config) -> Config:
         path = Path(source)
         source = read_yaml(path)
     raw = source.model_dump() if isinstance(source, Experiment) else copy.deepcopy(source)
+    validation.check_finite(raw)
     try:
         experiment = Experiment.model_validate(raw)
     except pydantic.ValidationError as err:

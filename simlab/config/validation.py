@@ -11,9 +11,12 @@ stress windows) is worded here, so a researcher reads the same sentence shapes e
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Sequence
 
 import pydantic
+
+from simlab.errors import ConfigError
 
 ValidKeys = Callable[[Sequence[str]], Sequence[str]]
 
@@ -72,3 +75,15 @@ def model_keys(model: type) -> ValidKeys:
         return list(getattr(node, "model_fields", {}))
 
     return keys
+
+
+def check_finite(tree, where: str = "") -> None:
+    """Raise ConfigError at the first NaN or infinite number in a config tree, naming its key
+    (a non-finite cost or limit would reach the book as a NaN NAV); ``null`` means no limit."""
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
+    for key, value in items:
+        path = f"{where}.{key}" if where else str(key)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{path}: {value} is not a finite number; give a number (or null where "
+                              "the key allows no limit)")
+        check_finite(value, path)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from simlab.data.market import MarketData
 from simlab.data.synthetic import generate_market
-from simlab.data.validate import validate_market
+from simlab.data.validate import check_header, validate_market
 from simlab.errors import ConfigError, DataError
 
 SKFOLIO = "BSD-3-Clause (skfolio)"
@@ -185,17 +185,30 @@ def _from_file(frame: pd.DataFrame, path: Path, source: str) -> MarketData:
                       provenance=_provenance(source, close, file=str(path.absolute())))
 
 
+def _read(reader, path: Path, kind: str) -> pd.DataFrame:
+    """``reader(path)``; an empty file or one that is not ``kind`` raises DataError naming it."""
+    try:
+        return reader(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty (no header, no rows)") from None
+    except (ValueError, OSError, pd.errors.ParserError) as err:
+        raise DataError(f"{path}: cannot be read as {kind} ({type(err).__name__}: {err}); check the "
+                        f"file and its prefix (csv:, parquet:)") from None
+
+
 def _load_csv(path: str) -> MarketData:
     """A wide price CSV: dates in the first column, one column per asset."""
     resolved = _existing(path)
-    frame = pd.read_csv(resolved, index_col=0)
+    header = _read(lambda p: pd.read_csv(p, header=None, nrows=1), resolved, "CSV").iloc[0].tolist()
+    check_header(header[1:], resolved)  # pandas would rename a repeated name AAPL.1
+    frame = _read(lambda p: pd.read_csv(p, index_col=0), resolved, "CSV")
     return _from_file(frame, resolved, f"csv:{path}")
 
 
 def _load_parquet(path: str) -> MarketData:
     """A wide price Parquet file: a date index, or dates in the first column."""
     resolved = _existing(path)
-    frame = pd.read_parquet(resolved)
+    frame = _read(pd.read_parquet, resolved, "Parquet")
     if isinstance(frame.index, pd.RangeIndex) and frame.shape[1] > 0:
         frame = frame.set_index(frame.columns[0])
     return _from_file(frame, resolved, f"parquet:{path}")

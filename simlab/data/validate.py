@@ -6,20 +6,36 @@ at the first problem, naming the asset, the date and the value at fault.
 What is legal: NaN closes. A run of leading NaNs is an asset listed later, trailing NaNs an
 asset delisted, and an internal NaN a day the asset did not trade; the engine treats a NaN
 day as untradeable. What is not: a calendar that is not sorted, unique dates, a price at or
-below zero, an asset with no price at all, and companion tables (open, volume, benchmark,
-macro) that do not sit on the calendar of ``close``.
+below zero, an asset with no price at all, companion tables (open, volume, benchmark,
+macro) that do not sit on the calendar of ``close``, and a calendar that is not one of
+trading days (:func:`check_frequency`: weekends, intraday stamps, weekly or monthly rows),
+since every annualised number assumes 252 trading days a year.
+
+What is suspicious, and warned about (:class:`~simlab.errors.SimlabWarning`, naming the
+asset and the date): a one-day spike, a daily move beyond :data:`JUMP_SIGMAS` robust
+deviations of the asset's own log returns and beyond :data:`JUMP_FLOOR` that is undone the
+next day (:func:`find_jumps`): a bad tick more often than news.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from simlab.data.market import MarketData
-from simlab.errors import DataError
+from simlab.errors import DataError, SimlabWarning
+
+JUMP_SIGMAS = 25.0
+"""A daily log move this many robust deviations (1.4826 x MAD) from the asset's median is a jump."""
+JUMP_FLOOR = 0.4
+"""... and only if it is also larger than this absolute log move (about +49% / -33%)."""
+WEEKEND_SHARE = 0.05
+"""More than this share of dates on a Saturday or a Sunday is a calendar-day file."""
 
 
-def validate_market(md: MarketData) -> MarketData:
+def validate_market(md: MarketData, jump_sigmas: float | None = JUMP_SIGMAS) -> MarketData:
     """Check ``md`` and return it unchanged.
 
     Parameters
@@ -38,8 +54,12 @@ def validate_market(md: MarketData) -> MarketData:
         At the first problem found; the message names the table, the asset and the date.
     """
     check_calendar(md.close.index, "close")
+    check_frequency(md.close.index, "close")
     check_assets(md.close)
     check_prices(md.close, "close")
+    if jump_sigmas is not None:
+        for line in find_jumps(md.close, jump_sigmas):
+            warnings.warn(f"close: {line}", SimlabWarning, stacklevel=2)
     if md.open is not None:
         check_aligned(md.open, md.close, "open")
         check_prices(md.open, "open", require_values=False)
@@ -188,3 +208,64 @@ def check_benchmark(benchmark: pd.Series, calendar: pd.DatetimeIndex) -> None:
             f"{_day(calendar[-1])}; it does not overlap the data"
         )
     check_prices(benchmark.to_frame(name), f"benchmark {name!r}")
+
+
+def check_header(names: list, where) -> None:
+    """A file's asset names are unique (a reader would rename a repeat ``AAPL.1``)."""
+    seen, dupes = set(), []
+    for name in map(str, names):
+        if name in seen and name not in dupes:
+            dupes.append(name)
+        seen.add(name)
+    if dupes:
+        raise DataError(f"{where}: asset column(s) {', '.join(map(repr, dupes))} appear more than once; "
+                        "keep one column per asset")
+
+
+def check_frequency(index: pd.DatetimeIndex, what: str) -> None:
+    """One row per trading day: no intraday stamps, no weekends, no weekly or monthly rows."""
+    if len(index) < 3:
+        return
+    days = index.normalize()
+    if days.has_duplicates:
+        day = days[days.duplicated()][0]
+        raise DataError(f"{what}: {int((days == day).sum())} rows on {_day(day)}: intraday timestamps; simlab "
+                        "runs on one close per trading day (resample to daily closes)")
+    weekend = index.dayofweek >= 5
+    if weekend.mean() > WEEKEND_SHARE:
+        raise DataError(f"{what}: {int(weekend.sum())} of {len(index)} dates fall on a weekend (first "
+                        f"{_day(index[weekend][0])}): a calendar-day file; every annualised number assumes "
+                        "252 trading days, so keep the trading days only")
+    gap = float(np.median(np.diff(days.asi8)) / 86_400e9)
+    if gap >= 5:
+        raise DataError(f"{what}: the median gap between dates is {gap:.0f} days (weekly or monthly rows); "
+                        "simlab needs daily closes")
+
+
+def find_jumps(close: pd.DataFrame, sigmas: float = JUMP_SIGMAS, floor: float = JUMP_FLOOR) -> list[str]:
+    """One-day spikes, in words (asset, date, move): a daily log move beyond ``sigmas`` robust
+    deviations and beyond ``floor``, undone by at least half the next day (a real crash that
+    stays down is not one). The robust deviation of an asset is 1.4826 times the median absolute deviation
+    of its log returns (NaN days skipped)."""
+    values = close.to_numpy(dtype="float64", na_value=np.nan)
+    if len(values) < 3:
+        return []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logret = np.diff(np.log(values), axis=0)
+    out = []
+    for col in range(logret.shape[1]):
+        r = logret[:, col]
+        ok = np.isfinite(r)
+        if ok.sum() < 3:
+            continue
+        centre = np.median(r[ok])
+        scale = 1.4826 * np.median(np.abs(r[ok] - centre))
+        with np.errstate(invalid="ignore"):
+            jump = ok & (np.abs(r - centre) > sigmas * scale) & (np.abs(r) > floor)
+            after = np.append(r[1:], np.nan)
+            jump &= (np.sign(after) == -np.sign(r)) & (np.abs(after) > 0.5 * np.abs(r))  # and back the next day
+        for row in np.flatnonzero(jump)[:3]:
+            out.append(f"asset {close.columns[col]!r} moved {np.expm1(r[row]):+.0%} on {_day(close.index[row + 1])} "
+                       f"({abs(r[row] - centre) / scale if scale > 0 else np.inf:.0f} robust deviations); "
+                       "and back the next day: a bad tick?")
+    return out

@@ -15,6 +15,7 @@ from simlab.data.market import MarketData
 from simlab.data.validate import validate_market
 from simlab.engine.simulate import simulate
 from simlab.errors import ConfigError
+from simlab.lab.feasibility import check_feasible
 from simlab.lab.result import Result
 
 
@@ -26,6 +27,7 @@ def run(config) -> Result:
     """
     cfg = load_config(config)
     md = load_market(cfg)
+    check_feasible(cfg, md)
     inputs, book, recorder = simulate(cfg, md)
     result = Result(cfg, md, inputs, book, recorder)
     check_finite_nav(result.nav)

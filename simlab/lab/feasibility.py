@@ -1,0 +1,78 @@
+"""What a config asks of its data, checked once the data is loaded and before anything runs.
+
+:func:`check_feasible` raises before the simulation when the experiment cannot mean anything
+on this data:
+
+- fewer than two dates from ``data.start`` on (a one-row file gives no return);
+- a lookback, window or lag (any integer key named ``lookback``, ``*_lookback``, ``window``,
+  ``*_window`` or ``lag``, in the strategy, the pipeline, the execution or a scenario) of at
+  least as many rows as the data holds: nothing could ever be decided;
+- a ``min_weight`` that, held by every asset, exceeds the budget (``min_weight x N > 1``);
+- a benchmark that is missing on more than :data:`BENCHMARK_GAP` of the run's dates (its beta
+  and tracking numbers would describe a fraction of the run).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simlab.errors import ConfigError, DataError
+
+BENCHMARK_GAP = 0.05
+"""The largest share of the run's dates a benchmark may miss."""
+
+
+def check_feasible(cfg, md) -> None:
+    """Raise ConfigError (a key) or DataError (the data) when ``cfg`` cannot run on ``md``."""
+    start = cfg.experiment.data.start
+    span = md.dates if start is None else md.dates[md.dates >= np.datetime64(str(start))]
+    if len(span) < 2:
+        raise DataError(f"data {cfg.experiment.data.source}: {len(span)} date(s) from data.start on "
+                        f"({', '.join(str(d.date()) for d in span) or 'none'}); a backtest needs at least 2")
+    tree = cfg.to_dict()
+    for path, value in _integers(tree):
+        name = path.rsplit(".", 1)[-1]
+        if _is_window(name) and value >= len(md.dates):
+            raise ConfigError(f"{path}: {value} rows, but the data has {len(md.dates)} "
+                              f"({md.dates[0].date()} .. {md.dates[-1].date()}): nothing could ever be decided")
+    for path, value in _numbers(tree):
+        if path.rsplit(".", 1)[-1] == "min_weight" and value * len(md.assets) > 1 + 1e-12:
+            raise ConfigError(f"{path}: {value} x {len(md.assets)} assets = {value * len(md.assets):.3g} > 1: "
+                              "no weights meet it within the budget")
+    _check_benchmark(md, span)
+
+
+def _is_window(name: str) -> bool:
+    return name in ("lookback", "window", "lag") or name.endswith(("_lookback", "_window"))
+
+
+def _integers(tree, where: str = ""):
+    for path, value in _numbers(tree, where):
+        if isinstance(value, int):
+            yield path, value
+
+
+def _numbers(tree, where: str = ""):
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
+    for key, value in items:
+        path = f"{where}.{key}" if where else str(key)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)):
+            yield path, value
+        else:
+            yield from _numbers(value, path)
+
+
+def _check_benchmark(md, span) -> None:
+    if md.benchmark is None:
+        return
+    present = md.benchmark.reindex(span).notna().to_numpy()
+    if present.mean() >= 1 - BENCHMARK_GAP:
+        return
+    name = md.benchmark.name or "benchmark"
+    covered = span[present]
+    where = f"it covers {covered[0].date()} .. {covered[-1].date()}" if len(covered) else "it has no value there"
+    raise DataError(f"benchmark {name!r}: missing on {int((~present).sum())} of the run's {len(span)} dates "
+                    f"({span[0].date()} .. {span[-1].date()}); {where}. Give a benchmark covering the run "
+                    "(or shorten the run with data.start / data.end)")
