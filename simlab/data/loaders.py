@@ -24,7 +24,7 @@ import pandas as pd
 
 from simlab.data.market import MarketData
 from simlab.data.synthetic import generate_market
-from simlab.data.validate import check_header, validate_market
+from simlab.data.validate import JUMP_SIGMAS, check_header, validate_market
 from simlab.errors import ConfigError, DataError
 
 SKFOLIO = "BSD-3-Clause (skfolio)"
@@ -273,7 +273,8 @@ def load(
         raise ConfigError(f"{', '.join(given)}: only the 'synthetic' source takes "
                           f"n_assets, n_days and seed, not {source!r}")
     md = LOADERS[prefix](rest, **options) if given else LOADERS[prefix](rest)
-    return validate_market(md) if validate else md
+    jumps = JUMP_SIGMAS if prefix in ("csv", "parquet") else None  # bad ticks come from files
+    return validate_market(md, jump_sigmas=jumps) if validate else md
 
 
 def load_series(source: str) -> pd.Series:

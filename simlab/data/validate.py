@@ -11,7 +11,7 @@ macro) that do not sit on the calendar of ``close``, and a calendar that is not 
 trading days (:func:`check_frequency`: weekends, intraday stamps, weekly or monthly rows),
 since every annualised number assumes 252 trading days a year.
 
-What is suspicious, and warned about (:class:`~simlab.errors.SimlabWarning`, naming the
+What is suspicious in a researcher's file, and warned about (:class:`~simlab.errors.SimlabWarning`, naming the
 asset and the date): a one-day spike, a daily move beyond :data:`JUMP_SIGMAS` robust
 deviations of the asset's own log returns and beyond :data:`JUMP_FLOOR` that is undone the
 next day (:func:`find_jumps`): a bad tick more often than news.
@@ -35,13 +35,16 @@ WEEKEND_SHARE = 0.05
 """More than this share of dates on a Saturday or a Sunday is a calendar-day file."""
 
 
-def validate_market(md: MarketData, jump_sigmas: float | None = JUMP_SIGMAS) -> MarketData:
+def validate_market(md: MarketData, jump_sigmas: float | None = None) -> MarketData:
     """Check ``md`` and return it unchanged.
 
     Parameters
     ----------
     md : MarketData
         Data to check.
+    jump_sigmas : float, optional
+        Warn about one-day spikes beyond this many robust deviations (:func:`find_jumps`);
+        None (the default) skips the search. The file loaders pass :data:`JUMP_SIGMAS`.
 
     Returns
     -------
@@ -231,7 +234,7 @@ def check_frequency(index: pd.DatetimeIndex, what: str) -> None:
         day = days[days.duplicated()][0]
         raise DataError(f"{what}: {int((days == day).sum())} rows on {_day(day)}: intraday timestamps; simlab "
                         "runs on one close per trading day (resample to daily closes)")
-    weekend = index.dayofweek >= 5
+    weekend = index.day_of_week >= 5
     if weekend.mean() > WEEKEND_SHARE:
         raise DataError(f"{what}: {int(weekend.sum())} of {len(index)} dates fall on a weekend (first "
                         f"{_day(index[weekend][0])}): a calendar-day file; every annualised number assumes "

@@ -4,9 +4,9 @@
 on this data:
 
 - fewer than two dates from ``data.start`` on (a one-row file gives no return);
-- a lookback, window or lag (any integer key named ``lookback``, ``*_lookback``, ``window``,
-  ``*_window`` or ``lag``, in the strategy, the pipeline, the execution or a scenario) of at
-  least as many rows as the data holds: nothing could ever be decided;
+- a strategy's ``lookback`` or the execution ``lag`` (in the experiment or a scenario) of at
+  least as many rows as the data holds: nothing could ever be decided or filled (a Step's
+  estimation window may be longer than the data: its estimator starts on what there is);
 - a ``min_weight`` that, held by every asset, exceeds the budget (``min_weight x N > 1``);
 - a benchmark that is missing on more than :data:`BENCHMARK_GAP` of the run's dates (its beta
   and tracking numbers would describe a fraction of the run).
@@ -43,7 +43,7 @@ def check_feasible(cfg, md) -> None:
 
 
 def _is_window(name: str) -> bool:
-    return name in ("lookback", "window", "lag") or name.endswith(("_lookback", "_window"))
+    return name in ("lookback", "lag")
 
 
 def _integers(tree, where: str = ""):

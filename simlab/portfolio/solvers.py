@@ -267,14 +267,16 @@ class CvxpyClarabel:
         return cache[(kind, *shape)]
 
     def _run(self, prob) -> None:
-        """Solve ``prob``; a template's first solve is repeated, so that every answer comes
-        from cvxpy's re-solve path (the first, compiling solve differs by ~1e-14 and would
-        make a run depend on which runs came before it in the process)."""
+        """Solve ``prob`` from scratch: ``warm_start=False`` keeps cvxpy from updating the
+        Clarabel solver it cached at the template's first solve (an update keeps that first
+        problem's scaling, so answers would depend on which problem the process solved first:
+        on the runs before this one). A template's first solve is repeated, so that every answer
+        comes from cvxpy's re-solve path (the first, compiling solve differs by ~1e-14)."""
         warmed = self._local.__dict__.setdefault("warmed", set())
         if id(prob) not in warmed:
-            prob.solve(solver=self.solver, **self.options)
+            prob.solve(solver=self.solver, **{**self.options, "warm_start": False})
             warmed.add(id(prob))
-        prob.solve(solver=self.solver, **self.options)
+        prob.solve(solver=self.solver, **{**self.options, "warm_start": False})
 
     def _cvar(self, p: Problem, b: int) -> tuple[np.ndarray, int]:
         r = np.where(p.active[b], p.scenarios[b], 0.0)
