@@ -239,7 +239,7 @@ def check_frequency(index: pd.DatetimeIndex, what: str) -> None:
         raise DataError(f"{what}: {int(weekend.sum())} of {len(index)} dates fall on a weekend (first "
                         f"{_day(index[weekend][0])}): a calendar-day file; every annualised number assumes "
                         "252 trading days, so keep the trading days only")
-    gap = float(np.median(np.diff(days.asi8)) / 86_400e9)
+    gap = float(np.median(np.diff(days.as_unit("s").asi8)) / 86_400)
     if gap >= 5:
         raise DataError(f"{what}: the median gap between dates is {gap:.0f} days (weekly or monthly rows); "
                         "simlab needs daily closes")

@@ -388,7 +388,7 @@ def _report(result, metrics) -> str:
                f"{len(result.scenarios)} scenario(s) x {len(result.assets)} assets."), ""]
     lines += [metrics.T.to_markdown() if _has_tabulate() else "```\n" + metrics.T.to_string() + "\n```", ""]
     lines += ["![equity](equity.png)", "", "![drawdown](drawdown.png)", ""]
-    caveats = result.market.provenance.get("caveats")
+    caveats = [*result.market.provenance.get("caveats", []), *(f"Health: {p}" for p in result.health().problems())]
     if caveats:
         lines += ["## Caveats", ""] + [f"- {c}" for c in caveats]
     return "\n".join(lines) + "\n"
