@@ -10,16 +10,25 @@ on this data:
 - a ``min_weight`` that, held by every asset, exceeds the budget (``min_weight x N > 1``);
 - a benchmark that is missing on more than :data:`BENCHMARK_GAP` of the run's dates (its beta
   and tracking numbers would describe a fraction of the run).
+
+It warns (:class:`~simlab.errors.SimlabWarning`) when the benchmark's daily returns follow
+the assets' average a day early or a day late much more closely than on the same day: a
+benchmark shifted by a day gives a beta near 0 for a long-only stock book.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import warnings
 
-from simlab.errors import ConfigError, DataError
+import numpy as np
+import pandas as pd
+
+from simlab.errors import ConfigError, DataError, SimlabWarning
 
 BENCHMARK_GAP = 0.05
 """The largest share of the run's dates a benchmark may miss."""
+SHIFT_MARGIN = 0.3
+"""Warn when the benchmark correlates with the assets' average this much better a day off."""
 
 
 def check_feasible(cfg, md) -> None:
@@ -68,11 +77,29 @@ def _check_benchmark(md, span) -> None:
     if md.benchmark is None:
         return
     present = md.benchmark.reindex(span).notna().to_numpy()
-    if present.mean() >= 1 - BENCHMARK_GAP:
-        return
+    if present.mean() < 1 - BENCHMARK_GAP:
+        _raise_gap(md, span, present)
+    _warn_shift(md, span)
+
+
+def _raise_gap(md, span, present) -> None:
     name = md.benchmark.name or "benchmark"
     covered = span[present]
     where = f"it covers {covered[0].date()} .. {covered[-1].date()}" if len(covered) else "it has no value there"
     raise DataError(f"benchmark {name!r}: missing on {int((~present).sum())} of the run's {len(span)} dates "
                     f"({span[0].date()} .. {span[-1].date()}); {where}. Give a benchmark covering the run "
                     "(or shorten the run with data.start / data.end)")
+
+
+def _warn_shift(md, span) -> None:
+    bench = md.benchmark.reindex(span).pct_change(fill_method=None)
+    assets = md.close.reindex(span).pct_change(fill_method=None).mean(axis=1)
+    if bench.notna().sum() < 20:
+        return
+    corr = {lag: assets.corr(bench.shift(lag)) for lag in (-1, 0, 1)}
+    best = max((-1, 1), key=lambda lag: corr[lag] if pd.notna(corr[lag]) else -np.inf)
+    if pd.notna(corr[best]) and corr[best] > (corr[0] if pd.notna(corr[0]) else 0.0) + SHIFT_MARGIN:
+        name = md.benchmark.name or "benchmark"
+        warnings.warn(f"benchmark {name!r}: its daily returns match the assets' average a day "
+                      f"{'late' if best == 1 else 'early'} (correlation {corr[best]:.2f}) far better than on "
+                      f"the same day ({corr[0]:.2f}); is it shifted by a day?", SimlabWarning, stacklevel=3)

@@ -243,3 +243,33 @@ def test_variants_give_the_same_bits_in_any_order_in_one_process():
     solvers.CVXPY._local.__dict__.clear()
     second = {f: _bits(f) for f in ("quarterly", "weekly")}
     assert first == second
+
+
+def test_a_benchmark_shifted_by_a_day_is_warned(tmp_path):
+    close = price_frame(200, 4, 7)
+    index = close.mean(axis=1).to_frame("BENCH")
+    exp = {"strategy": {"type": "momentum", "lookback": 10, "skip": 1}}
+    aligned = write_prices(index, tmp_path, "aligned.csv")
+    simlab.run(csv_experiment(close, tmp_path, data={"benchmark": aligned}, **exp))  # no warning: same day
+    shifted = write_prices(index.shift(1).bfill(), tmp_path, "shifted.csv")
+    with pytest.warns(SimlabWarning, match="benchmark 'BENCH': its daily returns match .* shifted by a day"):
+        simlab.run(csv_experiment(close, tmp_path, data={"benchmark": shifted}, **exp))
+
+
+def test_a_resumed_sweep_merges_the_bits_of_an_uninterrupted_one(tmp_path):
+    import shutil
+
+    import xarray as xr
+    import yaml
+
+    from simlab.lab.sweep import run_sweep
+
+    config = tmp_path / "sweep.yaml"
+    config.write_text(yaml.safe_dump({**OPT, "sweep": {"schedule.frequency": ["quarterly", "weekly"]}}))
+    straight = run_sweep(str(config), "local", workers=1, out=tmp_path / "out", progress=False)  # one worker, in turn
+    weekly = straight.variants.set_index("variant").loc["frequency=weekly", "folder"]
+    shutil.rmtree(tmp_path / "out" / weekly)  # as if it had been interrupted before the weekly variant
+    resumed = run_sweep(str(config), "local", workers=1, out=tmp_path / "out", progress=False)
+    assert list(resumed.variants["status"]) == ["reused", "ok"]
+    for name in ("nav", "weights", "metrics"):
+        xr.testing.assert_identical(resumed.dataset[name], straight.dataset[name])
