@@ -19,8 +19,11 @@ def add_parser(sub) -> None:
 def main(args) -> int:
     """Print the verdicts; with ``--out`` also write the run folder and the report."""
     from simlab.analysis.report import write_report
+    from simlab.lab.store import check_target
     from simlab.lab.validate import validate
 
+    if args.out is not None:
+        check_target(args.out)  # before the simulation, not after it
     v = validate(args.config, draws=args.draws, pair_draws=max(args.draws - 1, 99), seed=args.seed)
     print(v.to_text())
     if args.out is not None:

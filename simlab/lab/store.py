@@ -67,7 +67,7 @@ def run_id(result) -> str:
 RUN_FILES = frozenset({
     "config.yaml", "run.json", "metrics.json", "nav.parquet", "returns.parquet", "weights.parquet",
     "trades.parquet", "diagnostics.parquet", "equity.png", "drawdown.png", "report.html", "report.md",
-    "error.json", "health.json",
+    "error.json", "claims.json", "claims.csv",
 })
 
 
@@ -95,13 +95,14 @@ def save_run(result, path=None) -> Path:
 def check_target(folder: str | Path) -> Path:
     """``folder`` if a run may be written there: absent, empty, or a run folder (replaced).
 
-    Raises :class:`~simlab.errors.ConfigError` when it is a file, or a folder holding anything
-    but a run's files (:data:`RUN_FILES`): simlab never deletes what it did not write.
+    A run folder has a complete ``run.json``, or holds nothing but a run's files
+    (:data:`RUN_FILES`: an unfinished one). Raises :class:`~simlab.errors.ConfigError` when
+    ``folder`` is a file or any other folder: simlab never deletes what it did not write.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"--out: {folder} is an existing file; give a folder path for the run")
-    if folder.is_dir():
+    if folder.is_dir() and _kind(folder) != "run":
         foreign = sorted(p.name for p in folder.iterdir() if p.name not in RUN_FILES)
         if foreign:
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")

@@ -261,6 +261,8 @@ def run_sweep(config, executor="local", *, address: str | None = None, workers: 
     """
     cfg = load_config(config)
     folder = Path(out) if out is not None else store.DEFAULT_ROOT / sweep_id(cfg)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out: {folder} is an existing file; give a folder path for the sweep")
     variants = _unique_labels(expand_variants(cfg))
     owned = isinstance(executor, str)
     ex = make_executor(executor, address, workers) if owned else executor
