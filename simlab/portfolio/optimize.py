@@ -34,6 +34,7 @@ import scipy.cluster.hierarchy as sch
 import scipy.spatial.distance as ssd
 
 from simlab.kernels.hrp import hrp_bisection_nb
+from simlab.kernels.leaf_order import leaves_nb, optimal_leaf_order_nb
 from simlab.portfolio import solvers
 
 LINKAGES = ("single", "complete", "average", "weighted", "centroid", "median", "ward")
@@ -141,8 +142,11 @@ def hrp_order(cov: np.ndarray, linkage: str = "ward", optimal_ordering: bool = T
     corr = np.clip(cov / np.outer(sd, sd), -1.0, 1.0)
     dist = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, 1.0))
     np.fill_diagonal(dist, 0.0)
-    tree = sch.linkage(ssd.squareform(dist, checks=False), method=linkage, optimal_ordering=optimal_ordering)
-    return sch.leaves_list(tree)
+    tree = sch.linkage(ssd.squareform(dist, checks=False), method=linkage)
+    children = tree[:, :2].astype(np.int64)
+    if optimal_ordering:  # scipy's optimal_leaf_ordering, compiled: the same order
+        return optimal_leaf_order_nb(children, dist)
+    return leaves_nb(children, len(dist))
 
 
 def equilibrium_returns(cov: np.ndarray, weights: np.ndarray, delta: float, risk_free: float = 0.0) -> np.ndarray:
