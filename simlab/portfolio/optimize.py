@@ -18,7 +18,8 @@ Risk parity (equal risk contribution) solves Spinu's convex problem
 ``min 1/2 x'Cx - sum(b_i log x_i)`` on the correlation matrix C by damped Newton, batched
 over scenarios, and rescales ``w = x / sigma``; at its optimum ``x_i (Cx)_i = b_i``.
 HRP follows Lopez de Prado (2016): correlation distance ``sqrt((1 - rho) / 2)``, scipy
-linkage (optionally with optimal leaf ordering), then recursive bisection of the ordered
+linkage (optionally with scipy's optimal leaf ordering, compiled in
+:mod:`simlab.kernels.leaf_order`), then recursive bisection of the ordered
 assets with inverse-variance weights inside each half, as PyPortfolioOpt's ``HRPOpt``
 and skfolio's ``HierarchicalRiskParity`` do. Black-Litterman follows He and Litterman
 (1999) with Idzorek's confidences in Walters' closed form, as PyPortfolioOpt does.
