@@ -94,6 +94,28 @@ def _sides_nb(Z, v, n, right):
 
 
 @njit(cache=True)
+def _blocks_nb(Z, ranges, i, n):
+    """Node i's orientation blocks, rows (sl, sr, u0, u1, m0, m1, w0, w1, k0, k1), at most 4.
+
+    ``sl`` (``sr``) is 1 where the left (right) child is flipped; u and w range over the outer
+    ends, m and k over the inner ends that meet in the middle.
+    """
+    left = _sides_nb(Z, Z[i, 0], n, False)
+    right = _sides_nb(Z, Z[i, 1], n, True)
+    out = np.empty((left.shape[0] * right.shape[0], 10), np.int64)
+    row = 0
+    for sl in range(left.shape[0]):
+        for sr in range(right.shape[0]):
+            out[row, 0], out[row, 1] = sl, sr
+            out[row, 2], out[row, 3] = ranges[left[sl, 0], 0], ranges[left[sl, 0], 1]
+            out[row, 4], out[row, 5] = ranges[left[sl, 1], 0], ranges[left[sl, 1], 1]
+            out[row, 6], out[row, 7] = ranges[right[sr, 0], 0], ranges[right[sr, 0], 1]
+            out[row, 8], out[row, 9] = ranges[right[sr, 1], 0], ranges[right[sr, 1], 1]
+            row += 1
+    return out
+
+
+@njit(cache=True)
 def _column_orders_nb(M, r0, r1, c0, c1):
     """For each column c in c0 .. c1 - 1, rows r0 .. r1 - 1 sorted by M[r, c] (stable)."""
     out = np.empty((c1 - c0, r1 - r0), np.int64)
@@ -110,24 +132,18 @@ def _identify_swaps_nb(Z, D, ranges):
     status = np.zeros((n, n, 2), np.int64)
     must_swap = np.zeros(n - 1, np.int64)
     for i in range(n - 1):
-        left = _sides_nb(Z, Z[i, 0], n, False)   # rows: (u cluster, m cluster)
-        right = _sides_nb(Z, Z[i, 1], n, True)   # rows: (w cluster, k cluster)
-        for sl in range(left.shape[0]):
-            u0, u1 = ranges[left[sl, 0], 0], ranges[left[sl, 0], 1]
-            m0, m1 = ranges[left[sl, 1], 0], ranges[left[sl, 1], 1]
-            for sr in range(right.shape[0]):
-                w0, w1 = ranges[right[sr, 0], 0], ranges[right[sr, 0], 1]
-                k0, k1 = ranges[right[sr, 1], 0], ranges[right[sr, 1], 1]
-                min_km = _min_distance_nb(D, m0, m1, k0, k1)
-                m_orders = _column_orders_nb(M, m0, m1, u0, u1)  # M[{m}, u] ascending, per u
-                k_orders = _column_orders_nb(M, k0, k1, w0, w1)  # M[{k}, w] ascending, per w
-                for u in range(u0, u1):
-                    for w in range(w0, w1):
-                        best = _best_join_nb(M, D, u, w, m_orders[u - u0], k_orders[w - w0], min_km)
-                        M[u, w] = best
-                        M[w, u] = best
-                        status[u, w, 0] = status[w, u, 0] = sl
-                        status[u, w, 1] = status[w, u, 1] = sr
+        for block in _blocks_nb(Z, ranges, i, n):
+            sl, sr, u0, u1, m0, m1, w0, w1, k0, k1 = block
+            min_km = _min_distance_nb(D, m0, m1, k0, k1)
+            m_orders = _column_orders_nb(M, m0, m1, u0, u1)  # M[{m}, u] ascending, per u
+            k_orders = _column_orders_nb(M, k0, k1, w0, w1)  # M[{k}, w] ascending, per w
+            for u in range(u0, u1):
+                for w in range(w0, w1):
+                    best = _best_join_nb(M, D, u, w, m_orders[u - u0], k_orders[w - w0], min_km)
+                    M[u, w] = best
+                    M[w, u] = best
+                    status[u, w, 0] = status[w, u, 0] = sl
+                    status[u, w, 1] = status[w, u, 1] = sr
         _record_swaps_nb(M, status, Z, ranges, i, n, must_swap)
     return must_swap
 
@@ -167,28 +183,22 @@ def _fast_swaps_nb(Z, D, ranges):
     must_swap = np.zeros(n - 1, np.int64)
     through = np.empty(n)
     for i in range(n - 1):
-        left = _sides_nb(Z, Z[i, 0], n, False)
-        right = _sides_nb(Z, Z[i, 1], n, True)
-        for sl in range(left.shape[0]):
-            u0, u1 = ranges[left[sl, 0], 0], ranges[left[sl, 0], 1]
-            m0, m1 = ranges[left[sl, 1], 0], ranges[left[sl, 1], 1]
-            for sr in range(right.shape[0]):
-                w0, w1 = ranges[right[sr, 0], 0], ranges[right[sr, 0], 1]
-                k0, k1 = ranges[right[sr, 1], 0], ranges[right[sr, 1], 1]
-                for u in range(u0, u1):
+        for block in _blocks_nb(Z, ranges, i, n):
+            sl, sr, u0, u1, m0, m1, w0, w1, k0, k1 = block
+            for u in range(u0, u1):
+                for k in range(k0, k1):
+                    best = np.inf
+                    for m in range(m0, m1):
+                        best = min(best, M[u, m] + D[m, k])
+                    through[k] = best
+                for w in range(w0, w1):
+                    best = np.inf
                     for k in range(k0, k1):
-                        best = np.inf
-                        for m in range(m0, m1):
-                            best = min(best, M[u, m] + D[m, k])
-                        through[k] = best
-                    for w in range(w0, w1):
-                        best = np.inf
-                        for k in range(k0, k1):
-                            best = min(best, through[k] + M[k, w])
-                        M[u, w] = best
-                        M[w, u] = best
-                        status[u, w, 0] = status[w, u, 0] = sl
-                        status[u, w, 1] = status[w, u, 1] = sr
+                        best = min(best, through[k] + M[k, w])
+                    M[u, w] = best
+                    M[w, u] = best
+                    status[u, w, 0] = status[w, u, 0] = sl
+                    status[u, w, 1] = status[w, u, 1] = sr
         height[n + i] = 1 + max(height[Z[i, 0]], height[Z[i, 1]])
         rtol = 6.0 * (height[n + i] + 1) * FLOAT32_ROUNDING
         if not _record_clear_swaps_nb(M, status, Z, ranges, i, n, must_swap, rtol):
