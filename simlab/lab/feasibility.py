@@ -8,6 +8,8 @@ on this data:
   least as many rows as the data holds: nothing could ever be decided or filled (a Step's
   estimation window may be longer than the data: its estimator starts on what there is);
 - a ``min_weight`` that, held by every asset, exceeds the budget (``min_weight x N > 1``);
+- caps that cannot reach an optimizer's budget: ``max_weight x N < 1 - cash_buffer`` in a
+  Step that has both keys (the bounded allocators) and no per-asset bounds;
 - a benchmark that is missing on more than :data:`BENCHMARK_GAP` of the run's dates (its beta
   and tracking numbers would describe a fraction of the run).
 
@@ -48,7 +50,35 @@ def check_feasible(cfg, md) -> None:
         if path.rsplit(".", 1)[-1] == "min_weight" and value * len(md.assets) > 1 + 1e-12:
             raise ConfigError(f"{path}: {value} x {len(md.assets)} assets = {value * len(md.assets):.3g} > 1: "
                               "no weights meet it within the budget")
+    for path, step in _mappings(tree):
+        _check_caps(path, step, len(md.assets))
     _check_benchmark(md, span)
+
+
+def _check_caps(path: str, step: dict, n_assets: int) -> None:
+    if not {"max_weight", "cash_buffer"} <= step.keys() or step.get("asset_bounds"):
+        return
+    cap, buffer = step["max_weight"], step["cash_buffer"]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (cap, buffer)):
+        return  # a per-scenario list: each scenario's own values are checked in its own entry
+    if cap * n_assets < 1.0 - buffer - 1e-12:
+        raise ConfigError(f"{path}.max_weight: {cap} x {n_assets} assets = {cap * n_assets:.3g} cannot reach the "
+                          f"budget {1.0 - buffer:.3g} (1 - cash_buffer): no weights meet the bounds, the fallback "
+                          "would answer every decision; raise max_weight or add assets")
+
+
+def _mappings(tree, where: str = ""):
+    """Every mapping in ``tree`` with its key path."""
+    if isinstance(tree, dict):
+        if where:
+            yield where, tree
+        items = tree.items()
+    elif isinstance(tree, list):
+        items = enumerate(tree)
+    else:
+        return
+    for key, value in items:
+        yield from _mappings(value, f"{where}.{key}" if where else str(key))
 
 
 def _is_window(name: str) -> bool:

@@ -273,3 +273,11 @@ def test_a_resumed_sweep_merges_the_bits_of_an_uninterrupted_one(tmp_path):
     assert list(resumed.variants["status"]) == ["reused", "ok"]
     for name in ("nav", "weights", "metrics"):
         xr.testing.assert_identical(resumed.dataset[name], straight.dataset[name])
+
+
+def test_caps_that_cannot_reach_the_budget_fail_at_load_and_health_reports_fallbacks():
+    caps = with_(pipeline=[{"type": "min_variance", "max_weight": 0.1}])
+    with pytest.raises(ConfigError, match=r"pipeline.0.max_weight: 0.1 x 6 assets = 0.6 cannot reach the budget 1"):
+        simlab.run(caps)
+    res = simlab.run(with_(pipeline=[{"type": "min_variance", "max_weight": 0.2}], costs={"type": "flat", "bps": 5}))
+    assert res.health().scenarios[0].trades > 0
