@@ -14,7 +14,7 @@ from simlab.data import load, load_series
 from simlab.data.market import MarketData
 from simlab.data.validate import validate_market
 from simlab.engine.simulate import simulate
-from simlab.errors import ConfigError
+from simlab.errors import ConfigError, DataError
 from simlab.lab.feasibility import check_feasible
 from simlab.lab.result import Result
 
@@ -53,11 +53,24 @@ def load_market(cfg: Config) -> MarketData:
 
 
 def _with_macro(md: MarketData, sources: dict[str, str]) -> MarketData:
-    columns = {name: load_series(source).reindex(md.dates) for name, source in sources.items()}
+    """The macro series on the data's calendar; one that covers none of it is an error, one that
+    covers part of it is a caveat naming the span it covers (the other days are NaN)."""
+    columns, notes = {}, []
+    for name, source in sources.items():
+        series = load_series(source).reindex(md.dates)
+        covered = md.dates[series.notna().to_numpy()]
+        if not len(covered):
+            raise DataError(f"data.macro.{name}: {source} has no value between {md.dates[0].date()} and "
+                            f"{md.dates[-1].date()}; it does not overlap the data")
+        if len(covered) < len(md.dates):
+            notes.append(f"macro series {name!r} ({source}) covers {covered[0].date()} .. {covered[-1].date()}, "
+                         f"{len(covered)} of the data's {len(md.dates)} dates; the others are missing")
+        columns[name] = series
     macro = pd.DataFrame(columns, index=md.dates)
     if md.macro is not None:
         macro = md.macro.join(macro, how="left", rsuffix="_cfg")
-    return replace(md, macro=macro)
+    provenance = {**md.provenance, "caveats": [*md.provenance.get("caveats", []), *notes]}
+    return replace(md, macro=macro, provenance=provenance)
 
 
 def _apply_universe(md: MarketData, cfg: Config) -> MarketData:
