@@ -11,7 +11,7 @@
 Bad input never ends in a traceback: a :class:`~simlab.errors.SimlabError` prints
 ``error: <message>`` and its notes and exits 1; any other exception prints
 ``internal error: ...`` with a pointer to ``--debug`` and exits 1; Ctrl-C prints
-``interrupted`` and exits 130. ``simlab --debug COMMAND ...`` shows the full traceback instead.
+``interrupted`` and exits 130. ``--debug`` (anywhere on the line) shows the full traceback instead.
 
 Each command module defines ``add_parser(sub)`` with the standard library only and imports
 the numerical stack inside its ``main(args)``, so ``simlab --help`` starts in well under a
@@ -32,6 +32,9 @@ COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "list")
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in argv:  # accepted anywhere on the line, as in `simlab run x.yaml --debug`
+        argv = ["--debug", *(a for a in argv if a != "--debug")]
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()

@@ -172,6 +172,8 @@ def test_bad_input_never_shows_a_traceback_and_debug_does(tmp_path, capsys):
     assert "error:" in err and "day is out of range" in err and "Traceback" not in err
     with pytest.raises(ConfigError):
         main(["--debug", "run", str(bad_date)])
+    with pytest.raises(ConfigError):
+        main(["run", str(bad_date), "--debug"])
 
 
 def test_an_unexpected_exception_is_one_line_and_interrupts_exit_130(monkeypatch, capsys):
