@@ -14,7 +14,7 @@ from simlab.data import load, load_series
 from simlab.data.market import MarketData
 from simlab.data.validate import validate_market
 from simlab.engine.simulate import simulate
-from simlab.errors import ConfigError, DataError
+from simlab.errors import ConfigError
 from simlab.lab.feasibility import check_feasible
 from simlab.lab.result import Result
 
@@ -53,16 +53,17 @@ def load_market(cfg: Config) -> MarketData:
 
 
 def _with_macro(md: MarketData, sources: dict[str, str]) -> MarketData:
-    """The macro series on the data's calendar; one that covers none of it is an error, one that
-    covers part of it is a caveat naming the span it covers (the other days are NaN)."""
+    """The macro series on the data's calendar; one that covers only part of it (or none) is a
+    caveat naming the span it covers: the other days are NaN, and a Step reading the series
+    says what it did on them (the VIX regime's proxy days)."""
     columns, notes = {}, []
     for name, source in sources.items():
         series = load_series(source).reindex(md.dates)
         covered = md.dates[series.notna().to_numpy()]
         if not len(covered):
-            raise DataError(f"data.macro.{name}: {source} has no value between {md.dates[0].date()} and "
-                            f"{md.dates[-1].date()}; it does not overlap the data")
-        if len(covered) < len(md.dates):
+            notes.append(f"macro series {name!r} ({source}) has no value between {md.dates[0].date()} and "
+                         f"{md.dates[-1].date()}: it does not overlap the data")
+        elif len(covered) < len(md.dates):
             notes.append(f"macro series {name!r} ({source}) covers {covered[0].date()} .. {covered[-1].date()}, "
                          f"{len(covered)} of the data's {len(md.dates)} dates; the others are missing")
         columns[name] = series
