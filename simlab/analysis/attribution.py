@@ -1,0 +1,234 @@
+"""Attribution of a finished run: factor exposures, risk decomposition, Brinson, holdings.
+
+Reads a :class:`~simlab.engine.result.Replay` and never runs anything; attribution by
+pipeline stage, which runs the pipeline's prefixes, lives one layer up in
+:mod:`simlab.lab.stage_attribution`.
+
+>>> att = attribution_of(result)                     # doctest: +SKIP
+>>> att.factors["market"]                             # scenario x (alpha, betas, t-stats, R²)  # doctest: +SKIP
+>>> att.risk                                          # scenario x sector: share of volatility   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from simlab.analysis import brinson, factor_regression, risk_decomposition
+from simlab.errors import DataError
+
+RISK_WINDOW = 252
+BETA_WINDOW = 252
+
+
+@dataclass
+class Attribution:
+    """What a run's return and risk came from; every table is labelled by scenario.
+
+    Attributes
+    ----------
+    factors : dict[str, DataFrame]
+        Factor set name -> scenario x (alpha_ann, t(alpha), beta:F, t(F), r2, nobs, lags).
+    risk : DataFrame
+        Long table (scenario, level, name, weight, volatility, var, cvar): component
+        contributions of the last day's book over the trailing year's daily returns, by
+        asset and by sector, each group adding to the scenario's ``total`` row.
+    brinson : DataFrame
+        Scenario x (portfolio, benchmark, active, allocation, selection, interaction,
+        sum_of_effects, realized, trading_and_costs), linked over the rebalance periods.
+    brinson_by_sector : dict[str, DataFrame]
+        Scenario -> sectors x linked effects.
+    holdings : DataFrame
+        Long table (date, scenario, key, value) at every rebalance: sector weights
+        (``sector:NAME``), ``beta``, ``volatility`` (ex-ante, annualized), ``cash``.
+    stages : DataFrame or None
+        Attribution by pipeline stage (filled by :mod:`simlab.lab.stage_attribution`).
+    notes : list[str]
+        What could not be computed and why (said out loud, never dropped silently).
+    """
+
+    factors: dict[str, pd.DataFrame]
+    risk: pd.DataFrame
+    brinson: pd.DataFrame
+    brinson_by_sector: dict[str, pd.DataFrame]
+    holdings: pd.DataFrame
+    stages: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        """The attribution as terminal text (see :func:`format_attribution`)."""
+        return format_attribution(self)
+
+
+def attribution_of(replay, factor_sets: tuple[str, ...] = ("market", "ff3", "etf"),
+                   benchmark_weights: pd.DataFrame | None = None) -> Attribution:
+    """Every attribution of ``replay`` that its data allows (see :class:`Attribution`)."""
+    notes: list[str] = []
+    returns = _trading_returns(replay)
+    factors = {}
+    for name in factor_sets:
+        try:
+            factors[name] = factor_regression.factor_exposures(returns, name, replay.benchmark_returns)
+        except DataError as err:
+            notes.append(f"factors {name}: {err}")
+    sectors = _sectors(replay)
+    risk = risk_table(replay, sectors, notes)
+    brinson_summary, by_sector = brinson_tables(replay, sectors, benchmark_weights)
+    holdings = holdings_exposures(replay, sectors)
+    return Attribution(factors, risk, brinson_summary, by_sector, holdings, notes=notes)
+
+
+def _trading_returns(replay) -> pd.DataFrame:
+    """Daily returns from the first day any scenario holds something (the warm-up is cash)."""
+    invested = replay.weights.sum("asset").to_pandas().abs().sum(axis=1) > 0
+    first = invested.idxmax() if invested.any() else replay.dates[0]
+    return replay.returns.loc[first:]
+
+
+def _sectors(replay) -> pd.Series:
+    meta = replay.market.meta
+    if meta is None or "sector" not in meta.columns:
+        return pd.Series("(unclassified)", index=list(replay.assets))
+    return meta["sector"].reindex(list(replay.assets)).fillna("(unclassified)")
+
+
+def asset_returns(replay) -> pd.DataFrame:
+    """Daily simple returns of the assets' close over the simulated dates."""
+    close = replay.market.close[list(replay.assets)]
+    return close.pct_change(fill_method=None).loc[replay.dates[0]:replay.dates[-1]]
+
+
+def risk_table(replay, sectors: pd.Series, notes: list[str], window: int = RISK_WINDOW) -> pd.DataFrame:
+    """Component risk of each scenario's last book over the trailing ``window`` days, by asset and sector."""
+    rets = asset_returns(replay).iloc[-window:]
+    last = replay.weights.isel(date=-1).to_pandas()
+    frames = []
+    for scen in replay.scenarios:
+        w = last.loc[scen]
+        w = w[w.abs() > 0]
+        usable = rets[w.index].dropna(axis=1, how="any")
+        w = w[usable.columns]
+        if w.empty:
+            notes.append(f"risk {scen}: no position on the last day with a full {window}-day history")
+            continue
+        try:
+            table = risk_decomposition.decompose(w, usable)
+        except DataError as err:
+            notes.append(f"risk {scen}: {err}")
+            continue
+        assets_part = table.drop(index="total")
+        sector_part = assets_part.groupby(sectors.reindex(assets_part.index).fillna("(unclassified)")).sum()
+        for level, part in (("asset", assets_part), ("sector", sector_part), ("total", table.loc[["total"]])):
+            frames.append(part.rename_axis("name").reset_index().assign(scenario=scen, level=level))
+    if not frames:
+        return pd.DataFrame(columns=["scenario", "level", "name", "weight", "volatility", "var", "cvar"])
+    return pd.concat(frames, ignore_index=True)[["scenario", "level", "name", "weight", "volatility", "var", "cvar"]]
+
+
+def rebalance_dates(replay, scenario: str) -> pd.DatetimeIndex:
+    """Dates on which ``scenario`` traded (fills), as period starts for Brinson."""
+    trades = replay.trades
+    dates = pd.DatetimeIndex(trades.loc[trades["scenario"] == scenario, "date"].unique()).sort_values()
+    return dates[dates < replay.dates[-1]]
+
+
+def brinson_tables(replay, sectors: pd.Series, benchmark_weights: pd.DataFrame | None = None):
+    """Linked Brinson-Fachler over each scenario's rebalance periods (see :mod:`~simlab.analysis.brinson`).
+
+    The benchmark is ``benchmark_weights`` (date x asset, as of each period start) or equal
+    weight over the assets priced at the period start.
+    """
+    close = replay.market.close[list(replay.assets)]
+    weights = replay.weights
+    rows, by_sector = {}, {}
+    for scen in replay.scenarios:
+        starts = rebalance_dates(replay, scen)
+        if len(starts) == 0:
+            continue
+        w = weights.sel(scenario=scen).to_pandas().loc[starts]
+        periodic = brinson.period_returns(close, starts, replay.dates[-1])
+        bench = None
+        if benchmark_weights is not None:
+            bench = benchmark_weights.reindex(columns=w.columns).reindex(starts, method="ffill").fillna(0.0)
+        else:
+            priced = close.loc[starts].notna().astype(float)
+            bench = priced.div(priced.sum(axis=1), axis=0)
+        nav = replay.nav[scen]
+        bounds = list(starts) + [replay.dates[-1]]
+        realized = pd.Series([nav.loc[b] / nav.loc[a] - 1.0 for a, b in zip(bounds[:-1], bounds[1:])], index=starts)
+        out = brinson.brinson_fachler(w, periodic, sectors, bench, realized)
+        rows[scen], by_sector[scen] = out["summary"], out["by_sector"]
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("scenario"), by_sector
+
+
+def holdings_exposures(replay, sectors: pd.Series, window: int = BETA_WINDOW) -> pd.DataFrame:
+    """At every rebalance of every scenario: sector weights, beta, ex-ante volatility, cash.
+
+    Beta and volatility use the trailing ``window`` daily returns up to the rebalance date
+    (point in time): asset betas on the benchmark, and the sample covariance.
+    """
+    rets = replay.market.close[list(replay.assets)].pct_change(fill_method=None)
+    bench = None if replay.market.benchmark is None else replay.market.benchmark.pct_change(fill_method=None)
+    frames = []
+    for scen in replay.scenarios:
+        dates = rebalance_dates(replay, scen)
+        w_all = replay.weights.sel(scenario=scen).to_pandas()
+        for date in dates:
+            frames.append(_exposures_on(date, scen, w_all.loc[date], rets, bench, sectors, window))
+    if not frames:
+        return pd.DataFrame(columns=["date", "scenario", "key", "value"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _exposures_on(date, scen, w: pd.Series, rets, bench, sectors, window) -> pd.DataFrame:
+    values = {f"sector:{s}": float(v) for s, v in w.groupby(sectors).sum().items()}
+    values["cash"] = 1.0 - float(w.sum())
+    past = rets.loc[:date].iloc[-window:]
+    held = w[w != 0.0].index
+    sample = past[held].dropna()
+    if len(held) and len(sample) > 20:
+        wv = w[held].to_numpy()
+        values["volatility"] = float(np.sqrt(wv @ sample.cov().to_numpy() @ wv * 252))
+        if bench is not None:
+            b = bench.reindex(sample.index)
+            betas = sample.apply(lambda col: col.cov(b) / b.var())
+            values["beta"] = float(betas.to_numpy() @ wv)
+    return pd.DataFrame({"date": date, "scenario": scen, "key": list(values), "value": list(values.values())})
+
+
+def format_attribution(att: Attribution) -> str:
+    """Factor exposures, risk by sector, Brinson and stages as terminal text."""
+    parts = []
+    for name, table in att.factors.items():
+        parts.append(f"Factor exposures ({_FACTOR_TITLES.get(name, name)}; Newey-West t-stats)")
+        parts.append(_fmt(table.drop(columns=["lags"], errors="ignore"), pct={"alpha_ann", "r2"}))
+    if not att.risk.empty:
+        sector = att.risk[att.risk["level"] == "sector"].pivot(index="name", columns="scenario", values="volatility")
+        total = att.risk[att.risk["level"] == "total"].set_index("scenario")["volatility"]
+        parts.append("Share of daily volatility by sector (last day's book, trailing year)")
+        parts.append(_fmt((sector / total).T, pct=set(sector.index)))
+    if not att.brinson.empty:
+        parts.append("Brinson-Fachler vs equal weight, linked over rebalance periods")
+        parts.append(_fmt(att.brinson, pct=set(att.brinson.columns)))
+    if att.stages is not None:
+        parts.append("Attribution by pipeline stage (each stage minus the one before)")
+        parts.append(_fmt(att.stages, pct={"total_return", "cagr", "annual_volatility", "cost_drag",
+                                           "d_cagr", "d_volatility", "d_cost_drag"}))
+    parts.extend(f"note: {n}" for n in att.notes)
+    return "\n\n".join(parts)
+
+
+_FACTOR_TITLES = {"market": "market = benchmark, daily", "ff3": "Fama-French 3, monthly excess",
+                  "etf": "factor ETFs, daily"}
+
+
+def _fmt(table: pd.DataFrame, pct: set) -> str:
+    out = table.astype(object).copy()
+    for col in table.columns:
+        fmt = "{:.2%}" if col in pct else ("{:.0f}" if col == "nobs" else "{:.3f}")
+        out[col] = [("" if not isinstance(v, (int, float, np.number)) or pd.isna(v) else fmt.format(v))
+                    if not isinstance(v, str) else v for v in table[col]]
+    with pd.option_context("display.width", 250, "display.max_columns", 60, "display.max_colwidth", 40):
+        return out.to_string()
