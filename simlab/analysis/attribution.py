@@ -198,6 +198,24 @@ def _exposures_on(date, scen, w: pd.Series, rets, bench, sectors, window) -> pd.
     return pd.DataFrame({"date": date, "scenario": scen, "key": list(values), "value": list(values.values())})
 
 
+def write_attribution(att: Attribution, folder) -> "Path":
+    """Write every table of ``att`` as CSV under ``folder``; returns the folder."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in att.factors.items():
+        table.to_csv(folder / f"factors_{name}.csv")
+    att.risk.to_csv(folder / "risk.csv", index=False)
+    att.brinson.to_csv(folder / "brinson.csv")
+    if att.brinson_by_sector:
+        pd.concat(att.brinson_by_sector, names=["scenario", "sector"]).to_csv(folder / "brinson_by_sector.csv")
+    att.holdings.to_csv(folder / "holdings_exposures.csv", index=False)
+    if att.stages is not None:
+        att.stages.to_csv(folder / "stages.csv")
+    return folder
+
+
 def format_attribution(att: Attribution) -> str:
     """Factor exposures, risk by sector, Brinson and stages as terminal text."""
     parts = []
@@ -210,7 +228,7 @@ def format_attribution(att: Attribution) -> str:
         parts.append("Share of daily volatility by sector (last day's book, trailing year)")
         parts.append(_fmt((sector / total).T, pct=set(sector.index)))
     if not att.brinson.empty:
-        parts.append("Brinson-Fachler vs equal weight, linked over rebalance periods")
+        parts.append("Brinson-Fachler by sector, cumulative, linked over rebalance periods")
         parts.append(_fmt(att.brinson, pct=set(att.brinson.columns)))
     if att.stages is not None:
         parts.append("Attribution by pipeline stage (each stage minus the one before)")

@@ -149,3 +149,36 @@ def period_returns(close: pd.DataFrame, starts: pd.DatetimeIndex, end: pd.Timest
     for a, b in zip(bounds[:-1], bounds[1:]):
         rows.append(close.loc[b] / close.loc[a] - 1.0)
     return pd.DataFrame(rows, index=starts)
+
+
+def read_benchmark_weights(path) -> pd.DataFrame:
+    """Benchmark weights from a CSV: a ``date`` column, then one column per asset.
+
+    Each row holds from its date until the next (used as of each period start). Rows are
+    taken as given (a benchmark may hold cash); negative or non-numeric weights are errors.
+
+    Raises
+    ------
+    DataError
+        A missing file, no ``date`` column, a bad date, or a weight that is not a number >= 0.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"benchmark weights: file not found: {path}")
+    frame = pd.read_csv(path)
+    if "date" not in frame.columns:
+        raise DataError(f"benchmark weights {path}: no 'date' column (columns: {', '.join(frame.columns)})")
+    try:
+        frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date")))
+    except (ValueError, TypeError) as err:
+        raise DataError(f"benchmark weights {path}: a date does not parse: {err}") from None
+    for col in frame.columns:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna() & frame[col].notna() | (values < 0)
+        if bad.any():
+            raise DataError(f"benchmark weights {path}: asset {col} on {frame.index[bad.to_numpy()][0].date()}: "
+                            f"{frame[col][bad].iloc[0]!r} is not a weight >= 0")
+        frame[col] = values.fillna(0.0)
+    return frame.sort_index()

@@ -4,7 +4,7 @@ The regression is ordinary least squares with an intercept,
 :math:`r_t = \\alpha + \\sum_k \\beta_k f_{k,t} + \\varepsilon_t`, and its standard errors
 are heteroskedasticity- and autocorrelation-consistent (Newey-West, Bartlett kernel), with
 the conventions of ``statsmodels`` ``OLS(...).fit(cov_type="HAC", cov_kwds={"maxlags": L})``
-(small-sample factor ``n / (n - k)`` applied), which the tests match to 1e-10.
+(no small-sample factor unless asked, as statsmodels' default), which the tests match to 1e-10.
 
 Factor sets shipped with simlab (:func:`factor_returns`):
 
@@ -67,11 +67,13 @@ def newey_west_lags(nobs: int) -> int:
     return int(np.floor(4.0 * (nobs / 100.0) ** (2.0 / 9.0)))
 
 
-def ols_hac(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray, float]:
+def ols_hac(y: np.ndarray, x: np.ndarray, lags: int,
+            small_sample: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
     """OLS coefficients, Newey-West standard errors and R² of ``y`` on ``x`` (with its constant).
 
-    Matches ``statsmodels.api.OLS(y, x).fit(cov_type="HAC", cov_kwds={"maxlags": lags})``:
-    Bartlett weights ``1 - l / (lags + 1)`` and the small-sample factor ``n / (n - k)``.
+    Matches ``statsmodels.api.OLS(y, x).fit(cov_type="HAC", cov_kwds={"maxlags": lags,
+    "use_correction": small_sample})``: Bartlett weights ``1 - l / (lags + 1)``, and the
+    factor ``n / (n - k)`` on the covariance when ``small_sample``.
     """
     n, k = x.shape
     xtx_inv = np.linalg.inv(x.T @ x)
@@ -82,13 +84,14 @@ def ols_hac(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[np.ndarray, np.nda
     for lag in range(1, lags + 1):
         gamma = scores[lag:].T @ scores[:-lag]
         meat += (1.0 - lag / (lags + 1.0)) * (gamma + gamma.T)
-    cov = xtx_inv @ meat @ xtx_inv * (n / (n - k))
+    cov = xtx_inv @ meat @ xtx_inv * (n / (n - k) if small_sample else 1.0)
     centred = y - y.mean()
     r2 = 1.0 - float(resid @ resid) / float(centred @ centred)
     return coef, np.sqrt(np.diag(cov)), r2
 
 
-def regress(returns: pd.Series, factors: pd.DataFrame, *, lags: int | None = None, periods: int = 252) -> FactorFit:
+def regress(returns: pd.Series, factors: pd.DataFrame, *, lags: int | None = None, periods: int = 252,
+            small_sample: bool = False) -> FactorFit:
     """Regress ``returns`` on ``factors`` (aligned on their common dates, NaN rows dropped).
 
     Parameters
@@ -101,6 +104,8 @@ def regress(returns: pd.Series, factors: pd.DataFrame, *, lags: int | None = Non
         Newey-West lags; default :func:`newey_west_lags` of the sample size.
     periods : int
         Periods per year (252 daily, 12 monthly), for the annualized alpha.
+    small_sample : bool
+        Scale the covariance by ``n / (n - k)`` (statsmodels' ``use_correction``).
 
     Raises
     ------
@@ -120,7 +125,7 @@ def regress(returns: pd.Series, factors: pd.DataFrame, *, lags: int | None = Non
     y = joined["__y__"].to_numpy(float)
     x = np.column_stack([np.ones(len(joined)), joined[list(factors.columns)].to_numpy(float)])
     nlags = newey_west_lags(len(joined)) if lags is None else int(lags)
-    coef, stderr, r2 = ols_hac(y, x, nlags)
+    coef, stderr, r2 = ols_hac(y, x, nlags, small_sample)
     names = ["alpha", *map(str, factors.columns)]
     return FactorFit(pd.Series(coef, index=names), pd.Series(stderr, index=names), r2, len(joined), nlags, periods)
 

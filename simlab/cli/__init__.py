@@ -6,6 +6,7 @@
 ``simlab stress CONFIG``  replay an experiment against stress windows.
 ``simlab runs``  list the run and sweep folders under experiments/.
 ``simlab compare RUN RUN...``  the metrics of runs side by side.
+``simlab attribute RUN_OR_CONFIG``  factor exposures, risk by sector, Brinson and stage attribution.
 ``simlab list [steps|strategies|costs|detectors|data]``  what a config can name.
 
 Each command module defines ``add_parser(sub)`` with the standard library only and imports
@@ -21,7 +22,7 @@ from importlib import import_module
 
 from simlab.errors import SimlabError
 
-COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "list")
+COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "attribute", "list")
 
 
 def main(argv: list[str] | None = None) -> int:
