@@ -21,9 +21,12 @@ from dataclasses import replace
 
 import pandas as pd
 
+from simlab.analysis.metrics import summary
 from simlab.config import registry
 from simlab.config.loader import Config
 from simlab.config.scenarios import Scenario
+from simlab.engine.result import Replay
+from simlab.engine.simulate import simulate
 
 STAGE_METRICS = ("total_return", "cagr", "annual_volatility", "sharpe", "cost_drag")
 DELTAS = {"cagr": "d_cagr", "annual_volatility": "d_volatility", "sharpe": "d_sharpe", "cost_drag": "d_cost_drag"}
@@ -53,15 +56,15 @@ def _reads_signal(entry: dict) -> bool:
     return "signal" in getattr(registry.lookup("step", entry["type"], "pipeline[0]"), "requires", ())
 
 
-def stage_attribution(config: Config, data=None) -> pd.DataFrame:
+def stage_attribution(config: Config, data) -> pd.DataFrame:
     """Run every scenario's pipeline prefixes in one batch; tabulate metrics and contributions.
 
     Parameters
     ----------
     config : Config
         The run's resolved config.
-    data : MarketData, optional
-        The run's market data (default: loaded from the config as ``simlab.run`` does).
+    data : MarketData
+        The run's market data (``result.market``).
 
     Returns
     -------
@@ -69,15 +72,12 @@ def stage_attribution(config: Config, data=None) -> pd.DataFrame:
         Index (scenario, stage); columns :data:`STAGE_METRICS` then the contributions
         ``d_cagr``, ``d_volatility``, ``d_sharpe``, ``d_cost_drag`` (NaN on ``1/N``).
     """
-    from simlab.engine.simulate import simulate
-    from simlab.lab.result import Result
-    from simlab.lab.run import load_market
-
     prefixes, plan = stage_scenarios(config.scenarios)
     staged = replace(config, scenarios=tuple(prefixes))
-    md = load_market(config) if data is None else data
-    result = Result(staged, md, *simulate(staged, md))
-    metrics = result.metrics()
+    replay = Replay(staged, data, *simulate(staged, data))
+    metrics = summary(replay.returns, benchmark_returns=replay.benchmark_returns,
+                      traded_value=replay.daily_traded_value(), costs=replay.daily_costs(), nav=replay.nav,
+                      risk_free=config.experiment.risk_free)
     rows = []
     for scenario, stages in plan.items():
         previous = None

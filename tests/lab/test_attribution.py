@@ -97,9 +97,10 @@ def test_identical_prefixes_run_once(result):
 
 
 def test_stage_attribution_without_strategy_starts_at_one_over_n():
-    cfg = simlab.load_config({"name": "s", "data": {"source": "synthetic", "n_assets": 5, "n_days": 300, "seed": 2},
-                              "pipeline": [{"type": "inverse_volatility", "window": 20}]})
-    table = stage_attribution(cfg)
+    res = simlab.run({"name": "s", "data": {"source": "synthetic", "n_assets": 5, "n_days": 300, "seed": 2},
+                      "pipeline": [{"type": "inverse_volatility", "window": 20}]})
+    table = stage_attribution(res.config, res.market)
+    assert table["cagr"].iloc[-1] == pytest.approx(res.metrics()["cagr"].iloc[0], abs=1e-12)
     assert list(table.index.get_level_values("stage")) == ["1/N", "0:inverse_volatility"]
 
 
