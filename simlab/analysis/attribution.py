@@ -167,35 +167,50 @@ def holdings_exposures(replay, sectors: pd.Series, window: int = BETA_WINDOW) ->
     """At every rebalance of every scenario: sector weights, beta, ex-ante volatility, cash.
 
     Beta and volatility use the trailing ``window`` daily returns up to the rebalance date
-    (point in time): asset betas on the benchmark, and the sample covariance.
+    (point in time), over the days on which every held asset (and the benchmark) has a
+    return: asset betas on the benchmark, and the sample covariance, annualized by 252.
     """
-    rets = replay.market.close[list(replay.assets)].pct_change(fill_method=None)
-    bench = None if replay.market.benchmark is None else replay.market.benchmark.pct_change(fill_method=None)
+    close = replay.market.close[list(replay.assets)]
+    rets = close.pct_change(fill_method=None).to_numpy(float)
+    bench = None
+    if replay.market.benchmark is not None:
+        bench = replay.market.benchmark.reindex(close.index).pct_change(fill_method=None).to_numpy(float)
+    rows_of = pd.Series(np.arange(len(close)), index=close.index)
+    labels = sectors.reindex(list(replay.assets)).fillna("(unclassified)")
     frames = []
     for scen in replay.scenarios:
         dates = rebalance_dates(replay, scen)
         w_all = replay.weights.sel(scenario=scen).to_pandas()
         for date in dates:
-            frames.append(_exposures_on(date, scen, w_all.loc[date], rets, bench, sectors, window))
+            w = w_all.loc[date]
+            values = {f"sector:{k}": float(v) for k, v in w.groupby(labels).sum().items()}
+            values["cash"] = 1.0 - float(w.sum())
+            end = int(rows_of[date]) + 1
+            values.update(_risk_exposures(w.to_numpy(float), rets[max(0, end - window):end],
+                                          None if bench is None else bench[max(0, end - window):end]))
+            frames.append(pd.DataFrame({"date": date, "scenario": scen, "key": list(values),
+                                        "value": list(values.values())}))
     if not frames:
         return pd.DataFrame(columns=["date", "scenario", "key", "value"])
     return pd.concat(frames, ignore_index=True)
 
 
-def _exposures_on(date, scen, w: pd.Series, rets, bench, sectors, window) -> pd.DataFrame:
-    values = {f"sector:{s}": float(v) for s, v in w.groupby(sectors).sum().items()}
-    values["cash"] = 1.0 - float(w.sum())
-    past = rets.loc[:date].iloc[-window:]
-    held = w[w != 0.0].index
-    sample = past[held].dropna()
-    if len(held) and len(sample) > 20:
-        wv = w[held].to_numpy()
-        values["volatility"] = float(np.sqrt(wv @ sample.cov().to_numpy() @ wv * 252))
-        if bench is not None:
-            b = bench.reindex(sample.index)
-            betas = sample.apply(lambda col: col.cov(b) / b.var())
-            values["beta"] = float(betas.to_numpy() @ wv)
-    return pd.DataFrame({"date": date, "scenario": scen, "key": list(values), "value": list(values.values())})
+def _risk_exposures(w: np.ndarray, rets: np.ndarray, bench: np.ndarray | None) -> dict[str, float]:
+    held = w != 0.0
+    if not held.any():
+        return {}
+    x = rets[:, held]
+    ok = np.isfinite(x).all(axis=1) & (np.ones(len(x), bool) if bench is None else np.isfinite(bench))
+    if ok.sum() <= 20:
+        return {}
+    x, wv = x[ok], w[held]
+    out = {"volatility": float(np.sqrt(wv @ np.atleast_2d(np.cov(x, rowvar=False)) @ wv * 252))}
+    if bench is not None:
+        b = bench[ok]
+        bc = b - b.mean()
+        betas = ((x - x.mean(axis=0)).T @ bc) / (bc @ bc)
+        out["beta"] = float(betas @ wv)
+    return out
 
 
 def write_attribution(att: Attribution, folder) -> "Path":
@@ -228,8 +243,9 @@ def format_attribution(att: Attribution) -> str:
         parts.append("Share of daily volatility by sector (last day's book, trailing year)")
         parts.append(_fmt((sector / total).T, pct=set(sector.index)))
     if not att.brinson.empty:
-        parts.append("Brinson-Fachler by sector, cumulative, linked over rebalance periods")
-        parts.append(_fmt(att.brinson, pct=set(att.brinson.columns)))
+        parts.append("Brinson-Fachler by sector, cumulative since the first rebalance, periods linked (GRAP)")
+        shown = att.brinson.drop(columns=["sum_of_effects", "realized"], errors="ignore")
+        parts.append(_fmt(shown, pct=set(shown.columns)))
     if att.stages is not None:
         parts.append("Attribution by pipeline stage (each stage minus the one before)")
         parts.append(_fmt(att.stages, pct={"total_return", "cagr", "annual_volatility", "cost_drag",

@@ -69,13 +69,6 @@ def sector_view(weights: pd.Series, returns: pd.Series, sectors: pd.Series) -> t
     return wsec, rsec
 
 
-def link_grap(effects: list[pd.DataFrame], rp: np.ndarray, rb: np.ndarray) -> list[pd.DataFrame]:
-    """Scale each period's effects by its GRAP factor (see the module docstring)."""
-    growth_p = np.concatenate([[1.0], np.cumprod(1.0 + rp)[:-1]])
-    growth_b_after = np.concatenate([np.cumprod((1.0 + rb)[::-1])[::-1][1:], [1.0]])
-    return [e * (gp * gb) for e, gp, gb in zip(effects, growth_p, growth_b_after)]
-
-
 def brinson_fachler(weights: pd.DataFrame, asset_returns: pd.DataFrame, sectors: pd.Series,
                     benchmark_weights: pd.DataFrame | None = None, nav_returns: pd.Series | None = None) -> dict:
     """Linked Brinson-Fachler attribution of one portfolio over consecutive periods.
@@ -85,12 +78,13 @@ def brinson_fachler(weights: pd.DataFrame, asset_returns: pd.DataFrame, sectors:
     weights : DataFrame
         Portfolio asset weights at the start of each period (index: period start dates).
     asset_returns : DataFrame
-        Each asset's compound return over each period (same index and columns).
+        Each asset's compound return over each period (same index and columns; NaN counts
+        as 0 for a held weight, and as not in the default benchmark).
     sectors : Series
         Sector of each asset.
     benchmark_weights : DataFrame, optional
-        Benchmark asset weights at the start of each period (rows summing to 1); default
-        equal weight over the assets with a return in the period.
+        Benchmark asset weights at the start of each period; default equal weight over the
+        assets with a return in the period.
     nav_returns : Series, optional
         The portfolio's realized return per period; the gap to the buy-and-hold return
         is reported as ``trading_and_costs``.
@@ -101,32 +95,60 @@ def brinson_fachler(weights: pd.DataFrame, asset_returns: pd.DataFrame, sectors:
         ``periods`` (DataFrame: one row per period, the three effects, portfolio,
         benchmark and active returns, linked effects), ``by_sector`` (linked effects summed
         over periods, sectors x effects) and ``summary`` (a Series: compounded portfolio,
-        benchmark and active return; linked effects; their sum; trading_and_costs).
+        benchmark and active return; linked effects; their sum; realized and
+        trading_and_costs when ``nav_returns`` is given).
     """
-    if not weights.index.equals(asset_returns.index):
-        raise DataError("brinson_fachler: weights and asset_returns must share their period index")
+    if not weights.index.equals(asset_returns.index) or not weights.columns.equals(asset_returns.columns):
+        raise DataError("brinson_fachler: weights and asset_returns must share their periods and assets")
     if benchmark_weights is None:
-        held = asset_returns.notna().astype(float)
-        benchmark_weights = held.div(held.sum(axis=1).where(lambda s: s > 0), axis=0).fillna(0.0)
-    bench = benchmark_weights.reindex(index=weights.index, columns=weights.columns).fillna(0.0)
-    effects, rp, rb = [], [], []
-    for date in weights.index:
-        r = asset_returns.loc[date].fillna(0.0)
-        wp_s, rp_s = sector_view(weights.loc[date], r, sectors)
-        wb_s, rb_s = sector_view(bench.loc[date], r, sectors)
-        effects.append(single_period(wp_s, wb_s, rp_s, rb_s))
-        rp.append(float((weights.loc[date] * r).sum()))
-        rb.append(float((bench.loc[date] * r).sum()))
-    rp_arr, rb_arr = np.asarray(rp), np.asarray(rb)
-    linked = link_grap(effects, rp_arr, rb_arr)
-    periods = pd.DataFrame({e: [p[e].sum() for p in effects] for e in EFFECTS}, index=weights.index)
-    periods["portfolio"], periods["benchmark"] = rp_arr, rb_arr
-    periods["active"] = rp_arr - rb_arr
-    for e in EFFECTS:
-        periods[f"linked_{e}"] = [p[e].sum() for p in linked]
-    by_sector = sum(linked[1:], linked[0]) if linked else pd.DataFrame(columns=list(EFFECTS))
-    summary = _summary(periods, rp_arr, rb_arr, nav_returns)
-    return {"periods": periods, "by_sector": by_sector, "summary": summary}
+        held = asset_returns.notna().to_numpy(float)
+        wb = held / np.where(held.sum(axis=1, keepdims=True) > 0, held.sum(axis=1, keepdims=True), 1.0)
+    else:
+        wb = benchmark_weights.reindex(index=weights.index, columns=weights.columns).fillna(0.0).to_numpy(float)
+    wp, r = weights.to_numpy(float), asset_returns.fillna(0.0).to_numpy(float)
+    labels = sectors.reindex(weights.columns).fillna("(none)")
+    names = list(pd.unique(labels)) + [CASH]
+    onehot = (labels.to_numpy()[:, None] == np.asarray(names[:-1], dtype=object)[None, :]).astype(float)
+    effects, rp, rb = period_effects(wp, wb, r, onehot)
+    linked = effects * grap_factors(rp, rb)[:, None, None]
+    index = weights.index
+    periods = pd.DataFrame(effects.sum(axis=1), index=index, columns=list(EFFECTS))
+    periods["portfolio"], periods["benchmark"], periods["active"] = rp, rb, rp - rb
+    for i, e in enumerate(EFFECTS):
+        periods[f"linked_{e}"] = linked[:, :, i].sum(axis=1)
+    by_sector = pd.DataFrame(linked.sum(axis=0), index=pd.Index(names, name="sector"), columns=list(EFFECTS))
+    return {"periods": periods, "by_sector": by_sector, "summary": _summary(periods, rp, rb, nav_returns)}
+
+
+def period_effects(wp: np.ndarray, wb: np.ndarray, r: np.ndarray, onehot: np.ndarray):
+    """Brinson-Fachler effects of every period at once: (P, S + 1, 3), cash the last sector.
+
+    ``wp``, ``wb``, ``r`` are (P, N) weights and returns, ``onehot`` the (N, S) sector map;
+    the same arithmetic as :func:`single_period` with :func:`sector_view`, vectorized.
+    """
+    def by_sector(w):
+        ws = w @ onehot
+        cs = (w * r) @ onehot
+        ws = np.concatenate([ws, 1.0 - w.sum(axis=1, keepdims=True)], axis=1)
+        cs = np.concatenate([cs, np.zeros((len(w), 1))], axis=1)
+        return ws, cs
+
+    wps, cps = by_sector(wp)
+    wbs, cbs = by_sector(wb)
+    rbs = np.divide(cbs, wbs, out=np.zeros_like(cbs), where=wbs != 0.0)
+    rps = np.divide(cps, wps, out=rbs.copy(), where=wps != 0.0)
+    rb = cbs.sum(axis=1)
+    rp = cps.sum(axis=1)
+    active_w = wps - wbs
+    effects = np.stack([active_w * (rbs - rb[:, None]), wbs * (rps - rbs), active_w * (rps - rbs)], axis=2)
+    return effects, rp, rb
+
+
+def grap_factors(rp: np.ndarray, rb: np.ndarray) -> np.ndarray:
+    """GRAP linking factors :math:`\\prod_{u<t}(1+R^p_u) \\prod_{u>t}(1+R^b_u)` of each period."""
+    growth_p = np.concatenate([[1.0], np.cumprod(1.0 + rp)[:-1]])
+    growth_b_after = np.concatenate([np.cumprod((1.0 + rb)[::-1])[::-1][1:], [1.0]])
+    return growth_p * growth_b_after
 
 
 def _summary(periods: pd.DataFrame, rp: np.ndarray, rb: np.ndarray, nav_returns: pd.Series | None) -> pd.Series:

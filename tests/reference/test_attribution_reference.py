@@ -187,6 +187,16 @@ def test_linked_periods_add_to_the_compounded_active_return():
     np.testing.assert_allclose(out["periods"]["active"], rp - rb, atol=1e-15)
 
 
+def test_vectorized_periods_equal_the_single_period_formula():
+    weights, rets, bench, sectors = _brinson_sample(periods=5)
+    out = brinson.brinson_fachler(weights, rets, sectors, bench)
+    for d in weights.index:
+        wp, rp = brinson.sector_view(weights.loc[d], rets.loc[d], sectors)
+        wb, rb = brinson.sector_view(bench.loc[d], rets.loc[d], sectors)
+        ref = brinson.single_period(wp, wb, rp, rb).sum()
+        np.testing.assert_allclose(out["periods"].loc[d, ["allocation", "selection", "interaction"]], ref, atol=1e-15)
+
+
 def test_brinson_matches_hand_worked_textbook_example():
     # Two sectors, one period: portfolio 60/40, benchmark 50/50; returns by sector given.
     wp, wb = pd.Series({"A": 0.6, "B": 0.4}), pd.Series({"A": 0.5, "B": 0.5})
