@@ -177,22 +177,23 @@ def holdings_exposures(replay, sectors: pd.Series, window: int = BETA_WINDOW) ->
         bench = replay.market.benchmark.reindex(close.index).pct_change(fill_method=None).to_numpy(float)
     rows_of = pd.Series(np.arange(len(close)), index=close.index)
     labels = sectors.reindex(list(replay.assets)).fillna("(unclassified)")
-    frames = []
+    names = sorted(pd.unique(labels))
+    onehot = (labels.to_numpy()[:, None] == np.asarray(names, dtype=object)[None, :]).astype(float)
+    out: dict[str, list] = {"date": [], "scenario": [], "key": [], "value": []}
     for scen in replay.scenarios:
         dates = rebalance_dates(replay, scen)
-        w_all = replay.weights.sel(scenario=scen).to_pandas()
-        for date in dates:
-            w = w_all.loc[date]
-            values = {f"sector:{k}": float(v) for k, v in w.groupby(labels).sum().items()}
+        w_all = replay.weights.sel(scenario=scen).to_pandas().loc[dates].to_numpy(float)
+        for date, w in zip(dates, w_all):
+            values = {f"sector:{k}": float(v) for k, v in zip(names, w @ onehot)}
             values["cash"] = 1.0 - float(w.sum())
             end = int(rows_of[date]) + 1
-            values.update(_risk_exposures(w.to_numpy(float), rets[max(0, end - window):end],
+            values.update(_risk_exposures(w, rets[max(0, end - window):end],
                                           None if bench is None else bench[max(0, end - window):end]))
-            frames.append(pd.DataFrame({"date": date, "scenario": scen, "key": list(values),
-                                        "value": list(values.values())}))
-    if not frames:
-        return pd.DataFrame(columns=["date", "scenario", "key", "value"])
-    return pd.concat(frames, ignore_index=True)
+            out["date"] += [date] * len(values)
+            out["scenario"] += [scen] * len(values)
+            out["key"] += list(values)
+            out["value"] += list(values.values())
+    return pd.DataFrame(out)
 
 
 def _risk_exposures(w: np.ndarray, rets: np.ndarray, bench: np.ndarray | None) -> dict[str, float]:

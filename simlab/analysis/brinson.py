@@ -166,11 +166,11 @@ def _summary(periods: pd.DataFrame, rp: np.ndarray, rb: np.ndarray, nav_returns:
 
 def period_returns(close: pd.DataFrame, starts: pd.DatetimeIndex, end: pd.Timestamp) -> pd.DataFrame:
     """Each asset's compound return from the close of each start date to the next (last: ``end``)."""
-    bounds = list(starts) + [end]
-    rows = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        rows.append(close.loc[b] / close.loc[a] - 1.0)
-    return pd.DataFrame(rows, index=starts)
+    at = close.index.get_indexer(list(starts) + [end])
+    if (at < 0).any():
+        raise DataError("period_returns: a period boundary is not a date of the prices")
+    values = close.to_numpy(float)[at]
+    return pd.DataFrame(values[1:] / values[:-1] - 1.0, index=starts, columns=close.columns)
 
 
 def read_benchmark_weights(path) -> pd.DataFrame:
