@@ -68,6 +68,12 @@ def attribution_of(replay, factor_sets: tuple[str, ...] = ("market", "ff3", "etf
     notes: list[str] = []
     returns = _trading_returns(replay)
     factors = {}
+    if str(replay.config.experiment.data.source).startswith("synthetic"):
+        real = [s for s in factor_sets if s != "market"]
+        if real:
+            notes.append(f"factors {', '.join(real)}: left out: they are real-world returns, and this run's "
+                         "market is synthetic")
+        factor_sets = tuple(s for s in factor_sets if s == "market")
     for name in factor_sets:
         try:
             factors[name] = factor_regression.factor_exposures(returns, name, replay.benchmark_returns)
@@ -253,6 +259,44 @@ def format_attribution(att: Attribution) -> str:
                                            "d_cagr", "d_volatility", "d_cost_drag"}))
     parts.extend(f"note: {n}" for n in att.notes)
     return "\n\n".join(parts)
+
+
+def report_tables(att: Attribution, scenarios: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
+    """(title, index label, table of strings) for the report, rows limited to ``scenarios``."""
+    out = []
+    for name, table in att.factors.items():
+        shown = table.loc[[s for s in scenarios if s in table.index]].drop(columns=["lags"], errors="ignore")
+        out.append((f"Factor exposures: {_FACTOR_TITLES.get(name, name)}; t-statistics with Newey-West errors.",
+                    "scenario", _cells(shown, {"alpha_ann", "r2"})))
+    if not att.risk.empty:
+        risk = att.risk[att.risk["scenario"].isin(scenarios)]
+        sector = risk[risk["level"] == "sector"].pivot(index="scenario", columns="name", values="volatility")
+        total = risk[risk["level"] == "total"].set_index("scenario")["volatility"]
+        out.append(("Share of daily volatility by sector: the last day's book over the trailing year "
+                    "(component contributions, adding to 100%).", "scenario",
+                    _cells(sector.div(total, axis=0), set(sector.columns))))
+    if not att.brinson.empty:
+        b = att.brinson.loc[[s for s in scenarios if s in att.brinson.index]].drop(columns=["sum_of_effects"])
+        out.append(("Brinson-Fachler by sector against equal weight (or the given benchmark weights), cumulative "
+                    "since the first rebalance, periods linked with GRAP factors so the effects add to the active "
+                    "return; trading_and_costs is the realized return less the buy-and-hold return of the "
+                    "holdings.", "scenario", _cells(b, set(b.columns))))
+    if att.stages is not None:
+        st = att.stages.loc[[s for s in scenarios if s in att.stages.index.get_level_values(0)]]
+        st.index = [f"{a} | {b}" for a, b in st.index]
+        out.append(("Attribution by pipeline stage: each prefix of the pipeline run in one batch; d_ columns "
+                    "are a stage's metric minus the previous stage's.", "scenario | stage",
+                    _cells(st, {"total_return", "cagr", "annual_volatility", "cost_drag", "d_cagr",
+                                "d_volatility", "d_cost_drag"})))
+    return out
+
+
+def _cells(table: pd.DataFrame, pct: set) -> pd.DataFrame:
+    out = pd.DataFrame(index=table.index)
+    for col in table.columns:
+        fmt = "{:.2%}" if col in pct else ("{:.0f}" if col == "nobs" else "{:.3f}")
+        out[str(col)] = ["" if pd.isna(v) else fmt.format(v) for v in table[col].astype(float)]
+    return out
 
 
 _FACTOR_TITLES = {"market": "market = benchmark, daily", "ff3": "Fama-French 3, monthly excess",

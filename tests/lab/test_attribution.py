@@ -121,3 +121,12 @@ def test_cli_attribute_prints_exposures_and_stages(capsys, tmp_path, monkeypatch
 def test_cli_attribute_names_a_bad_factor_set(capsys):
     assert cli_main(["attribute", "whatever.yaml", "--factors", "market,ff5"]) == 1
     assert "unknown set(s) ff5" in capsys.readouterr().err
+
+
+def test_report_shows_the_given_attribution_with_its_stages(result, attribution):
+    from simlab.analysis.report import build_report
+
+    html = build_report(result, attribution=attribution, draws=50)
+    assert '<section id="attribution">' in html
+    assert "Attribution by pipeline stage" in html and "top5_capped | 1:position_limit" in html
+    assert "Fama-French 3, monthly excess" in html
