@@ -117,3 +117,22 @@ def test_slippage_statistics_by_side_size_and_time(runs):
 def test_slippage_without_estimates_says_what_to_do():
     with pytest.raises(DataError, match="realized_costs"):
         slippage.slippage_fills(pd.DataFrame({"value": [1.0], "cost": [0.1]}))
+
+
+def test_conformance_catches_a_model_that_learns_from_todays_fills(register_temporarily):
+    from dataclasses import dataclass, replace
+
+    from simlab.errors import LookaheadError
+    from simlab.testing import check_component
+
+    @dataclass(frozen=True)
+    class Peeking(AdaptiveImpact):
+        def scale(self, n_scenarios, ctx):
+            if ctx is None or ctx.fill_history is None:
+                return np.ones(n_scenarios)
+            return super().scale(n_scenarios, replace(ctx, row=ctx.row + 10_000))
+
+    register_temporarily("cost", "peeking_impact")(Peeking)
+    with pytest.raises(LookaheadError, match="fills of that row or later"):
+        check_component("cost", "peeking_impact")
+    check_component("cost", "adaptive_impact")
