@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from simlab.analysis import brinson, factor_regression, risk_decomposition
+from simlab.analysis import brinson, factor_regression, risk_decomposition, slippage
 from simlab.errors import DataError
 
 RISK_WINDOW = 252
@@ -45,6 +45,9 @@ class Attribution:
         (``sector:NAME``), ``beta``, ``volatility`` (ex-ante, annualized), ``cash``.
     stages : DataFrame or None
         Attribution by pipeline stage (filled by :mod:`simlab.lab.stage_attribution`).
+    slippage : DataFrame or None
+        Per scenario: fills, mean/p50/p90 of estimated, realized and slippage bps
+        (:mod:`simlab.analysis.slippage`), when the run has a realized-cost model.
     notes : list[str]
         What could not be computed and why (said out loud, never dropped silently).
     """
@@ -56,6 +59,7 @@ class Attribution:
     holdings: pd.DataFrame
     stages: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    slippage: pd.DataFrame | None = None
 
     def format(self) -> str:
         """The attribution as terminal text (see :func:`format_attribution`)."""
@@ -83,7 +87,10 @@ def attribution_of(replay, factor_sets: tuple[str, ...] = ("market", "ff3", "etf
     risk = risk_table(replay, sectors, notes)
     brinson_summary, by_sector = brinson_tables(replay, sectors, benchmark_weights)
     holdings = holdings_exposures(replay, sectors)
-    return Attribution(factors, risk, brinson_summary, by_sector, holdings, notes=notes)
+    slip = None
+    if "estimated_cost" in replay.trades.columns and len(replay.trades):
+        slip = slippage.slippage_summary(slippage.slippage_fills(replay.trades), "scenario")
+    return Attribution(factors, risk, brinson_summary, by_sector, holdings, notes=notes, slippage=slip)
 
 
 def _trading_returns(replay) -> pd.DataFrame:
@@ -235,6 +242,8 @@ def write_attribution(att: Attribution, folder) -> "Path":
     att.holdings.to_csv(folder / "holdings_exposures.csv", index=False)
     if att.stages is not None:
         att.stages.to_csv(folder / "stages.csv")
+    if att.slippage is not None:
+        att.slippage.to_csv(folder / "slippage.csv")
     return folder
 
 
@@ -257,6 +266,9 @@ def format_attribution(att: Attribution) -> str:
         parts.append("Attribution by pipeline stage (each stage minus the one before)")
         parts.append(_fmt(att.stages, pct={"total_return", "cagr", "annual_volatility", "cost_drag",
                                            "d_cagr", "d_volatility", "d_cost_drag"}))
+    if att.slippage is not None:
+        parts.append("Slippage: realized against estimated cost, bps of traded value")
+        parts.append(_fmt(att.slippage, pct=set()))
     parts.extend(f"note: {n}" for n in att.notes)
     return "\n\n".join(parts)
 

@@ -136,3 +136,11 @@ def test_conformance_catches_a_model_that_learns_from_todays_fills(register_temp
     with pytest.raises(LookaheadError, match="fills of that row or later"):
         check_component("cost", "peeking_impact")
     check_component("cost", "adaptive_impact")
+
+
+def test_attribution_reports_slippage_when_costs_are_realized(runs):
+    from simlab.analysis.attribution import attribution_of
+
+    att = attribution_of(runs["off3"], factor_sets=("market",))
+    assert att.slippage.loc["feedback", "fills"] == len(runs["off3"].trades)
+    assert "Slippage: realized against estimated cost" in att.format()
