@@ -84,6 +84,9 @@ def attribution_of(replay, factor_sets: tuple[str, ...] = ("market", "ff3", "etf
         except DataError as err:
             notes.append(f"factors {name}: {err}")
     sectors = _sectors(replay)
+    if (sectors == "(unclassified)").all():
+        notes.append("sectors: the data and universe give no sector, so risk and Brinson by sector have one "
+                     "group; give a universe file with sectors")
     risk = risk_table(replay, sectors, notes)
     brinson_summary, by_sector = brinson_tables(replay, sectors, benchmark_weights)
     holdings = holdings_exposures(replay, sectors)
@@ -293,6 +296,9 @@ def report_tables(att: Attribution, scenarios: list[str]) -> list[tuple[str, str
                     "since the first rebalance, periods linked with GRAP factors so the effects add to the active "
                     "return; trading_and_costs is the realized return less the buy-and-hold return of the "
                     "holdings.", "scenario", _cells(b, set(b.columns))))
+    if att.slippage is not None:
+        out.append(("Slippage: realized against estimated cost, in bps of traded value.", "scenario",
+                    _cells(att.slippage.loc[[s for s in scenarios if s in att.slippage.index]], set())))
     if att.stages is not None:
         st = att.stages.loc[[s for s in scenarios if s in att.stages.index.get_level_values(0)]]
         st.index = [f"{a} | {b}" for a, b in st.index]
@@ -306,7 +312,7 @@ def report_tables(att: Attribution, scenarios: list[str]) -> list[tuple[str, str
 def _cells(table: pd.DataFrame, pct: set) -> pd.DataFrame:
     out = pd.DataFrame(index=table.index)
     for col in table.columns:
-        fmt = "{:.2%}" if col in pct else ("{:.0f}" if col == "nobs" else "{:.3f}")
+        fmt = "{:.2%}" if col in pct else ("{:.0f}" if col in ("nobs", "fills") else "{:.3f}")
         out[str(col)] = ["" if pd.isna(v) else fmt.format(v) for v in table[col].astype(float)]
     return out
 
@@ -318,7 +324,7 @@ _FACTOR_TITLES = {"market": "market = benchmark, daily", "ff3": "Fama-French 3, 
 def _fmt(table: pd.DataFrame, pct: set) -> str:
     out = table.astype(object).copy()
     for col in table.columns:
-        fmt = "{:.2%}" if col in pct else ("{:.0f}" if col == "nobs" else "{:.3f}")
+        fmt = "{:.2%}" if col in pct else ("{:.0f}" if col in ("nobs", "fills") else "{:.3f}")
         out[col] = [("" if not isinstance(v, (int, float, np.number)) or pd.isna(v) else fmt.format(v))
                     if not isinstance(v, str) else v for v in table[col]]
     with pd.option_context("display.width", 250, "display.max_columns", 60, "display.max_colwidth", 40):
