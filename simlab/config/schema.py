@@ -95,6 +95,8 @@ class RealizedCostsConfig(StrictModel):
     mean 1 and log-standard deviation ``noise`` (0: none), drawn from ``seed``, the fill row
     and the scenario's position. The book pays the realized cost; the trades table shows
     both (``estimated_cost``, ``realized_cost``). Absent, realized equals estimated.
+    Buys are sized to the cash with the estimated cost, so a realized cost above it can take
+    cash a little below zero (or below the borrowing allowance), as a real fill would.
     """
 
     model: dict[str, Any]
