@@ -67,10 +67,16 @@ class Attribution:
 
 
 def attribution_of(replay, factor_sets: tuple[str, ...] = ("market", "ff3", "etf"),
-                   benchmark_weights: pd.DataFrame | None = None) -> Attribution:
-    """Every attribution of ``replay`` that its data allows (see :class:`Attribution`)."""
+                   benchmark_weights: pd.DataFrame | None = None, scenarios: list[str] | None = None,
+                   holdings: bool = True) -> Attribution:
+    """Every attribution of ``replay`` that its data allows (see :class:`Attribution`).
+
+    ``scenarios`` limits the work to those scenarios (default all); ``holdings=False``
+    skips the holdings exposures at every rebalance (the report does not show them).
+    """
     notes: list[str] = []
-    returns = _trading_returns(replay)
+    chosen = list(replay.scenarios) if scenarios is None else list(scenarios)
+    returns = _trading_returns(replay)[chosen]
     factors = {}
     if str(replay.config.experiment.data.source).startswith("synthetic"):
         real = [s for s in factor_sets if s != "market"]
@@ -87,13 +93,15 @@ def attribution_of(replay, factor_sets: tuple[str, ...] = ("market", "ff3", "etf
     if (sectors == "(unclassified)").all():
         notes.append("sectors: the data and universe give no sector, so risk and Brinson by sector have one "
                      "group; give a universe file with sectors")
-    risk = risk_table(replay, sectors, notes)
-    brinson_summary, by_sector = brinson_tables(replay, sectors, benchmark_weights)
-    holdings = holdings_exposures(replay, sectors)
+    risk = risk_table(replay, sectors, notes, scenarios=chosen)
+    brinson_summary, by_sector = brinson_tables(replay, sectors, benchmark_weights, scenarios=chosen)
+    exposures = holdings_exposures(replay, sectors, scenarios=chosen) if holdings else pd.DataFrame(
+        columns=["date", "scenario", "key", "value"])
     slip = None
-    if "estimated_cost" in replay.trades.columns and len(replay.trades):
-        slip = slippage.slippage_summary(slippage.slippage_fills(replay.trades), "scenario")
-    return Attribution(factors, risk, brinson_summary, by_sector, holdings, notes=notes, slippage=slip)
+    trades = replay.trades
+    if "estimated_cost" in trades.columns and trades["scenario"].isin(chosen).any():
+        slip = slippage.slippage_summary(slippage.slippage_fills(trades[trades["scenario"].isin(chosen)]), "scenario")
+    return Attribution(factors, risk, brinson_summary, by_sector, exposures, notes=notes, slippage=slip)
 
 
 def _trading_returns(replay) -> pd.DataFrame:
@@ -116,12 +124,13 @@ def asset_returns(replay) -> pd.DataFrame:
     return close.pct_change(fill_method=None).loc[replay.dates[0]:replay.dates[-1]]
 
 
-def risk_table(replay, sectors: pd.Series, notes: list[str], window: int = RISK_WINDOW) -> pd.DataFrame:
+def risk_table(replay, sectors: pd.Series, notes: list[str], window: int = RISK_WINDOW,
+               scenarios: list[str] | None = None) -> pd.DataFrame:
     """Component risk of each scenario's last book over the trailing ``window`` days, by asset and sector."""
     rets = asset_returns(replay).iloc[-window:]
     last = replay.weights.isel(date=-1).to_pandas()
     frames = []
-    for scen in replay.scenarios:
+    for scen in (replay.scenarios if scenarios is None else scenarios):
         w = last.loc[scen]
         w = w[w.abs() > 0]
         usable = rets[w.index].dropna(axis=1, how="any")
@@ -150,7 +159,8 @@ def rebalance_dates(replay, scenario: str) -> pd.DatetimeIndex:
     return dates[dates < replay.dates[-1]]
 
 
-def brinson_tables(replay, sectors: pd.Series, benchmark_weights: pd.DataFrame | None = None):
+def brinson_tables(replay, sectors: pd.Series, benchmark_weights: pd.DataFrame | None = None,
+                   scenarios: list[str] | None = None):
     """Linked Brinson-Fachler over each scenario's rebalance periods (see :mod:`~simlab.analysis.brinson`).
 
     The benchmark is ``benchmark_weights`` (date x asset, as of each period start) or equal
@@ -159,7 +169,7 @@ def brinson_tables(replay, sectors: pd.Series, benchmark_weights: pd.DataFrame |
     close = replay.market.close[list(replay.assets)]
     weights = replay.weights
     rows, by_sector = {}, {}
-    for scen in replay.scenarios:
+    for scen in (replay.scenarios if scenarios is None else scenarios):
         starts = rebalance_dates(replay, scen)
         if len(starts) == 0:
             continue
@@ -179,7 +189,8 @@ def brinson_tables(replay, sectors: pd.Series, benchmark_weights: pd.DataFrame |
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("scenario"), by_sector
 
 
-def holdings_exposures(replay, sectors: pd.Series, window: int = BETA_WINDOW) -> pd.DataFrame:
+def holdings_exposures(replay, sectors: pd.Series, window: int = BETA_WINDOW,
+                       scenarios: list[str] | None = None) -> pd.DataFrame:
     """At every rebalance of every scenario: sector weights, beta, ex-ante volatility, cash.
 
     Beta and volatility use the trailing ``window`` daily returns up to the rebalance date
@@ -196,7 +207,7 @@ def holdings_exposures(replay, sectors: pd.Series, window: int = BETA_WINDOW) ->
     names = sorted(pd.unique(labels))
     onehot = (labels.to_numpy()[:, None] == np.asarray(names, dtype=object)[None, :]).astype(float)
     out: dict[str, list] = {"date": [], "scenario": [], "key": [], "value": []}
-    for scen in replay.scenarios:
+    for scen in (replay.scenarios if scenarios is None else scenarios):
         dates = rebalance_dates(replay, scen)
         w_all = replay.weights.sel(scenario=scen).to_pandas().loc[dates].to_numpy(float)
         for date, w in zip(dates, w_all):

@@ -280,7 +280,7 @@ def attribution_section(inp: _Inputs) -> Section | None:
     att = inp.attribution
     if att is None:
         try:
-            att = attribution_of(inp.result)
+            att = attribution_of(inp.result, scenarios=list(focus_scenarios(inp.metrics, MAX_TABLE)), holdings=False)
         except SimlabError as err:
             return Section("attribution", "Attribution", paragraph(f"Attribution could not be computed: {err}"))
     tables = report_tables(att, list(focus_scenarios(inp.metrics, MAX_TABLE)))
