@@ -45,6 +45,8 @@ class Attribution:
         (``sector:NAME``), ``beta``, ``volatility`` (ex-ante, annualized), ``cash``.
     stages : DataFrame or None
         Attribution by pipeline stage (filled by :mod:`simlab.lab.stage_attribution`).
+    rolling_beta : DataFrame or None
+        Date x scenario: beta on the benchmark over the trailing year (None without a benchmark).
     slippage : DataFrame or None
         Per scenario: fills, mean/p50/p90 of estimated, realized and slippage bps
         (:mod:`simlab.analysis.slippage`), when the run has a realized-cost model.
@@ -60,6 +62,7 @@ class Attribution:
     stages: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     slippage: pd.DataFrame | None = None
+    rolling_beta: pd.DataFrame | None = None
 
     def format(self) -> str:
         """The attribution as terminal text (see :func:`format_attribution`)."""
@@ -101,7 +104,11 @@ def attribution_of(replay, factor_sets: tuple[str, ...] = ("market", "ff3", "etf
     trades = replay.trades
     if "estimated_cost" in trades.columns and trades["scenario"].isin(chosen).any():
         slip = slippage.slippage_summary(slippage.slippage_fills(trades[trades["scenario"].isin(chosen)]), "scenario")
-    return Attribution(factors, risk, brinson_summary, by_sector, exposures, notes=notes, slippage=slip)
+    beta = None
+    if replay.benchmark_returns is not None:
+        beta = factor_regression.rolling_market_beta(returns, replay.benchmark_returns, BETA_WINDOW)
+    return Attribution(factors, risk, brinson_summary, by_sector, exposures, notes=notes, slippage=slip,
+                       rolling_beta=beta)
 
 
 def _trading_returns(replay) -> pd.DataFrame:
@@ -254,6 +261,8 @@ def write_attribution(att: Attribution, folder) -> "Path":
     if att.brinson_by_sector:
         pd.concat(att.brinson_by_sector, names=["scenario", "sector"]).to_csv(folder / "brinson_by_sector.csv")
     att.holdings.to_csv(folder / "holdings_exposures.csv", index=False)
+    if att.rolling_beta is not None:
+        att.rolling_beta.to_csv(folder / "rolling_beta.csv")
     if att.stages is not None:
         att.stages.to_csv(folder / "stages.csv")
     if att.slippage is not None:

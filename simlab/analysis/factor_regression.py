@@ -163,6 +163,18 @@ def rolling_betas(returns: pd.Series, factors: pd.DataFrame, window: int = 252) 
     return pd.DataFrame(out, index=joined.index, columns=["alpha", *map(str, factors.columns)])
 
 
+def rolling_market_beta(returns: pd.DataFrame, market: pd.Series, window: int = 252) -> pd.DataFrame:
+    """Rolling one-factor beta of each column on ``market``: rolling covariance over variance.
+
+    Equal to the slope of :func:`rolling_betas` with the single factor ``market``; causal,
+    NaN until ``window`` common observations.
+    """
+    joined = returns.join(market.rename("__m__"), how="inner")
+    m = joined.pop("__m__")
+    cov = joined.rolling(window).cov(m)
+    return cov.div(m.rolling(window).var(), axis=0)
+
+
 def to_monthly(returns: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     """Compound daily simple returns to calendar months, labelled by month end.
 

@@ -47,6 +47,12 @@ def test_factor_tables_cover_every_set_and_scenario(attribution):
     assert (attribution.factors["ff3"]["nobs"] >= 40).all()  # 2014-07 .. 2018-11
 
 
+def test_rolling_beta_per_scenario(attribution):
+    beta = attribution.rolling_beta
+    assert list(beta.columns) == ["ew", "top5_capped"]
+    assert beta["ew"].dropna().between(0.5, 1.5).all()
+
+
 def test_risk_components_add_to_the_total_by_asset_and_by_sector(attribution):
     risk = attribution.risk
     for scen, rows in risk.groupby("scenario"):

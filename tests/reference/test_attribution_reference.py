@@ -63,6 +63,14 @@ def test_rolling_betas_match_windowed_ols():
     np.testing.assert_allclose(roll.iloc[99].to_numpy(), ref.params, atol=1e-12)
 
 
+def test_rolling_market_beta_matches_the_rolling_regression_slope():
+    y, f = _factor_sample(n=150)
+    fast = factor_regression.rolling_market_beta(y.to_frame(), f["MKT"], window=60)
+    slow = factor_regression.rolling_betas(y, f[["MKT"]], window=60)
+    np.testing.assert_allclose(fast["p"].iloc[59:], slow["MKT"].iloc[59:], rtol=1e-9)
+    assert fast["p"].iloc[:59].isna().all()
+
+
 def test_regression_refuses_too_few_overlapping_dates():
     y, f = _factor_sample(n=40)
     with pytest.raises(DataError, match="common observations"):
