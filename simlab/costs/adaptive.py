@@ -17,6 +17,12 @@ fills, :math:`k_t = 1`: the prior holds. The calibrated coefficients are
 estimator recovers a true model of the same shape whose coefficients are off by a common
 factor, such as a prior three times too high. Realized costs come from the run's
 ``realized_costs`` model in a backtest, or from broker fills.
+
+With ``half_spread_bps`` above 0 the model is a half spread plus the impact,
+:math:`s |V| + k_t \, \text{impact}(V)`, and both :math:`s` and :math:`k_t` are fitted
+to the past fills' cost per unit traded, :math:`\text{realized}_i/|V_i| = s + k \,
+\text{prior}_i/|V_i|`, by least squares with the weights :math:`\omega_i` (non-negative: a
+negative one is set to 0 and the other refitted); the prior holds until ``min_fills``.
 """
 
 from __future__ import annotations
@@ -42,38 +48,59 @@ class AdaptiveImpact(SqrtImpact):
 
     min_fills: Annotated[int, Field(ge=1)] = 20
     halflife: Annotated[float, Field(gt=0)] | None = None
+    half_spread_bps: Annotated[float, Field(ge=0)] = 0.0
     requires = frozenset({"adv", "volatility", "fill_history"})
 
     def __call__(self, value, shares, price, ctx=None):
-        base = super().__call__(value, shares, price, ctx)
-        return base * self.scale(value.shape[0], ctx)[:, None]
+        impact = super().__call__(value, shares, price, ctx)
+        spread, scale = self.fit(value.shape[0], ctx)
+        return np.abs(value) * spread[:, None] + impact * scale[:, None]
 
     def calibrated_eta(self, n_scenarios: int, ctx: CostContext | None) -> np.ndarray:
         """(B,) the temporary-impact coefficient in force for a fill at ``ctx.row``."""
         return per_scenario(self.eta, n_scenarios)[:, 0] * self.scale(n_scenarios, ctx)
 
     def calibration(self, n_scenarios: int, ctx: CostContext | None) -> dict[str, np.ndarray]:
-        """Diagnostics of the calibration in force at ``ctx.row``: ``impact_scale`` and ``eta`` (B,)."""
-        k = self.scale(n_scenarios, ctx)
-        return {"impact_scale": k, "eta": per_scenario(self.eta, n_scenarios)[:, 0] * k}
+        """Diagnostics of the calibration in force at ``ctx.row``: ``impact_scale``, ``eta`` and,
+        with a spread, ``half_spread_bps`` (B,)."""
+        spread, k = self.fit(n_scenarios, ctx)
+        out = {"impact_scale": k, "eta": per_scenario(self.eta, n_scenarios)[:, 0] * k}
+        if np.any(per_scenario(self.half_spread_bps, n_scenarios) > 0):
+            out["half_spread_bps"] = spread * 1e4
+        return out
 
     def scale(self, n_scenarios: int, ctx: CostContext | None) -> np.ndarray:
         """(B,) the calibration factor :math:`k_t` (1 until ``min_fills`` past fills)."""
-        out = np.ones(n_scenarios)
+        return self.fit(n_scenarios, ctx)[1]
+
+    def fit(self, n_scenarios: int, ctx: CostContext | None) -> tuple[np.ndarray, np.ndarray]:
+        """(B,) half spread (a fraction of traded value) and (B,) impact scale in force at ``ctx.row``."""
+        spread0 = per_scenario(self.half_spread_bps, n_scenarios)[:, 0] * 1e-4
         hist = None if ctx is None else ctx.fill_history
         if hist is None or len(hist.row) == 0:
-            return out
+            return spread0, np.ones(n_scenarios)
         past = hist.row < ctx.row
-        prior = self._prior_costs(hist, ctx, n_scenarios)
         weight = np.where(past, 1.0, 0.0)
         if self.halflife is not None:
             halflife = per_scenario(self.halflife, n_scenarios)[hist.scenario, 0]
             weight = weight * np.exp2(-(ctx.row - hist.row) / halflife)
         counts = np.bincount(hist.scenario[past], minlength=n_scenarios)[:n_scenarios]
-        realized = np.bincount(hist.scenario, weights=weight * hist.realized, minlength=n_scenarios)[:n_scenarios]
-        expected = np.bincount(hist.scenario, weights=weight * prior, minlength=n_scenarios)[:n_scenarios]
-        ready = (counts >= per_scenario(self.min_fills, n_scenarios)[:, 0]) & (expected > 0)
-        return np.where(ready, realized / np.where(ready, expected, 1.0), 1.0)
+        ready = counts >= per_scenario(self.min_fills, n_scenarios)[:, 0]
+
+        def total(x):
+            return np.bincount(hist.scenario, weights=weight * x, minlength=n_scenarios)[:n_scenarios]
+
+        prior, size, y = self._prior_costs(hist, ctx, n_scenarios), np.abs(hist.value), hist.realized
+        with_spread = spread0 > 0
+        ratio = total(y) / np.where(total(prior) > 0, total(prior), np.nan)
+        spread, k = np.where(with_spread, np.nan, 0.0), ratio
+        if with_spread.any():
+            unit, z = prior / np.where(size > 0, size, 1.0), y / np.where(size > 0, size, 1.0)
+            s_fit, k_fit = _two_term_fit(total(np.ones_like(z)), total(unit), total(unit * unit), total(z),
+                                         total(unit * z))
+            spread, k = np.where(with_spread, s_fit, 0.0), np.where(with_spread, k_fit, ratio)
+        ok = ready & np.isfinite(k) & np.isfinite(spread)
+        return np.where(ok, spread, spread0), np.where(ok, k, 1.0)
 
     def _prior_costs(self, hist, ctx: CostContext, n_scenarios: int) -> np.ndarray:
         """(K,) the prior model's cost of each past fill, with the ADV and volatility it was priced with."""
@@ -90,3 +117,17 @@ class AdaptiveImpact(SqrtImpact):
         beta = per_scenario(self.beta, n_scenarios)[hist.scenario, 0]
         gamma = per_scenario(self.gamma, n_scenarios)[hist.scenario, 0]
         return size * vol * (eta * np.power(x, beta) + 0.5 * gamma * x)
+
+
+def _two_term_fit(svv, svc, scc, svy, scy) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative least squares of y on two regressors (a constant: the spread, and the prior
+    impact per unit traded), from their weighted sums of squares and cross-products (``v`` the
+    first regressor, ``c`` the second); (B,) each, NaN where not identified."""
+    det = svv * scc - svc * svc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(det > 0, (scc * svy - svc * scy) / det, np.nan)
+        k = np.where(det > 0, (svv * scy - svc * svy) / det, np.nan)
+        only_k = np.where(scc > 0, np.maximum(scy, 0.0) / scc, np.nan)
+        only_s = np.where(svv > 0, np.maximum(svy, 0.0) / svv, np.nan)
+    s, k = np.where(s < 0, 0.0, s), np.where(s < 0, only_k, k)
+    return np.where(k < 0, only_s, s), np.where(k < 0, 0.0, k)

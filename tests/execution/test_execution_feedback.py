@@ -127,10 +127,10 @@ def test_conformance_catches_a_model_that_learns_from_todays_fills(register_temp
 
     @dataclass(frozen=True)
     class Peeking(AdaptiveImpact):
-        def scale(self, n_scenarios, ctx):
+        def fit(self, n_scenarios, ctx):
             if ctx is None or ctx.fill_history is None:
-                return np.ones(n_scenarios)
-            return super().scale(n_scenarios, replace(ctx, row=ctx.row + 10_000))
+                return super().fit(n_scenarios, ctx)
+            return super().fit(n_scenarios, replace(ctx, row=ctx.row + 10_000))
 
     register_temporarily("cost", "peeking_impact")(Peeking)
     with pytest.raises(LookaheadError, match="fills of that row or later"):
@@ -144,3 +144,17 @@ def test_attribution_reports_slippage_when_costs_are_realized(runs):
     att = attribution_of(runs["off3"], factor_sets=("market",))
     assert att.slippage.loc["feedback", "fills"] == len(runs["off3"].trades)
     assert "Slippage: realized against estimated cost" in att.format()
+
+
+def test_spread_and_impact_calibrated_together():
+    true = {"type": "composite", "models": [{"type": "spread", "half_spread_bps": 5.0, "commission_per_share": 0.0},
+                                            dict(TRUE)]}
+    cfg = experiment(dict(TRUE, type="adaptive_impact", eta=3 * 0.142, half_spread_bps=15.0), realized=true)
+    cfg["data"]["n_days"] = 2500
+    diag = simlab.run(cfg).diagnostics
+    costs = diag[diag["step"] == "costs"]
+    eta = costs[costs["key"] == "eta"]["value"]
+    spread = costs[costs["key"] == "half_spread_bps"]["value"]
+    assert eta.iloc[0] == pytest.approx(0.426) and spread.iloc[0] == pytest.approx(15.0)
+    assert abs(eta.iloc[-1] / 0.142 - 1.0) < 0.10
+    assert abs(spread.iloc[-1] / 5.0 - 1.0) < 0.15
