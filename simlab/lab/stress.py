@@ -179,7 +179,7 @@ def _stress_utilization(result, steps, inputs, rows) -> np.ndarray:
         features = {name: np.stack([table.at(per, r)[0] for r in rows]) for name, per in specs.items()}
         model = step.risk_model_from(inputs.assets, inputs.meta, features)
         limits = step.state_limits("stress", len(rows))
-        checks = ConstraintSet(limits, model, step.curve).check(held[rows - index, b, :], factors=False)
+        checks = ConstraintSet(limits, model, step.curve, correlation=step.correlation_check).check(held[rows - index, b, :], factors=False)
         out[b] = np.column_stack([checks[name].utilization for name in PROJECTION_ORDER])
     return out
 
