@@ -31,13 +31,20 @@ def _joint_log_growth(returns: pd.Series, benchmark: pd.Series) -> tuple[np.ndar
     return np.r_[0.0, np.cumsum(la)], np.r_[0.0, np.cumsum(lb)]
 
 
+def _first_move(returns: pd.Series):
+    """The first index with a finite, non-zero return (None if there is none)."""
+    moved = returns.notna() & (returns != 0)
+    return moved.idxmax() if moved.any() else None
+
+
 def rolling_active_return(returns: pd.Series, benchmark: pd.Series, days: int) -> pd.Series:
     """Cumulative active return over each window of ``days`` rows, indexed by the window's last day.
 
     ``(prod(1 + r) - 1) - (prod(1 + b) - 1)`` over the window's days on which both have a
-    return. Windows start at the first row with a portfolio return.
+    return. Windows start on the first day the book moves (a non-zero return): a book held
+    in cash while its signals gather history is not yet on trial.
     """
-    first = returns.first_valid_index()
+    first = _first_move(returns)
     if first is None:
         return pd.Series(dtype=float, name="active_return")
     r = returns.loc[first:]
@@ -63,7 +70,7 @@ def horizon_table(returns: pd.DataFrame | pd.Series, benchmark: pd.Series, bound
         for y in years:
             days = int(round(y * periods))
             roll = rolling_active_return(frame[name], benchmark, days)
-            first = frame[name].first_valid_index()
+            first = _first_move(frame[name])
             r = frame[name].loc[first:] if first is not None else frame[name].iloc[:0]
             ga, gb = _joint_log_growth(r, benchmark)
             end = np.arange(days, len(r) + 1)
