@@ -162,6 +162,7 @@ class ClaimsConfig(StrictModel):
     total_costs: ClaimSpec | None = None
     cost_drag: ClaimSpec | None = None
     active_return: ClaimSpec | None = None
+    annual_active_return: ClaimSpec | None = None
     tracking_error: ClaimSpec | None = None
     information_ratio: ClaimSpec | None = None
     beta: ClaimSpec | None = None
