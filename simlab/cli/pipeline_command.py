@@ -1,0 +1,60 @@
+"""``simlab pipeline CONFIG --state URL --as-of DATE [--dry-run | --execute]``: run a book one day."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    """Register the ``pipeline`` command."""
+    cmd = sub.add_parser("pipeline", help="run a paper or live book at a close: orders, decision, new state")
+    cmd.add_argument("config", type=Path, help="experiment YAML (the same one `simlab run` backtests)")
+    cmd.add_argument("--state", required=True, help="memory://NAME, json:PATH, sqlite:///PATH or postgresql://...")
+    cmd.add_argument("--as-of", required=True, help="the close to decide at (a trading day of the data)")
+    mode = cmd.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="decide and write the files; store nothing (default)")
+    mode.add_argument("--execute", action="store_true", help="commit the new state (a paper book fills its orders)")
+    cmd.add_argument("--scenario", default=None, help="the scenario the book runs (default: the config's first)")
+    cmd.add_argument("--out", type=Path, default=Path("."), help="folder for orders.csv and decision.json (default .)")
+    cmd.add_argument("--approve", action="store_true", help="approve orders the approval rule holds")
+    cmd.add_argument("--approval-turnover", type=float, default=None,
+                     help="one-way turnover (fraction of NAV) above which orders need --approve")
+    cmd.add_argument("--approval-value", type=float, default=None,
+                     help="order value above which orders need --approve")
+    cmd.set_defaults(func=main)
+
+
+def main(args) -> int:
+    """Print the decision; exit 0, or 3 when the book is blocked."""
+    import dataclasses
+
+    import pandas as pd
+
+    from simlab.config.loader import load_config
+    from simlab.lab.run import load_market
+    from simlab.production.pipeline import Approval, run_pipeline, select_scenario
+    from simlab.production.stores import open_store
+
+    full = load_config(args.config)
+    cfg = select_scenario(full, args.scenario)
+    if args.scenario is None and len(full.scenarios) > 1:
+        print(f"scenario {cfg.scenarios[0].name!r}: the first of {len(full.scenarios)} "
+              f"({', '.join(s.name for s in full.scenarios)}); --scenario picks another")
+    data = cfg.experiment.data.model_copy(update={"end": pd.Timestamp(args.as_of).date()})
+    cfg = dataclasses.replace(cfg, experiment=cfg.experiment.model_copy(update={"data": data}))
+    md = load_market(cfg)
+    approval = Approval(args.approval_turnover, args.approval_value)
+    decision = run_pipeline(cfg, md, open_store(args.state), args.as_of, execute=args.execute,
+                            approve=args.approve, approval=approval)
+    orders, path = decision.write(args.out)
+    print(f"book {decision.state.book['config']} / {decision.scenario} at the close of {decision.as_of}: "
+          f"{decision.status}")
+    print(f"NAV {decision.state.nav:,.2f}  cash {decision.state.cash:,.2f}  orders {len(decision.orders)}"
+          f"  filled {len(decision.filled)}")
+    if len(decision.orders):
+        print(decision.orders.to_string(index=False, float_format=lambda v: f"{v:,.4f}"))
+    for note in decision.notes:
+        print(f"note: {note}")
+    state_line = f"committed version {decision.state.version}" if decision.committed else "nothing stored"
+    print(f"{state_line}; wrote {orders} and {path}")
+    return 3 if decision.status == "blocked" else 0
