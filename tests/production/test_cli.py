@@ -1,0 +1,55 @@
+"""``simlab pipeline`` and ``simlab state`` end to end on an SQLite book."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from simlab.cli import main
+
+CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "experiments" / "quickstart.yaml")
+
+
+def test_dry_run_execute_and_state_actions(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(Path(CONFIG).parents[2])
+    url = f"sqlite:///{tmp_path / 'book.db'}"
+    args = ["pipeline", CONFIG, "--state", url, "--scenario", "top_n=5", "--as-of", "2022-11-01"]
+    assert main(args + ["--dry-run", "--out", str(tmp_path / "dry")]) == 0
+    assert main(["state", "history", "--state", url]) == 0  # the dry run stored nothing
+    assert "pending" not in capsys.readouterr().out.split("history")[-1].split("\n", 3)[-1]
+    orders = pd.read_csv(tmp_path / "dry" / "orders.csv")
+    assert list(orders.columns) == ["asset", "side", "shares", "reference_price", "estimated_cost", "reason"]
+    assert len(orders) == 5 and set(orders["side"]) == {"BUY"}
+    decision = json.loads((tmp_path / "dry" / "decision.json").read_text())
+    assert decision["status"] == "pending" and not decision["committed"]
+    assert abs(sum(decision["targets"].values()) - 1.0) < 1e-12
+    assert main(args + ["--execute", "--approval-turnover", "0.4", "--out", str(tmp_path / "d1")]) == 3
+    assert "approval needed" in capsys.readouterr().out
+    assert main(args + ["--execute", "--approve", "--out", str(tmp_path / "d1")]) == 0
+    nxt = ["pipeline", CONFIG, "--state", url, "--scenario", "top_n=5", "--as-of", "2022-11-02", "--execute"]
+    assert main(nxt + ["--out", str(tmp_path / "d2")]) == 0
+    filled = json.loads((tmp_path / "d2" / "decision.json").read_text())["filled"]
+    assert len(filled) == 5
+    assert main(["state", "deposit", "--state", url, "50000"]) == 0
+    assert main(["state", "export", "--state", url, str(tmp_path / "export.json")]) == 0
+    assert main(["state", "show", "--state", url]) == 0
+    out = capsys.readouterr().out
+    assert "version 3" in out and "flows 1" in out
+    assert main(["state", "restore", "--state", f"json:{tmp_path / 'copy.json'}", str(tmp_path / "export.json")]) == 0
+    fills = tmp_path / "fills.csv"
+    fills.write_text("asset,shares,price,cost\nCVX,-10,180.0,1.5\n")
+    assert main(["state", "apply-fills", "--state", url, str(fills)]) == 0
+
+
+def test_a_state_of_another_config_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(Path(CONFIG).parents[2])
+    url = f"json:{tmp_path / 'book.json'}"
+    base = ["pipeline", CONFIG, "--state", url, "--execute", "--out", str(tmp_path)]
+    assert main(base + ["--scenario", "top_n=5", "--as-of", "2022-11-01"]) == 0
+    assert main(base + ["--scenario", "top_n=3", "--as-of", "2022-11-02"]) == 1
+    err = capsys.readouterr().err
+    assert "book.json" in err and "differs in: scenario ('top_n=5' -> 'top_n=3')" in err
+    assert main(base + ["--scenario", "top_n=5", "--as-of", "2022-11-05"]) == 1
+    assert "--as-of 2022-11-05 is not a trading day of the data (the data ends 2022-11-04)" in capsys.readouterr().err
