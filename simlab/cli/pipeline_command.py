@@ -32,6 +32,7 @@ def main(args) -> int:
 
     from simlab.config.loader import load_config
     from simlab.lab.run import load_market
+    from simlab.production.book_ops import money
     from simlab.production.pipeline import Approval, run_pipeline, select_scenario
     from simlab.production.stores import open_store
 
@@ -49,10 +50,18 @@ def main(args) -> int:
     orders, path = decision.write(args.out)
     print(f"book {decision.state.book['config']} / {decision.scenario} at the close of {decision.as_of}: "
           f"{decision.status}")
-    print(f"NAV {decision.state.nav:,.2f}  cash {decision.state.cash:,.2f}  orders {len(decision.orders)}"
+    print(f"NAV {money(decision.state.nav)}  cash {money(decision.state.cash)}  orders {len(decision.orders)}"
           f"  filled {len(decision.filled)}")
+    if len(decision.filled):
+        print("filled (orders that waited for this close):")
+        print(decision.filled.to_string(index=False, float_format=lambda v: f"{v:,.4f}"))
     if len(decision.orders):
+        print("orders:")
         print(decision.orders.to_string(index=False, float_format=lambda v: f"{v:,.4f}"))
+        if decision.status == "pending" and decision.committed:
+            lag = cfg.experiment.execution.lag
+            print(f"the orders wait in the book: they fill at the close {lag} trading day(s) on (execution.lag), "
+                  "on the run that reaches it")
     for note in decision.notes:
         print(f"note: {note}")
     state_line = f"committed version {decision.state.version}" if decision.committed else "nothing stored"

@@ -130,12 +130,12 @@ def simulate(cfg: Config, md: MarketData):
     exe = cfg.experiment.execution
     book = Book.empty(len(inputs.dates), len(scenarios), len(inputs.assets), exe.init_cash)
     rec = Recorder()
-    loop = Replay(cfg, md, inputs, groups, book, rec, tuple(s.name for s in scenarios), strategy_index)
+    loop = EventLoop(cfg, md, inputs, groups, book, rec, tuple(s.name for s in scenarios), strategy_index)
     loop.run()
     return inputs, book, rec
 
 
-class Replay:
+class EventLoop:
     """One run of the event loop; holds references, no logic beyond sequencing.
 
     A backtest replays ``inputs.first .. inputs.last`` from an empty book. A book kept

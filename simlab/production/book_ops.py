@@ -33,7 +33,7 @@ def show(state: PortfolioState) -> str:
     lines = [f"book {state.book['config']} / {state.book['scenario']} (hash {state.book['hash']}), "
              f"version {state.version}",
              f"as of {state.as_of} (since {state.start}); last rebalance {state.last_rebalance or 'none'}",
-             f"NAV {state.nav:,.2f}  cash {state.cash:,.2f}  peak {state.peak_nav:,.2f}  "
+             f"NAV {money(state.nav)}  cash {money(state.cash)}  peak {money(state.peak_nav)}  "
              f"time-weighted return {twr:+.2%}  flows {len(state.flows)}  waiting orders {len(state.pending)}"]
     held = [(a, h, b) for a, h, b in zip(state.assets, state.holdings, state.cost_basis) if h != 0]
     if held:
@@ -43,9 +43,16 @@ def show(state: PortfolioState) -> str:
 
 
 def history_table(store: Store) -> pd.DataFrame:
-    """Every commit: version, as_of, event, nav, cash."""
-    rows = store.history()
-    return pd.DataFrame(rows, columns=["version", "as_of", "event", "nav", "cash"])
+    """Every commit: version, as_of, event, nav, cash (money as text, to the cent)."""
+    table = pd.DataFrame(store.history(), columns=["version", "as_of", "event", "nav", "cash"])
+    for column in ("nav", "cash"):
+        table[column] = table[column].map(money)
+    return table
+
+
+def money(value: float) -> str:
+    """Money to the cent; rounding dust below half a cent prints as 0.00, not -0.00."""
+    return f"{value if abs(value) >= 0.005 else 0.0:,.2f}"
 
 
 def restore(store: Store, text: str) -> PortfolioState:

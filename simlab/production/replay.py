@@ -2,7 +2,7 @@
 
 The book is the engine's :class:`~simlab.execution.book.Book` with one scenario, filled from a
 :class:`~simlab.production.state.PortfolioState`; the loop is the engine's
-:class:`~simlab.engine.simulate.Replay`, so the accounting between closes, the fills, the
+:class:`~simlab.engine.simulate.EventLoop`, so the accounting between closes, the fills, the
 costs and every Step are the backtest's own. What differs is only where the replay starts
 (after the state's close, with its orders still waiting and its Steps' memory) and which
 days it decides on (``--as-of``, when the schedule says so; a decision day the book missed is
@@ -21,14 +21,14 @@ from simlab.config.loader import Config
 from simlab.data.market import MarketData
 from simlab.engine.pipeline import build_groups, distinct_strategies
 from simlab.engine.record import Recorder
-from simlab.engine.simulate import Replay, prepare
+from simlab.engine.simulate import EventLoop, prepare
 from simlab.execution.book import Book
 from simlab.execution.orders import Order
 from simlab.portfolio.calendar import schedule_rows
 from simlab.production.state import PortfolioState, decode, encode
 
 
-class _BookReplay(Replay):
+class _BookReplay(EventLoop):
     """The engine's replay, keeping the order decided at each decision row."""
 
     decided: dict

@@ -106,3 +106,15 @@ def test_sigkill_mid_commit_leaves_a_whole_state(tmp_path, kind, kills):
     result = crash_drill(urls(tmp_path)[kind], kills=kills, seed=kind)
     assert result["kills"] == kills
     assert result["versions"] >= kills
+
+
+def test_a_cash_flow_is_neither_gain_nor_drawdown_to_the_steps():
+    state = drill_state(1)
+    state.nav, state.cash, state.peak_nav = 100.0, 40.0, 125.0
+    state.nav_dates, state.nav_values = ["2020-01-02", "2020-01-03"], [125.0, 100.0]
+    after = state.with_flow("2020-01-03", 50.0, "top-up")
+    assert (after.cash, after.nav, after.peak_nav) == (90.0, 150.0, 187.5)
+    assert after.nav_values == [187.5, 150.0]  # drawdown 20% before and after
+    assert after.flows == [{"date": "2020-01-03", "amount": 50.0, "note": "top-up"}]
+    with pytest.raises(StateError, match="leaves cash at -10.00"):
+        state.with_flow("2020-01-03", -50.0)
