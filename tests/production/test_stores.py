@@ -118,3 +118,17 @@ def test_a_cash_flow_is_neither_gain_nor_drawdown_to_the_steps():
     assert after.flows == [{"date": "2020-01-03", "amount": 50.0, "note": "top-up"}]
     with pytest.raises(StateError, match="leaves cash at -10.00"):
         state.with_flow("2020-01-03", -50.0)
+
+
+def test_a_state_of_another_asset_set_or_config_names_what_differs():
+    from simlab.production.state import book_identity, check_same_book
+
+    book = book_identity("quickstart", "top_n=5", {"costs": {"bps": 10}, "schedule": "monthly"})
+    state = PortfolioState.new(book, ["AAPL", "MSFT", "XOM"], "2020-01-02", 1e6)
+    with pytest.raises(StateError, match=r"sqlite:///b.db: the book's assets differ from the data's "
+                                         r"\(not in the data now: XOM; new in the data: CVX\)"):
+        check_same_book(state, book, ["AAPL", "MSFT", "CVX"], "sqlite:///b.db")
+    other = book_identity("quickstart", "top_n=5", {"costs": {"bps": 5}, "schedule": "monthly"})
+    with pytest.raises(StateError, match=r"differs in: costs$"):
+        check_same_book(state, other, ["AAPL", "MSFT", "XOM"], "sqlite:///b.db")
+    check_same_book(state, book, ["AAPL", "MSFT", "XOM"], "sqlite:///b.db")
