@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime
 from pathlib import Path
+
+
+def _iso_date(text: str) -> datetime.date:
+    """``--as-of``: a date written YYYY-MM-DD."""
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
 
 
 def add_parser(sub) -> None:
@@ -10,7 +20,7 @@ def add_parser(sub) -> None:
     cmd = sub.add_parser("pipeline", help="run a paper or live book at a close: orders, decision, new state")
     cmd.add_argument("config", type=Path, help="experiment YAML (the same one `simlab run` backtests)")
     cmd.add_argument("--state", required=True, help="memory://NAME, json:PATH, sqlite:///PATH or postgresql://...")
-    cmd.add_argument("--as-of", required=True, help="the close to decide at (a trading day of the data)")
+    cmd.add_argument("--as-of", required=True, type=_iso_date, help="the close to decide at (a trading day of the data)")
     mode = cmd.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="decide and write the files; store nothing (default)")
     mode.add_argument("--execute", action="store_true", help="commit the new state (a paper book fills its orders)")
@@ -28,24 +38,23 @@ def main(args) -> int:
     """Print the decision; exit 0, or 3 when the book is blocked."""
     import dataclasses
 
-    import pandas as pd
-
     from simlab.config.loader import load_config
     from simlab.lab.run import load_market
     from simlab.production.book_ops import money
     from simlab.production.pipeline import Approval, run_pipeline, select_scenario
     from simlab.production.stores import open_store
 
+    store = open_store(args.state)  # a malformed URL fails before the data loads
     full = load_config(args.config)
     cfg = select_scenario(full, args.scenario)
     if args.scenario is None and len(full.scenarios) > 1:
         print(f"scenario {cfg.scenarios[0].name!r}: the first of {len(full.scenarios)} "
               f"({', '.join(s.name for s in full.scenarios)}); --scenario picks another")
-    data = cfg.experiment.data.model_copy(update={"end": pd.Timestamp(args.as_of).date()})
+    data = cfg.experiment.data.model_copy(update={"end": args.as_of})
     cfg = dataclasses.replace(cfg, experiment=cfg.experiment.model_copy(update={"data": data}))
     md = load_market(cfg)
     approval = Approval(args.approval_turnover, args.approval_value)
-    decision = run_pipeline(cfg, md, open_store(args.state), args.as_of, execute=args.execute,
+    decision = run_pipeline(cfg, md, store, args.as_of, execute=args.execute,
                             approve=args.approve, approval=approval)
     orders, path = decision.write(args.out)
     print(f"book {decision.state.book['config']} / {decision.scenario} at the close of {decision.as_of}: "
