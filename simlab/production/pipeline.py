@@ -61,7 +61,7 @@ class Decision:
     orders: pd.DataFrame
     targets: dict
     diagnostics: list
-    checks: dict
+    checks: dict  # scheduled (the schedule makes --as-of a decision day), held_by (Steps that held), approval
     filled: pd.DataFrame
     state: PortfolioState
     committed: bool = False
@@ -194,7 +194,7 @@ def _decision(r: Resumed, new: PortfolioState, md: MarketData, cfg: Config, appr
     order = r.order
     diagnostics = _diagnostics(r, last, assets)
     held_by = [d["step"] for d in diagnostics if d["key"] == HOLD and d["value"]]
-    checks = {"held_by": held_by, "approval": []}
+    checks = {"scheduled": order is not None, "held_by": held_by, "approval": []}
     notes = [f"decision day(s) {', '.join(r.missed)} passed without a run: not traded in the past"] if r.missed else []
     filled = _filled(r, md, before=last if order is not None and cfg.experiment.execution.lag == 0 else None)
     if order is None:

@@ -53,3 +53,26 @@ def test_a_state_of_another_config_is_refused(tmp_path, capsys, monkeypatch):
     assert "book.json" in err and "differs in: scenario ('top_n=5' -> 'top_n=3')" in err
     assert main(base + ["--scenario", "top_n=5", "--as-of", "2022-11-05"]) == 1
     assert "--as-of 2022-11-05 is not a trading day of the data (the data ends 2022-11-04)" in capsys.readouterr().err
+
+
+def test_a_pre_trade_check_blocks_and_a_policy_holds():
+    from simlab.config.loader import load_config
+    from simlab.lab.run import load_market
+    from simlab.production.pipeline import run_pipeline
+    from simlab.production.stores import open_store
+
+    def book(extra):
+        cfg = load_config({"name": "checked", "data": {"source": "builtin:sp500_20", "end": "2020-03-31"},
+                           "execution": {"lag": 0}, "strategy": {"type": "momentum", "lookback": 252, "skip": 21},
+                           "pipeline": [{"type": "equal_weight_top_n", "top_n": 5}, extra]})
+        return cfg, load_market(cfg)
+
+    cfg, md = book({"type": "max_turnover_check", "max_turnover": 0.01})
+    store = open_store("memory://checked-book")
+    statuses = {str(d.date()): run_pipeline(cfg, md, store, d, execute=True)
+                for d in md.dates[(md.dates >= "2020-01-02") & (md.dates <= "2020-02-03")]}
+    assert statuses["2020-01-02"].status == "executed"  # the first rebalance is allowed
+    blocked = statuses["2020-02-03"]
+    assert blocked.status == "blocked" and blocked.committed and len(blocked.orders) == 0
+    assert blocked.checks == {"scheduled": True, "held_by": ["1:max_turnover_check"], "approval": []}
+    assert statuses["2020-01-03"].status == "no_rebalance" and not statuses["2020-01-03"].checks["scheduled"]
