@@ -83,7 +83,7 @@ def assert_same(days, book, backtest, rtol=1e-9, holdings_rtol=1e-9):
 
 @pytest.mark.parametrize("lag", [0, 1])
 @pytest.mark.parametrize("name, scenario, start, end", [
-    ("quickstart.yaml", "top_n=5", "2019-12-01", "2020-05-29"),
+    ("quickstart.yaml", "top_n=5", "2020-01-01", "2020-04-30"),
     ("regime_risk.yaml", "vix_regime", "2020-01-01", "2020-04-30"),
 ])
 def test_book_replays_the_backtest(tmp_path, name, scenario, start, end, lag):
