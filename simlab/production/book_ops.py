@@ -69,12 +69,24 @@ def cash_flow(store: Store, amount: float, note: str = "") -> PortfolioState:
                         {"amount": amount, "note": note})
 
 
+def _answered(state: PortfolioState) -> dict:
+    """The last rebalance, targets and signal of the waiting decision the fills answer (none: {})."""
+    for entry in state.pending:
+        order = entry["order"]
+        if order["trade"][0] and not order["carried"][0]:
+            day = state.nav_dates[len(state.nav_dates) - 1 + int(order["decided_offset"][0])]
+            targets = [0.0 if v is None else v for v in order["targets"][0]]
+            return {"last_rebalance": day, "last_targets": targets, "last_signal": order["signal"][0]}
+    return {}
+
+
 def apply_fills(store: Store, path: str | Path) -> PortfolioState:
     """Book a broker's fills (asset, signed shares, price, cost) instead of the paper fills.
 
     Holdings, cash and cost basis move; NAV drops by the costs (the positions are valued at
     the fill prices until the next pipeline run marks them); orders waiting are dropped, as
-    the broker has answered them.
+    the broker has answered them, and the decision they came from becomes the last rebalance
+    (what a cooldown or a turnover check reads), as a paper fill would make it.
     """
     fills = pd.read_csv(path)
     missing = [c for c in FILL_COLUMNS if c not in fills.columns]
@@ -103,5 +115,5 @@ def apply_fills(store: Store, path: str | Path) -> PortfolioState:
         cash -= shares * price + cost
     nav = state.nav - float(values[:, 2].sum())
     new = dataclasses.replace(state, holdings=holdings.tolist(), cost_basis=basis.tolist(), cash=cash, nav=nav,
-                              pending=[])
+                              pending=[], **_answered(state))
     return store.commit(new, "apply_fills", {"fills": len(fills), "file": str(path)})

@@ -308,9 +308,10 @@ class SqlAlchemyStore(_SqlStore):
         if driver_url.startswith("postgresql://"):
             driver_url = "postgresql+psycopg://" + driver_url[len("postgresql://"):]
         self.url = sqlalchemy.engine.make_url(driver_url).render_as_string(hide_password=True)
-        if driver_url not in self._engines:
-            self._engines[driver_url] = sqlalchemy.create_engine(driver_url, pool_pre_ping=True)
-        self.engine = self._engines[driver_url]
+        key = (os.getpid(), driver_url)  # a forked process opens its own connections
+        if key not in self._engines:
+            self._engines[key] = sqlalchemy.create_engine(driver_url, pool_pre_ping=True)
+        self.engine = self._engines[key]
         self._migrate()
 
     @contextlib.contextmanager

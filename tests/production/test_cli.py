@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from simlab.cli import main
 
@@ -76,3 +77,26 @@ def test_a_pre_trade_check_blocks_and_a_policy_holds():
     assert blocked.status == "blocked" and blocked.committed and len(blocked.orders) == 0
     assert blocked.checks == {"scheduled": True, "held_by": ["1:max_turnover_check"], "approval": []}
     assert statuses["2020-01-03"].status == "no_rebalance" and not statuses["2020-01-03"].checks["scheduled"]
+
+
+def test_broker_fills_answer_the_waiting_orders(tmp_path):
+    from simlab.config.loader import load_config
+    from simlab.lab.run import load_market
+    from simlab.production.book_ops import apply_fills
+    from simlab.production.pipeline import run_pipeline, select_scenario
+    from simlab.production.stores import open_store
+
+    cfg = select_scenario(load_config(CONFIG), "top_n=5")
+    md = load_market(cfg)
+    store = open_store(f"json:{tmp_path / 'live.json'}")
+    decision = run_pipeline(cfg, md, store, "2022-11-01", execute=True)
+    assert decision.status == "pending" and len(store.load().pending) == 1
+    fills = decision.orders.assign(shares=decision.orders["shares"].round(0), price=decision.orders["reference_price"],
+                                   cost=1.0)[["asset", "shares", "price", "cost"]]
+    fills.to_csv(tmp_path / "fills.csv", index=False)
+    state = apply_fills(store, tmp_path / "fills.csv")
+    assert state.pending == [] and state.last_rebalance == "2022-11-01"
+    assert state.cash == pytest.approx(1e6 - float((fills["shares"] * fills["price"]).sum()) - 5.0)
+    assert dict(zip(state.assets, state.holdings))["CVX"] == fills.set_index("asset").loc["CVX", "shares"]
+    nxt = run_pipeline(cfg, md, store, "2022-11-02", execute=True)
+    assert len(nxt.filled) == 0  # the broker answered: no paper fill on top

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from simlab.production.crash import drill_state
+from simlab.production.crash import crash_drill, drill_state
 from simlab.production.state import ConcurrentWriteError
 
 URL = os.environ.get("SIMLAB_TEST_POSTGRES")
@@ -44,3 +44,8 @@ def test_postgres_round_trip_and_two_writers(store_url):
     with pytest.raises(ConcurrentWriteError, match="another writer committed version 2"):
         open_store(store_url).commit(b, "writer b")
     assert [r["event"] for r in open_store(store_url).history()] == ["start", "writer a"]
+
+
+def test_postgres_sigkill_mid_commit_leaves_a_whole_state(store_url):
+    result = crash_drill(store_url, kills=15, seed=3)
+    assert result["versions"] >= 15
