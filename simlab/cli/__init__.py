@@ -8,6 +8,8 @@
 ``simlab compare RUN RUN...``  the metrics of runs side by side.
 ``simlab attribute RUN_OR_CONFIG``  factor exposures, risk by sector, Brinson and stage attribution.
 ``simlab list [steps|strategies|costs|detectors|data]``  what a config can name.
+``simlab pipeline CONFIG --state URL --as-of DATE [--dry-run|--execute]``  run a book at a close.
+``simlab state show|history|export|restore|deposit|withdraw|apply-fills --state URL``  a book's state.
 
 Each command module defines ``add_parser(sub)`` with the standard library only and imports
 the numerical stack inside its ``main(args)``, so ``simlab --help`` starts in well under a
@@ -22,7 +24,8 @@ from importlib import import_module
 
 from simlab.errors import SimlabError
 
-COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "attribute", "list")
+COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "attribute", "list", "pipeline",
+            "state")
 
 
 def main(argv: list[str] | None = None) -> int:
