@@ -34,7 +34,6 @@ PAIR_DRAWS = 999
 OUT = "experiments/claim_trial"  # where claims.csv, claims.json and report.html go
 
 # %%
-import os
 from pathlib import Path
 
 from simlab.analysis.caveats import caveats
@@ -43,16 +42,16 @@ from simlab.config.loader import read_yaml
 from simlab.lab.validate import validate
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "experiments").is_dir())
-os.chdir(ROOT)  # the experiment configs name their universe relative to the repository root
 
 
 def experiment(path, start=None, end=None):
     """The experiment at ``path``; given ``start`` or ``end``, the same over that span."""
+    path = ROOT / path  # an absolute path stays as it is
     if start is None and end is None:
         return path
     raw = read_yaml(path)
     raw["data"].update({key: value for key, value in (("start", start), ("end", end)) if value is not None})
-    return raw
+    return simlab.load_config(raw, base=path.parent)  # its paths resolve beside the file
 
 
 # %% [markdown]

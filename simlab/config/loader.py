@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pydantic
 import yaml
 
-from simlab.config import registry, validation
+from simlab.config import paths, registry, validation
 from simlab.config.scenarios import Scenario, expand
 from simlab.config.schema import Experiment
 from simlab.errors import ConfigError
@@ -82,21 +83,68 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_config(source: str | Path | dict | Experiment | Config) -> Config:
-    """Validate an experiment and resolve its scenarios; bad input raises ConfigError."""
+def load_config(source: str | Path | dict | Experiment | Config, base: str | Path | None = None) -> Config:
+    """Validate an experiment and resolve its scenarios; bad input raises ConfigError.
+
+    Parameters
+    ----------
+    source : path, dict, Experiment or Config
+        A YAML file, or the experiment as plain data.
+    base : path, optional
+        Folder that relative file paths resolve against: the config file's folder for a
+        file, else ``base``, else the working directory (:mod:`simlab.config.paths`).
+
+    Returns
+    -------
+    Config
+        With every file path absolute and ``file_sha256`` filled.
+    """
     if isinstance(source, Config):
         return source
     path = None
     if isinstance(source, (str, Path)):
-        path = Path(source)
+        path = Path(source).expanduser().resolve()
         source = read_yaml(path)
+        base = path.parent
     raw = source.model_dump() if isinstance(source, Experiment) else copy.deepcopy(source)
+    raw = paths.resolve_paths(raw, Path(base).resolve() if base is not None else Path.cwd())
     try:
         experiment = Experiment.model_validate(raw)
     except pydantic.ValidationError as err:
         raise ConfigError(validation.describe(err, valid_keys=validation.model_keys(Experiment))) from None
+    experiment = _with_file_hashes(experiment)
     experiment = _resolve_components(experiment)
-    return Config(experiment=experiment, scenarios=tuple(expand(experiment)), path=path)
+    scenarios = tuple(expand(experiment))
+    _check_modules(scenarios)
+    return Config(experiment=experiment, scenarios=scenarios, path=path)
+
+
+def _with_file_hashes(exp: Experiment) -> Experiment:
+    data = exp.data
+    hashes = paths.file_hashes(exp.universe, [data.source, data.benchmark, *data.macro.values()])
+    for path, recorded in exp.file_sha256.items():
+        if path in hashes and hashes[path] != recorded:
+            raise ConfigError(
+                f"{path} has changed since this config was saved (file_sha256 {recorded[:12]}..., the "
+                f"file now {hashes[path][:12]}...); restore the file, or delete its file_sha256 entry "
+                "to run with the file as it is now"
+            )
+    return exp.model_copy(update={"file_sha256": hashes})
+
+
+def _check_modules(scenarios: tuple[Scenario, ...]) -> None:
+    """Every optional module a pipeline Step needs is installed (a Step's ``required_modules``),
+    so that a missing solver never turns into a silent fallback at run time."""
+    for scenario in scenarios:
+        for i, entry in enumerate(scenario.pipeline):
+            needs = getattr(registry.lookup("step", entry["type"], f"pipeline[{i}]"), "required_modules", None)
+            missing = [m for m in (needs(entry) if needs else ()) if importlib.util.find_spec(m) is None]
+            if missing:
+                raise ConfigError(
+                    f"pipeline[{i}] ({entry['type']}): needs {', '.join(missing)}, which "
+                    f"{'is' if len(missing) == 1 else 'are'} not installed; install the optimizers with "
+                    "pip install 'simlab[opt]' (from a clone: pip install -e '.[opt]')"
+                )
 
 
 def _resolve_components(exp: Experiment) -> Experiment:

@@ -146,6 +146,7 @@ def expand_variants(cfg: Config) -> list[Variant]:
     raw = cfg.experiment.model_dump(mode="json")
     sweep = raw.pop("sweep")
     raw["sweep"] = {}
+    raw["file_sha256"] = {}  # a variant may read other files: hashed afresh
     keys = [[p.strip() for p in key.split(",")] for key in sweep]
     labels = short_labels([p for paths in keys for p in paths])
     out = []
@@ -154,16 +155,16 @@ def expand_variants(cfg: Config) -> list[Variant]:
         for paths, value in zip(keys, combo):
             overrides.update(zip(paths, value) if len(paths) > 1 else [(paths[0], value)])
         label = ",".join(f"{labels[p]}={format_value(v)}" for p, v in overrides.items()) or cfg.name
-        out.append(_variant(raw, label, overrides))
+        out.append(_variant(raw, label, overrides, cfg.path.parent if cfg.path else None))
     return out
 
 
-def _variant(raw: dict, label: str, overrides: dict) -> Variant:
+def _variant(raw: dict, label: str, overrides: dict, base=None) -> Variant:
     tree = copy.deepcopy(raw)
     try:
         for path, value in overrides.items():
             _set_path(tree, path, value)
-        config = load_config(tree)
+        config = load_config(tree, base=base)  # the sweep's paths resolve beside its file
     except ConfigError as err:
         return Variant(label, overrides, error=_error_info(err))
     return Variant(label, overrides, config=config.to_dict(), config_hash=config.config_hash())

@@ -22,13 +22,15 @@ BASE = {
     "costs": {"type": "flat", "bps": 5},
     "pipeline": [{"type": "equal_weight_top_n", "top_n": 3}],
     "scenarios": {"grid": {"pipeline.0.top_n": [2, 4]}},
-    # universe 'missing.yaml' raises in the worker (no such file): a variant that fails at run time
+    # universe 'missing.yaml' names an asset the data lacks: it raises in the worker, a variant
+    # that fails at run time
     "sweep": {"schedule.frequency": ["weekly", "monthly"], "universe": [None, "missing.yaml"]},
 }
 
 
 def write_config(folder, **changes) -> str:
     path = folder / "sweep.yaml"
+    (folder / "missing.yaml").write_text("assets: {A0000: {}, NOT_IN_DATA: {}}\n")
     path.write_text(yaml.safe_dump({**BASE, **changes}, sort_keys=False))
     return str(path)
 
