@@ -27,9 +27,13 @@ class DataConfig(StrictModel):
     up on it, so the first decision at ``start`` already has its history. ``macro`` maps a
     name to a single-series source (``vix: builtin:vix``), aligned on the data's dates with
     NaN where the series has no value.
+
+    ``source`` may be left out when the data is passed in (``simlab.run(cfg, data=...)``).
+    ``benchmark`` defaults to ``builtin:sp500_index`` for built-in data and to none for a
+    researcher's own (name one to compare against it); ``null`` turns it off.
     """
 
-    source: str
+    source: str | None = None
     benchmark: str | None = None
     macro: dict[str, str] = Field(default_factory=dict)
     start: dt.date | None = None
