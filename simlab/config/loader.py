@@ -119,6 +119,43 @@ def load_config(source: str | Path | dict | Experiment | Config, base: str | Pat
     return Config(experiment=experiment, scenarios=scenarios, path=path)
 
 
+def with_overrides(raw: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """A copy of a raw experiment with ``a.b=value`` assignments applied (the value read as
+    YAML: ``10`` an int, ``[3, 5]`` a list, ``null`` None; list items by index:
+    ``pipeline.0.top_n=4``).
+
+    Raises
+    ------
+    ConfigError
+        An assignment without ``=``, or a path through something that is not a mapping or list.
+    """
+    out = copy.deepcopy(raw)
+    for assignment in assignments:
+        path, sep, text = assignment.partition("=")
+        if not sep or not path.strip():
+            raise ConfigError(f"--set {assignment!r}: expected KEY.PATH=VALUE, e.g. costs.bps=5")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--set {assignment!r}: the value is not valid YAML: {err}") from None
+        node: Any = out
+        parts = path.strip().split(".")
+        for i, part in enumerate(parts):
+            key: Any = int(part) if isinstance(node, list) and part.isdigit() else part
+            if isinstance(node, list) and not (isinstance(key, int) and key < len(node)):
+                raise ConfigError(f"--set {path}: {'.'.join(parts[:i]) or 'the config'} is a list of "
+                                  f"{len(node)}; {part!r} is not an index in it")
+            if not isinstance(node, (dict, list)):
+                raise ConfigError(f"--set {path}: {'.'.join(parts[:i])} is not a mapping")
+            if i == len(parts) - 1:
+                node[key] = value
+            else:
+                if isinstance(node, dict) and node.get(key) is None:
+                    node[key] = {}
+                node = node[key]
+    return out
+
+
 def _with_file_hashes(exp: Experiment) -> Experiment:
     data = exp.data
     hashes = paths.file_hashes(exp.universe, [data.source, data.benchmark, *data.macro.values()])

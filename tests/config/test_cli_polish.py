@@ -1,0 +1,44 @@
+"""The command line: --version, -v/-q, --set overrides, schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import simlab
+from simlab.cli import main
+from simlab.config.loader import with_overrides
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"simlab {simlab.__version__}"
+
+
+def test_set_overrides_values_as_yaml():
+    raw = {"data": {"source": "synthetic"}, "pipeline": [{"type": "equal_weight_top_n", "top_n": 5}]}
+    out = with_overrides(raw, ["pipeline.0.top_n=3", "costs.bps=2.5", "data.benchmark=null"])
+    assert out["pipeline"][0]["top_n"] == 3 and out["costs"] == {"bps": 2.5} and out["data"]["benchmark"] is None
+    assert raw["pipeline"][0]["top_n"] == 5
+    with pytest.raises(simlab.ConfigError, match="expected KEY.PATH=VALUE"):
+        with_overrides(raw, ["costs.bps"])
+    with pytest.raises(simlab.ConfigError, match="is a list of 1; '4' is not an index"):
+        with_overrides(raw, ["pipeline.4.top_n=3"])
+
+
+def test_run_with_set_and_quiet(tmp_path, capsys):
+    config = tmp_path / "exp.yaml"
+    config.write_text("data: {source: synthetic, n_assets: 5, n_days: 120}\n"
+                      "pipeline: [{type: equal_weight}]\n")
+    assert main(["-q", "run", str(config), "--out", str(tmp_path / "run"), "--set", "costs={type: flat, bps: 7}"]) == 0
+    assert simlab.load_run(tmp_path / "run").config["costs"] == {"type": "flat", "bps": 7.0}
+
+
+def test_schema_names_the_keys(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert {"data", "pipeline", "scenarios", "sweep"} <= set(schema["properties"])
+    assert schema["required"] == ["data", "pipeline"]
