@@ -38,7 +38,7 @@ from pathlib import Path
 
 from simlab.analysis.caveats import caveats
 from simlab.analysis.report import write_report
-from simlab.config.loader import read_yaml
+from simlab.config.loader import load_config, read_yaml
 from simlab.lab.validate import validate
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "experiments").is_dir())
@@ -51,7 +51,7 @@ def experiment(path, start=None, end=None):
         return path
     raw = read_yaml(path)
     raw["data"].update({key: value for key, value in (("start", start), ("end", end)) if value is not None})
-    return simlab.load_config(raw, base=path.parent)  # its paths resolve beside the file
+    return load_config(raw, base=path.parent)  # its paths resolve beside the file
 
 
 # %% [markdown]
