@@ -23,7 +23,8 @@ Modules:
 - ``projections``: projections and proximal maps onto the box, the capped simplex and the
   L1 ball.
 - ``hmm``: the two-state Gaussian hidden Markov model (forward filter, posteriors, Baum-Welch fit).
-- ``hrp``: the recursive bisection of hierarchical risk parity.
+- ``hrp``: the recursive bisection of hierarchical risk parity; ``leaf_order``: a dendrogram's
+  leaf order and scipy's optimal leaf ordering, compiled.
 - ``weights``: batched weight arithmetic shared by Steps (ranking, capping).
 - ``_support``: which backend runs (:func:`~simlab.kernels._support.resolve_backend`);
   ``_xp``: the array namespace of a computation.

@@ -18,7 +18,8 @@ Risk parity (equal risk contribution) solves Spinu's convex problem
 ``min 1/2 x'Cx - sum(b_i log x_i)`` on the correlation matrix C by damped Newton, batched
 over scenarios, and rescales ``w = x / sigma``; at its optimum ``x_i (Cx)_i = b_i``.
 HRP follows Lopez de Prado (2016): correlation distance ``sqrt((1 - rho) / 2)``, scipy
-linkage (optionally with optimal leaf ordering), then recursive bisection of the ordered
+linkage (optionally with scipy's optimal leaf ordering, compiled in
+:mod:`simlab.kernels.leaf_order`), then recursive bisection of the ordered
 assets with inverse-variance weights inside each half, as PyPortfolioOpt's ``HRPOpt``
 and skfolio's ``HierarchicalRiskParity`` do. Black-Litterman follows He and Litterman
 (1999) with Idzorek's confidences in Walters' closed form, as PyPortfolioOpt does.
@@ -34,6 +35,7 @@ import scipy.cluster.hierarchy as sch
 import scipy.spatial.distance as ssd
 
 from simlab.kernels.hrp import hrp_bisection_nb
+from simlab.kernels.leaf_order import leaves_nb, optimal_leaf_order_nb
 from simlab.portfolio import solvers
 
 LINKAGES = ("single", "complete", "average", "weighted", "centroid", "median", "ward")
@@ -141,8 +143,11 @@ def hrp_order(cov: np.ndarray, linkage: str = "ward", optimal_ordering: bool = T
     corr = np.clip(cov / np.outer(sd, sd), -1.0, 1.0)
     dist = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, 1.0))
     np.fill_diagonal(dist, 0.0)
-    tree = sch.linkage(ssd.squareform(dist, checks=False), method=linkage, optimal_ordering=optimal_ordering)
-    return sch.leaves_list(tree)
+    tree = sch.linkage(ssd.squareform(dist, checks=False), method=linkage)
+    children = tree[:, :2].astype(np.int64)
+    if optimal_ordering:  # scipy's optimal_leaf_ordering, compiled: the same order
+        return optimal_leaf_order_nb(children, dist)
+    return leaves_nb(children, len(dist))
 
 
 def equilibrium_returns(cov: np.ndarray, weights: np.ndarray, delta: float, risk_free: float = 0.0) -> np.ndarray:
