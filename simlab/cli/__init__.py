@@ -7,7 +7,9 @@
 ``simlab runs``  list the run and sweep folders under experiments/.
 ``simlab compare RUN RUN...``  the metrics of runs side by side.
 ``simlab list [steps|strategies|costs|detectors|data]``  what a config can name.
+``simlab show NAME``  a component's fields, defaults, limits and documentation.
 ``simlab schema``  the JSON Schema of an experiment (editor completion).
+``simlab warmup``  compile the numba kernels ahead of the first run.
 
 Each command module defines ``add_parser(sub)`` with the standard library only and imports
 the numerical stack inside its ``main(args)``, so ``simlab --help`` starts in well under a
@@ -22,7 +24,7 @@ from importlib import import_module
 
 from simlab.errors import SimlabError
 
-COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "list", "schema")
+COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "list", "show", "schema", "warmup")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,11 @@ def main(args) -> int:
     if cfg.experiment.sweep:
         print(f"note: this experiment has a sweep: block ({', '.join(cfg.experiment.sweep)}); "
               "`simlab run` runs the base experiment only, `simlab sweep` runs every variant", file=sys.stderr)
+    from simlab.lab.warmup import compile_notice
+
+    notice = compile_notice()
+    if notice:
+        print(f"note: {notice}", file=sys.stderr, flush=True)
     print(f"running {cfg.name}: {len(cfg.scenarios)} scenario(s) ...", file=sys.stderr, flush=True)
     result = run(cfg)
     log.info("simulated; writing the run folder")

@@ -177,8 +177,9 @@ def _check_modules(scenarios: tuple[Scenario, ...]) -> None:
             needs = getattr(registry.lookup("step", entry["type"], f"pipeline[{i}]"), "required_modules", None)
             missing = [m for m in (needs(entry) if needs else ()) if importlib.util.find_spec(m) is None]
             if missing:
+                where = f"scenario {scenario.name!r}: " if len(scenarios) > 1 else ""
                 raise ConfigError(
-                    f"pipeline[{i}] ({entry['type']}): needs {', '.join(missing)}, which "
+                    f"{where}pipeline[{i}] ({entry['type']}): needs {', '.join(missing)}, which "
                     f"{'is' if len(missing) == 1 else 'are'} not installed; install the optimizers with "
                     "pip install 'simlab[opt]' (from a clone: pip install -e '.[opt]')"
                 )

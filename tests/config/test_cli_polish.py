@@ -42,3 +42,32 @@ def test_schema_names_the_keys(capsys):
     schema = json.loads(capsys.readouterr().out)
     assert {"data", "pipeline", "scenarios", "sweep"} <= set(schema["properties"])
     assert schema["required"] == ["data", "pipeline"]
+
+
+def test_show_a_step(capsys):
+    assert main(["show", "mean_variance"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mean_variance (step, simlab.portfolio.allocators_opt.MeanVariance)")
+    assert "``" not in out and ":mod:" not in out
+    assert "max_weight        number = 0.25  [> 0, <= 1]" in out
+    assert "solver            'auto' | 'cvxpy' | 'native' = 'auto'" in out
+
+
+def test_show_a_typo_names_the_nearest(capsys):
+    assert main(["show", "mean_varianse"]) == 1
+    assert "Did you mean 'mean_variance'?" in capsys.readouterr().err
+
+
+def test_compile_notice_where_the_cache_is_empty(tmp_path, monkeypatch):
+    from simlab.lab.warmup import compile_notice
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert "simlab warmup" in compile_notice()
+    (tmp_path / "kernels_x").mkdir()
+    (tmp_path / "kernels_x" / "accounting.mark_to_market_nb-17.py311.nbi").write_bytes(b"")
+    assert compile_notice() is None
+
+
+def test_warmup_runs(capsys):
+    assert main(["warmup"]) == 0
+    assert "kernels ready" in capsys.readouterr().out
