@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from importlib import import_module
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -145,3 +146,35 @@ def metrics_html(metrics: pd.DataFrame, title: str) -> str:
         shown.loc[metric] = [fmt.format(v) if isinstance(v, (int, float, np.floating)) and np.isfinite(v) else v
                              for v in shown.loc[metric]]
     return f"<div><strong>{title}</strong>{shown.to_html(escape=True)}</div>"
+
+
+PLOT_KINDS = ("equity", "drawdown", "weights")
+
+
+def plot(result, kind: str = "equity", scenario: str | None = None):
+    """A matplotlib Figure of the run: ``equity`` (log scale, with the benchmark),
+    ``drawdown``, or ``weights`` (one scenario's stacked weights, cash on top)."""
+    from simlab.analysis import plots
+
+    title = result.config.name
+    if kind == "equity":
+        return plots.equity_figure(result.nav, result.benchmark, title=title)
+    if kind == "drawdown":
+        return plots.drawdown_figure(result.returns, title=title)
+    if kind == "weights":
+        name = _scenario(result, scenario)
+        return plots.weights_figure(result.weights.sel(scenario=name).to_pandas(), title=f"{title}: {name}")
+    raise ValueError(f"kind={kind!r}: expected one of {', '.join(PLOT_KINDS)}")
+
+
+class HtmlPage(str):
+    """An HTML page that a notebook shows inline; ``save(path)`` writes it."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+    def save(self, path) -> Path:
+        """Write the page (UTF-8); returns the path."""
+        path = Path(path)
+        path.write_text(str(self), encoding="utf-8")
+        return path

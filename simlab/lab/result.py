@@ -37,6 +37,17 @@ class Result(Replay):
         """(returns, positions, transactions) of one scenario, as pyfolio's tear sheets take them."""
         return interop.to_pyfolio(self, scenario)
 
+    def plot(self, kind: str = "equity", scenario: str | None = None):
+        """A Figure: ``equity``, ``drawdown`` or ``weights`` (of ``scenario``)."""
+        return interop.plot(self, kind, scenario)
+
+    def report(self, **options) -> interop.HtmlPage:
+        """The run's report page (shown inline in a notebook; ``.save(path)`` writes it);
+        ``options`` as :func:`simlab.analysis.report.build_report`."""
+        from simlab.analysis.report import build_report
+
+        return interop.HtmlPage(build_report(self, **options))
+
     def _repr_html_(self) -> str:
         return interop.metrics_html(self.metrics(), repr(self))
 

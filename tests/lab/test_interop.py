@@ -89,3 +89,16 @@ def test_load_run_and_html(res, tmp_path):
     assert saved.run_id in saved._repr_html_()
     with pytest.raises(simlab.ConfigError, match="not a finished run folder"):
         simlab.load_run(tmp_path)
+
+
+def test_plot_and_report(res, tmp_path):
+    from matplotlib.figure import Figure
+
+    for kind in ("equity", "drawdown"):
+        assert isinstance(res.plot(kind), Figure)
+    assert isinstance(res.plot("weights", scenario="top_n=3,bps=0"), Figure)
+    with pytest.raises(ValueError, match="expected one of equity, drawdown, weights"):
+        res.plot("pie")
+    page = res.report(draws=50)
+    assert page._repr_html_().startswith("<!DOCTYPE html>") or "<html" in page[:200]
+    assert page.save(tmp_path / "r.html").stat().st_size > 1000
