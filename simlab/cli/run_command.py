@@ -40,10 +40,12 @@ def main(args) -> int:
     if notice:
         print(f"note: {notice}", file=sys.stderr, flush=True)
     print(f"running {cfg.name}: {len(cfg.scenarios)} scenario(s) ...", file=sys.stderr, flush=True)
-    result = run(cfg)
+    result = run(cfg, progress=sys.stderr.isatty() and not args.quiet)
     log.info("simulated; writing the run folder")
     folder = result.save(args.out)
     print(f"{result!r}")
     print(format_metrics(result.metrics()))
+    if result.benchmark is None:
+        print("note: no benchmark (data.benchmark names one; your own data has none by default)", file=sys.stderr)
     print(f"\nrun folder: {folder}")
     return 0

@@ -19,7 +19,7 @@ from simlab.lab.result import Result
 from simlab.lab.store import data_hash
 
 
-def run(config, data: MarketData | pd.DataFrame | None = None) -> Result:
+def run(config, data: MarketData | pd.DataFrame | None = None, *, progress: bool = False) -> Result:
     """Run an experiment.
 
     Parameters
@@ -32,6 +32,8 @@ def run(config, data: MarketData | pd.DataFrame | None = None) -> Result:
         date/asset/close[/open/volume], OHLCV). The resolved config records it as
         ``memory:<first 16 hex of its content hash>``, so the run id covers it. Its
         benchmark is the frame's own (a MarketData's), else the one the config names.
+    progress : bool
+        Show a progress bar (tqdm: in a notebook, its widget) over the simulated days.
 
     Returns
     -------
@@ -39,7 +41,7 @@ def run(config, data: MarketData | pd.DataFrame | None = None) -> Result:
     """
     cfg = load_config(config)
     if data is None:
-        return _simulate(cfg, load_market(cfg))
+        return _simulate(cfg, load_market(cfg), progress)
     md = data if isinstance(data, MarketData) else from_frame(data)
     md = validate_market(md)
     digest = data_hash(md)[:16]
@@ -49,11 +51,21 @@ def run(config, data: MarketData | pd.DataFrame | None = None) -> Result:
     if md.benchmark is None and spec.benchmark:
         warnings.warn(f"data.benchmark: {spec.benchmark} from the config is the benchmark of the data passed "
                       "in; set data.benchmark to null for none, or name your own", SimlabWarning, stacklevel=2)
-    return _simulate(cfg, load_market(cfg, md))
+    return _simulate(cfg, load_market(cfg, md), progress)
 
 
-def _simulate(cfg: Config, md: MarketData) -> Result:
-    inputs, book, recorder = simulate(cfg, md)
+def _simulate(cfg: Config, md: MarketData, progress: bool = False) -> Result:
+    if not progress:
+        inputs, book, recorder = simulate(cfg, md)
+        return Result(cfg, md, inputs, book, recorder)
+    from tqdm.auto import tqdm
+
+    with tqdm(desc=f"{cfg.name} ({len(cfg.scenarios)} scenarios)", unit="day", leave=False) as bar:
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        inputs, book, recorder = simulate(cfg, md, progress=advance)
     return Result(cfg, md, inputs, book, recorder)
 
 

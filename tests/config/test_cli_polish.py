@@ -71,3 +71,16 @@ def test_compile_notice_where_the_cache_is_empty(tmp_path, monkeypatch):
 def test_warmup_runs(capsys):
     assert main(["warmup"]) == 0
     assert "kernels ready" in capsys.readouterr().out
+
+
+def test_a_run_shows_its_progress(capsys):
+    from simlab.engine.simulate import simulate
+    from simlab.lab.run import load_market
+
+    small = {"data": {"source": "synthetic", "n_assets": 4, "n_days": 150}, "pipeline": [{"type": "equal_weight"}]}
+    seen = []
+    cfg = simlab.load_config(small)
+    simulate(cfg, load_market(cfg), progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1][0] <= seen[-1][1] == 150 and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    simlab.run(small, progress=True)
+    assert "day" in capsys.readouterr().err
