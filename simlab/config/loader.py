@@ -61,8 +61,10 @@ class Config:
         return out
 
     def config_hash(self) -> str:
-        """SHA-256 of the canonical JSON of :meth:`to_dict`."""
-        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        """SHA-256 of the canonical JSON of :meth:`to_dict`, each file it reads named by its
+        content (``sha256:...``) rather than its location: the same experiment on the same
+        files has the same hash in any clone and from any folder (:func:`paths.by_content`)."""
+        text = json.dumps(paths.by_content(self.to_dict()), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 

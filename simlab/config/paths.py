@@ -92,3 +92,31 @@ def file_hashes(universe: str | None, sources: list[str | None]) -> dict[str, st
         if path is not None and Path(path).is_file():
             out[path] = file_sha256(path)
     return out
+
+
+def by_content(resolved: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config (plain data) with each hashed file named by its content.
+
+    ``universe`` and the file sources under ``data`` become ``sha256:<hex>`` (a source keeps
+    its prefix: ``csv:sha256:<hex>``) where ``file_sha256`` holds the file, and
+    ``file_sha256`` itself is dropped: what identifies a run is what the files hold, not
+    where they lie.
+    """
+    hashes = resolved.get("file_sha256") or {}
+    out = copy.deepcopy(resolved)
+    out.pop("file_sha256", None)
+
+    def named(source: Any) -> Any:
+        path = source_file(source)
+        return f"{source.partition(':')[0]}:sha256:{hashes[path]}" if path in hashes else source
+
+    if out.get("universe") in hashes:
+        out["universe"] = f"sha256:{hashes[out['universe']]}"
+    data = out.get("data")
+    if isinstance(data, dict):
+        for key in ("source", "benchmark"):
+            if key in data:
+                data[key] = named(data[key])
+        if isinstance(data.get("macro"), dict):
+            data["macro"] = {k: named(v) for k, v in data["macro"].items()}
+    return out

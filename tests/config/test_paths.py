@@ -81,3 +81,13 @@ def test_a_missing_solver_is_refused_at_load(monkeypatch, step):
         simlab.load_config(raw)
     raw["pipeline"][1]["solver"] = "native"
     simlab.load_config(raw)
+
+
+def test_the_hash_names_files_by_content_not_location(project, tmp_path):
+    import shutil
+
+    clone = tmp_path / "clone"
+    shutil.copytree(project, clone)
+    here, there = simlab.load_config(project / "exp.yaml"), simlab.load_config(clone / "exp.yaml")
+    assert here.experiment.universe != there.experiment.universe
+    assert here.config_hash() == there.config_hash()
