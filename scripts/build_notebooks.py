@@ -26,7 +26,9 @@ NOTEBOOKS = ROOT / "notebooks"
 def build(source: Path) -> Path:
     """Execute ``source`` (a percent-format .py) and write its paired .ipynb with the outputs."""
     notebook = jupytext.read(source)
-    NotebookClient(notebook, timeout=1800, kernel_name="python3",
+    for i, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{i}"  # stable ids: a rebuild changes only what the outputs changed
+    NotebookClient(notebook, timeout=1800, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(ROOT)}}).execute()
     target = source.with_suffix(".ipynb")
     jupytext.write(notebook, target)
