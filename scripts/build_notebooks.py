@@ -28,7 +28,7 @@ def build(source: Path) -> Path:
     notebook = jupytext.read(source)
     for i, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{i}"  # stable ids: a rebuild changes only what the outputs changed
-    NotebookClient(notebook, timeout=1800, kernel_name="python3", record_timing=False,
+    NotebookClient(notebook, timeout=1800, kernel_name="python3", record_timing=False, coalesce_streams=True,
                    resources={"metadata": {"path": str(ROOT)}}).execute()
     target = source.with_suffix(".ipynb")
     jupytext.write(notebook, target)
