@@ -2,7 +2,8 @@
 
 - :func:`to_xarray`: one Dataset (``nav``, ``returns``, ``weights``) whose scenario axis
   carries the grid's parameters as typed coordinates (``ds.sel(top_n=5)``);
-- :func:`to_quantstats`: a scenario's daily returns as quantstats wants them;
+- :func:`to_quantstats`: a scenario's daily returns as quantstats wants them, and
+  :func:`tearsheet`, quantstats' HTML tear sheet of it;
 - :func:`to_vectorbt`: vectorbt's returns accessor with a 252-day year (its default year of
   365 days would turn a Sharpe ratio of 1.00 into 1.21);
 - :func:`to_pyfolio`: returns, positions (money per asset and ``cash``) and transactions.
@@ -99,6 +100,22 @@ def to_quantstats(result, scenario: str | None = None) -> pd.Series:
     after it), for ``quantstats.stats`` and ``quantstats.reports``."""
     name = _scenario(result, scenario)
     return result.returns[name].rename(name)
+
+
+def tearsheet(result, scenario: str | None = None, path: str | Path = "tearsheet.html") -> Path:
+    """quantstats' HTML tear sheet of one scenario (252-day year; the benchmark, where the
+    run has one, as the comparison); returns the path written."""
+    import warnings
+
+    qs = _require("quantstats", "quantstats")
+    name = _scenario(result, scenario)
+    bench = None if result.benchmark_returns is None else result.benchmark_returns.rename("benchmark")
+    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quantstats' own pandas and font warnings
+        qs.reports.html(to_quantstats(result, name), benchmark=bench, output=str(path), periods_per_year=TRADING_DAYS,
+                        title=f"{result.config.name}: {name}")
+    return path
 
 
 def to_vectorbt(result):

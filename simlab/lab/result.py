@@ -29,6 +29,10 @@ class Result(Replay):
         """One scenario's daily returns for quantstats (``qs.reports.html(res.to_quantstats("top_n=5"))``)."""
         return interop.to_quantstats(self, scenario)
 
+    def tearsheet(self, scenario: str | None = None, path="tearsheet.html"):
+        """quantstats' HTML tear sheet of one scenario, written to ``path`` (returned)."""
+        return interop.tearsheet(self, scenario, path)
+
     def to_vectorbt(self):
         """vectorbt's returns accessor over every scenario, with a 252-day year."""
         return interop.to_vectorbt(self)

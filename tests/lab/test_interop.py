@@ -102,3 +102,10 @@ def test_plot_and_report(res, tmp_path):
     page = res.report(draws=50)
     assert page._repr_html_().startswith("<!DOCTYPE html>") or "<html" in page[:200]
     assert page.save(tmp_path / "r.html").stat().st_size > 1000
+
+
+def test_quantstats_tearsheet(res, tmp_path):
+    pytest.importorskip("quantstats", reason="quantstats: pip install 'simlab[peers]'")
+    path = res.tearsheet("top_n=5,bps=0", tmp_path / "ts.html")
+    text = path.read_text()
+    assert "interop: top_n=5,bps=0" in text and "Sharpe" in text
