@@ -439,13 +439,21 @@ def _frame_array(frame: pd.DataFrame) -> xr.DataArray:
                         coords={"date": frame.index.as_unit("ns"), "scenario": list(frame.columns)})
 
 
-def _override_coords(done: list[Variant]) -> dict[str, list[str]]:
-    """One coordinate per overridden path, named by its short label, values as text."""
+def _override_coords(done: list[Variant]) -> dict[str, list]:
+    """One coordinate per overridden path, named by its short label: numbers where every
+    variant gives one (``ds.set_xindex("lookback").sel(lookback=126)``), else the values as text."""
     paths = list(dict.fromkeys(p for v in done for p in v.overrides))
     labels = short_labels(paths)
     taken = {"variant", "date", "scenario", "asset", "metric", "config_hash"}
-    return {(labels[p] if labels[p] not in taken else p): [format_value(v.overrides.get(p, "")) for v in done]
+    return {(labels[p] if labels[p] not in taken else p): _typed([v.overrides.get(p, "") for v in done])
             for p in paths}
+
+
+def _typed(values: list) -> list:
+    """``values`` as they are where all are numbers (ints stay ints), else as text."""
+    if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return values if all(isinstance(v, int) for v in values) else [float(v) for v in values]
+    return [format_value(v) for v in values]
 
 
 def _metrics_table(ds: xr.Dataset, coords: dict[str, list[str]]) -> pd.DataFrame:
