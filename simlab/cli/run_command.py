@@ -22,14 +22,10 @@ def add_parser(sub) -> None:
 def main(args) -> int:
     """Run the experiment, save it, print the metrics table."""
     from simlab.analysis.tables import format_metrics
-    from simlab.config.loader import load_config, read_yaml, with_overrides
+    from simlab.config.loader import load_with_overrides
     from simlab.lab.run import run
 
-    if args.overrides:
-        raw = with_overrides(read_yaml(args.config), args.overrides)
-        cfg = load_config(raw, base=args.config.expanduser().resolve().parent)
-    else:
-        cfg = load_config(args.config)
+    cfg = load_with_overrides(args.config, args.overrides)
     log.info("loaded %s: %d scenario(s), config hash %s", args.config, len(cfg.scenarios), cfg.config_hash()[:8])
     if cfg.experiment.sweep:
         print(f"note: this experiment has a sweep: block ({', '.join(cfg.experiment.sweep)}); "

@@ -158,6 +158,15 @@ def with_overrides(raw: dict[str, Any], assignments: list[str]) -> dict[str, Any
     return out
 
 
+def load_with_overrides(path: str | Path, assignments: list[str]) -> Config:
+    """The experiment at ``path`` with ``--set`` assignments applied (:func:`with_overrides`);
+    its relative paths still resolve beside the file."""
+    if not assignments:
+        return load_config(path)
+    path = Path(path).expanduser().resolve()
+    return load_config(with_overrides(read_yaml(path), assignments), base=path.parent)
+
+
 def _with_file_hashes(exp: Experiment) -> Experiment:
     data = exp.data
     hashes = paths.file_hashes(exp.universe, [data.source, data.benchmark, *data.macro.values()])
