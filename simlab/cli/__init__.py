@@ -6,6 +6,7 @@
 ``simlab stress CONFIG``  replay an experiment against stress windows.
 ``simlab runs``  list the run and sweep folders under experiments/.
 ``simlab compare RUN RUN...``  the metrics of runs side by side.
+``simlab attribute RUN_OR_CONFIG``  factor exposures, risk by sector, Brinson and stage attribution.
 ``simlab list [steps|strategies|costs|detectors|data]``  what a config can name.
 ``simlab show NAME``  a component's fields, defaults, limits and documentation.
 ``simlab schema``  the JSON Schema of an experiment (editor completion).
@@ -24,7 +25,7 @@ from importlib import import_module
 
 from simlab.errors import SimlabError
 
-COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "list", "show", "schema", "warmup")
+COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "attribute", "list", "show", "schema", "warmup")
 
 
 def main(argv: list[str] | None = None) -> int:

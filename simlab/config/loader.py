@@ -200,4 +200,8 @@ def _resolve_components(exp: Experiment) -> Experiment:
     strategy = None if exp.strategy is None else registry.resolve("strategy", exp.strategy, "strategy")
     costs = None if exp.costs is None else registry.resolve("cost", exp.costs, "costs")
     pipeline = [registry.resolve("step", e, f"pipeline[{i}]") for i, e in enumerate(exp.pipeline)]
-    return exp.model_copy(update={"strategy": strategy, "costs": costs, "pipeline": pipeline})
+    update = {"strategy": strategy, "costs": costs, "pipeline": pipeline}
+    if exp.realized_costs is not None:
+        model = registry.resolve("cost", exp.realized_costs.model, "realized_costs.model")
+        update["realized_costs"] = exp.realized_costs.model_copy(update={"model": model})
+    return exp.model_copy(update=update)

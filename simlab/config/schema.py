@@ -101,6 +101,23 @@ class ExecutionConfig(StrictModel):
     adv_window: Annotated[int, Field(ge=1)] = 20
 
 
+class RealizedCostsConfig(StrictModel):
+    """The "true" cost model of a backtest: what fills really cost, as opposed to what the
+    decisions assumed (``costs``).
+
+    Each fill's realized cost is ``model``'s cost of the fill times lognormal noise with
+    mean 1 and log-standard deviation ``noise`` (0: none), drawn from ``seed``, the fill row
+    and the scenario's position. The book pays the realized cost; the trades table shows
+    both (``estimated_cost``, ``realized_cost``). Absent, realized equals estimated.
+    Buys are sized to the cash with the estimated cost, so a realized cost above it can take
+    cash a little below zero (or below the borrowing allowance), as a real fill would.
+    """
+
+    model: dict[str, Any]
+    noise: Annotated[float, Field(ge=0)] = 0.0
+    seed: int = 0
+
+
 class ScenarioConfig(StrictModel):
     """Scenarios become the batch axis B.
 
@@ -159,6 +176,7 @@ class ClaimsConfig(StrictModel):
     total_costs: ClaimSpec | None = None
     cost_drag: ClaimSpec | None = None
     active_return: ClaimSpec | None = None
+    annual_active_return: ClaimSpec | None = None
     tracking_error: ClaimSpec | None = None
     information_ratio: ClaimSpec | None = None
     beta: ClaimSpec | None = None
@@ -185,6 +203,7 @@ class Experiment(StrictModel):
     schedule: ScheduleConfig = ScheduleConfig()
     execution: ExecutionConfig = ExecutionConfig()
     costs: dict[str, Any] | None = None
+    realized_costs: RealizedCostsConfig | None = None
     strategy: dict[str, Any] | None = None
     pipeline: Annotated[list[dict[str, Any]], Field(min_length=1)]
     scenarios: ScenarioConfig = ScenarioConfig()

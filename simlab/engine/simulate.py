@@ -139,6 +139,15 @@ def simulate(cfg: Config, md: MarketData, progress=None):
     return inputs, book, rec
 
 
+def _broker(cfg, md, exe, prices, costs, rows) -> Broker:
+    """The run's broker, with its realized-cost ("true") model when the experiment gives one."""
+    spec = cfg.experiment.realized_costs
+    if spec is None:
+        return Broker.build(md, exe, prices, costs, rows)
+    true_model = registry.build("cost", spec.model)
+    return Broker.build(md, exe, prices, costs, rows, realized=true_model, noise=spec.noise, seed=spec.seed)
+
+
 class _Loop:
     """One run of the event loop; holds references, no logic beyond sequencing."""
 
@@ -162,7 +171,7 @@ class _Loop:
         self.step_features = [self._declare_features(g) for g in groups]
         costs, rows = [g.cost for g in groups], [g.rows for g in groups]
         prices = Prices(inputs.close, inputs.value_price, inputs.tradeable)
-        self.broker = Broker.build(md, self.exe, prices, costs, rows)
+        self.broker = _broker(cfg, md, self.exe, prices, costs, rows)
         self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta)
         self.memory: dict = {}  # (group, step) -> the Step's memory across decisions
         self.dates = dict(zip(self.decisions.tolist(), inputs.dates[self.decisions]))
@@ -238,15 +247,19 @@ class _Loop:
             some, every = (True, True) if order.all_trade else (trade.any(), trade.all())
             if not some:
                 continue
-            fill = self.broker.fill(k, b, g.sel, row, targets[g.sel])
+            estimated = self.broker.fill(k, b, g.sel, row, targets[g.sel])
             if not every:
-                fill = fill.only(trade)
+                estimated = estimated.only(trade)
+            fill = self.broker.realize(row, estimated, g.rows)
             b.book_fill(g.sel, fill, safe)
+            self.broker.remember(k, row, fill)
             if self.broker.capped and fill.unfilled.any():
                 unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled
                 unfilled[g.sel] = fill.unfilled
-            self.rec.fill(row, fill.shares, safe, fill.cost, order.reason, g.rows)
+            self.rec.fill(row, fill.shares, safe, fill.cost, order.reason, g.rows,
+                          None if fill is estimated else estimated.cost)
             self.rec.diag(row, g.rows, "engine", fill_diagnostics(fill, self.broker.capped))
+            self.rec.diag(row, g.rows, "costs", self.broker.calibration(k, row, len(g.rows)))
         b.revalue(row, safe, self.peak_before)
         self.rec.snapshot(row, b.holdings)
         order.book_keeping(b)

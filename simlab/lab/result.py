@@ -55,6 +55,24 @@ class Result(Replay):
     def _repr_html_(self) -> str:
         return interop.metrics_html(self.metrics(), repr(self))
 
+    def attribution(self, factor_sets: tuple[str, ...] = ("market", "ff3", "etf"), stages: bool = True,
+                    benchmark_weights: pd.DataFrame | None = None):
+        """Where the return, risk and cost came from (:class:`simlab.analysis.attribution.Attribution`).
+
+        Factor exposures on each of ``factor_sets`` (Newey-West t-statistics), risk
+        contributions by asset and sector, Brinson-Fachler by sector against
+        ``benchmark_weights`` (date x asset; default equal weight over the universe),
+        holdings exposures at every rebalance and, when ``stages``, attribution by pipeline
+        stage (which runs the pipelines' prefixes as one more batch).
+        """
+        from simlab.analysis.attribution import attribution_of
+        from simlab.lab.stage_attribution import stage_attribution
+
+        att = attribution_of(self, factor_sets=factor_sets, benchmark_weights=benchmark_weights)
+        if stages:
+            att.stages = stage_attribution(self.config, self.market)
+        return att
+
     def save(self, path=None):
         """Write the run folder (see :func:`simlab.lab.store.save_run`); returns its path."""
         from simlab.lab.store import save_run
