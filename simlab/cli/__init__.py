@@ -10,6 +10,9 @@
 ``simlab list [steps|strategies|costs|detectors|data]``  what a config can name.
 ``simlab pipeline CONFIG --state URL --as-of DATE [--dry-run|--execute]``  run a book at a close.
 ``simlab state show|history|export|restore|deposit|withdraw|apply-fills --state URL``  a book's state.
+``simlab show NAME``  a component's fields, defaults, limits and documentation.
+``simlab schema``  the JSON Schema of an experiment (editor completion).
+``simlab warmup``  compile the numba kernels ahead of the first run.
 
 Each command module defines ``add_parser(sub)`` with the standard library only and imports
 the numerical stack inside its ``main(args)``, so ``simlab --help`` starts in well under a
@@ -24,14 +27,15 @@ from importlib import import_module
 
 from simlab.errors import SimlabError
 
-COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "attribute", "list", "pipeline",
-            "state")
+COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "attribute", "list", "show", "schema",
+            "warmup", "pipeline", "state")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _configure_logging(args.verbose - args.quiet)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
@@ -46,11 +50,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command's subparser."""
+    from simlab import __version__
+
     parser = argparse.ArgumentParser(prog="simlab", description="Replay history through a portfolio stack.")
+    parser.add_argument("--version", action="version", version=f"simlab {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="errors only")
     sub = parser.add_subparsers()
     for name in COMMANDS:
         import_module(f"simlab.cli.{name}_command").add_parser(sub)
     return parser
+
+
+def _configure_logging(level: int) -> None:
+    """stdlib logging on stderr: warnings by default, ``-v`` info, ``-vv`` debug, ``-q`` errors."""
+    import logging
+
+    levels = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}
+    logging.basicConfig(level=levels.get(max(min(level, 2), -1), logging.DEBUG),
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
+
+log = logging.getLogger("simlab.cli.run")
 
 
 def add_parser(sub) -> None:
@@ -11,22 +14,34 @@ def add_parser(sub) -> None:
     cmd = sub.add_parser("run", help="run an experiment and write its run folder")
     cmd.add_argument("config", type=Path, help="experiment YAML")
     cmd.add_argument("--out", type=Path, default=None, help="run folder (default experiments/<name>-<hash>)")
+    cmd.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value, e.g. --set costs.bps=5 --set pipeline.0.top_n=3 (repeatable)")
     cmd.set_defaults(func=main)
 
 
 def main(args) -> int:
     """Run the experiment, save it, print the metrics table."""
     from simlab.analysis.tables import format_metrics
-    from simlab.config.loader import load_config
+    from simlab.config.loader import load_with_overrides
     from simlab.lab.run import run
 
-    cfg = load_config(args.config)
+    cfg = load_with_overrides(args.config, args.overrides)
+    log.info("loaded %s: %d scenario(s), config hash %s", args.config, len(cfg.scenarios), cfg.config_hash()[:8])
     if cfg.experiment.sweep:
         print(f"note: this experiment has a sweep: block ({', '.join(cfg.experiment.sweep)}); "
               "`simlab run` runs the base experiment only, `simlab sweep` runs every variant", file=sys.stderr)
-    result = run(cfg)
+    from simlab.lab.warmup import compile_notice
+
+    notice = compile_notice()
+    if notice:
+        print(f"note: {notice}", file=sys.stderr, flush=True)
+    print(f"running {cfg.name}: {len(cfg.scenarios)} scenario(s) ...", file=sys.stderr, flush=True)
+    result = run(cfg, progress=sys.stderr.isatty() and not args.quiet)
+    log.info("simulated; writing the run folder")
     folder = result.save(args.out)
     print(f"{result!r}")
     print(format_metrics(result.metrics()))
+    if result.benchmark is None:
+        print("note: no benchmark (data.benchmark names one; your own data has none by default)", file=sys.stderr)
     print(f"\nrun folder: {folder}")
     return 0

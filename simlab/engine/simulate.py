@@ -121,8 +121,12 @@ def _delist_rows(close: np.ndarray, last: int) -> np.ndarray:
     return delist.astype(np.int64)
 
 
-def simulate(cfg: Config, md: MarketData):
-    """Run every scenario of ``cfg`` on ``md``; return the raw book and records."""
+def simulate(cfg: Config, md: MarketData, progress=None):
+    """Run every scenario of ``cfg`` on ``md``; return the raw book and records.
+
+    ``progress``, if given, is called as ``progress(days_done, days_total)`` as the replay
+    moves through the simulated span (a progress bar's hook; it sees no data).
+    """
     inputs = prepare(cfg, md)
     scenarios = list(cfg.scenarios)
     _, strategy_index = distinct_strategies(scenarios)
@@ -131,7 +135,7 @@ def simulate(cfg: Config, md: MarketData):
     book = Book.empty(len(inputs.dates), len(scenarios), len(inputs.assets), exe.init_cash)
     rec = Recorder()
     loop = EventLoop(cfg, md, inputs, groups, book, rec, tuple(s.name for s in scenarios), strategy_index)
-    loop.run()
+    loop.run(progress=progress)
     return inputs, book, rec
 
 
@@ -194,8 +198,11 @@ class EventLoop:
             declared.append(specs)
         return declared
 
-    def run(self, start: int | None = None, pending: dict[int, Order] | None = None) -> None:
-        """Replay rows ``start`` (default ``inputs.first``) .. ``inputs.last``; ``pending`` orders by fill row."""
+    def run(self, start: int | None = None, pending: dict[int, Order] | None = None, progress=None) -> None:
+        """Replay rows ``start`` (default ``inputs.first``) .. ``inputs.last``; ``pending`` orders by fill row.
+
+        ``progress(days_done, days_total)`` is called after each event row, if given.
+        """
         inp, lag = self.inputs, self.exe.lag
         start = inp.first if start is None else start
         self.pos = start
@@ -215,6 +222,8 @@ class EventLoop:
                     self._fill(row, order)
                 else:
                     self._queue(row + lag, order)
+            if progress is not None:
+                progress(row - inp.first + 1, inp.last - inp.first + 1)
         self._advance_to(inp.last + 1)
 
     def _queue(self, row: int, order: Order) -> None:

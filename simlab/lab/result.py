@@ -6,6 +6,7 @@ import pandas as pd
 
 from simlab.analysis import metrics as _metrics
 from simlab.engine.result import Replay
+from simlab.lab import interop
 
 
 class Result(Replay):
@@ -18,6 +19,41 @@ class Result(Replay):
             self.returns, benchmark_returns=self.benchmark_returns, traded_value=self.daily_traded_value(),
             costs=self.daily_costs(), nav=self.nav, risk_free=rf,
         )
+
+    def to_xarray(self):
+        """Dataset (date, scenario, asset) with the grid's parameters as typed coordinates
+        (:func:`simlab.lab.interop.to_xarray`): ``res.to_xarray().sel(top_n=5)``."""
+        return interop.to_xarray(self)
+
+    def to_quantstats(self, scenario: str | None = None) -> pd.Series:
+        """One scenario's daily returns for quantstats (``qs.reports.html(res.to_quantstats("top_n=5"))``)."""
+        return interop.to_quantstats(self, scenario)
+
+    def tearsheet(self, scenario: str | None = None, path="tearsheet.html"):
+        """quantstats' HTML tear sheet of one scenario, written to ``path`` (returned)."""
+        return interop.tearsheet(self, scenario, path)
+
+    def to_vectorbt(self):
+        """vectorbt's returns accessor over every scenario, with a 252-day year."""
+        return interop.to_vectorbt(self)
+
+    def to_pyfolio(self, scenario: str | None = None):
+        """(returns, positions, transactions) of one scenario, as pyfolio's tear sheets take them."""
+        return interop.to_pyfolio(self, scenario)
+
+    def plot(self, kind: str = "equity", scenario: str | None = None):
+        """A Figure: ``equity``, ``drawdown`` or ``weights`` (of ``scenario``)."""
+        return interop.plot(self, kind, scenario)
+
+    def report(self, **options) -> interop.HtmlPage:
+        """The run's report page (shown inline in a notebook; ``.save(path)`` writes it);
+        ``options`` as :func:`simlab.analysis.report.build_report`."""
+        from simlab.analysis.report import build_report
+
+        return interop.HtmlPage(build_report(self, **options))
+
+    def _repr_html_(self) -> str:
+        return interop.metrics_html(self.metrics(), repr(self))
 
     def attribution(self, factor_sets: tuple[str, ...] = ("market", "ff3", "etf"), stages: bool = True,
                     benchmark_weights: pd.DataFrame | None = None):
