@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       format_name: percent
 #   kernelspec:
@@ -31,7 +31,6 @@ DETAIL = None  # scenarios the report shows one by one (the best by Sharpe ratio
 OUT = "experiments/allocator_phases"  # where report.html goes
 
 # %%
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -43,16 +42,16 @@ from simlab.analysis.tables import format_metrics
 from simlab.config.loader import read_yaml
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "experiments").is_dir())
-os.chdir(ROOT)  # the experiment configs name their universe relative to the repository root
 
 
 def experiment(path, start=None, end=None):
     """The experiment at ``path``; given ``start`` or ``end``, the same over that span."""
+    path = ROOT / path  # an absolute path stays as it is
     if start is None and end is None:
         return path
     raw = read_yaml(path)
     raw["data"].update({key: value for key, value in (("start", start), ("end", end)) if value is not None})
-    return raw
+    return simlab.load_config(raw, base=path.parent)  # its paths resolve beside the file
 
 
 # %% [markdown]

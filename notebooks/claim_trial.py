@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       format_name: percent
 #   kernelspec:
@@ -34,25 +34,24 @@ PAIR_DRAWS = 999
 OUT = "experiments/claim_trial"  # where claims.csv, claims.json and report.html go
 
 # %%
-import os
 from pathlib import Path
 
 from simlab.analysis.caveats import caveats
 from simlab.analysis.report import write_report
-from simlab.config.loader import read_yaml
+from simlab.config.loader import load_config, read_yaml
 from simlab.lab.validate import validate
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "experiments").is_dir())
-os.chdir(ROOT)  # the experiment configs name their universe relative to the repository root
 
 
 def experiment(path, start=None, end=None):
     """The experiment at ``path``; given ``start`` or ``end``, the same over that span."""
+    path = ROOT / path  # an absolute path stays as it is
     if start is None and end is None:
         return path
     raw = read_yaml(path)
     raw["data"].update({key: value for key, value in (("start", start), ("end", end)) if value is not None})
-    return raw
+    return load_config(raw, base=path.parent)  # its paths resolve beside the file
 
 
 # %% [markdown]

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       format_name: percent
 #   kernelspec:
@@ -28,25 +28,23 @@ END = None
 OUT = None  # run folder; None writes experiments/<name>-<hash>
 
 # %%
-import os
 from pathlib import Path
 
 import simlab
 from simlab.analysis.tables import format_metrics
 from simlab.config.loader import read_yaml
 
-# The experiment configs name their universe relative to the repository root.
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "experiments").is_dir())
-os.chdir(ROOT)
 
 
 def experiment(path, start=None, end=None):
     """The experiment at ``path``; given ``start`` or ``end``, the same over that span."""
+    path = ROOT / path  # an absolute path stays as it is
     if start is None and end is None:
         return path
     raw = read_yaml(path)
     raw["data"].update({key: value for key, value in (("start", start), ("end", end)) if value is not None})
-    return raw
+    return simlab.load_config(raw, base=path.parent)  # its paths resolve beside the file
 
 
 # %% [markdown]

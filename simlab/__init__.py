@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Config": "simlab.config.loader",
     "load_config": "simlab.config.loader",
+    "load_run": "simlab.lab.saved",
     "Result": "simlab.lab.result",
     "run": "simlab.lab.run",
 }
@@ -34,6 +35,7 @@ __all__ = [
     "SolverError",
     "StepError",
     "load_config",
+    "load_run",
     "run",
 ]
 

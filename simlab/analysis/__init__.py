@@ -10,6 +10,11 @@ experiment (that is ``lab``'s job, one layer up).
 ``tables``       metrics as text: which are percents, how each value prints
 ``plots``        matplotlib figures of a run
 ``run_series``   the daily series the report draws (rolling Sharpe, turnover, regimes...)
+``factor_regression``   alpha and betas on factor returns, Newey-West t-statistics
+``risk_decomposition``  marginal and component contributions to volatility, VaR, CVaR
+``brinson``      Brinson-Fachler by sector, periods linked (GRAP)
+``attribution``  all of the above for a finished run (``Result.attribution()``)
+``slippage``     realized against estimated costs per fill
 ``caveats``      the caveats of a run, in words
 ``html_page``    HTML building blocks of the report
 ``report``       what the HTML report shows, section by section

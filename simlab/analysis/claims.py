@@ -75,7 +75,7 @@ __all__ = ["Claim", "claims_of", "claims_table", "equal_sharpe_table", "metric_i
            "worst_verdict"]
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
-BENCHMARK_METRICS = {"active_return", "tracking_error", "information_ratio", "beta"}
+BENCHMARK_METRICS = {"active_return", "annual_active_return", "tracking_error", "information_ratio", "beta"}
 SPAN_METRICS = {"total_return", "active_return"}
 POINT_ONLY = {"total_costs"}
 COLUMNS = ["claim", "metric", "min", "max", "scenario", "estimate", "ci_low", "ci_high", "block_length",
@@ -180,7 +180,7 @@ def _metric(metric: str, p: _Panel, risk_free: float, periods: float = PERIODS) 
     r = pd.DataFrame(p.returns)
     if metric in BENCHMARK_METRICS:
         b = pd.DataFrame(np.broadcast_to(p.benchmark, p.returns.shape))
-        args = (periods,) if metric in {"tracking_error", "information_ratio"} else ()
+        args = (periods,) if metric in {"annual_active_return", "tracking_error", "information_ratio"} else ()
         return getattr(metrics, metric)(r, b, *args).to_numpy()
     if metric in {"annual_turnover", "cost_drag"}:
         share = pd.DataFrame(p.turnover if metric == "annual_turnover" else p.costs)

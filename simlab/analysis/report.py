@@ -20,6 +20,9 @@ appear only when the run has what they show:
 ``turnover-costs``   trailing one-year turnover and cumulative costs
 ``regimes``          *where present*: regime shading (diagnostics key ``regime``) and every
                      constraint utilization the Steps report (diagnostics of role ``utilization``)
+``attribution``      *where the data allows*: factor exposures (benchmark, Fama-French, factor
+                     ETFs; Newey-West t-statistics), share of volatility by sector, Brinson-Fachler
+                     by sector, and attribution by pipeline stage when the run's was computed
 ``claims``           *where present*: the claims of the experiment on trial
                      (:func:`simlab.analysis.claims.claims_table`), with their intervals
 ``sharpe-pairs``     *where given*: tests of equal Sharpe ratios, pair by pair
@@ -78,6 +81,7 @@ class _Inputs:
     claims_note: str
     claims_error: str | None
     pairs: pd.DataFrame | None
+    attribution: object = None
 
 
 # ----------------------------------------------------------------------------
@@ -94,7 +98,7 @@ def write_report(result, path, **options) -> Path:
 
 
 def build_report(result, *, claims: pd.DataFrame | None = None, pairs: pd.DataFrame | None = None,
-                 detail: int = DETAIL, draws: int = 1000) -> str:
+                 detail: int = DETAIL, draws: int = 1000, attribution=None) -> str:
     """The report of a finished run as one self-contained HTML page.
 
     Parameters
@@ -110,6 +114,9 @@ def build_report(result, *, claims: pd.DataFrame | None = None, pairs: pd.DataFr
         Scenarios shown one by one; the best by Sharpe ratio when there are more.
     draws : int
         Bootstrap resamples when the claims are judged here.
+    attribution : Attribution, optional
+        ``result.attribution()`` already computed (with its stages); by default the
+        attribution that needs no further run is computed here.
     """
     table = result.metrics()
     note, error = "The claims table was given with the run.", None
@@ -119,7 +126,7 @@ def build_report(result, *, claims: pd.DataFrame | None = None, pairs: pd.DataFr
             claims = judge_claims(result, draws=draws)
         except SimlabError as err:
             error = f"The claims could not be judged: {err}"
-    inputs = _Inputs(result, table, focus_scenarios(table, detail), claims, note, error, pairs)
+    inputs = _Inputs(result, table, focus_scenarios(table, detail), claims, note, error, pairs, attribution)
     sections = [s for build in SECTIONS if (s := build(inputs)) is not None]
     return page(result, sections)
 
@@ -266,6 +273,24 @@ def regime_section(inp: _Inputs) -> Section | None:
     return Section("regimes", "Regimes and constraint utilization", _focus_note(inp) + "".join(parts))
 
 
+def attribution_section(inp: _Inputs) -> Section | None:
+    """Factor exposures, volatility by sector, Brinson-Fachler and (when given) pipeline stages."""
+    from simlab.analysis.attribution import attribution_of, report_tables
+
+    att = inp.attribution
+    if att is None:
+        try:
+            att = attribution_of(inp.result, scenarios=list(focus_scenarios(inp.metrics, MAX_TABLE)), holdings=False)
+        except SimlabError as err:
+            return Section("attribution", "Attribution", paragraph(f"Attribution could not be computed: {err}"))
+    tables = report_tables(att, list(focus_scenarios(inp.metrics, MAX_TABLE)))
+    if not tables:
+        return None
+    body = "".join(paragraph(title) + html_table(frame, label) for title, label, frame in tables)
+    body += "".join(paragraph(f"Note: {n}") for n in att.notes)
+    return Section("attribution", "Attribution", body)
+
+
 def claims_section(inp: _Inputs) -> Section | None:
     """The claims on trial: estimate, bootstrap interval, PSR, DSR, MinTRL, walk-forward, verdict."""
     if inp.claims_error is not None:
@@ -327,7 +352,7 @@ def config_section(inp: _Inputs) -> Section:
 
 
 SECTIONS = (summary_section, equity_section, drawdown_section, rolling_sharpe_section, monthly_returns_section,
-            weights_section, turnover_costs_section, regime_section, claims_section, pairs_section,
+            weights_section, turnover_costs_section, regime_section, attribution_section, claims_section, pairs_section,
             caveats_section, config_section)
 """The section builders, in the order the report shows them; each gives a Section or None."""
 

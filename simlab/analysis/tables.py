@@ -20,10 +20,10 @@ __all__ = ["PERCENT", "SHOWN", "format_cell", "format_cells", "format_estimate",
            "format_number"]
 
 SHOWN = ["total_return", "cagr", "annual_volatility", "sharpe", "sortino", "max_drawdown",
-         "calmar", "annual_turnover", "cost_drag", "active_return", "information_ratio", "beta"]
+         "calmar", "annual_turnover", "cost_drag", "active_return", "annual_active_return", "information_ratio", "beta"]
 """The metrics the terminal shows by default, in this order."""
 PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "annual_turnover",
-           "cost_drag", "active_return", "tracking_error", "hit_rate"}
+           "cost_drag", "active_return", "annual_active_return", "tracking_error", "hit_rate"}
 """Metrics that are fractions, printed as percents."""
 
 

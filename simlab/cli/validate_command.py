@@ -13,18 +13,21 @@ def add_parser(sub) -> None:
     cmd.add_argument("--draws", type=int, default=1000, help="bootstrap resamples (default 1000)")
     cmd.add_argument("--seed", type=int, default=None, help="default: the experiment's seed")
     cmd.add_argument("--strict", action="store_true", help="exit 1 on an inconclusive claim too")
+    cmd.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value, e.g. --set claims.sharpe.min=0.5 (repeatable)")
     cmd.set_defaults(func=main)
 
 
 def main(args) -> int:
     """Print the verdicts; with ``--out`` also write the run folder and the report."""
     from simlab.analysis.report import write_report
+    from simlab.config.loader import load_with_overrides
     from simlab.lab.store import check_target
     from simlab.lab.validate import validate
 
     if args.out is not None:
         check_target(args.out)  # before the simulation, not after it
-    v = validate(args.config, draws=args.draws, pair_draws=max(args.draws - 1, 99), seed=args.seed)
+    v = validate(load_with_overrides(args.config, args.overrides), draws=args.draws, pair_draws=max(args.draws - 1, 99), seed=args.seed)
     print(v.to_text())
     if args.out is not None:
         folder = v.result.save(args.out)

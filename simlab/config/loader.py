@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pydantic
 import yaml
 
-from simlab.config import registry, validation
+from simlab.config import paths, registry, validation
 from simlab.config.scenarios import Scenario, expand
 from simlab.config.schema import Experiment
 from simlab.errors import ConfigError
@@ -60,8 +61,10 @@ class Config:
         return out
 
     def config_hash(self) -> str:
-        """SHA-256 of the canonical JSON of :meth:`to_dict`."""
-        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        """SHA-256 of the canonical JSON of :meth:`to_dict`, each file it reads named by its
+        content (``sha256:...``) rather than its location: the same experiment on the same
+        files has the same hash in any clone and from any folder (:func:`paths.by_content`)."""
+        text = json.dumps(paths.by_content(self.to_dict()), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -84,26 +87,124 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_config(source: str | Path | dict | Experiment | Config) -> Config:
-    """Validate an experiment and resolve its scenarios; bad input raises ConfigError."""
+def load_config(source: str | Path | dict | Experiment | Config, base: str | Path | None = None) -> Config:
+    """Validate an experiment and resolve its scenarios; bad input raises ConfigError.
+
+    Parameters
+    ----------
+    source : path, dict, Experiment or Config
+        A YAML file, or the experiment as plain data.
+    base : path, optional
+        Folder that relative file paths resolve against: the config file's folder for a
+        file, else ``base``, else the working directory (:mod:`simlab.config.paths`).
+
+    Returns
+    -------
+    Config
+        With every file path absolute and ``file_sha256`` filled.
+    """
     if isinstance(source, Config):
         return source
     path = None
     if isinstance(source, (str, Path)):
-        path = Path(source)
+        path = Path(source).expanduser().resolve()
         source = read_yaml(path)
+        base = path.parent
     raw = source.model_dump() if isinstance(source, Experiment) else copy.deepcopy(source)
     validation.check_finite(raw)
+    raw = paths.resolve_paths(raw, Path(base).resolve() if base is not None else Path.cwd())
     try:
         experiment = Experiment.model_validate(raw)
     except pydantic.ValidationError as err:
         raise ConfigError(validation.describe(err, valid_keys=validation.model_keys(Experiment))) from None
+    experiment = _with_file_hashes(experiment)
     experiment = _resolve_components(experiment)
-    return Config(experiment=experiment, scenarios=tuple(expand(experiment)), path=path)
+    scenarios = tuple(expand(experiment))
+    _check_modules(scenarios)
+    return Config(experiment=experiment, scenarios=scenarios, path=path)
+
+
+def with_overrides(raw: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """A copy of a raw experiment with ``a.b=value`` assignments applied (the value read as
+    YAML: ``10`` an int, ``[3, 5]`` a list, ``null`` None; list items by index:
+    ``pipeline.0.top_n=4``).
+
+    Raises
+    ------
+    ConfigError
+        An assignment without ``=``, or a path through something that is not a mapping or list.
+    """
+    out = copy.deepcopy(raw)
+    for assignment in assignments:
+        path, sep, text = assignment.partition("=")
+        if not sep or not path.strip():
+            raise ConfigError(f"--set {assignment!r}: expected KEY.PATH=VALUE, e.g. costs.bps=5")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--set {assignment!r}: the value is not valid YAML: {err}") from None
+        node: Any = out
+        parts = path.strip().split(".")
+        for i, part in enumerate(parts):
+            key: Any = int(part) if isinstance(node, list) and part.isdigit() else part
+            if isinstance(node, list) and not (isinstance(key, int) and key < len(node)):
+                raise ConfigError(f"--set {path}: {'.'.join(parts[:i]) or 'the config'} is a list of "
+                                  f"{len(node)}; {part!r} is not an index in it")
+            if not isinstance(node, (dict, list)):
+                raise ConfigError(f"--set {path}: {'.'.join(parts[:i])} is not a mapping")
+            if i == len(parts) - 1:
+                node[key] = value
+            else:
+                if isinstance(node, dict) and node.get(key) is None:
+                    node[key] = {}
+                node = node[key]
+    return out
+
+
+def load_with_overrides(path: str | Path, assignments: list[str]) -> Config:
+    """The experiment at ``path`` with ``--set`` assignments applied (:func:`with_overrides`);
+    its relative paths still resolve beside the file."""
+    if not assignments:
+        return load_config(path)
+    path = Path(path).expanduser().resolve()
+    return load_config(with_overrides(read_yaml(path), assignments), base=path.parent)
+
+
+def _with_file_hashes(exp: Experiment) -> Experiment:
+    data = exp.data
+    hashes = paths.file_hashes(exp.universe, [data.source, data.benchmark, *data.macro.values()])
+    for path, recorded in exp.file_sha256.items():
+        if path in hashes and hashes[path] != recorded:
+            raise ConfigError(
+                f"{path} has changed since this config was saved (file_sha256 {recorded[:12]}..., the "
+                f"file now {hashes[path][:12]}...); restore the file, or delete its file_sha256 entry "
+                "to run with the file as it is now"
+            )
+    return exp.model_copy(update={"file_sha256": hashes})
+
+
+def _check_modules(scenarios: tuple[Scenario, ...]) -> None:
+    """Every optional module a pipeline Step needs is installed (a Step's ``required_modules``),
+    so that a missing solver never turns into a silent fallback at run time."""
+    for scenario in scenarios:
+        for i, entry in enumerate(scenario.pipeline):
+            needs = getattr(registry.lookup("step", entry["type"], f"pipeline[{i}]"), "required_modules", None)
+            missing = [m for m in (needs(entry) if needs else ()) if importlib.util.find_spec(m) is None]
+            if missing:
+                where = f"scenario {scenario.name!r}: " if len(scenarios) > 1 else ""
+                raise ConfigError(
+                    f"{where}pipeline[{i}] ({entry['type']}): needs {', '.join(missing)}, which "
+                    f"{'is' if len(missing) == 1 else 'are'} not installed; install the optimizers with "
+                    "pip install 'simlab[opt]' (from a clone: pip install -e '.[opt]')"
+                )
 
 
 def _resolve_components(exp: Experiment) -> Experiment:
     strategy = None if exp.strategy is None else registry.resolve("strategy", exp.strategy, "strategy")
     costs = None if exp.costs is None else registry.resolve("cost", exp.costs, "costs")
     pipeline = [registry.resolve("step", e, f"pipeline[{i}]") for i, e in enumerate(exp.pipeline)]
-    return exp.model_copy(update={"strategy": strategy, "costs": costs, "pipeline": pipeline})
+    update = {"strategy": strategy, "costs": costs, "pipeline": pipeline}
+    if exp.realized_costs is not None:
+        model = registry.resolve("cost", exp.realized_costs.model, "realized_costs.model")
+        update["realized_costs"] = exp.realized_costs.model_copy(update={"model": model})
+    return exp.model_copy(update=update)

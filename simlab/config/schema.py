@@ -27,16 +27,30 @@ class DataConfig(StrictModel):
     up on it, so the first decision at ``start`` already has its history. ``macro`` maps a
     name to a single-series source (``vix: builtin:vix``), aligned on the data's dates with
     NaN where the series has no value.
+
+    ``source`` may be left out when the data is passed in (``simlab.run(cfg, data=...)``).
+    ``benchmark`` defaults to ``builtin:sp500_index`` for built-in data and to none for a
+    researcher's own (name one to compare against it); ``null`` turns it off.
     """
 
-    source: str
-    benchmark: str | None = "builtin:sp500_index"
+    source: str | None = None
+    benchmark: str | None = None
     macro: dict[str, str] = Field(default_factory=dict)
     start: dt.date | None = None
     end: dt.date | None = None
     n_assets: Annotated[int, Field(ge=1)] | None = None
     n_days: Annotated[int, Field(ge=2)] | None = None
     seed: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_benchmark(cls, raw):
+        """The built-in S&P 500 index benchmarks built-in data; a researcher's own data has
+        no benchmark unless one is named (``benchmark: csv:PATH``, ``builtin:sp500_index``)."""
+        if isinstance(raw, dict) and "benchmark" not in raw:
+            source = str(raw.get("source", ""))
+            raw = {**raw, "benchmark": "builtin:sp500_index" if source.startswith("builtin:") else None}
+        return raw
 
     @model_validator(mode="after")
     def _span(self):
@@ -85,6 +99,23 @@ class ExecutionConfig(StrictModel):
     leverage: Annotated[float, Field(ge=1.0)] = 1.0
     max_participation: Annotated[float, Field(gt=0, le=1)] | None = None
     adv_window: Annotated[int, Field(ge=1)] = 20
+
+
+class RealizedCostsConfig(StrictModel):
+    """The "true" cost model of a backtest: what fills really cost, as opposed to what the
+    decisions assumed (``costs``).
+
+    Each fill's realized cost is ``model``'s cost of the fill times lognormal noise with
+    mean 1 and log-standard deviation ``noise`` (0: none), drawn from ``seed``, the fill row
+    and the scenario's position. The book pays the realized cost; the trades table shows
+    both (``estimated_cost``, ``realized_cost``). Absent, realized equals estimated.
+    Buys are sized to the cash with the estimated cost, so a realized cost above it can take
+    cash a little below zero (or below the borrowing allowance), as a real fill would.
+    """
+
+    model: dict[str, Any]
+    noise: Annotated[float, Field(ge=0)] = 0.0
+    seed: int = 0
 
 
 class ScenarioConfig(StrictModel):
@@ -145,6 +176,7 @@ class ClaimsConfig(StrictModel):
     total_costs: ClaimSpec | None = None
     cost_drag: ClaimSpec | None = None
     active_return: ClaimSpec | None = None
+    annual_active_return: ClaimSpec | None = None
     tracking_error: ClaimSpec | None = None
     information_ratio: ClaimSpec | None = None
     beta: ClaimSpec | None = None
@@ -165,9 +197,13 @@ class Experiment(StrictModel):
     description: str = ""
     data: DataConfig
     universe: str | None = None
+    file_sha256: dict[str, str] = Field(default_factory=dict)
+    """SHA-256 of each file the experiment reads (universe, data files), filled at load
+    (:mod:`simlab.config.paths`); a saved config refuses a file that has changed since."""
     schedule: ScheduleConfig = ScheduleConfig()
     execution: ExecutionConfig = ExecutionConfig()
     costs: dict[str, Any] | None = None
+    realized_costs: RealizedCostsConfig | None = None
     strategy: dict[str, Any] | None = None
     pipeline: Annotated[list[dict[str, Any]], Field(min_length=1)]
     scenarios: ScenarioConfig = ScenarioConfig()

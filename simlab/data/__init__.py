@@ -8,7 +8,8 @@ Imports only ``errors`` below it.
 (8313, 20)
 """
 
-from simlab.data.loaders import available, load, load_series, load_table
+from simlab.data.layouts import from_frame
+from simlab.data.loaders import available, load, load_series, load_table, register_loader
 from simlab.data.market import MarketData, PointInTimeView
 from simlab.data.synthetic import generate_market
 from simlab.data.validate import validate_market
@@ -17,9 +18,11 @@ __all__ = [
     "MarketData",
     "PointInTimeView",
     "available",
+    "from_frame",
     "generate_market",
     "load",
     "load_series",
     "load_table",
+    "register_loader",
     "validate_market",
 ]

@@ -4,8 +4,9 @@ A source string names where prices come from:
 
 - ``builtin:NAME``: real data shipped in the package (see :func:`available` and
   ``simlab/data/builtin/PROVENANCE.md``);
-- ``csv:PATH`` and ``parquet:PATH``: a researcher's own wide price file, the dates first
-  (a date column or a date index), then one column per asset;
+- ``csv:PATH`` and ``parquet:PATH``: a researcher's own price file, wide (dates, then one
+  column per asset), long (date, asset, close[, open, volume]), single-asset OHLCV, or with
+  two header rows (field, ticker); :mod:`simlab.data.layouts` says how each is recognised;
 - ``synthetic``: a seeded factor market from :func:`simlab.data.synthetic.generate_market`.
 
 Each prefix maps to one loader function in ``LOADERS``; every loader returns a
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from simlab.data.layouts import from_frame, read_table
 from simlab.data.market import MarketData
 from simlab.data.synthetic import generate_market
 from simlab.data.validate import JUMP_SIGMAS, check_header, validate_market
@@ -161,28 +163,13 @@ def _existing(path: str) -> Path:
     return resolved
 
 
-def _dated(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """``frame`` with its dates parsed into a ``DatetimeIndex`` named ``date``."""
-    if not isinstance(frame.index, pd.DatetimeIndex):
-        raw = frame.index
-        dates = pd.to_datetime(pd.Series(raw, dtype=object), errors="coerce", format="mixed")
-        bad = dates.isna().to_numpy()
-        if bad.any():
-            row = int(bad.argmax())
-            raise DataError(
-                f"{path}: date {raw[row]!r} (data row {row}) is not a date; the first "
-                "column (or the index) must hold the dates"
-            )
-        frame = frame.set_axis(pd.DatetimeIndex(dates), axis=0)
-    frame = frame.set_axis(frame.columns.map(str), axis=1)
-    return frame.rename_axis("date").rename_axis(None, axis=1)
-
-
-def _from_file(frame: pd.DataFrame, path: Path, source: str) -> MarketData:
-    """MarketData from a researcher's wide price table."""
-    close = _dated(frame, path)
-    return MarketData(close=close, source=source,
-                      provenance=_provenance(source, close, file=str(path.absolute())))
+def _csv_header(path: Path) -> list[str]:
+    """The asset names of a CSV's header row (after its first, date column); none for a file
+    with two header rows (field, ticker), whose first row repeats each field by design."""
+    rows = _read(lambda p: pd.read_csv(p, header=None, nrows=2, dtype=str), path, "CSV")
+    if len(rows) > 1 and str(rows.iloc[1, 0]).strip().lower() in ("ticker", "symbol"):
+        return []
+    return rows.iloc[0, 1:].tolist()
 
 
 def _read(reader, path: Path, kind: str) -> pd.DataFrame:
@@ -197,21 +184,16 @@ def _read(reader, path: Path, kind: str) -> pd.DataFrame:
 
 
 def _load_csv(path: str) -> MarketData:
-    """A wide price CSV: dates in the first column, one column per asset."""
+    """A CSV of prices: wide, long, OHLCV or two header rows (:mod:`simlab.data.layouts`)."""
     resolved = _existing(path)
-    header = _read(lambda p: pd.read_csv(p, header=None, nrows=1), resolved, "CSV").iloc[0].tolist()
-    check_header(header[1:], resolved)  # pandas would rename a repeated name AAPL.1
-    frame = _read(lambda p: pd.read_csv(p, index_col=0), resolved, "CSV")
-    return _from_file(frame, resolved, f"csv:{path}")
+    check_header(_csv_header(resolved), resolved)  # a reader would rename a repeated name AAPL.1
+    return from_frame(_read(lambda p: read_table(p, "csv"), resolved, "CSV"), f"csv:{path}", resolved)
 
 
 def _load_parquet(path: str) -> MarketData:
-    """A wide price Parquet file: a date index, or dates in the first column."""
+    """A Parquet file of prices in any layout :mod:`simlab.data.layouts` reads."""
     resolved = _existing(path)
-    frame = _read(pd.read_parquet, resolved, "Parquet")
-    if isinstance(frame.index, pd.RangeIndex) and frame.shape[1] > 0:
-        frame = frame.set_index(frame.columns[0])
-    return _from_file(frame, resolved, f"parquet:{path}")
+    return from_frame(_read(lambda p: read_table(p, "parquet"), resolved, "Parquet"), f"parquet:{path}", resolved)
 
 
 def _load_synthetic(_: str, n_assets=None, n_days=None, seed=None) -> MarketData:
@@ -229,6 +211,41 @@ LOADERS = {
     "parquet": _load_parquet,
     "synthetic": _load_synthetic,
 }
+
+
+ENTRY_POINT_GROUP = "simlab.loaders"
+_ENTRY_POINTS_READ: list[bool] = []
+
+
+def register_loader(prefix: str, loader) -> None:
+    """Serve ``PREFIX:ARGUMENT`` sources with ``loader(argument) -> MarketData``.
+
+    A package adds its loaders the same way through the entry-point group
+    ``simlab.loaders`` (``name = "package.module:function"``; the name is the prefix),
+    read on the first source whose prefix is not known. A config's relative argument is
+    made absolute against the config file's folder before the loader sees it.
+
+    Raises
+    ------
+    ConfigError
+        The prefix is taken by another loader or is not a plain word.
+    """
+    if not prefix.isidentifier():
+        raise ConfigError(f"loader prefix {prefix!r}: expected a plain word such as 'feather'")
+    if prefix in LOADERS and LOADERS[prefix] is not loader:
+        raise ConfigError(f"loader prefix {prefix!r} is already served by {LOADERS[prefix].__module__}."
+                          f"{LOADERS[prefix].__qualname__}")
+    LOADERS[prefix] = loader
+
+
+def _read_entry_points() -> None:
+    if _ENTRY_POINTS_READ:
+        return
+    _ENTRY_POINTS_READ.append(True)
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        register_loader(ep.name, ep.load())
 
 
 def load(
@@ -264,9 +281,12 @@ def load(
         ``n_assets``, ``n_days`` or ``seed`` given for a source other than ``synthetic``.
     """
     prefix, _, rest = source.partition(":")
+    if prefix not in LOADERS:
+        _read_entry_points()
     if prefix not in LOADERS or (prefix == "synthetic" and rest):
+        others = "".join(f", {p}:..." for p in LOADERS if p not in ("builtin", "csv", "parquet", "synthetic"))
         raise DataError(f"unknown data source {source!r}; expected one of "
-                        "builtin:NAME, csv:PATH, parquet:PATH, synthetic")
+                        f"builtin:NAME, csv:PATH, parquet:PATH, synthetic{others}")
     options = {"n_assets": n_assets, "n_days": n_days, "seed": seed}
     given = [key for key, value in options.items() if value is not None]
     if prefix != "synthetic" and given:
@@ -300,4 +320,4 @@ def load_series(source: str) -> pd.Series:
     return close.iloc[:, 0].rename(name)
 
 
-__all__ = ["BUILTINS", "LOADERS", "available", "load", "load_series", "load_table"]
+__all__ = ["BUILTINS", "LOADERS", "available", "load", "load_series", "load_table", "register_loader"]

@@ -20,9 +20,10 @@ class FillRecord:
     asset: np.ndarray  # (K,) positions in the asset axis
     shares: np.ndarray  # (K,) signed shares
     price: np.ndarray  # (K,) fill prices
-    cost: np.ndarray  # (K,) money paid
+    cost: np.ndarray  # (K,) money paid (realized)
 
     reason: str = "rebalance"
+    estimated_cost: np.ndarray | None = None  # (K,) what the decision's cost model assumed; None: = cost
 
 
 @dataclass
@@ -43,11 +44,13 @@ class Recorder:
             self.snapshots.append(holdings.copy())
 
     def fill(self, row: int, shares: np.ndarray, price: np.ndarray, cost: np.ndarray, reason: str,
-             scenario_rows: np.ndarray | None = None) -> None:
-        """One fill day's trades; ``shares``/``cost`` (B_g, N) for ``scenario_rows`` (default all)."""
+             scenario_rows: np.ndarray | None = None, estimated_cost: np.ndarray | None = None) -> None:
+        """One fill day's trades; ``shares``/``cost`` (B_g, N) for ``scenario_rows`` (default all);
+        ``estimated_cost`` (B_g, N) when the realized cost differs from the decision's estimate."""
         b, n = np.nonzero(shares)
         rows = b if scenario_rows is None else np.asarray(scenario_rows)[b]
-        self.fills.append(FillRecord(row, rows, n, shares[b, n], price[n], cost[b, n], reason))
+        est = None if estimated_cost is None else estimated_cost[b, n]
+        self.fills.append(FillRecord(row, rows, n, shares[b, n], price[n], cost[b, n], reason, est))
 
     def diag(self, row: int, scenario_rows: np.ndarray, step: str, values: dict, step_class: type | None = None) -> None:
         """One Step's diagnostics for a group of scenarios; ``step_class`` declares their roles (None: none)."""

@@ -81,23 +81,35 @@ class Replay:
 
     @cached_property
     def trades(self) -> pd.DataFrame:
-        """One row per fill: date, scenario, asset, shares, price, value, cost, reason."""
+        """One row per fill: date, scenario, asset, shares, price, value, cost, reason.
+
+        With a realized-cost model (``realized_costs``), two more columns: ``estimated_cost``
+        (what the decision's cost model assumed) and ``realized_cost`` (= ``cost``, paid).
+        """
         fills = self._rec.fills
+        with_estimates = self.config.experiment.realized_costs is not None
+        columns = TRADE_COLUMNS + (["estimated_cost", "realized_cost"] if with_estimates else [])
         if not fills:
-            return pd.DataFrame({c: pd.Series(dtype=float) for c in TRADE_COLUMNS})
+            return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
         rows = np.concatenate([np.full(len(f.shares), f.row) for f in fills])
         shares = np.concatenate([f.shares for f in fills])
         price = np.concatenate([f.price for f in fills])
-        return pd.DataFrame({
+        cost = np.concatenate([f.cost for f in fills])
+        frame = pd.DataFrame({
             "date": self._inputs.dates[rows],
             "scenario": np.asarray(self.scenarios, dtype=object)[np.concatenate([f.scenario for f in fills])],
             "asset": np.asarray(self.assets, dtype=object)[np.concatenate([f.asset for f in fills])],
             "shares": shares,
             "price": price,
             "value": shares * price,
-            "cost": np.concatenate([f.cost for f in fills]),
+            "cost": cost,
             "reason": np.concatenate([np.full(len(f.shares), f.reason, dtype=object) for f in fills]),
         })
+        if with_estimates:
+            frame["estimated_cost"] = np.concatenate(
+                [f.cost if f.estimated_cost is None else f.estimated_cost for f in fills])
+            frame["realized_cost"] = cost
+        return frame
 
     @cached_property
     def diagnostics(self) -> pd.DataFrame:

@@ -121,8 +121,12 @@ def _delist_rows(close: np.ndarray, last: int) -> np.ndarray:
     return delist.astype(np.int64)
 
 
-def simulate(cfg: Config, md: MarketData):
-    """Run every scenario of ``cfg`` on ``md``; return the raw book and records."""
+def simulate(cfg: Config, md: MarketData, progress=None):
+    """Run every scenario of ``cfg`` on ``md``; return the raw book and records.
+
+    ``progress``, if given, is called as ``progress(days_done, days_total)`` as the replay
+    moves through the simulated span (a progress bar's hook; it sees no data).
+    """
     inputs = prepare(cfg, md)
     scenarios = list(cfg.scenarios)
     _, strategy_index = distinct_strategies(scenarios)
@@ -130,15 +134,32 @@ def simulate(cfg: Config, md: MarketData):
     exe = cfg.experiment.execution
     book = Book.empty(len(inputs.dates), len(scenarios), len(inputs.assets), exe.init_cash)
     rec = Recorder()
-    loop = _Loop(cfg, md, inputs, groups, book, rec, tuple(s.name for s in scenarios), strategy_index)
-    loop.run()
+    loop = EventLoop(cfg, md, inputs, groups, book, rec, tuple(s.name for s in scenarios), strategy_index)
+    loop.run(progress=progress)
     return inputs, book, rec
 
 
-class _Loop:
-    """One run of the event loop; holds references, no logic beyond sequencing."""
+def _broker(cfg, md, exe, prices, costs, rows) -> Broker:
+    """The run's broker, with its realized-cost ("true") model when the experiment gives one."""
+    spec = cfg.experiment.realized_costs
+    if spec is None:
+        return Broker.build(md, exe, prices, costs, rows)
+    true_model = registry.build("cost", spec.model)
+    return Broker.build(md, exe, prices, costs, rows, realized=true_model, noise=spec.noise, seed=spec.seed)
 
-    def __init__(self, cfg, md, inputs: Inputs, groups: list[Group], book: Book, rec: Recorder, names, strategy_index):
+
+class EventLoop:
+    """One run of the event loop; holds references, no logic beyond sequencing.
+
+    A backtest replays ``inputs.first .. inputs.last`` from an empty book. A book kept
+    between runs (:mod:`simlab.production`) resumes: it hands in its own ``book``, the
+    ``decisions`` it takes, and to :meth:`run` the row to start from, the orders still
+    waiting and the Steps' memory; orders due after ``inputs.last`` are kept in
+    ``beyond`` (a backtest drops them: its history ends there).
+    """
+
+    def __init__(self, cfg, md, inputs: Inputs, groups: list[Group], book: Book, rec: Recorder, names, strategy_index,
+                 decisions: np.ndarray | None = None):
         self.cfg, self.md, self.inputs, self.groups, self.book, self.rec = cfg, md, inputs, groups, book, rec
         self.names = names
         self.strategy_index = strategy_index
@@ -151,16 +172,18 @@ class _Loop:
         self.rng = np.random.default_rng(cfg.experiment.seed)
         self.delisted = np.zeros_like(book.holdings)
         self.pos = inputs.first
-        sched = cfg.experiment.schedule
-        decisions = schedule_rows(inputs.dates, sched.frequency, sched.day)
+        if decisions is None:
+            sched = cfg.experiment.schedule
+            decisions = schedule_rows(inputs.dates, sched.frequency, sched.day)
         self.decisions = decisions[(decisions >= inputs.first) & (decisions <= inputs.last)]
         self.table = FeatureTable(inputs.features, self.decisions)
         self.step_features = [self._declare_features(g) for g in groups]
         costs, rows = [g.cost for g in groups], [g.rows for g in groups]
         prices = Prices(inputs.close, inputs.value_price, inputs.tradeable)
-        self.broker = Broker.build(md, self.exe, prices, costs, rows)
+        self.broker = _broker(cfg, md, self.exe, prices, costs, rows)
         self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta)
-        self.memory: dict = {}  # (group, step) -> the Step's memory across decisions
+        self.memory: dict = {}  # (group position, step label) -> the Step's memory across decisions
+        self.beyond: dict[int, Order] = {}  # orders due after inputs.last
         self.dates = dict(zip(self.decisions.tolist(), inputs.dates[self.decisions]))
 
     def _declare_features(self, g: Group) -> list[dict]:
@@ -175,14 +198,20 @@ class _Loop:
             declared.append(specs)
         return declared
 
-    def run(self) -> None:
+    def run(self, start: int | None = None, pending: dict[int, Order] | None = None, progress=None) -> None:
+        """Replay rows ``start`` (default ``inputs.first``) .. ``inputs.last``; ``pending`` orders by fill row.
+
+        ``progress(days_done, days_total)`` is called after each event row, if given.
+        """
         inp, lag = self.inputs, self.exe.lag
-        delists = inp.delist_row[(inp.delist_row >= inp.first) & (inp.delist_row <= inp.last)]
+        start = inp.first if start is None else start
+        self.pos = start
+        delists = inp.delist_row[(inp.delist_row >= start) & (inp.delist_row <= inp.last)]
         fills = self.decisions + lag
         static = np.unique(np.r_[self.decisions, fills[fills <= inp.last], delists]).tolist()
         decision_rows = set(self.decisions.tolist())
-        self.pending: dict[int, Order] = {}
-        self.rec.snapshot(inp.first, self.book.holdings)
+        self.pending: dict[int, Order] = dict(pending or {})
+        self.rec.snapshot(start, self.book.holdings)
         for row in _merged_rows(static, self.pending):
             self._advance(row)
             if row in self.pending:
@@ -191,14 +220,17 @@ class _Loop:
                 order = self._decide(row)
                 if lag == 0:
                     self._fill(row, order)
-                elif row + lag <= inp.last:
+                else:
                     self._queue(row + lag, order)
+            if progress is not None:
+                progress(row - inp.first + 1, inp.last - inp.first + 1)
         self._advance_to(inp.last + 1)
 
     def _queue(self, row: int, order: Order) -> None:
         """Queue ``order`` for ``row``; a newer order replaces an older one per scenario."""
-        old = self.pending.get(row)
-        self.pending[row] = order if old is None else old.superseded_by(order)
+        queue = self.pending if row <= self.inputs.last else self.beyond
+        old = queue.get(row)
+        queue[row] = order if old is None else old.superseded_by(order)
 
     def _advance_to(self, stop: int) -> None:
         inp = self.inputs
@@ -232,15 +264,19 @@ class _Loop:
             some, every = (True, True) if order.all_trade else (trade.any(), trade.all())
             if not some:
                 continue
-            fill = self.broker.fill(k, b, g.sel, row, targets[g.sel])
+            estimated = self.broker.fill(k, b, g.sel, row, targets[g.sel])
             if not every:
-                fill = fill.only(trade)
+                estimated = estimated.only(trade)
+            fill = self.broker.realize(row, estimated, g.rows)
             b.book_fill(g.sel, fill, safe)
+            self.broker.remember(k, row, fill)
             if self.broker.capped and fill.unfilled.any():
                 unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled
                 unfilled[g.sel] = fill.unfilled
-            self.rec.fill(row, fill.shares, safe, fill.cost, order.reason, g.rows)
+            self.rec.fill(row, fill.shares, safe, fill.cost, order.reason, g.rows,
+                          None if fill is estimated else estimated.cost)
             self.rec.diag(row, g.rows, "engine", fill_diagnostics(fill, self.broker.capped))
+            self.rec.diag(row, g.rows, "costs", self.broker.calibration(k, row, len(g.rows)))
         b.revalue(row, safe, self.peak_before)
         self.rec.snapshot(row, b.holdings)
         order.book_keeping(b)
@@ -249,10 +285,9 @@ class _Loop:
 
     def _carry(self, row: int, unfilled: np.ndarray, order: Order) -> None:
         """Retry what the participation cap left unfilled on the next trading day."""
-        if row + 1 <= self.inputs.last:
-            rest = order.unfilled_rest(row, self.book.holdings, unfilled)
-            if rest is not None:
-                self._queue(row + 1, rest)
+        rest = order.unfilled_rest(row, self.book.holdings, unfilled)
+        if rest is not None:
+            self._queue(row + 1, rest)
 
     def _decide(self, row: int) -> Order:
         inp, b = self.inputs, self.book
@@ -260,7 +295,7 @@ class _Loop:
         tradeable = inp.tradeable[row]
         targets = b.weights(row, inp.value_price[row])
         hold = np.zeros(len(self.names), dtype=bool)
-        for g, declared in zip(self.groups, self.step_features):
+        for k, (g, declared) in enumerate(zip(self.groups, self.step_features)):
             sel = g.sel
             ctx = StepContext(
                 t=row, date=self.dates[row], view=view, assets=inp.assets, tradeable=tradeable,
@@ -270,7 +305,7 @@ class _Loop:
                 last_signal=None if g.strategy_index[0] < 0 else _frozen(b.last_signal[sel]),
                 nav_history=self._nav_history(g, row),
             )
-            targets[sel], hold[sel] = self._run_steps(g, ctx, declared)
+            targets[sel], hold[sel] = self._run_steps(k, g, ctx, declared)
         return Order.decision(row, targets, ~hold, self._signal_all(row))
 
     def _signal_all(self, row: int) -> np.ndarray:
@@ -304,14 +339,14 @@ class _Loop:
         history.flags.writeable = False
         return history
 
-    def _run_steps(self, g: Group, ctx: StepContext, declared: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    def _run_steps(self, k: int, g: Group, ctx: StepContext, declared: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         w = ctx.weights
         hold = np.zeros(len(g.rows), dtype=bool)
         for step, label, specs in zip(g.steps, g.step_labels, declared):
             step_ctx = ctx
             if specs or step.stateful:
                 values = {name: self.table.at(per_scenario, ctx.t) for name, per_scenario in specs.items()}
-                memory = self.memory.setdefault((id(g), label), {}) if step.stateful else {}
+                memory = self.memory.setdefault((k, label), {}) if step.stateful else {}
                 step_ctx = replace(ctx, features=values, memory=memory)
             try:
                 w, diag = step(w, step_ctx)

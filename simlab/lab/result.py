@@ -6,6 +6,7 @@ import pandas as pd
 
 from simlab.analysis import metrics as _metrics
 from simlab.engine.result import Replay
+from simlab.lab import interop
 
 
 class Result(Replay):
@@ -25,6 +26,59 @@ class Result(Replay):
         from simlab.analysis.health import run_health
 
         return run_health(self)
+
+    def to_xarray(self):
+        """Dataset (date, scenario, asset) with the grid's parameters as typed coordinates
+        (:func:`simlab.lab.interop.to_xarray`): ``res.to_xarray().sel(top_n=5)``."""
+        return interop.to_xarray(self)
+
+    def to_quantstats(self, scenario: str | None = None) -> pd.Series:
+        """One scenario's daily returns for quantstats (``qs.reports.html(res.to_quantstats("top_n=5"))``)."""
+        return interop.to_quantstats(self, scenario)
+
+    def tearsheet(self, scenario: str | None = None, path="tearsheet.html"):
+        """quantstats' HTML tear sheet of one scenario, written to ``path`` (returned)."""
+        return interop.tearsheet(self, scenario, path)
+
+    def to_vectorbt(self):
+        """vectorbt's returns accessor over every scenario, with a 252-day year."""
+        return interop.to_vectorbt(self)
+
+    def to_pyfolio(self, scenario: str | None = None):
+        """(returns, positions, transactions) of one scenario, as pyfolio's tear sheets take them."""
+        return interop.to_pyfolio(self, scenario)
+
+    def plot(self, kind: str = "equity", scenario: str | None = None):
+        """A Figure: ``equity``, ``drawdown`` or ``weights`` (of ``scenario``)."""
+        return interop.plot(self, kind, scenario)
+
+    def report(self, **options) -> interop.HtmlPage:
+        """The run's report page (shown inline in a notebook; ``.save(path)`` writes it);
+        ``options`` as :func:`simlab.analysis.report.build_report`."""
+        from simlab.analysis.report import build_report
+
+        return interop.HtmlPage(build_report(self, **options))
+
+    def _repr_html_(self) -> str:
+        return interop.metrics_html(self.metrics(), repr(self))
+
+    def attribution(self, factor_sets: tuple[str, ...] = ("market", "ff3", "etf"), stages: bool = True,
+                    benchmark_weights: pd.DataFrame | None = None):
+        """Where the return, risk and cost came from (:class:`simlab.analysis.attribution.Attribution`).
+
+        Factor exposures on each of ``factor_sets`` (Newey-West t-statistics), risk
+        contributions by asset and sector, Brinson-Fachler by sector against
+        ``benchmark_weights`` (date x asset; default equal weight over the universe),
+        holdings exposures at every rebalance and, when ``stages``, attribution by pipeline
+        stage (which runs the pipelines' prefixes as one more batch).
+        """
+        from simlab.analysis.attribution import attribution_of
+        from simlab.lab.stage_attribution import stage_attribution
+
+        att = attribution_of(self, factor_sets=factor_sets, benchmark_weights=benchmark_weights)
+        if stages:
+            att.stages = stage_attribution(self.config, self.market)
+        return att
 
     def save(self, path=None):
         """Write the run folder (see :func:`simlab.lab.store.save_run`); returns its path."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,37 +11,86 @@ import pandas as pd
 from simlab.analysis.health import check_finite_nav
 from simlab.config.loader import Config, load_config
 from simlab.config.universe import load_universe
-from simlab.data import load, load_series
+from simlab.data import from_frame, load, load_series
 from simlab.data.market import MarketData
 from simlab.data.validate import validate_market
 from simlab.engine.simulate import simulate
-from simlab.errors import ConfigError
+from simlab.errors import ConfigError, SimlabWarning
 from simlab.lab.feasibility import check_feasible
 from simlab.lab.result import Result
+from simlab.lab.store import data_hash
 
 
-def run(config) -> Result:
-    """Run an experiment given as a path, a dict, an Experiment or a Config.
+def run(config, data: MarketData | pd.DataFrame | None = None, *, progress: bool = False) -> Result:
+    """Run an experiment.
 
-    A NaN or infinite NAV raises :class:`~simlab.errors.RunHealthError` naming the first date
-    and scenario; degenerate books are reported by :meth:`Result.health`.
+    Parameters
+    ----------
+    config : path, dict, Experiment or Config
+        The experiment; a path's relative file paths resolve beside the file.
+    data : MarketData or DataFrame, optional
+        Your own market data instead of ``data.source``: a MarketData, or a table in any
+        layout :func:`simlab.data.from_frame` reads (wide closes with a date index, long
+        date/asset/close[/open/volume], OHLCV). The resolved config records it as
+        ``memory:<first 16 hex of its content hash>``, so the run id covers it. Its
+        benchmark is the frame's own (a MarketData's), else the one the config names.
+    progress : bool
+        Show a progress bar (tqdm: in a notebook, its widget) over the simulated days.
+
+    Returns
+    -------
+    Result
     """
     cfg = load_config(config)
-    md = load_market(cfg)
+    if data is None:
+        return _simulate(cfg, load_market(cfg), progress)
+    md = data if isinstance(data, MarketData) else from_frame(data)
+    md = validate_market(md)
+    digest = data_hash(md)[:16]
+    spec = cfg.experiment.data.model_copy(update={"source": f"memory:{digest}"})
+    cfg = replace(cfg, experiment=cfg.experiment.model_copy(update={"data": spec}))
+    md = replace(md, source=spec.source, provenance={**md.provenance, "source": spec.source})
+    if md.benchmark is None and spec.benchmark:
+        warnings.warn(f"data.benchmark: {spec.benchmark} from the config is the benchmark of the data passed "
+                      "in; set data.benchmark to null for none, or name your own", SimlabWarning, stacklevel=2)
+    return _simulate(cfg, load_market(cfg, md), progress)
+
+
+def _simulate(cfg: Config, md: MarketData, progress: bool = False) -> Result:
+    """Check what the config asks of the data, simulate, and refuse a non-finite NAV (a
+    :class:`~simlab.errors.RunHealthError` naming the first date and scenario); degenerate
+    books are reported by :meth:`Result.health`."""
     check_feasible(cfg, md)
-    inputs, book, recorder = simulate(cfg, md)
+    if not progress:
+        inputs, book, recorder = simulate(cfg, md)
+    else:
+        from tqdm.auto import tqdm
+
+        with tqdm(desc=f"{cfg.name} ({len(cfg.scenarios)} scenarios)", unit="day", leave=False) as bar:
+            def advance(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            inputs, book, recorder = simulate(cfg, md, progress=advance)
     result = Result(cfg, md, inputs, book, recorder)
     check_finite_nav(result.nav)
     return result
 
 
-def load_market(cfg: Config) -> MarketData:
-    """The experiment's data: source, universe, benchmark, cut at ``data.end``.
+def load_market(cfg: Config, md: MarketData | None = None) -> MarketData:
+    """The experiment's data: source (or ``md``), universe, benchmark, cut at ``data.end``.
 
     Rows before ``data.start`` are kept so causal features can warm up on them.
     """
     spec = cfg.experiment.data
-    md = load(spec.source, n_assets=spec.n_assets, n_days=spec.n_days, seed=spec.seed)
+    if md is None:
+        if spec.source is None:
+            raise ConfigError("data.source: no data source; name one (builtin:NAME, csv:PATH, parquet:PATH, "
+                              "synthetic) or pass data= to simlab.run")
+        if spec.source.startswith("memory:"):
+            raise ConfigError(f"data.source: {spec.source} was data passed in memory; pass the same data "
+                              "again with simlab.run(config, data=...)")
+        md = load(spec.source, n_assets=spec.n_assets, n_days=spec.n_days, seed=spec.seed)
     if cfg.experiment.universe:
         md = _apply_universe(md, cfg)
     if spec.end is not None:

@@ -16,8 +16,14 @@ the 2008 financial crisis, the May 2010 flash crash, August 2011, August 2015, l
 the 2020 pandemic crash and the 2022 rate shock. A window is reported when it overlaps
 the run's span (coverage ``full`` or ``partial``); one outside it is listed as such.
 
-``simlab stress CONFIG [--windows FILE] [--out DIR] [--no-rerun]`` prints the window table
-and writes ``stress_rebalances.csv``, ``stress_windows.csv`` and the forced run's NAV.
+Beside the historical windows, hypothetical scenarios (stagflation, a rate shock, a
+liquidity crunch: shocks to returns, volatility and correlation, :mod:`simlab.lab.hypothetical`)
+and the robustness score across all of them: the share of stress scenarios in which every
+constraint stays within its stress limit and the loss within ``max_loss``.
+
+``simlab stress CONFIG [--windows FILE] [--hypothetical FILE] [--max-loss X] [--out DIR]
+[--no-rerun]`` prints the tables and writes ``stress_rebalances.csv``, ``stress_windows.csv``,
+``stress_hypothetical.csv``, ``stress_robustness.csv`` and the forced run's NAV.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from simlab.config.schema import StrictModel
 from simlab.engine.simulate import simulate
 from simlab.errors import ConfigError
 from simlab.features.base import FeatureTable
+from simlab.lab.hypothetical import DEFAULT_SCENARIOS, format_hypothetical, hypothetical_table, robustness
 from simlab.lab.result import Result
 from simlab.portfolio.calendar import schedule_rows
 from simlab.risk.constraint_set import PROJECTION_ORDER, ConstraintSet, one_way
@@ -97,13 +104,17 @@ class StressReport:
     windows: pd.DataFrame  # one row per window and scenario
     forced: object | None  # the Result with stress forced on, or None
     notes: tuple[str, ...] = ()
+    hypothetical: pd.DataFrame | None = None  # one row per hypothetical scenario and scenario
+    robustness: pd.DataFrame | None = None  # one row per scenario: the robustness score
+    max_loss: float = 0.25
 
 
 # ---------------------------------------------------------------------------- entry points
 
 
-def replay(result, windows=DEFAULT_WINDOWS, rerun: bool = True) -> StressReport:
-    """Stress replay of a finished run (a :class:`simlab.lab.result.Result`)."""
+def replay(result, windows=DEFAULT_WINDOWS, rerun: bool = True, shocks=DEFAULT_SCENARIOS,
+           max_loss: float = 0.25) -> StressReport:
+    """Stress replay of a finished run (a :class:`simlab.lab.result.Result`), historical and hypothetical."""
     steps, notes = _constraint_steps(result.config)
     inputs = feature_inputs(result.market)
     first, last = _row_span(result)
@@ -118,7 +129,9 @@ def replay(result, windows=DEFAULT_WINDOWS, rerun: bool = True) -> StressReport:
         notes += more
     rebalances = _rebalance_table(result, utils, rows, turnover, rebalance_rows, windows, steps)
     table = _window_table(result, utils, rows, rebalances, windows, forced)
-    return StressReport(rebalances, table, forced, tuple(notes))
+    hypothetical = hypothetical_table(result, steps, shocks) if shocks else None
+    score = robustness(table, hypothetical, max_loss)
+    return StressReport(rebalances, table, forced, tuple(notes), hypothetical, score, max_loss)
 
 
 def forced_config(cfg: Config, windows) -> Config:
@@ -179,7 +192,7 @@ def _stress_utilization(result, steps, inputs, rows) -> np.ndarray:
         features = {name: np.stack([table.at(per, r)[0] for r in rows]) for name, per in specs.items()}
         model = step.risk_model_from(inputs.assets, inputs.meta, features)
         limits = step.state_limits("stress", len(rows))
-        checks = ConstraintSet(limits, model, step.curve).check(held[rows - index, b, :], factors=False)
+        checks = ConstraintSet(limits, model, step.curve, correlation=step.correlation_check).check(held[rows - index, b, :], factors=False)
         out[b] = np.column_stack([checks[name].utilization for name in PROJECTION_ORDER])
     return out
 
@@ -337,5 +350,9 @@ def format_report(report: StressReport) -> str:
         "violates": {c: int(r["violates"].str.split(",").map(lambda x, c=c: c in x).sum()) for c in CHECKED},
     }).T
     lines += ["", f"rebalances under stress limits ({len(r)} rebalance x scenario rows):", counts.to_string()]
+    if report.robustness is not None:
+        hypothetical = report.hypothetical if report.hypothetical is not None else pd.DataFrame()
+        if not hypothetical.empty:
+            lines += ["", format_hypothetical(hypothetical, report.robustness, report.max_loss)]
     lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)

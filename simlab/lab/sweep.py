@@ -154,6 +154,7 @@ def expand_variants(cfg: Config) -> list[Variant]:
     raw = cfg.experiment.model_dump(mode="json")
     sweep = raw.pop("sweep")
     raw["sweep"] = {}
+    raw["file_sha256"] = {}  # a variant may read other files: hashed afresh
     keys = [[p.strip() for p in key.split(",")] for key in sweep]
     labels = short_labels([p for paths in keys for p in paths])
     out = []
@@ -162,16 +163,16 @@ def expand_variants(cfg: Config) -> list[Variant]:
         for paths, value in zip(keys, combo):
             overrides.update(zip(paths, value) if len(paths) > 1 else [(paths[0], value)])
         label = ",".join(f"{labels[p]}={format_value(v)}" for p, v in overrides.items()) or cfg.name
-        out.append(_variant(raw, label, overrides))
+        out.append(_variant(raw, label, overrides, cfg.path.parent if cfg.path else None))
     return out
 
 
-def _variant(raw: dict, label: str, overrides: dict) -> Variant:
+def _variant(raw: dict, label: str, overrides: dict, base=None) -> Variant:
     tree = copy.deepcopy(raw)
     try:
         for path, value in overrides.items():
             _set_path(tree, path, value)
-        config = load_config(tree)
+        config = load_config(tree, base=base)  # the sweep's paths resolve beside its file
     except ConfigError as err:
         return Variant(label, overrides, error=_error_info(err))
     return Variant(label, overrides, config=config.to_dict(), config_hash=config.config_hash())
@@ -468,13 +469,21 @@ def _frame_array(frame: pd.DataFrame) -> xr.DataArray:
                         coords={"date": frame.index.as_unit("ns"), "scenario": list(frame.columns)})
 
 
-def _override_coords(done: list[Variant]) -> dict[str, list[str]]:
-    """One coordinate per overridden path, named by its short label, values as text."""
+def _override_coords(done: list[Variant]) -> dict[str, list]:
+    """One coordinate per overridden path, named by its short label: numbers where every
+    variant gives one (``ds.set_xindex("lookback").sel(lookback=126)``), else the values as text."""
     paths = list(dict.fromkeys(p for v in done for p in v.overrides))
     labels = short_labels(paths)
     taken = {"variant", "date", "scenario", "asset", "metric", "config_hash"}
-    return {(labels[p] if labels[p] not in taken else p): [format_value(v.overrides.get(p, "")) for v in done]
+    return {(labels[p] if labels[p] not in taken else p): _typed([v.overrides.get(p, "") for v in done])
             for p in paths}
+
+
+def _typed(values: list) -> list:
+    """``values`` as they are where all are numbers (ints stay ints), else as text."""
+    if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return values if all(isinstance(v, int) for v in values) else [float(v) for v in values]
+    return [format_value(v) for v in values]
 
 
 def _metrics_table(ds: xr.Dataset, coords: dict[str, list[str]]) -> pd.DataFrame:

@@ -6,6 +6,11 @@ judge a finished run in :mod:`simlab.analysis.claims`; this module runs the expe
 ``claims.csv`` and ``claims.json`` into the run folder (:meth:`Validation.write`).
 ``simlab validate`` prints them and exits with :meth:`Validation.exit_code`: 1 when a claim
 fails (with ``--strict``, also when one is inconclusive).
+
+A claimed minimum active return names no horizon, so the report adds, beside the whole-run
+verdict, the share of every rolling 1-, 3-, 5- and 10-year window whose cumulative active
+return meets the bound (:func:`simlab.analysis.horizons.horizon_table`), and the annualised
+active return and information ratio of the run.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simlab.analysis.claims import FAIL, INCONCLUSIVE, PASS, PERIODS, claims_table, equal_sharpe_table, worst_verdict
+from simlab.analysis.claims import FAIL, INCONCLUSIVE, PASS, PERIODS, claims_of, claims_table, equal_sharpe_table, worst_verdict
+from simlab.analysis.horizons import horizon_table
 from simlab.analysis.tables import format_estimate
 from simlab.lab.run import run
 
@@ -36,6 +42,7 @@ class Validation:
     confidence: float = 0.95
     train_days: int = 756
     test_days: int = 252
+    horizons: pd.DataFrame | None = None
 
     def verdicts(self) -> dict[str, str]:
         """Claim label -> its verdict, the worst of its rows."""
@@ -56,7 +63,8 @@ class Validation:
         self.table.to_csv(folder / "claims.csv", index=False)
         doc = {"experiment": self.result.config.name, "seed": self.seed, "draws": self.draws,
                "confidence": self.confidence, "verdicts": self.verdicts(), "exit_code": self.exit_code(),
-               "claims": _records(self.table), "equal_sharpe": _records(self.pairs)}
+               "claims": _records(self.table), "equal_sharpe": _records(self.pairs),
+               "active_return_horizons": [] if self.horizons is None else _records(self.horizons)}
         (folder / "claims.json").write_text(json.dumps(doc, indent=2))
 
     def to_text(self) -> str:
@@ -81,7 +89,22 @@ def validate(config, *, draws: int = 1000, pair_draws: int = 999, seed: int | No
     seed = result.config.experiment.seed if seed is None else seed
     table = claims_table(result, draws=draws, seed=seed, confidence=confidence)
     pairs = equal_sharpe_table(result, draws=pair_draws, seed=seed)
-    return Validation(result, table, pairs, draws, seed, confidence)
+    return Validation(result, table, pairs, draws, seed, confidence, horizons=active_return_horizons(result))
+
+
+def active_return_horizons(result) -> pd.DataFrame | None:
+    """Rolling-window shares for each claimed minimum active return (None without one or a benchmark)."""
+    bench = result.benchmark_returns
+    claims = [c for c in claims_of(result.config) if c.metric == "active_return" and c.min is not None]
+    if bench is None or not claims:
+        return None
+    frames = []
+    for claim in claims:
+        returns = result.returns if claim.scenario is None else result.returns[[claim.scenario]]
+        frame = horizon_table(returns, bench, claim.min)
+        frame.insert(0, "bound", claim.min)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 def format_validation(v: Validation) -> str:
@@ -107,6 +130,8 @@ def format_validation(v: Validation) -> str:
             lines.append(f"{label}: {verdict}")
             lines += [f"  {r.scenario}: {r.verdict}: {r.reason}" for r in v.table.itertuples() if r.claim == label]
         lines.append("")
+    if v.horizons is not None and not v.horizons.empty:
+        lines += [_horizons_text(v), ""]
     if not v.pairs.empty:
         lines += [(f"equal Sharpe ratios (Ledoit-Wolf 2008): p studentized circular block bootstrap "
                   f"({int(v.pairs['draws'].iloc[0]):,} draws), p_hac HAC normal test, p_holm Holm-adjusted p"),
@@ -145,3 +170,24 @@ def _pairs_text(pairs: pd.DataFrame) -> str:
         out[col.replace("_value", "")] = pairs[col].map("{:.3f}".format)
     out["block"] = pairs["block_length"]
     return out.to_string(index=False)
+
+
+def _horizons_text(v: Validation) -> str:
+    """The active-return claim over stated horizons, and the run's annualised figures."""
+    metrics = v.result.metrics()
+    lines = ["active return over stated horizons (the claim names none): every rolling window of the length,",
+             "stepped daily (overlapping, not independent); share = windows whose cumulative active return",
+             "meets the bound; median_annual = the median window's CAGR difference"]
+    h = v.horizons
+    out = pd.DataFrame({
+        "bound": [f"{x:+.0%}" for x in h["bound"]], "scenario": h["scenario"], "years": h["years"],
+        "windows": h["windows"], "share": [f"{x:.1%}" if np.isfinite(x) else "-" for x in h["share"]],
+        **{c: [f"{x:+.1%}" if np.isfinite(x) else "-" for x in h[c]]
+           for c in ("worst", "median", "best", "median_annual")},
+    })
+    lines.append(out.to_string(index=False))
+    if "annual_active_return" in metrics.columns:
+        lines.append("whole run: " + "; ".join(
+            f"{name}: cumulative {row.active_return:+.0%}, annualised {row.annual_active_return:+.2%}, "
+            f"information ratio {row.information_ratio:.2f}" for name, row in metrics.iterrows()))
+    return "\n".join(lines)

@@ -62,6 +62,34 @@ class EqualWeightTopN(Step):
         return _equal_over(chosen), {"n_selected": chosen.sum(axis=1), "n_eligible": valid.sum(axis=1)}
 
 
+@register("step", "equal_weight_above")
+@dataclass(frozen=True)
+class EqualWeightAbove(Step):
+    """Equal weight over every asset whose signal is strictly above ``threshold``.
+
+    The design documents' rule, "equal weight over signals above a threshold". With no
+    signal above it the whole book is cash (``all_cash`` says so). Unlike
+    ``equal_weight_top_n``, the number of names follows the signal: a threshold of 0 on a
+    z-score holds about half the universe in a calm cross-section and a handful in a
+    skewed one, so the position size is not fixed; ``max_names`` (0: no limit) keeps the
+    highest signals when more pass.
+
+    Requires: signal. Provides: weights.
+    """
+
+    threshold: float = 0.0
+    max_names: Annotated[int, Field(ge=0)] = 0
+    requires = frozenset({"signal"})
+
+    def __call__(self, weights, ctx):
+        b = ctx.n_scenarios
+        valid = _signal_mask(ctx) & (ctx.signal > per_scenario(self.threshold, b))
+        limit = per_scenario(self.max_names, b)
+        chosen = valid & ((limit == 0) | (rank_descending(ctx.signal, valid) < limit))
+        return _equal_over(chosen), {"n_selected": chosen.sum(axis=1), "n_above": valid.sum(axis=1),
+                                     "all_cash": ~chosen.any(axis=1)}
+
+
 @register("step", "signal_weighted")
 @dataclass(frozen=True)
 class SignalWeighted(Step):

@@ -122,6 +122,12 @@ class BoundedStep(CovarianceStep):
             lower[:, i], upper[:, i] = lo, hi
         return lower, upper
 
+    @classmethod
+    def required_modules(cls, entry: dict) -> tuple[str, ...]:
+        """Modules the solver chain of a resolved config ``entry`` needs (checked at load):
+        cvxpy and Clarabel, unless ``solver: native``."""
+        return () if entry.get("solver") == "native" else ("cvxpy", "clarabel")
+
     def solver_chain(self) -> tuple:
         """The solvers tried in order, from the ``solver`` field."""
         return {"auto": solvers.DEFAULT_SOLVERS, "cvxpy": (solvers.CVXPY,), "native": (solvers.NATIVE,)}[self.solver]

@@ -15,6 +15,9 @@ max_sharpe    maximize ``(mu - risk_free)'w / sqrt(w'Σw)`` (the tangency portfo
               with ``kappa > 0``, then the utility problem at w*'s own risk aversion
               ``δ* = (mu - risk_free)'w* / w*'Σw*`` with the penalty, which gives back w*
               exactly when ``kappa = 0`` (same KKT conditions)
+target_return minimize ``w'Σw + kappa * ||w - w0||_1`` subject to ``mu'w >= target``
+              (Markowitz's frontier point for a required return; infeasible when no
+              portfolio within the bounds reaches the target: the fallback chain answers)
 cvar          minimize ``risk_aversion * CVaR_alpha(-R w) - mu'w + kappa * ||w - w0||_1``
               over scenario returns R (T, N), Rockafellar-Uryasev form; ``mu`` in the
               units of R
@@ -68,7 +71,7 @@ STATUS_NAMES = ("not_tried", "solved", "solved_inaccurate", "infeasible", "unbou
                 "invalid", "unavailable")
 ACCEPTED = (SOLVED, INACCURATE)
 LEVEL_SOLVED, LEVEL_FALLBACK, LEVEL_HOLD = 0, 1, 2
-KINDS = ("utility", "max_sharpe", "cvar")
+KINDS = ("utility", "max_sharpe", "cvar", "target_return")
 TOL = 1e-6  # bound and budget tolerance of an accepted solution (Clarabel's is ~1e-8)
 
 
@@ -85,6 +88,7 @@ class Problem:
     budget : (B,) what the weights sum to (``1 - cash_buffer``).
     w0 : (B, N) current weights, the anchor of the turnover penalty.
     risk_aversion, turnover, risk_free, alpha : (B,).
+    target : (B,) required expected return of ``target_return`` (NaN otherwise).
     scenarios : (B, T, N) scenario returns for ``cvar`` (rows with NaN in an active asset
         are dropped per scenario), else None.
     """
@@ -101,6 +105,7 @@ class Problem:
     risk_free: np.ndarray
     alpha: np.ndarray
     scenarios: np.ndarray | None = None
+    target: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -128,6 +133,7 @@ def make_problem(
     risk_free=0.0,
     alpha=0.95,
     scenarios: np.ndarray | None = None,
+    target=np.nan,
 ) -> Problem:
     """A :class:`Problem` with every input broadcast to (B, ...) and inactive assets pinned to 0.
 
@@ -155,7 +161,7 @@ def make_problem(
     upper = np.where(active, _bn(upper, b, n), 0.0)
     w0 = np.zeros((b, n)) if w0 is None else np.nan_to_num(np.broadcast_to(w0, (b, n)).astype(float))
     return Problem(kind, cov, mu, lower, upper, _b(budget, b), w0, _b(risk_aversion, b), _b(turnover, b),
-                   _b(risk_free, b), _b(alpha, b), scenarios)
+                   _b(risk_free, b), _b(alpha, b), scenarios, _b(target, b))
 
 
 def _b(value, b: int) -> np.ndarray:
@@ -250,6 +256,8 @@ class CvxpyClarabel:
     def _solve_one(self, p: Problem, b: int) -> tuple[np.ndarray, int]:
         if p.kind == "cvar":
             return self._cvar(p, b)
+        if p.kind == "target_return":
+            return self._target_return(p, b)
         if p.kind == "max_sharpe":
             w, status = self._tangency(p, b)
             if status not in ACCEPTED or p.turnover[b] <= 0:
@@ -262,7 +270,8 @@ class CvxpyClarabel:
     def _template(self, kind: str, *shape: int):
         cache = self._local.__dict__.setdefault("templates", {})
         if (kind, *shape) not in cache:
-            build = {"utility": _utility_template, "max_sharpe": _tangency_template, "cvar": _cvar_template}[kind]
+            build = {"utility": _utility_template, "max_sharpe": _tangency_template, "cvar": _cvar_template,
+                     "target_return": _target_template}[kind]
             cache[(kind, *shape)] = build(*shape)
         return cache[(kind, *shape)]
 
@@ -297,6 +306,15 @@ class CvxpyClarabel:
         _set_psd(par["P"], p.cov[b] * (max(risk_aversion, 0.0) / 2.0))
         par["mu"].value, par["lo"].value, par["hi"].value = p.mu[b], p.lower[b], p.upper[b]
         par["budget"].value, par["w0"].value = p.budget[b], p.w0[b]
+        par["kappa"].value = np.full(p.shape[1], max(p.turnover[b], 0.0))
+        self._run(prob)
+        return _value(w), _status(prob.status)
+
+    def _target_return(self, p: Problem, b: int) -> tuple[np.ndarray, int]:
+        prob, par, w = self._template("target_return", p.shape[1])
+        _set_psd(par["P"], p.cov[b])
+        par["mu"].value, par["lo"].value, par["hi"].value = p.mu[b], p.lower[b], p.upper[b]
+        par["budget"].value, par["w0"].value, par["target"].value = p.budget[b], p.w0[b], p.target[b]
         par["kappa"].value = np.full(p.shape[1], max(p.turnover[b], 0.0))
         self._run(prob)
         return _value(w), _status(prob.status)
@@ -357,6 +375,18 @@ def _utility_template(n: int):
     objective = cp.Minimize(cp.quad_form(w, par["P"]) - par["mu"] @ w + par["kappa"] @ u)
     constraints = [cp.sum(w) == par["budget"], w >= par["lo"], w <= par["hi"],
                    u >= w - par["w0"], u >= par["w0"] - w]
+    return cp.Problem(objective, constraints), par, w
+
+
+def _target_template(n: int):
+    cp = _cvxpy()
+    w, u = cp.Variable(n), cp.Variable(n)
+    par = {"P": cp.Parameter((n, n), PSD=True), "mu": cp.Parameter(n), "lo": cp.Parameter(n),
+           "hi": cp.Parameter(n), "budget": cp.Parameter(), "w0": cp.Parameter(n),
+           "kappa": cp.Parameter(n, nonneg=True), "target": cp.Parameter()}
+    objective = cp.Minimize(cp.quad_form(w, par["P"]) + par["kappa"] @ u)
+    constraints = [par["mu"] @ w >= par["target"], cp.sum(w) == par["budget"], w >= par["lo"],
+                   w <= par["hi"], u >= w - par["w0"], u >= par["w0"] - w]
     return cp.Problem(objective, constraints), par, w
 
 

@@ -1,5 +1,8 @@
 """Layer 6, beside ``lab``: the book run by the same pipeline as the backtest.
 
-Empty for now: portfolio state and its stores, the production pipeline, monitoring and
-alerts will live here, importing ``engine`` and below, never ``lab``.
+``state`` (:class:`PortfolioState`, the book between runs), ``stores`` (memory, JSON, SQLite,
+PostgreSQL, chosen by URL; transactional, versioned, optimistically locked), ``replay`` (the
+engine's event loop resumed on a stored book), ``pipeline`` (one run at ``--as-of``: orders,
+decision, new state), ``book_ops`` (what ``simlab state`` does), ``crash`` (the SIGKILL drill).
+Imports ``engine`` and below, never ``lab``.
 """

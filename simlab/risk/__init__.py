@@ -8,7 +8,8 @@
 - :mod:`~simlab.risk.constraint_set`: one decision's constraint arithmetic (checks,
   restores, projection, turnover move); :mod:`~simlab.risk.backoff`: the backoff curve.
 - :mod:`~simlab.risk.overlays`: overlay Steps (position limit, volatility target,
-  drawdown breaker, VIX regime); :mod:`~simlab.risk.checks`: pre-trade check Steps.
+  drawdown breaker, VIX regime); :mod:`~simlab.risk.checks`: pre-trade check Steps;
+  :mod:`~simlab.risk.regime_sizing`: the ``regime_sizing`` Step (a multiplier per regime).
 
 Importing the package registers its components (the ``simlab.components`` entry point).
 """
@@ -17,3 +18,4 @@ from simlab.risk import checks  # noqa: F401  (registers the pre-trade checks)
 from simlab.risk import constraints  # noqa: F401  (registers regime_constraints)
 from simlab.risk import overlays  # noqa: F401  (registers the overlay Steps)
 from simlab.risk import regime  # noqa: F401  (registers the regime detectors)
+from simlab.risk import regime_sizing  # noqa: F401  (registers regime_sizing)

@@ -15,6 +15,14 @@ that is: untouched up to 70% of a limit, then 0.9 at 80%, 0.7 at 90%, 0.5 at 95%
 at (and beyond) the limit. Factors of several constraints that share a position multiply.
 An undefined utilization (NaN: nothing held, no data) gives the factor 1.
 
+The design documents' rule, as written: "backoff_factors: [0.9, 0.7, 0.5, 0.25] applied
+when utilization crosses [70%, 80%, 90%, 95%]" is a *table* (``mode="table"``,
+:data:`AS_WRITTEN_TABLE`): the factor of the last threshold strictly crossed, 1 below the
+first, a step at each threshold. Their own example "0.92 -> 0.25x" does not follow that
+table (0.92 crosses 90%, not 95%: 0.5x); the table is what is implemented. The piecewise
+linear curve is the default because a step makes a position jump by 22% when its
+utilization moves from 69.9% to 70.1%, which turns estimation noise into turnover.
+
 The constraints whose utilizations feed the curve, and the factors' application to (B, N)
 weights, are in :mod:`simlab.risk.constraint_set`.
 
@@ -32,6 +40,14 @@ import numpy as np
 
 from simlab.errors import ConfigError
 
+AS_WRITTEN_TABLE: tuple[tuple[float, float], ...] = (
+    (0.70, 0.90),
+    (0.80, 0.70),
+    (0.90, 0.50),
+    (0.95, 0.25),
+)
+MODES = ("curve", "table")
+
 DEFAULT_BREAKPOINTS: tuple[tuple[float, float], ...] = (
     (0.70, 1.00),
     (0.80, 0.90),
@@ -43,37 +59,49 @@ DEFAULT_BREAKPOINTS: tuple[tuple[float, float], ...] = (
 
 @dataclass(frozen=True)
 class BackoffCurve:
-    """Piecewise-linear map from utilization to a factor in (0, 1].
+    """Map from utilization to a factor in (0, 1]: piecewise linear, or a step table.
 
     Attributes
     ----------
     utilization : strictly increasing breakpoints, each >= 0.
     factor : the factor at each breakpoint, in (0, 1], non-increasing.
+    mode : ``curve`` interpolates linearly between breakpoints (flat outside them);
+        ``table`` gives the factor of the last breakpoint *strictly exceeded*, 1 at or
+        below the first (on :data:`AS_WRITTEN_TABLE`, 0.70 gives 1.0 and 0.92 gives 0.5).
     """
 
     utilization: tuple[float, ...]
     factor: tuple[float, ...]
+    mode: str = "curve"
 
     def __post_init__(self):
         check_breakpoints(list(zip(self.utilization, self.factor)))
+        if self.mode not in MODES:
+            raise ConfigError(f"backoff mode must be one of {', '.join(MODES)}; got {self.mode!r}")
 
     @classmethod
-    def from_pairs(cls, pairs: Sequence[Sequence[float]]) -> BackoffCurve:
+    def from_pairs(cls, pairs: Sequence[Sequence[float]], mode: str = "curve") -> BackoffCurve:
         """A curve from ``[[utilization, factor], ...]`` pairs (validated)."""
         check_breakpoints(pairs)
-        return cls(tuple(float(u) for u, _ in pairs), tuple(float(f) for _, f in pairs))
+        return cls(tuple(float(u) for u, _ in pairs), tuple(float(f) for _, f in pairs), mode)
 
     def __call__(self, utilization) -> np.ndarray:
         """Factor for each utilization (any shape); NaN utilization gives 1."""
         u = np.asarray(utilization, dtype=float)
         nan = np.isnan(u)
-        f = np.interp(np.where(nan, -np.inf, u), self.utilization, self.factor)
+        if self.mode == "table":
+            crossed = np.searchsorted(np.asarray(self.utilization), np.where(nan, -np.inf, u), side="left")
+            f = np.r_[1.0, np.asarray(self.factor)][crossed]
+        else:
+            f = np.interp(np.where(nan, -np.inf, u), self.utilization, self.factor)
         return np.where(nan, 1.0, f)
 
     @property
     def start(self) -> float:
         """The highest utilization whose factor is still 1 (where backing off begins)."""
         ones = [u for u, f in zip(self.utilization, self.factor) if f >= 1.0]
+        if self.mode == "table":
+            return ones[-1] if ones else self.utilization[0]
         return ones[-1] if ones else 0.0
 
 

@@ -164,12 +164,22 @@ class ConstraintSet:
     unreachable : what :meth:`project` does with a beta or volatility band that scaling
         the held positions down cannot reach (every held name on the wrong side of it):
         ``keep`` leaves the band violated and says so, ``cash`` empties the book.
+    correlation : ``cluster`` caps the total weight of each correlated cluster;
+        ``pairwise`` is the rule "applied element-wise: if any pair exceeds limit, fail
+        check": a position's utilization is its highest correlation with another held
+        position over the limit, and a violated check is restored by dropping the smaller
+        position of the most correlated held pair, pair after pair (scaling cannot lower a
+        correlation).
     """
 
-    def __init__(self, limits: Limits, model: RiskModel, curve: BackoffCurve, unreachable: str = "keep"):
+    def __init__(self, limits: Limits, model: RiskModel, curve: BackoffCurve, unreachable: str = "keep",
+                 correlation: str = "cluster"):
         if unreachable not in ("keep", "cash"):
             raise ValueError(f"unreachable must be 'keep' or 'cash'; got {unreachable!r}")
+        if correlation not in ("cluster", "pairwise"):
+            raise ValueError(f"correlation must be 'cluster' or 'pairwise'; got {correlation!r}")
         self.limits, self.model, self.curve, self.unreachable = limits, model, curve, unreachable
+        self.correlation_mode = correlation
         self._factors = True
         self.cluster_ids, self.n_clusters = model.clusters(limits.correlation)
         self.beta = model.filled_beta()
@@ -211,8 +221,32 @@ class ConstraintSet:
         return self._groups("sector", w, m.sector, len(m.sector_names), self.limits.sector, m.sector_names)
 
     def _check_correlation(self, w):
+        if self.correlation_mode == "pairwise":
+            return self._check_pairwise(w)
         labels = tuple(f"cluster {i}" for i in range(self.n_clusters))
         return self._groups("correlation", w, self.cluster_ids, self.n_clusters, self.limits.cluster, labels)
+
+    def pair_correlation(self, w: np.ndarray) -> np.ndarray:
+        """(B, N) each held position's highest correlation with another held one (NaN: none known)."""
+        corr = np.broadcast_to(self.model.correlation, (len(w),) + self.model.correlation.shape[-2:])
+        held = w != 0
+        n = w.shape[1]
+        pair = held[:, :, None] & held[:, None, :] & ~np.eye(n, dtype=bool)[None] & np.isfinite(corr)
+        best = np.where(pair, corr, -np.inf).max(axis=2)
+        return np.where(np.isfinite(best), best, np.nan)
+
+    def _check_pairwise(self, w):
+        b = len(w)
+        cap = self.limits.correlation
+        best = self.pair_correlation(w)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_asset = np.maximum(best, 0.0) / cap[:, None]
+        known = np.isfinite(per_asset).any(axis=1)
+        worst = np.where(known, np.nanargmax(np.where(np.isfinite(per_asset), per_asset, -np.inf), axis=1), 0)
+        util = np.where(known, per_asset[np.arange(b), worst], np.nan)
+        factor = np.where(w != 0, self.curve(per_asset), 1.0) if self._factors else 1.0
+        measure = np.where(known, best[np.arange(b), worst], np.nan)
+        return Check("correlation", util, factor, measure, cap, worst, self.model.assets)
 
     def _check_gross(self, w):
         gross = np.abs(w).sum(axis=1)
@@ -291,7 +325,25 @@ class ConstraintSet:
         return self._restore_groups(w, self.model.sector, len(self.model.sector_names), self.limits.sector)
 
     def _restore_correlation(self, w):
+        if self.correlation_mode == "pairwise":
+            return self._restore_pairwise(w)
         return self._restore_groups(w, self.cluster_ids, self.n_clusters, self.limits.cluster)
+
+    def _restore_pairwise(self, w):
+        """Drop the smaller position of the most correlated held pair over the limit, until none is."""
+        out = w.copy()
+        corr = np.broadcast_to(self.model.correlation, (len(w),) + self.model.correlation.shape[-2:])
+        n = w.shape[1]
+        for b in range(len(w)):
+            while True:
+                held = out[b] != 0
+                c = np.where(held[:, None] & held[None, :] & ~np.eye(n, dtype=bool) & np.isfinite(corr[b]),
+                             corr[b], -np.inf)
+                i, j = np.unravel_index(np.argmax(c), c.shape)
+                if not c[i, j] > self.limits.correlation[b] * (1 + TOL):
+                    break
+                out[b, j if abs(out[b, j]) < abs(out[b, i]) or (abs(out[b, j]) == abs(out[b, i]) and j > i) else i] = 0.0
+        return out
 
     def _restore_gross(self, w):
         util = np.abs(w).sum(axis=1) / self.limits.gross

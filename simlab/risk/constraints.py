@@ -61,6 +61,31 @@ Order of operations at a decision
     ``unreachable_band: cash``, unconditionally). ``max_final_util`` records the largest
     utilization left.
 
+The design documents' rules, as written (``rules: as_written``)
+    The preset sets four fields to the documents' rules; the defaults are simlab's safer
+    variants. Each is also a field of its own:
+
+    ``backoff_mode: table``, ``backoff`` = :data:`~simlab.risk.backoff.AS_WRITTEN_TABLE`
+        "backoff_factors: [0.9, 0.7, 0.5, 0.25] applied when utilization crosses [70%,
+        80%, 90%, 95%]; factors of several constraints multiply". A step table (their
+        example "0.92 -> 0.25x" contradicts the table, which gives 0.5x; the table wins).
+        Default: the piecewise-linear curve, which does not turn a 0.2-point move in an
+        estimated utilization into a 22% trade.
+    ``backoff_on`` every constraint, gross included
+        "if any constraint utilization > 70%, call size_with_backoff()". Default: gross
+        left out, because a fully invested long-only book sits at 100% of a 100% gross
+        limit by construction and the rule would hold it at 25% invested forever.
+    ``correlation_check: pairwise``
+        "applied element-wise: if any pair exceeds limit, fail check". Default:
+        ``cluster``, a cap on the weight of each correlated cluster: two names at 0.90
+        may both be held, in small size, where the pairwise rule must drop one.
+    ``band_regime: true``
+        "do not use global covariance when regime-conditional matrices exist": beta,
+        the sleeve's covariance and the benchmark's volatility are estimated on the
+        window's days in the decision day's regime (unconditional with fewer than 50).
+        Default: unconditional, as a stress regime of a few weeks leaves too few days
+        for a beta that does not swing from one month to the next.
+
 Diagnostics (flat, one value per scenario unless noted): ``regime`` (label), ``stress``,
 ``regime_score`` (the detector's statistic: VIX or its proxy, percentile, deviation,
 probability), ``regime_proxy`` (the decision day's label used the VIX proxy),
@@ -89,7 +114,7 @@ from simlab.errors import ConfigError
 from simlab.features.covariance import Covariance, RegimeFallback
 from simlab.contract.roles import FALLBACK, PROXY, UTILIZATION
 from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
-from simlab.risk.backoff import DEFAULT_BREAKPOINTS, BackoffCurve, check_breakpoints
+from simlab.risk.backoff import AS_WRITTEN_TABLE, DEFAULT_BREAKPOINTS, BackoffCurve, check_breakpoints
 from simlab.risk.constraint_set import Check, ConstraintSet, Limits, RiskModel, one_way, turnover_move
 from simlab.risk.exposures import BenchmarkVolatility, MarketBeta, StyleScores
 from simlab.risk.regime import (
@@ -215,8 +240,11 @@ class RegimeConstraints(Step):
     one-way) spread over ``rebalances_per_year``; ``multipliers``, ``beta`` and
     ``volatility`` bands per regime; ``smoothing`` (alpha per trading day); ``backoff``
     breakpoints and the constraints they apply to (``backoff_on``); estimation windows;
-    ``linkage`` of the correlation clusters; ``unreachable_band`` (``keep`` or ``cash``).
-    See the module docstring for the procedure and the diagnostics.
+    ``linkage`` of the correlation clusters; ``unreachable_band`` (``keep`` or ``cash``);
+    ``backoff_mode`` (``curve`` or ``table``), ``correlation_check`` (``cluster`` or
+    ``pairwise``), ``band_regime`` and the preset ``rules`` (``simlab`` or ``as_written``,
+    which sets the four to the design documents' rules and overrides them).
+    See the module docstring for the procedure, the rules as written and the diagnostics.
 
     Requires: weights, prices, the benchmark (for the bands). Provides: weights.
     """
@@ -245,6 +273,20 @@ class RegimeConstraints(Step):
     correlation_regime: bool = True
     linkage: Literal["single", "average", "complete"] = "average"
     unreachable_band: Literal["keep", "cash"] = "keep"
+    backoff_mode: Literal["curve", "table"] = "curve"
+    correlation_check: Literal["cluster", "pairwise"] = "cluster"
+    band_regime: bool = False
+    rules: Literal["simlab", "as_written"] = "simlab"
+
+    def __post_init__(self):
+        if self.rules == "as_written":
+            object.__setattr__(self, "backoff", [list(p) for p in AS_WRITTEN_TABLE])
+            object.__setattr__(self, "backoff_mode", "table")
+            object.__setattr__(self, "backoff_on", list(CHECKED))
+            object.__setattr__(self, "correlation_check", "pairwise")
+            object.__setattr__(self, "band_regime", True)
+        if self.correlation_check == "pairwise" and np.any(np.asarray(self.max_correlation) <= 0):
+            raise ValueError(f"correlation_check: pairwise needs max_correlation > 0; got {self.max_correlation}")
 
     # -- configuration helpers
 
@@ -256,7 +298,7 @@ class RegimeConstraints(Step):
     @property
     def curve(self) -> BackoffCurve:
         """The backoff curve."""
-        return BackoffCurve.from_pairs(self.backoff)
+        return BackoffCurve.from_pairs(self.backoff, self.backoff_mode)
 
     def limit_table(self) -> tuple[tuple[float, ...], ...]:
         """(K, P) multipliers and band edges (``LIMIT_COLUMNS``) for each label 0..K-1."""
@@ -289,11 +331,13 @@ class RegimeConstraints(Step):
             "correlation": correlation,
             "correlation_fallback": [RegimeFallback(c) for c in correlation],
         }
+        band_state = RegimeState(det) if self.band_regime else None
         if self.beta is not None:
-            out["beta"] = [MarketBeta(int(w)) for w in scenario_values(self.beta_window, n_scenarios)]
+            out["beta"] = [MarketBeta(int(w), regime=band_state)
+                           for w in scenario_values(self.beta_window, n_scenarios)]
         if self.volatility is not None:
-            out["covariance"] = [Covariance("sample", int(w)) for w in vol_windows]
-            out["benchmark_vol"] = [BenchmarkVolatility(int(w)) for w in vol_windows]
+            out["covariance"] = [Covariance("sample", int(w), regime=band_state) for w in vol_windows]
+            out["benchmark_vol"] = [BenchmarkVolatility(int(w), regime=band_state) for w in vol_windows]
         out["styles"] = [StyleScores()] * n_scenarios
         return out
 
@@ -347,7 +391,7 @@ class RegimeConstraints(Step):
         b = ctx.n_scenarios
         regime = np.asarray(ctx.feature("regime"), dtype=float)
         limits = self.limits_from(regime[:, len(REGIME_COLUMNS):], b)
-        cs = ConstraintSet(limits, self.risk_model(ctx), self.curve, self.unreachable_band)
+        cs = ConstraintSet(limits, self.risk_model(ctx), self.curve, self.unreachable_band, self.correlation_check)
         proposal = np.asarray(weights, dtype=float)
         before = cs.check(proposal)
         risk, rounds, left = cs.project(cs.back_off(proposal, before, self.backoff_on))

@@ -4,6 +4,11 @@ Each is a causal Feature (its value at row t uses data at or before t): a traili
 regression beta of every asset on the benchmark, the benchmark's trailing volatility (the
 bands of :mod:`simlab.risk.constraints` are set against both), and size, value and
 momentum proxies, reported but not constrained.
+
+Beta and benchmark volatility may be *regime-conditional* (``regime``, a Feature of integer
+labels per row such as :class:`simlab.risk.regime.RegimeState`): at row t only the window's
+rows labelled like t count, as for the regime-conditional covariance; with fewer than
+``min_regime_obs`` of them (or t unlabelled) the unconditional window is used.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import numpy as np
 
 from simlab.errors import DataError
 from simlab.features.base import Feature, FeatureInputs
+from simlab.features.covariance import MIN_REGIME_OBS
 
 TRADING_DAYS = 252
 
@@ -29,16 +35,21 @@ class MarketBeta(Feature):
 
     window: int = TRADING_DAYS
     min_periods: int | None = None
+    regime: Feature | None = None
+    min_regime_obs: int = MIN_REGIME_OBS
 
     def compute(self, inputs: FeatureInputs, rows: np.ndarray) -> np.ndarray:
         bench = _benchmark_returns(inputs, "beta")
         x = inputs.returns
         both = np.isfinite(x) & np.isfinite(bench)[:, None]
         xs, bs = np.where(both, x, 0.0), np.where(both, bench[:, None], 0.0)
-        n, sx, sb, sxb, sbb = (_window_sum(v, rows, self.window) for v in (both, xs, bs, xs * bs, bs * bs))
+        n, sx, sb, sxb, sbb = _sums((both, xs, bs, xs * bs, bs * bs), rows, self.window,
+                                    _labels(self.regime, inputs), self.min_regime_obs)
         with np.errstate(invalid="ignore", divide="ignore"):
             beta = (sxb - sx * sb / n) / (sbb - sb * sb / n)
         need = self.min_periods or max(2, self.window // 2)
+        if self.regime is not None:
+            need = min(need, self.min_regime_obs)
         return np.where((n >= need) & np.isfinite(beta), beta, np.nan)
 
 
@@ -47,15 +58,21 @@ class BenchmarkVolatility(Feature):
     """(R,) daily volatility (ddof 1) of the benchmark's returns over the trailing ``window``."""
 
     window: int = 63
+    regime: Feature | None = None
+    min_regime_obs: int = MIN_REGIME_OBS
 
     def compute(self, inputs: FeatureInputs, rows: np.ndarray) -> np.ndarray:
         bench = _benchmark_returns(inputs, "volatility")
         ok = np.isfinite(bench)
         v = np.where(ok, bench, 0.0)
-        n, s1, s2 = (_window_sum(a[:, None], rows, self.window)[:, 0] for a in (ok, v, v * v))
+        n, s1, s2 = (a[:, 0] for a in _sums((ok[:, None], v[:, None], (v * v)[:, None]), rows, self.window,
+                                            _labels(self.regime, inputs), self.min_regime_obs))
         with np.errstate(invalid="ignore", divide="ignore"):
             var = (s2 - s1 * s1 / n) / (n - 1)
-        return np.where(n >= max(2, self.window // 2), np.sqrt(np.maximum(var, 0.0)), np.nan)
+        need = max(2, self.window // 2)
+        if self.regime is not None:
+            need = min(need, self.min_regime_obs)
+        return np.where(n >= need, np.sqrt(np.maximum(var, 0.0)), np.nan)
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,35 @@ def _benchmark_returns(inputs: FeatureInputs, what: str) -> np.ndarray:
     out = np.full(len(level), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         out[1:] = level[1:] / level[:-1] - 1.0
+    return out
+
+
+def _labels(regime: Feature | None, inputs: FeatureInputs) -> np.ndarray | None:
+    """(T,) int labels of every row from a regime Feature (first column of a table), or None."""
+    if regime is None:
+        return None
+    values = np.asarray(regime.compute(inputs, np.arange(len(inputs.returns))))
+    if values.ndim == 2:
+        values = values[:, 0]
+    return np.where(np.isfinite(values.astype(float)), values, -1).astype(np.int64)
+
+
+def _sums(arrays, rows, window: int, labels: np.ndarray | None, min_obs: int) -> list[np.ndarray]:
+    """Window sums of each (T, N) array at ``rows``; regime-conditional where ``labels`` allow.
+
+    At row t with a label >= 0 and at least ``min_obs`` rows of the window labelled like t,
+    the sums run over those rows only; elsewhere over the whole window.
+    """
+    out = [_window_sum(np.asarray(a, dtype=float), rows, window) for a in arrays]
+    if labels is None:
+        return out
+    for k, t in enumerate(np.asarray(rows, dtype=np.int64)):
+        lo = max(t + 1 - int(window), 0)
+        same = labels[lo:t + 1] == labels[t]
+        if labels[t] < 0 or same.sum() < min_obs:
+            continue
+        for a, o in zip(arrays, out):
+            o[k] = np.asarray(a, dtype=float)[lo:t + 1][same].sum(axis=0)
     return out
 
 

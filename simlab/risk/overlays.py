@@ -168,6 +168,13 @@ class VolatilityTarget(Step):
     of absolute weights after scaling. ``vol`` is the EWMA estimate of the module
     docstring over ``lookback`` days with ``halflife``, annualized by ``periods``.
 
+    The design documents' clamp as written, "volatility target clamp 0.25-1.50", is the
+    default (``min_scale: 0.25``, ``max_scale: 1.5``; the preset ``rules: as_written``
+    sets both). A scale above 1 borrows: without ``execution.leverage`` above 1 the buys
+    are cut to the cash at hand, so the upper clamp then has no effect. Configs that place
+    this Step after a constraint manager use ``max_scale: 1.0`` so that it only takes risk
+    off, never scaling a book the manager cut back up past its limits.
+
     Diagnostics (B,): ``volatility`` (annualized, NaN where unknown), ``scale``,
     ``clamped`` (+1 at ``max_scale``, -1 at ``min_scale``, 0 inside), ``vol_missing``.
 
@@ -182,8 +189,12 @@ class VolatilityTarget(Step):
     max_scale: Annotated[float, Field(gt=0)] = 1.5
     max_gross: Annotated[float, Field(gt=0)] | None = None
     periods: Annotated[int, Field(ge=1)] = 252
+    rules: Literal["simlab", "as_written"] = "simlab"
 
     def __post_init__(self):
+        if self.rules == "as_written":
+            object.__setattr__(self, "min_scale", 0.25)
+            object.__setattr__(self, "max_scale", 1.5)
         if np.any(np.asarray(self.min_scale) > np.asarray(self.max_scale)):
             raise ValueError(f"min_scale ({self.min_scale}) must not exceed max_scale ({self.max_scale})")
         if np.any(np.asarray(self.min_periods) > np.asarray(self.lookback)):
@@ -258,6 +269,13 @@ class DrawdownBreaker(Step):
     (defaults: 75% past 10%, 50% past 20%, 25% past 30%); the rest is cash. A level
     re-arms once the drawdown is back at or below its threshold minus ``hysteresis``.
 
+    The design documents' rule as written, "10% DD -> 75% exposure" (20% -> 50%, 30% ->
+    25%), holds exposure exactly while the drawdown is past each threshold: that is
+    ``hysteresis: 0`` (or the preset ``rules: as_written``, which sets it). The default
+    0.05 keeps a breaker that tripped at 10% engaged until the drawdown is back to 5%:
+    without it a book hovering at 10% drawdown flips between 100% and 75% invested from
+    one rebalance to the next, paying costs for noise.
+
     Diagnostics (B,): ``drawdown`` (today's), ``level`` (0 none, k the k-th threshold),
     ``exposure``, and ``nav_history_missing`` where the hysteresis could not be applied.
 
@@ -267,10 +285,13 @@ class DrawdownBreaker(Step):
     thresholds: tuple[Fraction, ...] = (0.10, 0.20, 0.30)
     exposures: tuple[Annotated[float, Field(ge=0, le=1)], ...] = (0.75, 0.50, 0.25)
     hysteresis: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    rules: Literal["simlab", "as_written"] = "simlab"
 
     requires = frozenset({"nav_history"})
 
     def __post_init__(self):
+        if self.rules == "as_written":
+            object.__setattr__(self, "hysteresis", 0.0)
         _increasing("thresholds", self.thresholds)
         if len(self.exposures) != len(self.thresholds):
             raise ValueError(f"exposures lists {len(self.exposures)} values for {len(self.thresholds)} thresholds")

@@ -8,13 +8,14 @@ component and the check.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from simlab.contract.cost import CostContext
+from simlab.contract.cost import CostContext, FillHistory
 from simlab.contract.roles import Role
 from simlab.execution.cost_inputs import trailing_adv, trailing_volatility
 from simlab.errors import ConfigError, LookaheadError
@@ -225,8 +226,36 @@ def _cost_inputs(model, rows=None) -> Iterator[tuple[np.ndarray, np.ndarray, np.
         value = rng.normal(0.0, 5e4, (N_SCENARIOS, N_ASSETS))
         value[:, 0] = 0.0  # no trade in the first asset
         ctx = CostContext(row=row, assets=tuple(m.md.assets), adv=None if adv is None else adv[row],
-                          volatility=None if vol is None else vol[row], meta=m.md.meta)
+                          volatility=None if vol is None else vol[row], meta=m.md.meta,
+                          fill_history=_fill_history(row, rng) if "fill_history" in model.requires else None)
         yield frozen(value), frozen(value / price), frozen(price), ctx
+
+
+def _fill_history(row: int, rng) -> FillHistory:
+    """Past fills of every scenario (rows before ``row``) and one day of fills at and after it,
+    which a model priced at ``row`` must not use (:func:`cost_no_lookahead` checks it)."""
+    k = 40 * N_SCENARIOS
+    rows = np.r_[rng.integers(0, row, k - N_SCENARIOS), np.full(N_SCENARIOS, row)]
+    value = rng.normal(0.0, 5e4, k)
+    return FillHistory(row=rows, scenario=np.arange(k) % N_SCENARIOS, asset=rng.integers(1, N_ASSETS, k),
+                       value=value, adv=np.full(k, 1e7), volatility=np.full(k, 0.02),
+                       realized=np.abs(value) * rng.uniform(1e-4, 1e-3, k))
+
+
+def cost_no_lookahead(case: Case) -> None:
+    """A model that learns from fills gives the same costs when fills at or after the row are dropped."""
+    model = batched(case, scenario_entries(case, N_SCENARIOS))
+    if "fill_history" not in model.requires:
+        return
+    for value, shares, price, ctx in _cost_inputs(model):
+        h = ctx.fill_history
+        keep = h.row < ctx.row
+        past = FillHistory(*(getattr(h, f)[keep] for f in ("row", "scenario", "asset", "value", "adv",
+                                                           "volatility", "realized")))
+        diff = difference(np.asarray(model(value, shares, price, ctx)),
+                          np.asarray(model(value, shares, price, replace(ctx, fill_history=past))))
+        if diff:
+            raise LookaheadError(f"costs on row {ctx.row} changed with the fills of that row or later: {diff}")
 
 
 def cost_requires(case: Case) -> None:
@@ -280,7 +309,7 @@ def cost_batch(case: Case) -> None:
     together = _cost_run(batched(case, entries))
     for b, entry in enumerate(entries):
         alone = case.build(entry)
-        rows = [np.asarray(alone(v[b : b + 1], s[b : b + 1], p, c)) for v, s, p, c in _cost_inputs(alone)]
+        rows = [np.asarray(alone(v[b : b + 1], s[b : b + 1], p, _one_scenario(c, b))) for v, s, p, c in _cost_inputs(alone)]
         if alone.accrues:
             rows.append(np.asarray(alone.daily_rate(1, market().md.meta, N_ASSETS)))
         for k, (many, one) in enumerate(zip(together, rows)):
@@ -288,6 +317,16 @@ def cost_batch(case: Case) -> None:
             if diff:
                 raise AssertionError(f"scenario {b} ({varied(entries[0], entry)}) in a batch vs alone, "
                                      f"{'daily_rate' if k == len(rows) - 1 and alone.accrues else 'costs'}: {diff}")
+
+
+def _one_scenario(ctx: CostContext, b: int) -> CostContext:
+    """``ctx`` as scenario ``b`` alone sees it: its own past fills, as scenario 0."""
+    h = ctx.fill_history
+    if h is None:
+        return ctx
+    mine = h.scenario == b
+    fields = {f: getattr(h, f)[mine] for f in ("row", "asset", "value", "adv", "volatility", "realized")}
+    return replace(ctx, fill_history=FillHistory(scenario=np.zeros(int(mine.sum()), dtype=np.int64), **fields))
 
 
 def cost_deterministic(case: Case) -> None:
@@ -305,6 +344,7 @@ COST_CHECKS = {
     "outputs": cost_outputs,
     "batch": cost_batch,
     "deterministic": cost_deterministic,
+    "no_lookahead": cost_no_lookahead,
 }
 
 

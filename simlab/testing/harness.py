@@ -26,7 +26,7 @@ N_DAYS, N_ASSETS, N_SCENARIOS, SEED = 600, 10, 3, 7
 EVERY = 21  # rows between two decisions
 CUTS = (0.5, 0.8)  # look-ahead cuts, as fractions of the decisions
 STEP_NEEDS = frozenset({"signal", "nav_history"})  # what a Step may name in ``requires``
-COST_NEEDS = frozenset({"adv", "volatility"})
+COST_NEEDS = frozenset({"adv", "volatility", "fill_history"})
 BATCH_RTOL, BATCH_ATOL = 1e-12, 1e-15  # a batch's reductions may round differently from one scenario's
 
 

@@ -253,7 +253,7 @@ def test_summary_columns_and_order(book):
     full = metrics.summary(returns, benchmark_returns=bench, traded_value=traded, costs=costs, nav=nav)
     assert list(full.columns) == BASE_COLUMNS + [
         "annual_turnover", "total_costs", "cost_drag",
-        "active_return", "tracking_error", "information_ratio", "beta",
+        "active_return", "annual_active_return", "tracking_error", "information_ratio", "beta",
     ]
     pd.testing.assert_series_equal(full["annual_turnover"], metrics.annual_turnover(traded, nav), check_names=False)
 
@@ -280,7 +280,7 @@ def test_wide_frame_is_vectorized():
     rng = np.random.default_rng(0)
     wide = pd.DataFrame(rng.normal(3e-4, 0.01, (756, 1000)), index=pd.bdate_range("2010-01-01", periods=756))
     table = metrics.summary(wide, benchmark_returns=wide.mean(axis=1))
-    assert table.shape == (1000, 13)
+    assert table.shape == (1000, 14)
     assert table.notna().all().all()
 
 

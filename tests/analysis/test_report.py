@@ -74,15 +74,17 @@ def embedded_images(html: str) -> list[np.ndarray]:
 
 
 def test_rich_report_has_every_section_in_order(rich_html):
-    assert section_ids(rich_html) == [*ALWAYS, "regimes", "claims", "caveats", "configuration"]
+    assert section_ids(rich_html) == [*ALWAYS, "regimes", "attribution", "claims", "caveats", "configuration"]
     for name in section_ids(rich_html):
         assert f'<a href="#{name}">' in rich_html  # listed in the contents
 
 
 def test_plain_report_leaves_out_what_the_run_lacks(plain_build):
     html, _ = plain_build
-    assert section_ids(html) == [*ALWAYS, "caveats", "configuration"]
+    assert section_ids(html) == [*ALWAYS, "attribution", "caveats", "configuration"]
     assert "No caveat was recorded" in section(html, "caveats")
+    assert "Factor exposures: market = benchmark" in section(html, "attribution")
+    assert "left out: they are real-world returns" in section(html, "attribution")
 
 
 def test_report_is_self_contained(rich_html):

@@ -127,8 +127,10 @@ def test_empty_pipeline():
 
 
 def test_missing_data_source():
-    with pytest.raises(ConfigError, match=r"^data\.source: required key is missing"):
-        simlab.load_config(with_data(source=None))
+    # a config may leave the source out (the data is passed to simlab.run); running it without says so
+    cfg = simlab.load_config(with_data(source=None))
+    with pytest.raises(ConfigError, match=r"^data\.source: no data source; name one .* or pass data="):
+        simlab.run(cfg)
 
 
 def test_missing_data():

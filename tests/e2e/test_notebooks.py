@@ -13,6 +13,8 @@ import json
 import runpy
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 PARAMETERS = '# %% tags=["parameters"]'
@@ -75,3 +77,20 @@ def test_claim_trial(tmp_path, monkeypatch):
     page = ns["path"].read_text()
     assert '<section id="claims">' in page and "Proxy strategy: value_momentum" in page
     assert "VIX proxy" in page
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_the_ipynb_twin_matches_its_source_and_holds_outputs(name):
+    """The .ipynb (outputs of a full run, scripts/build_notebooks.py) pairs with its .py source."""
+    jupytext = pytest.importorskip("jupytext", reason="jupytext: pip install 'simlab[notebooks]'")
+    import nbformat
+
+    source = jupytext.read(NOTEBOOKS / name)
+    twin = nbformat.read(NOTEBOOKS / name.replace(".py", ".ipynb"), as_version=4)
+    cells = [(c.cell_type, c.source) for c in source.cells]
+    assert [(c.cell_type, c.source) for c in twin.cells] == cells, (
+        f"{name} changed: rebuild its .ipynb with python scripts/build_notebooks.py {name}")
+    code = [c for c in twin.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert any(c.outputs for c in code)

@@ -41,6 +41,7 @@ SECTIONS = {
     "weights": "Weights over time",
     "turnover-costs": "Turnover and costs",
     "regimes": "Regimes and constraint utilization",
+    "attribution": "Attribution",
     "claims": "Claims on trial",
     "caveats": "Caveats",
     "configuration": "Configuration",

@@ -79,6 +79,7 @@ def _gone(pid: int) -> bool:
 
 def _blocked_sweep(tmp_path: Path) -> Path:
     """A sweep of two variants: one runs, the other is held opening its universe."""
+    (tmp_path / "held.yaml").write_text(yaml.safe_dump({"name": "held", "assets": {"A0001": {}, "A0002": {}}}))
     config = tmp_path / "sweep.yaml"
     config.write_text(yaml.safe_dump({**BASE, "sweep": {"universe": [None, "held.yaml"]}}, sort_keys=False))
     return config

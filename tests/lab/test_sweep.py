@@ -22,13 +22,15 @@ BASE = {
     "costs": {"type": "flat", "bps": 5},
     "pipeline": [{"type": "equal_weight_top_n", "top_n": 3}],
     "scenarios": {"grid": {"pipeline.0.top_n": [2, 4]}},
-    # universe 'missing.yaml' raises in the worker (no such file): a variant that fails at run time
+    # universe 'missing.yaml' names an asset the data lacks: it raises in the worker, a variant
+    # that fails at run time
     "sweep": {"schedule.frequency": ["weekly", "monthly"], "universe": [None, "missing.yaml"]},
 }
 
 
 def write_config(folder, **changes) -> str:
     path = folder / "sweep.yaml"
+    (folder / "missing.yaml").write_text("assets: {A0000: {}, NOT_IN_DATA: {}}\n")
     path.write_text(yaml.safe_dump({**BASE, **changes}, sort_keys=False))
     return str(path)
 
@@ -170,3 +172,13 @@ def test_progress_counts_on_stderr_without_tqdm(monkeypatch, capsys):
         bar.update()
         bar.update(failed=True)
     assert capsys.readouterr().err.splitlines()[-1].split("\r")[-1] == "sweep: 3/3 variants, 1 failed"
+
+
+def test_numeric_overrides_are_typed_coordinates(tmp_path):
+    config = write_config(tmp_path, sweep={"strategy.lookback": [42, 63]})
+    res = run_sweep(config, "local", workers=1, out=tmp_path / "out", progress=False)
+    ds = res.dataset
+    assert ds["lookback"].dtype.kind == "i" and list(ds["lookback"].values) == [42, 63]
+    picked = ds.set_xindex("lookback").sel(lookback=63)
+    np.testing.assert_array_equal(picked["nav"].values, ds["nav"].isel(variant=1).values)
+    assert res.metrics["lookback"].dtype.kind == "i"

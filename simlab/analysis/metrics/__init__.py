@@ -79,12 +79,20 @@ import pandas as pd
 
 from simlab.analysis.metrics._arrays import Returns
 from simlab.analysis.metrics.drawdowns import calmar, drawdown_series, max_drawdown, max_drawdown_duration
-from simlab.analysis.metrics.relative import active_return, alpha, beta, information_ratio, tracking_error
+from simlab.analysis.metrics.relative import (
+    active_return,
+    alpha,
+    annual_active_return,
+    beta,
+    information_ratio,
+    tracking_error,
+)
 from simlab.analysis.metrics.returns import annual_volatility, cagr, hit_rate, sharpe, sortino, total_return
 from simlab.analysis.metrics.trading import annual_turnover, cost_drag, total_costs
 
 __all__ = [
     "active_return",
+    "annual_active_return",
     "alpha",
     "annual_turnover",
     "annual_volatility",
@@ -146,7 +154,8 @@ def summary(
     returns : Series or DataFrame
         A Series is one scenario named after the Series, or ``portfolio``.
     benchmark_returns : Series, optional
-        Adds ``active_return``, ``tracking_error``, ``information_ratio``, ``beta``.
+        Adds ``active_return``, ``annual_active_return``, ``tracking_error``,
+        ``information_ratio``, ``beta``.
     traded_value : Series or DataFrame, optional
         Adds ``annual_turnover``. Needs ``nav``.
     costs : Series or DataFrame, optional
@@ -165,7 +174,7 @@ def summary(
         cagr, annual_volatility, sharpe, sortino, calmar, max_drawdown,
         max_drawdown_duration, hit_rate``, then, when their inputs are given,
         ``annual_turnover``, ``total_costs, cost_drag``, and
-        ``active_return, tracking_error, information_ratio, beta``.
+        ``active_return, annual_active_return, tracking_error, information_ratio, beta``.
     """
     frame = _as_frame(returns)
     if (traded_value is not None or costs is not None) and nav is None:
@@ -192,6 +201,7 @@ def summary(
             columns["cost_drag"] = cost_drag(paid, nav_frame, periods)
     if benchmark_returns is not None:
         columns["active_return"] = active_return(frame, benchmark_returns)
+        columns["annual_active_return"] = annual_active_return(frame, benchmark_returns, periods)
         columns["tracking_error"] = tracking_error(frame, benchmark_returns, periods)
         columns["information_ratio"] = information_ratio(frame, benchmark_returns, periods)
         columns["beta"] = beta(frame, benchmark_returns)
