@@ -48,12 +48,13 @@ def dask_address():
     default share is by CPU (memory x 1/cores), which on a many-core machine with little memory
     is below a worker's peak while it compiles numba kernels on a cold cache; the nanny then
     restarts it mid-variant and every variant fails with KilledWorker (a first run only: a
-    warm cache peaks lower)."""
+    warm cache peaks lower). The workers import simlab as they start (``preload``), so a
+    loaded machine slows the cluster's start, not the variants."""
     distributed = pytest.importorskip("distributed")
-    from simlab.lab.executors import worker_memory_limit
+    from simlab.lab.executors import PRELOAD, worker_memory_limit
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  memory_limit=worker_memory_limit(2)) as cluster:
+                                  memory_limit=worker_memory_limit(2), preload=PRELOAD) as cluster:
         yield cluster.scheduler_address
 
 
@@ -182,3 +183,12 @@ def test_numeric_overrides_are_typed_coordinates(tmp_path):
     picked = ds.set_xindex("lookback").sel(lookback=63)
     np.testing.assert_array_equal(picked["nav"].values, ds["nav"].isel(variant=1).values)
     assert res.metrics["lookback"].dtype.kind == "i"
+
+
+def test_a_dask_cluster_the_executor_starts_shares_the_memory_equally():
+    pytest.importorskip("distributed")
+    from simlab.lab.executors import DaskExecutor, worker_memory_limit
+
+    with DaskExecutor(workers=2) as ex:
+        limits = [w["memory_limit"] for w in ex._client.scheduler_info()["workers"].values()]
+    assert limits == [worker_memory_limit(2)] * 2
