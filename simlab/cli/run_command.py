@@ -42,9 +42,7 @@ def main(args) -> int:
         print(f"note: {notice}", file=sys.stderr, flush=True)
     print(f"running {cfg.name}: {len(cfg.scenarios)} scenario(s) ...", file=sys.stderr, flush=True)
     result = run(cfg, progress=sys.stderr.isatty() and not args.quiet)
-    problems = result.health().problems()
-    for problem in problems:
-        print(f"warning: {problem}", file=sys.stderr)
+    problems = result.health().problems()  # logged as warnings by run()
     if problems and args.strict:
         from simlab.errors import RunHealthError
 

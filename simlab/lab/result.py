@@ -22,10 +22,12 @@ class Result(Replay):
 
     def health(self):
         """The run's health: cash days, decisions without trades, fallbacks, infeasible days
-        (:func:`simlab.analysis.health.run_health`)."""
+        (:func:`simlab.analysis.health.run_health`), measured once."""
         from simlab.analysis.health import run_health
 
-        return run_health(self)
+        if "_health" not in self.__dict__:
+            self.__dict__["_health"] = run_health(self)
+        return self.__dict__["_health"]
 
     def to_xarray(self):
         """Dataset (date, scenario, asset) with the grid's parameters as typed coordinates

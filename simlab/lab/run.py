@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,8 @@ from simlab.errors import ConfigError, SimlabWarning
 from simlab.lab.feasibility import check_feasible
 from simlab.lab.result import Result
 from simlab.lab.store import data_hash
+
+log = logging.getLogger(__name__)
 
 
 def run(config, data: MarketData | pd.DataFrame | None = None, *, progress: bool = False) -> Result:
@@ -59,7 +62,8 @@ def run(config, data: MarketData | pd.DataFrame | None = None, *, progress: bool
 def _simulate(cfg: Config, md: MarketData, progress: bool = False) -> Result:
     """Check what the config asks of the data, simulate, and refuse a non-finite NAV (a
     :class:`~simlab.errors.RunHealthError` naming the first date and scenario); degenerate
-    books are reported by :meth:`Result.health`."""
+    books (:meth:`Result.health`) are logged as warnings on the ``simlab.lab.run`` logger
+    (printed on stderr unless logging is configured otherwise)."""
     check_feasible(cfg, md)
     if not progress:
         inputs, book, recorder = simulate(cfg, md)
@@ -74,6 +78,8 @@ def _simulate(cfg: Config, md: MarketData, progress: bool = False) -> Result:
             inputs, book, recorder = simulate(cfg, md, progress=advance)
     result = Result(cfg, md, inputs, book, recorder)
     check_finite_nav(result.nav)
+    for problem in result.health().problems():
+        log.warning("run health: %s", problem)
     return result
 
 

@@ -47,7 +47,7 @@ def test_a_healthy_book_has_no_problem_and_its_record_says_so(tmp_path):
     assert record["health"]["problems"] == [] and record["health"]["scenarios"][0]["trades"] == s.trades
 
 
-def test_mostly_cash_warns_on_the_console_and_strict_fails(tmp_path, capsys):
+def test_mostly_cash_warns_on_the_console_and_strict_fails(tmp_path, capsys, caplog):
     config = tmp_path / "cash.yaml"
     import yaml
 
@@ -57,7 +57,7 @@ def test_mostly_cash_warns_on_the_console_and_strict_fails(tmp_path, capsys):
     res = simlab.run(str(config))
     assert any("mostly in cash" in p for p in res.health().problems())
     assert main(["run", str(config), "--out", str(tmp_path / "a")]) == 0
-    assert "warning: scenario 'rel' was mostly in cash" in capsys.readouterr().err
+    assert "run health: scenario 'rel' was mostly in cash" in caplog.text
     assert main(["run", str(config), "--out", str(tmp_path / "b"), "--strict"]) == 1
     assert "--strict" in capsys.readouterr().err and not (tmp_path / "b").exists()
     report = (tmp_path / "a" / "report.md").read_text()
