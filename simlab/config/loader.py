@@ -80,6 +80,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: not valid YAML: {err}") from None
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path}: not a YAML text file ({err.reason} at byte {err.start})") from None
         except ValueError as err:  # a date YAML recognises but the calendar has not (2021-02-30)
             raise ConfigError(f"{path}: {err} (an impossible date?); write dates as YYYY-MM-DD") from None
     if not isinstance(data, dict):
