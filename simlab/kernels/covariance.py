@@ -64,6 +64,7 @@ def _gemm_block(c, rowsrc, colsrc, j0, nb, k, ld, beta):
 
 
 BLOCK = 64  # columns per pass of the sweep: the (N, BLOCK) accumulators stay in cache
+GRID = 16  # the prefix sums advance GRID rows at a time from row -1 (see window_cov_nb)
 
 # Accumulators of a column block, element [jj, q - j0] for the pair (p, q) = (j0 + jj, q),
 # q >= p, with their gemm (row source, column source) among the packed buffers
@@ -207,13 +208,15 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
     ``DataFrame.cov()`` / ``ewm().cov()``; NaN where a pair has fewer than two joint rows.
     NaN in the row and column of every asset outside ``include[r]``. ``adjust=False``
     (full mode, no row selection) gives pandas' ``ewm(adjust=False)`` weights on the window.
-    Only decisions with ``active[r]`` are written (``cov[r]`` of the others is left
-    unset): a caller that needs a subset keeps the sweep, and so the rounding of every
-    value, the same as for the whole set, whatever the subset.
+    Only decisions with ``active[r]`` are written (``cov[r]`` of the others is left unset).
 
     One sweep over time per block of :data:`BLOCK` columns: exponentially weighted prefix
     sums advanced by BLAS gemm, a window being the prefix at its end minus
-    ``decay**len`` times the prefix before its start (held in a small ring buffer).
+    ``decay**len`` times the prefix before its start (held in a small ring buffer). The
+    prefix sums advance :data:`GRID` rows at a time from row -1, and the sums at a window's
+    end or start are taken from the grid row before it on a copy, so every value depends on
+    the data and its own rows only: the same window gives the same bits whichever other
+    decisions are in the sweep (a run to a later end date, a book run one day at a time).
 
     Parameters
     ----------
@@ -236,11 +239,8 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
     sc = np.zeros((n_dec, 2))
     if n_dec == 0:
         return cov, vec, sc
-    longest = rows[0] - starts[0] + 1  # no segment between two events is longer
-    for r in range(1, n_dec):
-        longest = max(longest, rows[r] - rows[r - 1])
-    bufs = np.empty((5 if pairwise else 2, longest * n_cols))
-    zero_snap = starts == starts[0]
+    bufs = np.empty((5 if pairwise else 2, GRID * n_cols))
+    zero_snap = starts == 0  # a window from the first row: its snapshot is zero
     n_ring = _max_open(rows, starts, int(zero_snap.sum()))
     acc_vec = np.zeros(n_cols)
     acc_sc = np.zeros(2)
@@ -249,39 +249,43 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
         nb = min(BLOCK, n_cols - j0)
         acc = np.zeros((n_acc, nb, n_cols - j0))
         ring = np.zeros((n_acc, n_ring, nb, n_cols - j0))  # zeros: slot 0 times d=0 stays 0
-        cur = starts[0] - 1
+        cur = -1  # the prefix sums stand at row -1 + k GRID, whatever the decisions are
         i_snap = 0
         i_fin = 0
         while i_fin < n_dec:
             e = rows[i_fin]
             if i_snap < n_dec:
                 e = min(e, starts[i_snap] - 1)
-            if e > cur:
-                _advance(x, obs, sel, cur + 1, e, decay, pairwise, bufs, j0, acc, acc_vec, acc_sc)
-                cur = e
-            while i_snap < n_dec and starts[i_snap] - 1 == cur:
+            while cur + GRID <= e:
+                _advance(x, obs, sel, cur + 1, cur + GRID, decay, pairwise, bufs, j0, acc, acc_vec, acc_sc)
+                cur += GRID
+            at, at_vec, at_sc = acc, acc_vec, acc_sc
+            if e > cur:  # the sums at e, from the grid row before it, on copies
+                at, at_vec, at_sc = acc.copy(), acc_vec.copy(), acc_sc.copy()
+                _advance(x, obs, sel, cur + 1, e, decay, pairwise, bufs, j0, at, at_vec, at_sc)
+            while i_snap < n_dec and starts[i_snap] - 1 == e:
                 if not zero_snap[i_snap]:
-                    ring[:, i_snap % n_ring] = acc
+                    ring[:, i_snap % n_ring] = at
                 if j0 == 0:
-                    vec[i_snap] = acc_vec
-                    sc[i_snap] = acc_sc
+                    vec[i_snap] = at_vec
+                    sc[i_snap] = at_sc
                 i_snap += 1
-            while i_fin < n_dec and rows[i_fin] == cur:
+            while i_fin < n_dec and rows[i_fin] == e:
                 r = i_fin
                 d = decay ** (rows[r] - starts[r] + 1)
                 first = x[starts[r]]
                 g = d / decay
                 if j0 == 0:
-                    vec[r] = acc_vec - d * vec[r]
-                    sc[r, 0] = acc_sc[0] - d * sc[r, 0]
-                    sc[r, 1] = acc_sc[1] - d * d * sc[r, 1]
+                    vec[r] = at_vec - d * vec[r]
+                    sc[r, 0] = at_sc[0] - d * sc[r, 0]
+                    sc[r, 1] = at_sc[1] - d * d * sc[r, 1]
                     if alpha > 0.0:  # adjust=False: S' = alpha S + (1 - alpha) g x_s x_s^T
                         vec[r] = alpha * vec[r] + (1.0 - alpha) * g * first
                         sc[r, 0] = alpha * sc[r, 0] + (1.0 - alpha) * g
                         sc[r, 1] = alpha * alpha * sc[r, 1] + (1.0 - alpha * alpha) * g * g
                 slot, d_snap = (0, 0.0) if zero_snap[r] else (r % n_ring, d)
                 if active[r]:
-                    _finish_block(cov, acc, ring, slot, d_snap, r, j0, vec, sc, include, ddof, first, alpha, g)
+                    _finish_block(cov, at, ring, slot, d_snap, r, j0, vec, sc, include, ddof, first, alpha, g)
                 i_fin += 1
     return cov, vec, sc
 

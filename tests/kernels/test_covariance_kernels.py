@@ -168,12 +168,20 @@ def test_excluded_assets_are_nan_rows_and_columns():
     assert_close(cov, cov_xp)
 
 
-def test_one_decision_equals_the_batch():
-    x = panel(6)
-    (batch, _, _), _, _ = run_nb(x, ROWS, 252, decay=0.9)
+@pytest.mark.parametrize("decay,pairwise,adjust", [(0.9, False, True), (1.0, False, True), (0.9, False, False),
+                                                 (0.9, True, True)])
+def test_a_window_has_the_same_bits_whichever_decisions_share_the_sweep(decay, pairwise, adjust):
+    """One decision alone, the decisions up to it (a book run to that day) and the whole batch agree bit for bit."""
+    x = panel(6, holes=0.05 if pairwise else 0.0)
+    kw = dict(decay=decay, pairwise=pairwise, adjust=adjust)
+    (batch, batch_vec, batch_sc), _, _ = run_nb(x, ROWS, 252, **kw)
     for r, t in enumerate(ROWS):
-        (single, _, _), _, _ = run_nb(x, [t], 252, decay=0.9)
-        assert_close(single[0], batch[r], rtol=1e-12)
+        (single, vec, sc), _, _ = run_nb(x, [t], 252, **kw)
+        (upto, _, _), _, _ = run_nb(x, ROWS[: r + 1], 252, **kw)
+        np.testing.assert_array_equal(single[0], batch[r])
+        np.testing.assert_array_equal(upto[r], batch[r])
+        np.testing.assert_array_equal(vec[0], batch_vec[r])
+        np.testing.assert_array_equal(sc[0], batch_sc[r])
 
 
 @pytest.mark.parametrize("pairwise,adjust", [(False, True), (False, False), (True, True)])
