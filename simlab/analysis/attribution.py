@@ -12,6 +12,7 @@ pipeline stage, which runs the pipeline's prefixes, lives one layer up in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -248,9 +249,8 @@ def _risk_exposures(w: np.ndarray, rets: np.ndarray, bench: np.ndarray | None) -
     return out
 
 
-def write_attribution(att: Attribution, folder) -> "Path":
+def write_attribution(att: Attribution, folder) -> Path:
     """Write every table of ``att`` as CSV under ``folder``; returns the folder."""
-    from pathlib import Path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

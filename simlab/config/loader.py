@@ -210,3 +210,23 @@ def _resolve_components(exp: Experiment) -> Experiment:
         model = registry.resolve("cost", exp.realized_costs.model, "realized_costs.model")
         update["realized_costs"] = exp.realized_costs.model_copy(update={"model": model})
     return exp.model_copy(update=update)
+
+
+def read_model_list(path: str | Path, key: str, model: type[pydantic.BaseModel]) -> tuple:
+    """The list under ``key`` in a YAML file, each item validated as ``model``.
+
+    A missing or empty list, or an invalid item, is a ConfigError naming the file, the key,
+    the item's index and the model's fields.
+    """
+    items = read_yaml(path).get(key)
+    fields = ", ".join(model.model_fields)
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{path}: expected '{key}:' with a list of {{{fields}}}")
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(model.model_validate(item))
+        except pydantic.ValidationError as err:
+            raise ConfigError(validation.describe(err, f"{path}: {key}[{i}]", validation.model_keys(model))) from None
+    return tuple(out)
+

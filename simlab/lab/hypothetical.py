@@ -41,11 +41,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pydantic
 from pydantic import Field
 
-from simlab.config import validation
-from simlab.config.loader import read_yaml
+from simlab.config.loader import read_model_list
 from simlab.config.schema import StrictModel
 from simlab.errors import ConfigError
 from simlab.risk.constraint_set import PROJECTION_ORDER, ConstraintSet, RiskModel
@@ -73,17 +71,7 @@ DEFAULT_SCENARIOS: tuple[Shock, ...] = (
 
 def load_shocks(path: str | Path) -> tuple[Shock, ...]:
     """Scenarios from a YAML file holding ``hypothetical: [{name, days, drift, vol, correlation}]``."""
-    items = read_yaml(path).get("hypothetical")
-    if not isinstance(items, list) or not items:
-        raise ConfigError(f"{path}: expected 'hypothetical:' with a list of {{name, days, drift, vol, correlation}}")
-    out = []
-    for i, item in enumerate(items):
-        try:
-            out.append(Shock.model_validate(item))
-        except pydantic.ValidationError as err:
-            raise ConfigError(validation.describe(err, f"{path}: hypothetical[{i}]",
-                                                  validation.model_keys(Shock))) from None
-    return tuple(out)
+    return read_model_list(path, "hypothetical", Shock)
 
 
 def shock_returns(returns: np.ndarray, benchmark: np.ndarray, shock: Shock) -> tuple[np.ndarray, np.ndarray]:

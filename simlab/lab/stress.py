@@ -36,11 +36,10 @@ import numpy as np
 import pandas as pd
 import pydantic
 
-from simlab.config import registry, validation
-from simlab.config.loader import Config, read_yaml
+from simlab.config import registry
+from simlab.config.loader import Config, read_model_list
 from simlab.config.schema import StrictModel
 from simlab.engine.simulate import simulate
-from simlab.errors import ConfigError
 from simlab.features.base import FeatureTable
 from simlab.lab.hypothetical import DEFAULT_SCENARIOS, format_hypothetical, hypothetical_table, robustness
 from simlab.lab.result import Result
@@ -82,18 +81,7 @@ DEFAULT_WINDOWS: tuple[StressWindow, ...] = tuple(
 
 def load_windows(path: str | Path) -> tuple[StressWindow, ...]:
     """Windows from a YAML file holding ``windows: [{name, start, end}, ...]``."""
-    data = read_yaml(path)
-    items = data.get("windows")
-    if not isinstance(items, list) or not items:
-        raise ConfigError(f"{path}: expected 'windows:' with a list of {{name, start, end}}")
-    out = []
-    for i, item in enumerate(items):
-        try:
-            out.append(StressWindow.model_validate(item))
-        except pydantic.ValidationError as err:
-            where = f"{path}: windows[{i}]"
-            raise ConfigError(validation.describe(err, where, validation.model_keys(StressWindow))) from None
-    return tuple(out)
+    return read_model_list(path, "windows", StressWindow)
 
 
 @dataclass(frozen=True)
