@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +30,7 @@ from simlab.service.book import Book, NoBookError, NotConfiguredError
 from simlab.service.settings import ServiceSettings
 
 READ, WRITE = "read", "write"
+BEARER = HTTPBearer(auto_error=False, description="SIMLAB_READ_TOKEN (GET routes) or SIMLAB_WRITE_TOKEN (all)")
 
 
 class ErrorBody(BaseModel):
@@ -128,7 +129,8 @@ class RunRequest(BaseModel):
     approval_value: float | None = Field(None, gt=0, le=1e18, description="order value needing approval")
 
 
-ERRORS = {401: {"model": ErrorBody, "description": "no or unknown bearer token"},
+ERRORS = {400: {"model": ErrorBody, "description": "a body that cannot be read"},
+          401: {"model": ErrorBody, "description": "no or unknown bearer token"},
           403: {"model": ErrorBody, "description": "a read token on the write route"},
           404: {"model": ErrorBody, "description": "the store holds no book yet"},
           409: {"model": ErrorBody, "description": "needs the config, or another writer committed first"},
@@ -149,39 +151,47 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     _add_error_handlers(app)
     read, write = Depends(_auth(settings, READ)), Depends(_auth(settings, WRITE))
 
-    @app.get("/health", response_model=Health, responses=ERRORS, dependencies=[read])
+    @app.get("/health", response_model=Health, responses=ERRORS,
+             dependencies=[read, _only_query()])
     def health() -> dict:
         """The store answers; what book it holds and at which close."""
         return book.health()
 
-    @app.get("/portfolio/state", response_model=StateView, responses=ERRORS, dependencies=[read])
-    def portfolio_state(history: bool = Query(False, description="include the NAV at every close")) -> dict:
+    @app.get("/portfolio/state", response_model=StateView, responses=ERRORS,
+             dependencies=[read, _only_query("history")])
+    def portfolio_state(history: Annotated[bool, Query(description="include the NAV at every close")] = False
+                        ) -> dict:
         """Money, drawdown, positions, waiting orders and cash flows of the book."""
         return book.state_view(history)
 
-    @app.get("/portfolio/target", response_model=TargetView, responses=ERRORS, dependencies=[read])
+    @app.get("/portfolio/target", response_model=TargetView, responses=ERRORS,
+             dependencies=[read, _only_query()])
     def portfolio_target() -> dict:
         """Target weights of the last rebalance."""
         return book.target_view()
 
-    @app.get("/portfolio/rebalance-trades", response_model=DecisionView, responses=ERRORS, dependencies=[read])
-    def rebalance_trades(as_of: datetime.date | None = Query(None, description="default: the data's last day")
-                         ) -> dict:
+    @app.get("/portfolio/rebalance-trades", response_model=DecisionView, responses=ERRORS,
+             dependencies=[read, _only_query("as_of")])
+    def rebalance_trades(as_of: Annotated[datetime.date | None, Query(description="default: the data's last day")]
+                         = None) -> dict:
         """A dry run of the pipeline: the orders it would send at the close of ``as_of``; nothing stored."""
         return book.decide(as_of)
 
-    @app.get("/portfolio/attribution", response_model=AttributionView, responses=ERRORS, dependencies=[read])
-    def portfolio_attribution(window: int = Query(252, ge=20, le=5000, description="days of returns for risk")
-                              ) -> dict:
+    @app.get("/portfolio/attribution", response_model=AttributionView, responses=ERRORS,
+             dependencies=[read, _only_query("window")])
+    def portfolio_attribution(window: Annotated[int, Query(ge=20, le=5000, description="days of returns for risk")]
+                              = 252) -> dict:
         """Risk of the holdings by asset and sector; the book's alpha and beta on the benchmark."""
         return book.attribution_view(window)
 
-    @app.get("/alerts", response_model=AlertsView, responses=ERRORS, dependencies=[read])
+    @app.get("/alerts", response_model=AlertsView, responses=ERRORS,
+             dependencies=[read, _only_query()])
     def alerts() -> dict:
         """Alerts kept with the book."""
         return book.alerts_view()
 
-    @app.post("/pipeline/run", response_model=DecisionView, responses=ERRORS, dependencies=[write])
+    @app.post("/pipeline/run", response_model=DecisionView, responses=ERRORS,
+             dependencies=[write, _only_query()])
     def pipeline_run(request: RunRequest | None = None) -> dict:
         """Run the pipeline at ``as_of``: a dry run unless ``execute`` (write token only)."""
         request = RunRequest() if request is None else request
@@ -191,11 +201,21 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     return app
 
 
+def _only_query(*names: str):
+    """A dependency that refuses query parameters other than ``names`` (a typo is a 422, never ignored)."""
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(names))
+        if unknown:
+            allowed = ", ".join(names) or "none"
+            raise RequestValidationError([{"loc": ("query", name), "msg": f"unknown query parameter (allowed: {allowed})",
+                                           "type": "extra_forbidden"} for name in unknown])
+
+    return Depends(check)
+
+
 def _auth(settings: ServiceSettings, scope: str):
     """A dependency that checks the bearer token for ``scope`` (open when no token is set)."""
-    bearer = HTTPBearer(auto_error=False, description="SIMLAB_READ_TOKEN (GET routes) or SIMLAB_WRITE_TOKEN")
-
-    def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
         if not settings.auth_required:
             return
         if credentials is None:

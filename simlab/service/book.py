@@ -99,11 +99,12 @@ class Book:
     # ------------------------------------------------------------ runs of the pipeline
 
     def decide(self, as_of: datetime.date | None = None, *, execute: bool = False, approve: bool = False,
-               approval: Approval = Approval()) -> dict:
+               approval: Approval | None = None) -> dict:
         """One pipeline run at ``as_of`` (default: the data's last trading day); a dry run unless ``execute``."""
         cfg, md = self._market(as_of)
         day = md.dates[-1].date() if as_of is None else as_of
-        decision = run_pipeline(cfg, md, self.store, day, execute=execute, approve=approve, approval=approval)
+        decision = run_pipeline(cfg, md, self.store, day, execute=execute, approve=approve,
+                                approval=approval or Approval())
         return decision_view(decision)
 
     def attribution_view(self, window: int = 252) -> dict:
@@ -133,7 +134,7 @@ class Book:
             vol = table.drop(index="total")[["weight", "volatility"]].rename(columns={"volatility": "component"})
             vol["percent"] = vol["component"] / table.loc["total", "volatility"]
             by_sector = _records(risk_decomposition.by_group(vol, _sectors(md, held.index)), "sector")
-        return plain({"as_of": s.as_of, "window": int(len(returns)), "weights": held.to_dict(),
+        return plain({"as_of": s.as_of, "window": len(returns), "weights": held.to_dict(),
                       "risk_by_asset": by_asset, "risk_by_sector": by_sector,
                       "market": _market_fit(s, md, notes), "notes": notes})
 
@@ -142,6 +143,9 @@ class Book:
             raise NotConfiguredError("this answer runs the book's config, and the service was started without one "
                                      "(simlab serve --config CONFIG)")
         cfg = self.config
+        if as_of is not None and not pd.Timestamp.min < pd.Timestamp(as_of) < pd.Timestamp.max - pd.Timedelta(days=1):
+            raise DataError(f"as_of {as_of} is outside the dates the data can hold "
+                            f"({pd.Timestamp.min.date()} to {pd.Timestamp.max.date()})")
         if as_of is not None:
             data = cfg.experiment.data.model_copy(update={"end": as_of})
             cfg = dataclasses.replace(cfg, experiment=cfg.experiment.model_copy(update={"data": data}))

@@ -8,14 +8,14 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the service extra: pip install 'simlab[service]'")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from simlab.errors import ConfigError  # noqa: E402
-from simlab.production.pipeline import run_pipeline  # noqa: E402
-from simlab.production.stores import open_store  # noqa: E402
-from simlab.service.app import create_app  # noqa: E402
-from simlab.service.settings import ServiceSettings  # noqa: E402
-from tests.service.conftest import READ, WRITE, bearer, make_book, settings_for  # noqa: E402
+from simlab.errors import ConfigError
+from simlab.production.pipeline import run_pipeline
+from simlab.production.stores import open_store
+from simlab.service.app import create_app
+from simlab.service.settings import ServiceSettings
+from tests.service.conftest import READ, WRITE, bearer, make_book, settings_for
 
 GET_ROUTES = ["/health", "/portfolio/state", "/portfolio/target", "/portfolio/rebalance-trades",
               "/portfolio/attribution", "/alerts"]
