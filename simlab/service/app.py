@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+from importlib.metadata import version
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -22,7 +23,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from simlab import __version__
 from simlab.errors import ConfigError, DataError, SimlabError
 from simlab.production.pipeline import Approval
 from simlab.production.state import StateError
@@ -146,7 +146,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = ServiceSettings.from_env() if settings is None else settings
     settings.check_exposure()
     book = Book(settings)
-    app = FastAPI(title="simlab book service", version=__version__,
+    app = FastAPI(title="simlab book service", version=version("simlab"),
                   description=f"The book at {settings.state}: state, targets, dry runs, attribution, alerts.")
     _add_error_handlers(app)
     read, write = Depends(_auth(settings, READ)), Depends(_auth(settings, WRITE))
