@@ -67,3 +67,12 @@ def test_serve_refuses_an_open_public_host_and_a_config_typo(tmp_path, capsys, m
     assert "quickstrat.yaml" in capsys.readouterr().err
     assert main(["serve", "--state", "ftp://nowhere", "--port", "1"]) == 1
     assert "expected memory://NAME" in capsys.readouterr().err
+
+
+def test_serve_without_the_service_extra_says_what_to_install(capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
+    assert main(["serve", "--state", "memory://x"]) == 1
+    assert "pip install 'simlab[service]'" in capsys.readouterr().err
