@@ -76,3 +76,22 @@ def test_serve_without_the_service_extra_says_what_to_install(capsys, monkeypatc
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
     assert main(["serve", "--state", "memory://x"]) == 1
     assert "pip install 'simlab[service]'" in capsys.readouterr().err
+
+
+def test_two_writers_at_once_commit_once(served):
+    from concurrent.futures import ThreadPoolExecutor
+
+    base, book = served
+    body = {"as_of": "2022-11-02", "execute": True}
+
+    def post(_):
+        with httpx.Client(base_url=base, timeout=60) as http:
+            return http.post("/pipeline/run", headers=bearer(WRITE), json=body)
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(post, range(2)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes[0] == 200 and codes[1] in (409, 422), [a.json() for a in answers]  # stale write or already there
+    from simlab.production.stores import open_store
+
+    assert open_store(book).load().version == 2
