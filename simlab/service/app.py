@@ -191,7 +191,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         return book.alerts_view()
 
     @app.post("/pipeline/run", response_model=DecisionView, responses=ERRORS,
-             dependencies=[write, _only_query()])
+              dependencies=[write, _only_query()])
     def pipeline_run(request: RunRequest | None = None) -> dict:
         """Run the pipeline at ``as_of``: a dry run unless ``execute`` (write token only)."""
         request = RunRequest() if request is None else request

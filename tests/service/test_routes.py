@@ -94,11 +94,13 @@ def test_bad_input_is_a_json_4xx(client):
 
     cases = {"/portfolio/rebalance-trades?as_of=garbage": 422, "/portfolio/rebalance-trades?as_of=2022-11-05": 422,
              "/portfolio/rebalance-trades?as_of=2022-11-01": 422, "/portfolio/attribution?window=3": 422,
-             "/portfolio/attribution?window=x": 422, "/nowhere": 404}
+             "/portfolio/attribution?window=x": 422, "/portfolio/state?histroy=true": 422,
+             "/portfolio/rebalance-trades?as_of=2263-01-01": 422, "/nowhere": 404}
     for url, status in cases.items():
         response = get(url)
         assert response.status_code == status, url
         assert set(response.json()) == {"error", "detail"}, url
+    assert "unknown query parameter (allowed: history)" in get("/portfolio/state?histroy=1").json()["detail"][0]["msg"]
     assert "not a trading day" in get("/portfolio/rebalance-trades?as_of=2022-11-05").json()["detail"]
     assert "already at the close" in get("/portfolio/rebalance-trades?as_of=2022-11-01").json()["detail"]
     post = {"headers": bearer(WRITE)}
