@@ -316,13 +316,14 @@ def regime_frame(spec: dict, md) -> pd.DataFrame:
     return regime_path(spec, md)
 
 
-def backtest_alerts(result, settings: MonitorSettings = MonitorSettings()) -> pd.DataFrame:
+def backtest_alerts(result, settings: MonitorSettings | None = None) -> pd.DataFrame:
     """What the monitors would have fired over a finished backtest, one row per alert and scenario.
 
     DRAWDOWN on each scenario's NAV, REGIME on the detector of each scenario's pipeline,
     CONSTRAINT from the diagnostics by role, REBALANCE from the trades. Data quality is a
     property of the data, not of a scenario, and is checked by ``simlab monitor`` on a book.
     """
+    settings = settings or MonitorSettings()
     rows = []
     diag = result.diagnostics
     flagged = diag[diag["role"].isin(["utilization", "fallback"])] if len(diag) else diag

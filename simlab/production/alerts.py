@@ -19,6 +19,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import ClassVar
 
 from simlab.analysis.monitors import Alert
 from simlab.errors import ConfigError
@@ -70,7 +71,7 @@ class JsonLinesSink(Sink):
 class LoggingSink(Sink):
     """Python logging, logger ``simlab.alerts``; the alert's fields go in ``extra["alert"]``."""
 
-    LEVELS = {"INFO": logging.INFO, "WARNING": logging.WARNING, "CRITICAL": logging.CRITICAL}
+    LEVELS: ClassVar[dict] = {"INFO": logging.INFO, "WARNING": logging.WARNING, "CRITICAL": logging.CRITICAL}
 
     def __init__(self, logger: str = LOGGER):
         self.name = "logging"
@@ -95,7 +96,7 @@ class WebhookSink(Sink):
         body = json.dumps([a.to_dict() for a in alerts], default=str).encode()
         request = urllib.request.Request(self.url, data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (URL checked above)
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
             if not 200 <= response.status < 300:
                 raise OSError(f"webhook {self.url} answered {response.status}")
 

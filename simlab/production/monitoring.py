@@ -19,9 +19,18 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from simlab.analysis.monitors import (Alert, MonitorSettings, constraint_alerts, data_quality_alerts,
-                                      decision_alerts, drawdown_alerts, overdue_alerts, pipeline_detector,
-                                      regime_alerts, regime_frame)
+from simlab.analysis.monitors import (
+    Alert,
+    MonitorSettings,
+    constraint_alerts,
+    data_quality_alerts,
+    decision_alerts,
+    drawdown_alerts,
+    overdue_alerts,
+    pipeline_detector,
+    regime_alerts,
+    regime_frame,
+)
 from simlab.config.loader import Config
 from simlab.data.market import MarketData
 from simlab.production.alerts import Sink, deliver
@@ -49,8 +58,9 @@ class MonitorRun:
 
 
 def monitor_book(cfg: Config, md: MarketData, store: Store, as_of, sinks: list[Sink],
-                 settings: MonitorSettings = MonitorSettings()) -> MonitorRun:
+                 settings: MonitorSettings | None = None) -> MonitorRun:
     """Run the monitors on the book in ``store`` at the close of ``as_of`` (see the module docstring)."""
+    settings = settings or MonitorSettings()
     state = store.load()
     if state is None:
         raise StateError(f"{store.url}: no book here yet; `simlab pipeline CONFIG --state {store.url} "

@@ -129,8 +129,9 @@ def _fmt_positions(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in ("shares", "price", "value", "cost_basis", "unrealized"):
         out[col] = out[col].map(lambda v: f"{v:,.2f}")
-    for col in ("weight", "target", "drift"):
-        out[col] = out[col].map(lambda v: f"{v:+.2%}" if col == "drift" else f"{v:.2%}")
+    for col in ("weight", "target"):
+        out[col] = out[col].map(lambda v: f"{v:.2%}")
+    out["drift"] = out["drift"].map(lambda v: f"{v:+.2%}")
     return out
 
 
@@ -198,7 +199,10 @@ def _monitors(state: PortfolioState, history: list[dict]) -> pd.DataFrame:
     if runs:
         last = runs[-1]
         rows.append({"item": f"last pipeline run ({last['as_of']})", "value": last["event"]})
-        for flag in (last.get("detail") or {}).get("flags", []):
+        decided = [r for r in runs if (r.get("detail") or {}).get("flags")]
+        if decided:
+            rows.append({"item": "constraint readings of the last decision", "value": decided[-1]["as_of"]})
+        for flag in (decided[-1]["detail"]["flags"] if decided else []):
             name = f"{flag['step']}.{flag['key']}" + (f" [{flag['asset']}]" if flag.get("asset") else "")
             value = flag.get("value")
             rows.append({"item": f"{flag.get('role')}: {name}", "value": "n/a" if value is None else f"{value:.3f}"})

@@ -7,6 +7,7 @@ import http.server
 import io
 import json
 import threading
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,13 @@ import pytest
 from simlab.analysis.monitors import MonitorSettings, regime_frame
 from simlab.config.loader import load_config
 from simlab.lab.run import load_market
-from simlab.production.alerts import ConsoleSink, JsonLinesSink, LoggingSink, WebhookSink, deliver
+from simlab.production.alerts import (
+    ConsoleSink,
+    JsonLinesSink,
+    LoggingSink,
+    WebhookSink,
+    deliver,
+)
 from simlab.production.monitoring import monitor_book
 from simlab.production.pipeline import run_pipeline
 from simlab.production.stores import open_store
@@ -94,15 +101,15 @@ def test_a_second_run_at_the_same_day_fires_nothing(crisis):
     assert monitor_book(cfg, md, store, weekly[-1], []).alerts == []
 
 
-def _short_book(tmp_path, md_hook=None):
-    cfg = load_config(Path_yaml(tmp_path, {**CRISIS_BOOK, "data": {**CRISIS_BOOK["data"], "end": "2007-03-30"}}))
+def _short_book(tmp_path):
+    cfg = load_config(_yaml_file(tmp_path, {**CRISIS_BOOK, "data": {**CRISIS_BOOK["data"], "end": "2007-03-30"}}))
     md = load_market(cfg)
     store = open_store(f"json:{tmp_path / 'book.json'}")
     run_pipeline(cfg, md, store, "2007-03-01", execute=True)
     return cfg, md, store
 
 
-def Path_yaml(tmp_path, data):
+def _yaml_file(tmp_path, data):
     import yaml
 
     path = tmp_path / "book.yaml"
@@ -141,10 +148,10 @@ def test_missing_asset_gap_and_benchmark_coverage(tmp_path):
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
-    received: list = []
+    received: ClassVar[list] = []
     status = 200
 
-    def do_POST(self):  # noqa: N802 (http.server's spelling)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if type(self).status == 200:
             type(self).received.extend(json.loads(body))
@@ -206,7 +213,7 @@ def test_deliver_keeps_what_a_sink_owes_when_it_is_not_configured():
 def test_backtest_alerts_use_the_same_rules():
     import simlab
 
-    cfg = load_config(Path_yaml_cached())
+    cfg = load_config(_crisis_yaml())
     res = simlab.run(cfg)
     table = res.alerts(MonitorSettings(drawdown_levels=(0.1, 0.2, 0.3)))
     fired = table[(table.kind == "DRAWDOWN") & (table.level != "INFO")]
@@ -217,7 +224,7 @@ def test_backtest_alerts_use_the_same_rules():
 _CACHED: dict = {}
 
 
-def Path_yaml_cached():
+def _crisis_yaml():
     import tempfile
     from pathlib import Path
 

@@ -55,7 +55,7 @@ def book(tmp_path_factory):
 
 
 def test_numbers_match_independent_computations(book):
-    where, config, url = book
+    _, config, url = book
     store = open_store(url)
     state = store.load()
     md = load_market(load_config(config))
