@@ -4,7 +4,8 @@ A sink delivers a list of :class:`~simlab.analysis.monitors.Alert` or raises. :f
 hands every alert to every sink and returns, per sink, the alerts it failed to take: the
 monitor keeps those in the book's state and hands them to that sink again on its next run
 before the new ones, so an alert is never lost to a sink that is down (it may arrive late, in
-its original order).
+its original order). Delivery is at least once: a run stopped between a delivery and the
+commit of the state hands the same alerts again on the next run.
 
 Sinks are named by a short spec (``simlab monitor --sink``): ``console``, ``jsonl:PATH``,
 ``logging`` (logger ``simlab.alerts``, INFO/WARNING/CRITICAL mapped to the same levels) and
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import ClassVar
@@ -129,7 +129,7 @@ def deliver(alerts: list[Alert], sinks: list[Sink], undelivered: dict) -> tuple[
             continue
         try:
             sink.send(batch)
-        except (OSError, urllib.error.URLError, ValueError) as err:
+        except Exception as err:  # noqa: BLE001 (whatever a sink raises, its alerts are kept)
             kept[sink.name] = [a.to_dict() for a in batch]
             errors.append(f"alert sink {sink.name} failed ({err}); {len(batch)} alert(s) kept for the next run")
     for name, owed in undelivered.items():  # a sink not configured this run keeps what it is owed

@@ -210,28 +210,33 @@ def test_deliver_keeps_what_a_sink_owes_when_it_is_not_configured():
     assert kept == owed and errors == []
 
 
-def test_backtest_alerts_use_the_same_rules():
+def test_backtest_alerts_are_the_books(crisis):
+    """Result.alerts of the same config fires the drawdown and regime alerts the book fired."""
     import simlab
 
-    cfg = load_config(_crisis_yaml())
-    res = simlab.run(cfg)
-    table = res.alerts(MonitorSettings(drawdown_levels=(0.1, 0.2, 0.3)))
-    fired = table[(table.kind == "DRAWDOWN") & (table.level != "INFO")]
-    assert {f["threshold"] for f in fired["fields"]} == {0.1, 0.2, 0.3}
-    assert (table.kind == "REGIME").sum() >= 3
+    cfg, _, _, _, alerts = crisis
+    table = simlab.run(cfg).alerts(MonitorSettings(drawdown_levels=(0.1, 0.2, 0.3)))
+    for kind in ("DRAWDOWN", "REGIME"):
+        book = [(a.time, a.level, a.fields.get("threshold"), a.fields.get("to")) for a in alerts if a.kind == kind]
+        rows = table[table.kind == kind]
+        backtest = [(t, lvl, f.get("threshold"), f.get("to")) for t, lvl, f in zip(rows.time, rows.level, rows.fields)]
+        assert backtest == book, kind
 
 
-_CACHED: dict = {}
+def test_cli_exit_codes_and_a_sink_down(tmp_path, receiver, capsys):
+    from simlab.cli import main
 
-
-def _crisis_yaml():
-    import tempfile
-    from pathlib import Path
-
-    if "path" not in _CACHED:
-        import yaml
-
-        folder = Path(tempfile.mkdtemp())
-        _CACHED["path"] = folder / "crisis.yaml"
-        _CACHED["path"].write_text(yaml.safe_dump(CRISIS_BOOK))
-    return _CACHED["path"]
+    url, handler = receiver
+    _short_book(tmp_path)
+    args = ["monitor", str(tmp_path / "book.yaml"), "--state", f"json:{tmp_path / 'book.json'}",
+            "--sink", f"webhook:{url}", "--alerts", str(tmp_path / "alerts.jsonl")]
+    handler.status = 503
+    assert main([*args, "--as-of", "2007-03-28"]) == 5
+    out = capsys.readouterr().out
+    assert "kept for the next run" in out and "undelivered, kept in the book" in out
+    handler.status = 200
+    assert main([*args, "--as-of", "2007-03-29"]) in (0, 4)
+    written = [json.loads(x)["message"] for x in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert [x["message"] for x in handler.received] == written  # the webhook got all, late, in order
+    assert main([*args, "--as-of", "2007-03-29", "--drawdown-levels", "0.2,0.1"]) == 1
+    assert "increasing fractions" in capsys.readouterr().err
