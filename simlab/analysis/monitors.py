@@ -34,6 +34,7 @@ from simlab.errors import ConfigError
 LEVELS = ("INFO", "WARNING", "CRITICAL")
 KINDS = ("DRAWDOWN", "REGIME", "DATA_QUALITY", "CONSTRAINT", "REBALANCE", "EXECUTION")
 ROBUST_SCALE = 1.4826  # MAD to standard deviation under normality
+TOLERANCE = 1e-12  # a drawdown this close to a threshold has reached it (1 - 80/100 is 0.19999999999999996)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def drawdown_alerts(dates, navs, peak: float, armed: list[bool],
         peak = max(peak, nav) if math.isfinite(peak) else nav
         dd = 1.0 - nav / peak if peak > 0 else 0.0
         for i, level in enumerate(levels):
-            if armed[i] and dd >= level:
+            if armed[i] and dd >= level - TOLERANCE:
                 armed[i] = False
                 out.append(Alert(_iso(day), "WARNING" if i == 0 else "CRITICAL", "DRAWDOWN",
                                  f"drawdown {dd:.1%} crossed the {level:.0%} threshold (NAV {nav:,.2f}, "

@@ -93,3 +93,8 @@ def test_bad_settings_and_alerts_are_refused():
         Alert("2021-01-04", "PANIC", "DRAWDOWN", "x")
     a = Alert("2021-01-04", "INFO", "REGIME", "x", {"to": 1})
     assert Alert.from_dict(a.to_dict()) == a
+
+
+def test_a_drawdown_exactly_at_a_threshold_reaches_it():
+    alerts, _, _ = drawdown_alerts(DAYS[:2], [100, 80], -math.inf, [], MonitorSettings())
+    assert [a.fields["threshold"] for a in alerts] == [0.1, 0.2]
