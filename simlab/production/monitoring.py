@@ -34,7 +34,13 @@ from simlab.analysis.monitors import (
 from simlab.config.loader import Config
 from simlab.data.market import MarketData
 from simlab.production.alerts import Sink, deliver
-from simlab.production.state import PortfolioState, StateError
+from simlab.production.pipeline import book_settings
+from simlab.production.state import (
+    PortfolioState,
+    StateError,
+    book_identity,
+    check_same_book,
+)
 from simlab.production.stores import Store
 
 RECENT = 200  # alerts kept in the state for the report's "recent alerts"
@@ -65,6 +71,8 @@ def monitor_book(cfg: Config, md: MarketData, store: Store, as_of, sinks: list[S
     if state is None:
         raise StateError(f"{store.url}: no book here yet; `simlab pipeline CONFIG --state {store.url} "
                          "--as-of DATE --execute` starts one")
+    book = book_identity(cfg.name, cfg.scenarios[0].name, book_settings(cfg))
+    check_same_book(state, book, state.assets, store.url)  # assets gone from the data are a DATA_QUALITY alert
     day = pd.Timestamp(as_of)
     memory = dict(state.monitor)
     checked = pd.Timestamp(memory["checked"]) if memory.get("checked") else None

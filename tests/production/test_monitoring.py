@@ -240,3 +240,13 @@ def test_cli_exit_codes_and_a_sink_down(tmp_path, receiver, capsys):
     assert [x["message"] for x in handler.received] == written  # the webhook got all, late, in order
     assert main([*args, "--as-of", "2007-03-29", "--drawdown-levels", "0.2,0.1"]) == 1
     assert "increasing fractions" in capsys.readouterr().err
+
+
+def test_monitoring_a_book_with_another_config_is_refused(tmp_path):
+    from simlab.production.state import StateError
+
+    cfg, md, store = _short_book(tmp_path)
+    other = load_config(_yaml_file(tmp_path, {**CRISIS_BOOK, "costs": {"type": "flat", "bps": 7},
+                                              "data": {**CRISIS_BOOK["data"], "end": "2007-03-30"}}))
+    with pytest.raises(StateError, match="costs"):
+        monitor_book(other, md, store, "2007-03-29", [])
