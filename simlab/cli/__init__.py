@@ -34,7 +34,7 @@ from importlib import import_module
 from simlab.errors import SimlabError
 
 COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "attribute", "list", "show", "schema",
-            "warmup", "pipeline", "state", "serve")
+            "warmup", "pipeline", "state", "monitor", "report", "serve")
 
 
 def main(argv: list[str] | None = None) -> int:
