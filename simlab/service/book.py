@@ -91,9 +91,13 @@ class Book:
                       "invested": float(np.nansum(np.asarray(s.last_targets, dtype=float)))})
 
     def alerts_view(self) -> dict:
-        """Alerts kept with the book's state (an empty list when it keeps none)."""
+        """The alerts ``simlab monitor`` fired on the book, oldest first (its most recent 200).
+
+        They are kept with the book's state (:mod:`simlab.production.monitoring`); a book that
+        was never monitored has none.
+        """
         state = self.store.load()
-        kept = [] if state is None else list(getattr(state, "alerts", None) or [])
+        kept = [] if state is None else list(state.monitor.get("recent", []))
         return plain({"alerts": kept, "source": "state"})
 
     # ------------------------------------------------------------ runs of the pipeline
