@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 
 from simlab.analysis import metrics
+from simlab.analysis.metrics import drop_start_day, start_day_shares
 from simlab.analysis import statistics as st
 from simlab.analysis.tables import PERCENT, format_estimate
 from simlab.errors import ConfigError
@@ -77,7 +78,7 @@ __all__ = ["Claim", "claims_of", "claims_table", "equal_sharpe_table", "metric_i
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 BENCHMARK_METRICS = {"active_return", "annual_active_return", "tracking_error", "information_ratio", "beta"}
 SPAN_METRICS = {"total_return", "active_return"}
-POINT_ONLY = {"total_costs"}
+POINT_ONLY = {"total_costs", "effective_assets", "diversification_ratio", "position_hit_rate"}
 COLUMNS = ["claim", "metric", "min", "max", "scenario", "estimate", "ci_low", "ci_high", "block_length",
            "psr", "dsr", "trials", "min_trl_years", "years", "wf_estimate", "wf_met", "wf_windows",
            "verdict", "reason"]
@@ -195,13 +196,12 @@ def _metric(metric: str, p: _Panel, risk_free: float, periods: float = PERIODS) 
 def _panel(result, names: list[str], needs: set[str]) -> _Panel:
     """The run's daily series for the scenarios ``names``."""
     nav = result.nav[names]
-    prior = nav.shift(1).fillna(nav)
     bench = result.benchmark_returns
     return _Panel(
-        result.returns[names].to_numpy(dtype="float64"),
-        None if bench is None else bench.to_numpy(dtype="float64")[:, None],
-        (result.daily_traded_value()[names] / prior).to_numpy() if "annual_turnover" in needs else None,
-        (result.daily_costs()[names] / prior).to_numpy() if "cost_drag" in needs else None,
+        drop_start_day(result.returns[names]).to_numpy(dtype="float64"),
+        None if bench is None else drop_start_day(bench).to_numpy(dtype="float64")[:, None],
+        start_day_shares(result.daily_traded_value()[names], nav).to_numpy() if "annual_turnover" in needs else None,
+        start_day_shares(result.daily_costs()[names], nav).to_numpy() if "cost_drag" in needs else None,
     )
 
 
@@ -486,7 +486,7 @@ def equal_sharpe_table(result, *, draws: int = 999, seed: int | None = None) -> 
         pairs), ``block_length``, ``draws``. Empty with fewer than two scenarios.
     """
     seed = result.config.experiment.seed if seed is None else seed
-    names, returns, rf = list(result.scenarios), result.returns, result.config.experiment.risk_free
+    names, returns, rf = list(result.scenarios), drop_start_day(result.returns), result.config.experiment.risk_free
     rows = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:

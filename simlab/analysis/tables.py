@@ -23,7 +23,8 @@ SHOWN = ["total_return", "cagr", "annual_volatility", "sharpe", "sortino", "max_
          "calmar", "annual_turnover", "cost_drag", "active_return", "annual_active_return", "information_ratio", "beta"]
 """The metrics the terminal shows by default, in this order."""
 PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "annual_turnover",
-           "cost_drag", "active_return", "annual_active_return", "tracking_error", "hit_rate"}
+           "cost_drag", "active_return", "annual_active_return", "tracking_error", "hit_rate",
+           "value_at_risk", "cvar", "max_drawdown_uncompounded", "position_hit_rate"}
 """Metrics that are fractions, printed as percents."""
 
 

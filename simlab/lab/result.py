@@ -13,12 +13,15 @@ class Result(Replay):
     """A finished run: the portfolio's path, its trades and decisions, and its metrics."""
 
     def metrics(self, risk_free: float | None = None) -> pd.DataFrame:
-        """Scenario x metric table (conventions in :mod:`simlab.analysis.metrics`)."""
+        """Scenario x metric table (conventions in :mod:`simlab.analysis.metrics`).
+
+        The start day is left out (*Start day* there): return statistics read
+        :func:`~simlab.analysis.metrics.drop_start_day`'s returns, and turnover and cost drag are
+        annualized over the same days (:func:`~simlab.analysis.metrics.start_day_shares`), so a run
+        started a day earlier in cash reports the same figures. ``total_costs`` is every cost paid.
+        """
         rf = self.config.experiment.risk_free if risk_free is None else risk_free
-        return _metrics.summary(
-            self.returns, benchmark_returns=self.benchmark_returns, traded_value=self.daily_traded_value(),
-            costs=self.daily_costs(), nav=self.nav, risk_free=rf,
-        )
+        return run_metrics(self, rf)
 
     def health(self):
         """The run's health: cash days, decisions without trades, fallbacks, infeasible days
@@ -87,3 +90,18 @@ class Result(Replay):
         from simlab.lab.store import save_run
 
         return save_run(self, path)
+
+
+def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
+    """The metrics table of a replay, the start day left out (:meth:`Result.metrics`)."""
+    bench = replay.benchmark_returns
+    returns = _metrics.drop_start_day(replay.returns)
+    ones = pd.DataFrame(1.0, index=returns.index, columns=returns.columns)
+    table = _metrics.summary(
+        returns, benchmark_returns=None if bench is None else _metrics.drop_start_day(bench),
+        traded_value=_metrics.start_day_shares(replay.daily_traded_value(), replay.nav),
+        costs=_metrics.start_day_shares(replay.daily_costs(), replay.nav), nav=ones,
+        weights=replay.weights, asset_returns=replay.market.returns(), risk_free=risk_free,
+    )
+    table["total_costs"] = _metrics.total_costs(replay.daily_costs()).reindex(table.index)
+    return table
