@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 
 from simlab.analysis import metrics
-from simlab.analysis.metrics import drop_start_day, start_day_shares
+from simlab.analysis.metrics import drop_start_day, idle_days, start_day_shares
 from simlab.analysis import statistics as st
 from simlab.analysis.tables import PERCENT, format_estimate
 from simlab.errors import ConfigError
@@ -197,11 +197,13 @@ def _panel(result, names: list[str], needs: set[str]) -> _Panel:
     """The run's daily series for the scenarios ``names``."""
     nav = result.nav[names]
     bench = result.benchmark_returns
+    days = idle_days(result.returns)  # of every scenario, as the run's metrics
     return _Panel(
-        drop_start_day(result.returns[names]).to_numpy(dtype="float64"),
-        None if bench is None else drop_start_day(bench).to_numpy(dtype="float64")[:, None],
-        start_day_shares(result.daily_traded_value()[names], nav).to_numpy() if "annual_turnover" in needs else None,
-        start_day_shares(result.daily_costs()[names], nav).to_numpy() if "cost_drag" in needs else None,
+        drop_start_day(result.returns[names], days).to_numpy(dtype="float64"),
+        None if bench is None else bench.iloc[days:].to_numpy(dtype="float64")[:, None],
+        start_day_shares(result.daily_traded_value()[names], nav, days).to_numpy() if "annual_turnover" in needs
+        else None,
+        start_day_shares(result.daily_costs()[names], nav, days).to_numpy() if "cost_drag" in needs else None,
     )
 
 

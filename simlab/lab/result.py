@@ -15,10 +15,10 @@ class Result(Replay):
     def metrics(self, risk_free: float | None = None) -> pd.DataFrame:
         """Scenario x metric table (conventions in :mod:`simlab.analysis.metrics`).
 
-        The start day is left out (*Start day* there): return statistics read
-        :func:`~simlab.analysis.metrics.drop_start_day`'s returns, and turnover and cost drag are
-        annualized over the same days (:func:`~simlab.analysis.metrics.start_day_shares`), so a run
-        started a day earlier in cash reports the same figures. ``total_costs`` is every cost paid.
+        The start day and the idle days until the first fill are left out (*Start day* there):
+        return statistics read :func:`~simlab.analysis.metrics.drop_start_day`'s returns, and
+        turnover and cost drag are annualized over the same days, so a run started a day
+        earlier reports the same figures. ``total_costs`` is every cost paid.
         """
         rf = self.config.experiment.risk_free if risk_free is None else risk_free
         return run_metrics(self, rf)
@@ -95,13 +95,15 @@ class Result(Replay):
 def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
     """The metrics table of a replay, the start day left out (:meth:`Result.metrics`)."""
     bench = replay.benchmark_returns
-    returns = _metrics.drop_start_day(replay.returns)
+    days = _metrics.idle_days(replay.returns)
+    returns = _metrics.drop_start_day(replay.returns, days)
     ones = pd.DataFrame(1.0, index=returns.index, columns=returns.columns)
     table = _metrics.summary(
-        returns, benchmark_returns=None if bench is None else _metrics.drop_start_day(bench),
-        traded_value=_metrics.start_day_shares(replay.daily_traded_value(), replay.nav),
-        costs=_metrics.start_day_shares(replay.daily_costs(), replay.nav), nav=ones,
-        weights=replay.weights, asset_returns=replay.market.returns(), risk_free=risk_free,
+        returns, benchmark_returns=None if bench is None else bench.iloc[days:],
+        traded_value=_metrics.start_day_shares(replay.daily_traded_value(), replay.nav, days),
+        costs=_metrics.start_day_shares(replay.daily_costs(), replay.nav, days), nav=ones,
+        weights=replay.weights.isel(date=slice(days, None)), asset_returns=replay.market.returns(),
+        risk_free=risk_free,
     )
     table["total_costs"] = _metrics.total_costs(replay.daily_costs()).reindex(table.index)
     return table

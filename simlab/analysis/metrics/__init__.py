@@ -38,14 +38,16 @@ Rates
     ``empyrical.sortino_ratio``.
 Start day
     A run's first day holds the initial cash, so its return is 0 (the portfolio's, and
-    the benchmark's by construction). Counted, it would add an observation that says
-    nothing and move every return statistic with the start date: a run started a day
-    earlier would report another Sharpe ratio. Run metrics (``Result.metrics``, the
-    claims, ``simlab validate``) therefore pass the returns through
-    :func:`drop_start_day` first: the start day's return is compounded into the second
-    day's (it changes nothing when it is 0) and its row dropped. Trading metrics
-    (turnover, costs) still count every day. The functions here take the returns
-    they are given: call :func:`drop_start_day` yourself on a path that starts in cash.
+    the benchmark's by construction), and so are the days until the first fill. Counted,
+    they would add observations that say nothing and move every return statistic with
+    the start date: a run started a day earlier would report another Sharpe ratio. Run
+    metrics (``Result.metrics``, the claims, ``simlab validate``, the exports to
+    quantstats, vectorbt and pyfolio) therefore leave out the start day and the idle
+    days after it (:func:`idle_days`: rows on which no scenario has moved yet):
+    :func:`drop_start_day` compounds them into the first day kept (a no-op for zeros),
+    the benchmark's are dropped (the book was in cash while it moved), and turnover and cost drag are annualized over the same days
+    (:func:`start_day_shares`). The functions here take the returns they are given:
+    call :func:`drop_start_day` yourself on a path that starts in cash.
 Benchmark
     A benchmark is a ``pd.Series`` (shared by every scenario) or a ``pd.DataFrame``
     with the scenarios' columns; it is aligned on the returns' index, and a day
@@ -128,6 +130,7 @@ __all__ = [
     "diversification_ratio",
     "drawdown_series",
     "drop_start_day",
+    "idle_days",
     "start_day_shares",
     "effective_assets",
     "hit_rate",
@@ -151,39 +154,65 @@ __all__ = [
 # ----------------------------------------------------------------------------
 
 
-def drop_start_day(returns: Returns) -> Returns:
-    """``returns`` without its first row, that row's return compounded into the second's.
+def idle_days(returns: Returns) -> int:
+    """Rows before the book first moves: at least 1 (the start day), plus the leading rows on
+    which every scenario's return is 0 or NaN, while it sits in the initial cash.
 
-    The *Start day* convention above: the total return is unchanged, one observation
-    fewer. A single row is returned as it is (there is nothing to fold it into).
+    Never every row: a book that never moves keeps its last row.
     """
-    if not isinstance(returns, (pd.Series, pd.DataFrame)):
-        raise TypeError(f"returns must be a pandas Series or DataFrame, got {type(returns).__name__}")
-    if len(returns) < 2:
+    values = _as_frame(returns).to_numpy(dtype="float64", na_value=np.nan)
+    idle = np.all(np.isnan(values) | (values == 0.0), axis=1)
+    moved = np.flatnonzero(~idle)
+    first = int(moved[0]) if len(moved) else len(values) - 1
+    return max(1, min(first, len(values) - 1))
+
+
+def drop_start_day(returns: Returns, days: int | None = None) -> Returns:
+    """``returns`` without the start day and the idle days after it (*Start day* above).
+
+    Parameters
+    ----------
+    returns : Series or DataFrame
+        As everywhere (*Shared parameters*).
+    days : int, optional
+        Rows to leave out; default :func:`idle_days` of ``returns``. (A benchmark keeps the
+        portfolio's days by dropping as many rows: ``benchmark.iloc[days:]``.)
+
+    Returns
+    -------
+    Series or DataFrame
+        The rows from ``days`` on; the rows left out are compounded into the first row kept
+        (a no-op for zero returns), so the total return does not change. A single row is
+        returned as it is.
+    """
+    days = idle_days(returns) if days is None else int(days)
+    if len(returns) < 2 or days < 1:
         return returns
+    days = min(days, len(returns) - 1)
     values = returns.to_numpy(dtype="float64", na_value=np.nan, copy=True)
-    first = np.nan_to_num(values[0], nan=0.0)
-    second = values[1].copy()
-    folded = (1.0 + first) * (1.0 + np.nan_to_num(second, nan=0.0)) - 1.0
-    values[1] = np.where(np.isnan(second) & (first == 0), np.nan, folded)
+    head = np.prod(1.0 + np.nan_to_num(values[:days], nan=0.0), axis=0)
+    kept = values[days]
+    folded = head * (1.0 + np.nan_to_num(kept, nan=0.0)) - 1.0
+    values[days] = np.where(np.isnan(kept) & (head == 1.0), np.nan, folded)
     if isinstance(returns, pd.Series):
-        return pd.Series(values[1:], index=returns.index[1:], name=returns.name)
-    return pd.DataFrame(values[1:], index=returns.index[1:], columns=returns.columns)
+        return pd.Series(values[days:], index=returns.index[days:], name=returns.name)
+    return pd.DataFrame(values[days:], index=returns.index[days:], columns=returns.columns)
 
 
-def start_day_shares(amounts: pd.DataFrame, nav: pd.DataFrame) -> pd.DataFrame:
+def start_day_shares(amounts: pd.DataFrame, nav: pd.DataFrame, days: int = 1) -> pd.DataFrame:
     """Daily amounts (traded value, costs) as fractions of the previous close's NAV, without
-    the start day's row: its fraction is added to the second day's.
+    the first ``days`` rows: their fractions are added to the first row kept.
 
-    The rows then match :func:`drop_start_day`'s returns; with a NAV of ones they give
-    :func:`annual_turnover` and :func:`cost_drag` over the same days as the return
-    statistics. A scenario's first day uses that day's NAV (it has no previous close).
+    The rows then match :func:`drop_start_day`'s returns (pass the same ``days``); with a NAV
+    of ones they give :func:`annual_turnover` and :func:`cost_drag` over the same days as
+    the return statistics. A scenario's first day uses that day's NAV (it has no previous close).
     """
     shares = amounts.reindex(index=nav.index, columns=nav.columns, fill_value=0.0) / nav.shift(1).fillna(nav)
-    if len(shares) < 2:
+    days = min(int(days), len(shares) - 1)
+    if days < 1:
         return shares
-    out = shares.iloc[1:].copy()
-    out.iloc[0] = out.iloc[0] + shares.iloc[0]
+    out = shares.iloc[days:].copy()
+    out.iloc[0] = out.iloc[0] + shares.iloc[:days].sum()
     return out
 
 
