@@ -179,8 +179,7 @@ def summary_section(inp: _Inputs) -> Section:
     shown = table if len(table) <= MAX_TABLE else table.loc[list(focus_scenarios(table, MAX_TABLE))]
     columns = {name: shown.loc[name] for name in shown.index}
     if res.benchmark_returns is not None:
-        days = _metrics.idle_days(res.returns)
-        bench = _metrics.summary(res.benchmark_returns.iloc[days:].rename(_benchmark_name(res)),
+        bench = _metrics.summary(res.benchmark_returns.iloc[1:].rename(_benchmark_name(res)),
                                  risk_free=res.config.experiment.risk_free)
         columns[f"benchmark: {_benchmark_name(res)}"] = bench.iloc[0].reindex(table.columns)
     frame = pd.DataFrame(columns)

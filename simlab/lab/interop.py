@@ -23,7 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from simlab.config.scenarios import short_labels
-from simlab.analysis.metrics import drop_start_day, idle_days
+from simlab.analysis.metrics import drop_start_day
 
 TRADING_DAYS = 252
 
@@ -101,7 +101,7 @@ def to_quantstats(result, scenario: str | None = None) -> pd.Series:
     after it), for ``quantstats.stats`` and ``quantstats.reports``; the start day is left out
     (:func:`simlab.analysis.metrics.drop_start_day`), as in ``res.metrics()``."""
     name = _scenario(result, scenario)
-    return drop_start_day(result.returns[name], idle_days(result.returns)).rename(name)
+    return drop_start_day(result.returns[name]).dropna().rename(name)
 
 
 def tearsheet(result, scenario: str | None = None, path: str | Path = "tearsheet.html") -> Path:
@@ -111,8 +111,7 @@ def tearsheet(result, scenario: str | None = None, path: str | Path = "tearsheet
 
     qs = _require("quantstats", "quantstats")
     name = _scenario(result, scenario)
-    bench = None if result.benchmark_returns is None else (
-        result.benchmark_returns.iloc[idle_days(result.returns):].rename("benchmark"))
+    bench = None if result.benchmark_returns is None else result.benchmark_returns.iloc[1:].rename("benchmark")
     path = Path(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # quantstats' own pandas and font warnings
@@ -128,7 +127,7 @@ def to_vectorbt(result):
     is left out, as there.
     """
     _require("vectorbt", "vectorbt")  # registers the .vbt accessor
-    returns = drop_start_day(result.returns, idle_days(result.returns))
+    returns = drop_start_day(result.returns)
     return returns.vbt.returns(freq="1D", year_freq=f"{TRADING_DAYS}D")
 
 
@@ -154,7 +153,7 @@ def to_pyfolio(result, scenario: str | None = None) -> tuple[pd.Series, pd.DataF
     transactions = pd.DataFrame({"amount": trades["shares"].to_numpy(), "price": trades["price"].to_numpy(),
                                  "symbol": trades["asset"].to_numpy()},
                                 index=pd.DatetimeIndex(trades["date"].to_numpy(), name="date"))
-    returns = drop_start_day(result.returns[name], idle_days(result.returns)).rename(name)
+    returns = drop_start_day(result.returns[name]).dropna().rename(name)
     return returns, positions.rename_axis(None, axis=1), transactions
 
 

@@ -95,14 +95,14 @@ class Result(Replay):
 def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
     """The metrics table of a replay, the start day left out (:meth:`Result.metrics`)."""
     bench = replay.benchmark_returns
-    days = _metrics.idle_days(replay.returns)
-    returns = _metrics.drop_start_day(replay.returns, days)
-    ones = pd.DataFrame(1.0, index=returns.index, columns=returns.columns)
+    returns = _metrics.drop_start_day(replay.returns)
+    ones = pd.DataFrame(1.0, index=returns.index, columns=returns.columns).where(
+        returns.notna().cummax())
     table = _metrics.summary(
-        returns, benchmark_returns=None if bench is None else bench.iloc[days:],
-        traded_value=_metrics.start_day_shares(replay.daily_traded_value(), replay.nav, days),
-        costs=_metrics.start_day_shares(replay.daily_costs(), replay.nav, days), nav=ones,
-        weights=replay.weights.isel(date=slice(days, None)), asset_returns=replay.market.returns(),
+        returns, benchmark_returns=None if bench is None else bench.iloc[1:],
+        traded_value=_metrics.start_day_shares(replay.daily_traded_value(), replay.nav, returns),
+        costs=_metrics.start_day_shares(replay.daily_costs(), replay.nav, returns), nav=ones,
+        weights=replay.weights.isel(date=slice(1, None)), asset_returns=replay.market.returns(),
         risk_free=risk_free,
     )
     table["total_costs"] = _metrics.total_costs(replay.daily_costs()).reindex(table.index)

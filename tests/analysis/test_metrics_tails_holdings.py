@@ -139,13 +139,19 @@ def test_idle_days_in_cash_change_no_return_statistic(fat_tails):
     r = fat_tails[["a", "b"]]
     late = pd.concat([pd.DataFrame(0.0, index=[DATES[0] - pd.Timedelta(days=3)], columns=r.columns), r])
     earlier = pd.concat([pd.DataFrame(0.0, index=[late.index[0] - pd.Timedelta(days=1)], columns=r.columns), late])
-    assert metrics.idle_days(late) == 1 and metrics.idle_days(earlier) == 2
     a = metrics.summary(metrics.drop_start_day(late))
     pd.testing.assert_frame_equal(a, metrics.summary(metrics.drop_start_day(earlier)))
     assert a.loc["a", "sharpe"] == pytest.approx(empyrical.sharpe_ratio(r["a"]), rel=1e-12)
+    assert a.loc["a", "cagr"] == pytest.approx(empyrical.cagr(r["a"]), rel=1e-12)
     # counted, the start day's zero moves the Sharpe ratio
     assert metrics.summary(late).loc["a", "sharpe"] != pytest.approx(a.loc["a", "sharpe"], rel=1e-6)
-    assert metrics.idle_days(pd.Series([0.0, 0.0])) == 1  # never moves: the last row stays
+    # each scenario's idle days are its own
+    staggered = pd.DataFrame({"x": [0.0, 0.0, 0.0, 0.01, 0.02], "y": [0.0, 0.03, 0.0, 0.01, 0.0]}, index=DATES[:5])
+    out = metrics.drop_start_day(staggered)
+    assert out["x"].isna().tolist() == [True, True, False, False]
+    assert out["y"].isna().tolist() == [False, False, False, False]
+    never = metrics.drop_start_day(pd.Series([0.0, 0.0, 0.0]))
+    assert never.tolist() == [0.0, 0.0]  # a book that never moves keeps its zeros
 
 
 def test_a_run_started_a_day_earlier_reports_the_same_metrics():
@@ -167,10 +173,10 @@ def test_drop_start_day_compounds_a_start_day_return():
     assert list(out.index) == list(DATES[1:3])
     assert out.iloc[0] == pytest.approx(1.01 * 1.02 - 1)
     assert metrics.total_return(out) == pytest.approx(metrics.total_return(r), rel=1e-14)
-    frame = pd.DataFrame({"x": [0.0, np.nan, 0.01], "y": [0.0, 0.02, 0.01]}, index=DATES[:3])
-    out = metrics.drop_start_day(frame)
-    assert np.isnan(out.iloc[0, 0]) and out.iloc[0, 1] == pytest.approx(0.02)
-    nav = pd.DataFrame({"x": [100.0, 110.0, 99.0]}, index=DATES[:3])
-    traded = pd.DataFrame({"x": [10.0, 22.0, 0.0]}, index=DATES[:3])
-    shares = metrics.start_day_shares(traded, nav)
-    assert shares["x"].tolist() == pytest.approx([10 / 100 + 22 / 100, 0.0])
+    nav = pd.DataFrame({"x": [100.0, 100.0, 110.0, 99.0]}, index=DATES[:4])
+    traded = pd.DataFrame({"x": [10.0, 0.0, 22.0, 0.0]}, index=DATES[:4])
+    kept = metrics.drop_start_day(nav.pct_change().fillna(0.0))
+    assert kept["x"].isna().tolist() == [True, False, False]
+    shares = metrics.start_day_shares(traded, nav, kept)
+    assert shares["x"].iloc[0] != shares["x"].iloc[0]  # NaN on the idle day
+    assert shares["x"].iloc[1:].tolist() == pytest.approx([10 / 100 + 22 / 100, 0.0])

@@ -17,6 +17,7 @@ import simlab
 from simlab.analysis import plots, report, run_series
 from simlab.analysis.caveats import caveats
 from simlab.analysis.claims import claims_table
+from simlab.analysis.metrics import drop_start_day
 from simlab.testing.builders import report_experiment
 
 RICH = report_experiment("report_rich", n_days=700, seed=3,
@@ -227,7 +228,7 @@ def test_monthly_returns_compound_within_months():
 def test_turnover_and_costs_follow_the_metrics_conventions(plain):
     nav, traded, costs = plain.nav, plain.daily_traded_value(), plain.daily_costs()
     turnover = run_series.trailing_turnover(traded, nav, window=len(nav))
-    days = len(nav) - 1  # the start day is left out (metrics.drop_start_day)
+    days = int(drop_start_day(plain.returns).iloc[:, 0].count())  # the start and idle days left out
     annual = plain.metrics()["annual_turnover"].iloc[0]
     assert turnover.iloc[-1, 0] * 252 / days == pytest.approx(annual, rel=1e-9)
     paid = run_series.cumulative_costs(costs, nav)

@@ -43,11 +43,14 @@ Start day
     the start date: a run started a day earlier would report another Sharpe ratio. Run
     metrics (``Result.metrics``, the claims, ``simlab validate``, the exports to
     quantstats, vectorbt and pyfolio) therefore leave out the start day and the idle
-    days after it (:func:`idle_days`: rows on which no scenario has moved yet):
-    :func:`drop_start_day` compounds them into the first day kept (a no-op for zeros),
-    the benchmark's are dropped (the book was in cash while it moved), and turnover and cost drag are annualized over the same days
-    (:func:`start_day_shares`). The functions here take the returns they are given:
-    call :func:`drop_start_day` yourself on a path that starts in cash.
+    days after it, scenario by scenario (:func:`drop_start_day`): the start day's
+    return is compounded into the next (a no-op for the usual 0), and each scenario's
+    leading days in cash become NaN, the days before it starts (*Missing values*), so
+    a scenario's figures do not depend on the others in its batch. The benchmark drops
+    its start day only; against a scenario it counts on the scenario's days. Turnover
+    and cost drag are annualized over the same days (:func:`start_day_shares`). The
+    functions here take the returns they are given: call :func:`drop_start_day`
+    yourself on a path that starts in cash.
 Benchmark
     A benchmark is a ``pd.Series`` (shared by every scenario) or a ``pd.DataFrame``
     with the scenarios' columns; it is aligned on the returns' index, and a day
@@ -130,7 +133,6 @@ __all__ = [
     "diversification_ratio",
     "drawdown_series",
     "drop_start_day",
-    "idle_days",
     "start_day_shares",
     "effective_assets",
     "hit_rate",
@@ -154,66 +156,69 @@ __all__ = [
 # ----------------------------------------------------------------------------
 
 
-def idle_days(returns: Returns) -> int:
-    """Rows before the book first moves: at least 1 (the start day), plus the leading rows on
-    which every scenario's return is 0 or NaN, while it sits in the initial cash.
+def drop_start_day(returns: Returns) -> Returns:
+    """``returns`` without the start day, and each scenario's idle days after it as NaN.
 
-    Never every row: a book that never moves keeps its last row.
-    """
-    values = _as_frame(returns).to_numpy(dtype="float64", na_value=np.nan)
-    idle = np.all(np.isnan(values) | (values == 0.0), axis=1)
-    moved = np.flatnonzero(~idle)
-    first = int(moved[0]) if len(moved) else len(values) - 1
-    return max(1, min(first, len(values) - 1))
-
-
-def drop_start_day(returns: Returns, days: int | None = None) -> Returns:
-    """``returns`` without the start day and the idle days after it (*Start day* above).
-
-    Parameters
-    ----------
-    returns : Series or DataFrame
-        As everywhere (*Shared parameters*).
-    days : int, optional
-        Rows to leave out; default :func:`idle_days` of ``returns``. (A benchmark keeps the
-        portfolio's days by dropping as many rows: ``benchmark.iloc[days:]``.)
+    The *Start day* convention above.
 
     Returns
     -------
     Series or DataFrame
-        The rows from ``days`` on; the rows left out are compounded into the first row kept
-        (a no-op for zero returns), so the total return does not change. A single row is
-        returned as it is.
+        The rows from the second on. The start day's return is compounded into the
+        second day's (a no-op for the usual 0), so the total return does not change.
+        Each column's leading rows of 0 or NaN (the days it sits in the initial cash)
+        become NaN, which the metrics leave out as the days before the scenario starts;
+        a column that never moves keeps its zeros. A single row is returned as it is.
     """
-    days = idle_days(returns) if days is None else int(days)
-    if len(returns) < 2 or days < 1:
+    if not isinstance(returns, (pd.Series, pd.DataFrame)):
+        raise TypeError(f"returns must be a pandas Series or DataFrame, got {type(returns).__name__}")
+    if len(returns) < 2:
         return returns
-    days = min(days, len(returns) - 1)
-    values = returns.to_numpy(dtype="float64", na_value=np.nan, copy=True)
-    head = np.prod(1.0 + np.nan_to_num(values[:days], nan=0.0), axis=0)
-    kept = values[days]
-    folded = head * (1.0 + np.nan_to_num(kept, nan=0.0)) - 1.0
-    values[days] = np.where(np.isnan(kept) & (head == 1.0), np.nan, folded)
+    values = returns.to_numpy(dtype="float64", na_value=np.nan, copy=True).reshape(len(returns), -1)
+    first, second = np.nan_to_num(values[0], nan=0.0), values[1]
+    folded = (1.0 + first) * (1.0 + np.nan_to_num(second, nan=0.0)) - 1.0
+    values[1] = np.where(np.isnan(second) & (first == 0), np.nan, folded)
+    values = values[1:]
+    moved = np.logical_or.accumulate(~np.isnan(values) & (values != 0.0), axis=0)
+    values = np.where(moved | ~moved[-1], values, np.nan)
     if isinstance(returns, pd.Series):
-        return pd.Series(values[days:], index=returns.index[days:], name=returns.name)
-    return pd.DataFrame(values[days:], index=returns.index[days:], columns=returns.columns)
+        return pd.Series(values[:, 0], index=returns.index[1:], name=returns.name)
+    return pd.DataFrame(values, index=returns.index[1:], columns=returns.columns)
 
 
-def start_day_shares(amounts: pd.DataFrame, nav: pd.DataFrame, days: int = 1) -> pd.DataFrame:
-    """Daily amounts (traded value, costs) as fractions of the previous close's NAV, without
-    the first ``days`` rows: their fractions are added to the first row kept.
+def start_day_shares(amounts: pd.DataFrame, nav: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+    """Daily amounts (traded value, costs) as fractions of the previous close's NAV, on the days
+    :func:`drop_start_day` keeps.
 
-    The rows then match :func:`drop_start_day`'s returns (pass the same ``days``); with a NAV
-    of ones they give :func:`annual_turnover` and :func:`cost_drag` over the same days as
-    the return statistics. A scenario's first day uses that day's NAV (it has no previous close).
+    Parameters
+    ----------
+    amounts : DataFrame
+        Money per day and scenario (absent dates or scenarios count as 0).
+    nav : DataFrame
+        Portfolio value at each close; a scenario's first day uses that day's NAV.
+    kept : DataFrame
+        :func:`drop_start_day` of the scenarios' returns.
+
+    Returns
+    -------
+    DataFrame
+        On ``kept``'s index: NaN where ``kept`` has its leading NaN, and the fractions of
+        the days left out added to each scenario's first day kept. With a NAV of ones
+        (NaN on the same days), :func:`annual_turnover` and :func:`cost_drag` of it are
+        annualized over the return statistics' days.
     """
     shares = amounts.reindex(index=nav.index, columns=nav.columns, fill_value=0.0) / nav.shift(1).fillna(nav)
-    days = min(int(days), len(shares) - 1)
-    if days < 1:
+    shares = shares.reindex(columns=kept.columns)
+    if len(shares) < 2:
         return shares
-    out = shares.iloc[days:].copy()
-    out.iloc[0] = out.iloc[0] + shares.iloc[:days].sum()
-    return out
+    values = shares.to_numpy(dtype="float64", copy=True)
+    values = values[1:] + np.vstack([values[:1], np.zeros_like(values[2:])])
+    lead = ~np.logical_or.accumulate(kept.notna().to_numpy(), axis=0)
+    skipped = np.where(lead, values, 0.0).sum(axis=0)
+    first = lead.sum(axis=0)
+    cols = np.flatnonzero(first < len(values))
+    values[first[cols], cols] += skipped[cols]
+    return pd.DataFrame(np.where(lead, np.nan, values), index=kept.index, columns=kept.columns)
 
 
 # ----------------------------------------------------------------------------

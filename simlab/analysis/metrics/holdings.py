@@ -97,21 +97,26 @@ def diversification_ratio(weights, asset_returns: pd.DataFrame) -> float | pd.Se
     -------
     float or Series
         ``S`` is the sample covariance (``ddof=1``, pairwise over the days both assets
-        have a return) of the asset returns on the weights' dates, and ``sigma_i`` its
-        square-rooted diagonal: one estimate for the whole run, so the ratio moves only
-        with the weights. 1 for a single asset or perfectly correlated ones, higher as
+        have a return) of the asset returns from the scenario's first day with a
+        position to the last date, and ``sigma_i`` its square-rooted diagonal: one
+        estimate for the whole run, so the ratio moves only with the weights. 1 for a single asset or perfectly correlated ones, higher as
         the book diversifies. A day whose portfolio variance is zero is left out.
     """
     w, dates, labels, assets = _weights_3d(weights)
     w = np.nan_to_num(w, nan=0.0)
     r = _asset_returns(asset_returns, dates, assets)
-    cov = np.nan_to_num(pd.DataFrame(r).cov(ddof=1).to_numpy(), nan=0.0)
-    sigma = np.sqrt(np.diag(cov))
-    weighted = np.abs(w) @ sigma
-    variance = np.einsum("tbi,ij,tbj->tb", w, cov, w)
-    daily = _divide(weighted, np.sqrt(np.maximum(variance, 0.0)))
-    ok = np.isfinite(daily) & _holding(w)
-    return _wrap_b(_divide(np.where(ok, daily, 0.0).sum(axis=0), ok.sum(axis=0)), labels, "diversification_ratio")
+    held = _holding(w)
+    out = np.full(w.shape[1], np.nan)
+    for b in np.flatnonzero(held.any(axis=0)):
+        first = int(np.argmax(held[:, b]))
+        cov = np.nan_to_num(pd.DataFrame(r[first:]).cov(ddof=1).to_numpy(), nan=0.0)
+        wb = w[first:, b]
+        weighted = np.abs(wb) @ np.sqrt(np.diag(cov))
+        variance = np.einsum("ti,ij,tj->t", wb, cov, wb)
+        daily = _divide(weighted, np.sqrt(np.maximum(variance, 0.0)))
+        ok = np.isfinite(daily) & held[first:, b]
+        out[b] = _divide(np.where(ok, daily, 0.0).sum(), ok.sum())
+    return _wrap_b(out, labels, "diversification_ratio")
 
 
 def position_hit_rate(weights, asset_returns: pd.DataFrame) -> float | pd.Series:
