@@ -26,7 +26,7 @@ from simlab.config.loader import Config
 from simlab.config.scenarios import Scenario
 from simlab.engine.result import Replay
 from simlab.engine.simulate import simulate
-from simlab.lab.result import run_metrics
+from simlab.lab.run_metrics import run_metrics
 
 STAGE_METRICS = ("total_return", "cagr", "annual_volatility", "sharpe", "cost_drag")
 DELTAS = {"cagr": "d_cagr", "annual_volatility": "d_volatility", "sharpe": "d_sharpe", "cost_drag": "d_cost_drag"}
