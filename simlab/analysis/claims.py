@@ -67,8 +67,8 @@ import numpy as np
 import pandas as pd
 
 from simlab.analysis import metrics
-from simlab.analysis.metrics import drop_start_day, start_day_shares
 from simlab.analysis import statistics as st
+from simlab.analysis.metrics import drop_start_day, start_day_shares
 from simlab.analysis.tables import PERCENT, format_estimate
 from simlab.errors import ConfigError
 

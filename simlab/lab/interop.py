@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from simlab.config.scenarios import short_labels
 from simlab.analysis.metrics import drop_start_day
+from simlab.config.scenarios import short_labels
 
 TRADING_DAYS = 252
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from simlab.analysis import metrics as _metrics
 from simlab.engine.result import Replay
-from simlab.lab.run_metrics import run_metrics
 from simlab.lab import interop
+from simlab.lab.run_metrics import run_metrics
 
 
 class Result(Replay):

@@ -14,10 +14,9 @@ import pytest
 from matplotlib.image import imread
 
 import simlab
-from simlab.analysis import plots, report, run_series
+from simlab.analysis import metrics, plots, report, run_series
 from simlab.analysis.caveats import caveats
 from simlab.analysis.claims import claims_table
-from simlab.analysis import metrics
 from simlab.analysis.metrics import drop_start_day
 from simlab.testing.builders import report_experiment
 
