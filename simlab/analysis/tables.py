@@ -57,14 +57,19 @@ def format_metrics_markdown(metrics: pd.DataFrame, columns: list[str] | None = N
 
 
 def _metrics_text(metrics: pd.DataFrame, columns: list[str] | None) -> pd.DataFrame:
-    """Metrics as rows of strings: two decimals of percent or three decimals, blank for NaN."""
+    """Metrics as rows of strings: two decimals of percent, whole days or money, or three decimals;
+    blank for NaN."""
     chosen = [c for c in SHOWN if c in metrics.columns] if columns is None else list(columns)
     table = metrics[chosen].T
     rows = {}
     for name, values in table.iterrows():
-        fmt = "{:.2%}" if name in PERCENT else "{:.3f}"
+        fmt = "{:.2%}" if name in PERCENT else _WHOLE.get(name, "{:.3f}")
         rows[name] = [("" if pd.isna(v) else fmt.format(v)) for v in values]
     return pd.DataFrame.from_dict(rows, orient="index", columns=table.columns)
+
+
+_WHOLE = {"max_drawdown_duration": "{:.0f}", "total_costs": "{:,.0f}"}
+"""Metrics printed as whole numbers: days, and money with thousands separators."""
 
 
 # ----------------------------------------------------------------------------

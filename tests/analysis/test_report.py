@@ -321,3 +321,6 @@ def test_report_md_cells_are_the_console_cells():
     md = format_metrics_markdown(table, "all").splitlines()
     assert md[0] == "| metric | a | b |" and md[2] == "| sharpe | 1.000 |  |" and md[3] == "| cagr | 12.34% | -2.00% |"
     assert "12.34%" in format_metrics(table) and "-2.00%" in format_metrics(table)
+    money = pd.DataFrame({"total_costs": [4251435.117], "max_drawdown_duration": [870.0]}, index=["a"])
+    assert format_metrics_markdown(money, "all").splitlines()[2:] == ["| total_costs | 4,251,435 |",
+                                                                      "| max_drawdown_duration | 870 |"]
