@@ -61,10 +61,7 @@ def _holding(w: np.ndarray) -> np.ndarray:
 def effective_assets(weights) -> float | pd.Series:
     """Effective number of assets, ``1 / sum(w ** 2)``, averaged over the days with a position.
 
-    Parameters
-    ----------
-    weights : DataFrame or DataArray
-        End-of-day weights: date x asset for one scenario, or dims (date, scenario, asset).
+    Parameters: see *Shared parameters* in :mod:`simlab.analysis.metrics`.
 
     Returns
     -------
@@ -86,12 +83,8 @@ def effective_assets(weights) -> float | pd.Series:
 def diversification_ratio(weights, asset_returns: pd.DataFrame) -> float | pd.Series:
     """Diversification ratio ``sum(|w_i| sigma_i) / sqrt(w' S w)``, averaged over the days with a position.
 
-    Parameters
-    ----------
-    weights : DataFrame or DataArray
-        As in :func:`effective_assets`.
-    asset_returns : DataFrame
-        Daily simple returns, date x asset, with every asset ``weights`` holds.
+    Parameters: see *Shared parameters* in :mod:`simlab.analysis.metrics`; ``asset_returns``
+    must have every asset ``weights`` holds.
 
     Returns
     -------
@@ -122,12 +115,7 @@ def diversification_ratio(weights, asset_returns: pd.DataFrame) -> float | pd.Se
 def position_hit_rate(weights, asset_returns: pd.DataFrame) -> float | pd.Series:
     """Fraction of position-days that made money.
 
-    Parameters
-    ----------
-    weights : DataFrame or DataArray
-        As in :func:`effective_assets`.
-    asset_returns : DataFrame
-        As in :func:`diversification_ratio`.
+    Parameters: see *Shared parameters* in :mod:`simlab.analysis.metrics`.
 
     Returns
     -------
