@@ -19,7 +19,7 @@ from matplotlib.colors import to_hex
 
 from simlab.analysis import plots
 
-__all__ = ["DPI", "Section", "figure", "heatmap", "html_table", "page", "paragraph"]
+__all__ = ["DPI", "Section", "figure", "heatmap", "html_table", "page", "paragraph", "standalone_page"]
 
 DPI = 90
 """Resolution of the embedded figures (a 10-inch figure is 900 pixels wide)."""
@@ -66,6 +66,20 @@ def page(result, sections: list[Section]) -> str:
     toc = "".join(f'<li><a href="#{s.id}">{html.escape(s.title)}</a></li>' for s in sections)
     body = "".join(f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>{s.body}</section>' for s in sections)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}: simlab report</title>'
+            f"<style>{_STYLE}</style></head><body>{header}"
+            f'<nav id="contents"><h2>Contents</h2><ol>{toc}</ol></nav><main>{body}</main>'
+            f"<footer>simlab {html.escape(_version())}</footer></body></html>\n")
+
+
+def standalone_page(title: str, facts: dict, sections: list[Section]) -> str:
+    """A page with ``title``, a header of ``facts``, a table of contents and ``sections``
+    (the run report's look, for pages that are not about one run)."""
+    header = (f"<header><h1>{html.escape(title)}</h1><dl class=\"facts\">"
+              + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts.items())
+              + "</dl></header>")
+    toc = "".join(f'<li><a href="#{s.id}">{html.escape(s.title)}</a></li>' for s in sections)
+    body = "".join(f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>{s.body}</section>' for s in sections)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{_STYLE}</style></head><body>{header}"
             f'<nav id="contents"><h2>Contents</h2><ol>{toc}</ol></nav><main>{body}</main>'
             f"<footer>simlab {html.escape(_version())}</footer></body></html>\n")

@@ -10,6 +10,7 @@
 ``simlab list [steps|strategies|costs|detectors|data]``  what a config can name.
 ``simlab pipeline CONFIG --state URL --as-of DATE [--dry-run|--execute]``  run a book at a close.
 ``simlab state show|history|export|restore|deposit|withdraw|apply-fills --state URL``  a book's state.
+``simlab serve --state URL [--config CONFIG] [--host H --port P]``  the book over HTTP (FastAPI).
 ``simlab show NAME``  a component's fields, defaults, limits and documentation.
 ``simlab schema``  the JSON Schema of an experiment (editor completion).
 ``simlab warmup``  compile the numba kernels ahead of the first run.
@@ -33,7 +34,7 @@ from importlib import import_module
 from simlab.errors import SimlabError
 
 COMMANDS = ("run", "validate", "sweep", "stress", "runs", "compare", "attribute", "list", "show", "schema",
-            "warmup", "pipeline", "state")
+            "warmup", "pipeline", "state", "monitor", "report", "serve")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,14 @@ class Result(Replay):
             self.__dict__["_health"] = run_health(self)
         return self.__dict__["_health"]
 
+    def alerts(self, settings=None) -> pd.DataFrame:
+        """What the book's monitors would have fired over this run: one row per alert and scenario
+        (scenario, time, level, kind, message, fields); ``settings`` a
+        :class:`simlab.analysis.monitors.MonitorSettings` (default thresholds 10/20/30%)."""
+        from simlab.analysis.monitors import MonitorSettings, backtest_alerts
+
+        return backtest_alerts(self, settings or MonitorSettings())
+
     def to_xarray(self):
         """Dataset (date, scenario, asset) with the grid's parameters as typed coordinates
         (:func:`simlab.lab.interop.to_xarray`): ``res.to_xarray().sel(top_n=5)``."""

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simlab.config.loader import Config
+from simlab.contract.roles import role_of
 from simlab.contract.step import HOLD
 from simlab.data.market import MarketData
 from simlab.errors import ConfigError, DataError
@@ -131,7 +132,9 @@ def run_pipeline(cfg: Config, md: MarketData, store: Store, as_of, *, execute: b
     decision = draft.decision
     if execute and not draft.needs_approval:
         decision.state = store.commit(new, decision.status, {"orders": len(decision.orders),
-                                                             "filled": len(decision.filled)})
+                                                             "filled": len(decision.filled),
+                                                             "held_by": decision.checks["held_by"],
+                                                             "flags": _flagged(decision.diagnostics)})
         decision.committed = True
     return decision
 
@@ -225,16 +228,24 @@ def _is_check(r: Resumed, label: str) -> bool:
 
 def _diagnostics(r: Resumed, row: int, assets: list) -> list:
     out = []
-    for at, _, step, values, _ in r.recorder.diagnostics:
+    for at, _, step, values, step_class in r.recorder.diagnostics:
         if at != row or step == "engine":
             continue
         for key, value in values.items():
             arr = np.asarray(value)
+            role = role_of(step_class, key)
+            role = None if role is None else str(role)
             if arr.ndim == 2:
-                out.extend({"step": step, "key": key, "asset": a, "value": _scalar(v)} for a, v in zip(assets, arr[0]))
+                out.extend({"step": step, "key": key, "role": role, "asset": a, "value": _scalar(v)}
+                           for a, v in zip(assets, arr[0]))
             else:
-                out.append({"step": step, "key": key, "value": _scalar(arr if arr.ndim == 0 else arr[0])})
+                out.append({"step": step, "key": key, "role": role, "value": _scalar(arr if arr.ndim == 0 else arr[0])})
     return out
+
+
+def _flagged(diagnostics: list) -> list:
+    """The diagnostics the monitors read (utilization and fallback roles), kept with the commit."""
+    return [d for d in diagnostics if d.get("role") in ("utilization", "fallback")]
 
 
 def _scalar(value):

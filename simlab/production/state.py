@@ -57,6 +57,8 @@ class PortfolioState:
     rng : the seeded generator's state.
     nav_dates, nav_values : NAV at every close since ``start``, flow-adjusted for the Steps.
     flows : deposits (+) and withdrawals (-), each ``{"date", "amount", "note"}``.
+    monitor : the monitors' memory (:mod:`simlab.production.monitoring`): armed drawdown
+        thresholds, the last regime label, the last day checked, alerts not yet delivered.
     version : the store's version of this state (0: never committed).
     """
 
@@ -78,6 +80,7 @@ class PortfolioState:
     nav_dates: list = field(default_factory=list)
     nav_values: list = field(default_factory=list)
     flows: list = field(default_factory=list)
+    monitor: dict = field(default_factory=dict)
     version: int = 0
 
     @classmethod
@@ -146,7 +149,7 @@ class PortfolioState:
         return out
 
 
-_OPTIONAL = {"version", "rng", "flows", "memory", "pending", "last_rebalance"}
+_OPTIONAL = {"version", "rng", "flows", "memory", "pending", "last_rebalance", "monitor"}
 
 
 def book_identity(config_name: str, scenario: str, settings: dict) -> dict:
