@@ -68,6 +68,7 @@ import pandas as pd
 
 from simlab.analysis import metrics
 from simlab.analysis import statistics as st
+from simlab.analysis.metrics import drop_start_day, start_day_shares
 from simlab.analysis.tables import PERCENT, format_estimate
 from simlab.errors import ConfigError
 
@@ -77,7 +78,7 @@ __all__ = ["Claim", "claims_of", "claims_table", "equal_sharpe_table", "metric_i
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 BENCHMARK_METRICS = {"active_return", "annual_active_return", "tracking_error", "information_ratio", "beta"}
 SPAN_METRICS = {"total_return", "active_return"}
-POINT_ONLY = {"total_costs"}
+POINT_ONLY = {"total_costs", "effective_assets", "diversification_ratio", "position_hit_rate"}
 COLUMNS = ["claim", "metric", "min", "max", "scenario", "estimate", "ci_low", "ci_high", "block_length",
            "psr", "dsr", "trials", "min_trl_years", "years", "wf_estimate", "wf_met", "wf_windows",
            "verdict", "reason"]
@@ -184,7 +185,8 @@ def _metric(metric: str, p: _Panel, risk_free: float, periods: float = PERIODS) 
         return getattr(metrics, metric)(r, b, *args).to_numpy()
     if metric in {"annual_turnover", "cost_drag"}:
         share = pd.DataFrame(p.turnover if metric == "annual_turnover" else p.costs)
-        return getattr(metrics, metric)(share, pd.DataFrame(np.ones(share.shape)), periods).to_numpy()
+        return getattr(metrics, metric)(share, pd.DataFrame(1.0, share.index, share.columns).where(
+            share.notna().cummax()), periods).to_numpy()
     calls = {"sharpe": (risk_free, periods), "sortino": (0.0, periods), "cagr": (periods,),
              "annual_volatility": (periods,), "calmar": (periods,)}
     if metric in POINT_ONLY:
@@ -195,13 +197,14 @@ def _metric(metric: str, p: _Panel, risk_free: float, periods: float = PERIODS) 
 def _panel(result, names: list[str], needs: set[str]) -> _Panel:
     """The run's daily series for the scenarios ``names``."""
     nav = result.nav[names]
-    prior = nav.shift(1).fillna(nav)
     bench = result.benchmark_returns
+    returns = drop_start_day(result.returns[names])
     return _Panel(
-        result.returns[names].to_numpy(dtype="float64"),
-        None if bench is None else bench.to_numpy(dtype="float64")[:, None],
-        (result.daily_traded_value()[names] / prior).to_numpy() if "annual_turnover" in needs else None,
-        (result.daily_costs()[names] / prior).to_numpy() if "cost_drag" in needs else None,
+        returns.to_numpy(dtype="float64"),
+        None if bench is None else bench.iloc[1:].to_numpy(dtype="float64")[:, None],
+        start_day_shares(result.daily_traded_value()[names], nav, returns).to_numpy() if "annual_turnover" in needs
+        else None,
+        start_day_shares(result.daily_costs()[names], nav, returns).to_numpy() if "cost_drag" in needs else None,
     )
 
 
@@ -483,14 +486,17 @@ def equal_sharpe_table(result, *, draws: int = 999, seed: int | None = None) -> 
         (annualized), ``p_value_hac`` (normal test with the HAC error), ``p_value``
         (studentized circular block bootstrap, ``draws`` resamples seeded from ``seed``
         and the pair's names), ``p_holm`` (Holm's adjustment of ``p_value`` over the
-        pairs), ``block_length``, ``draws``. Empty with fewer than two scenarios.
+        pairs), ``block_length``, ``draws``. Empty with fewer than two scenarios. Each pair is
+        measured on the days both scenarios are invested (after their start days,
+        :func:`~simlab.analysis.metrics.drop_start_day`).
     """
     seed = result.config.experiment.seed if seed is None else seed
-    names, returns, rf = list(result.scenarios), result.returns, result.config.experiment.risk_free
+    names, returns, rf = list(result.scenarios), drop_start_day(result.returns), result.config.experiment.risk_free
     rows = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            test = st.sharpe_difference_test(returns[a], returns[b], draws=draws, seed=_seed(seed, a, b), risk_free=rf)
+            both = returns[[a, b]].dropna()  # the days both scenarios are invested
+            test = st.sharpe_difference_test(both[a], both[b], draws=draws, seed=_seed(seed, a, b), risk_free=rf)
             rows.append({"scenario_a": a, "scenario_b": b, **vars(test)})
     table = pd.DataFrame(rows, columns=["scenario_a", "scenario_b", "sharpe_a", "sharpe_b", "difference", "se",
                                         "p_value_hac", "p_value", "block_length", "draws"])

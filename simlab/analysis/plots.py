@@ -33,6 +33,8 @@ from simlab.analysis.metrics import drawdown_series
 
 __all__ = [
     "MAX_LABELLED",
+    "distribution_figure",
+    "rolling_risk_figure",
     "drawdown_figure",
     "equity_figure",
     "figure_png",
@@ -261,6 +263,51 @@ def rolling_sharpe_figure(
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.set_ylabel(f"Sharpe ratio, trailing {window} days")
     ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def distribution_figure(returns: pd.DataFrame, var: pd.Series, cvar: pd.Series, title: str | None = None) -> Figure:
+    """Histograms of daily returns (percent), one per scenario, with the 95% VaR and CVaR marked.
+
+    ``var`` and ``cvar`` are positive losses per scenario (:func:`simlab.analysis.metrics.value_at_risk`).
+    """
+    frame = _as_frame(returns, "returns")
+    fig, ax = _new_axes(title)
+    values = 100 * frame.to_numpy(dtype="float64")
+    finite = values[np.isfinite(values)]
+    bins = np.linspace(np.quantile(finite, 0.001), np.quantile(finite, 0.999), 80) if finite.size else 10
+    for i, column in enumerate(frame.columns):
+        color = f"C{i % 10}"
+        ax.hist(values[:, i][np.isfinite(values[:, i])], bins=bins, histtype="step", lw=1.2, color=color,
+                label=str(column))
+        ax.axvline(-100 * var[column], color=color, lw=0.9, ls="--")
+        ax.axvline(-100 * cvar[column], color=color, lw=0.9, ls=":")
+    ax.set_xlabel("daily return, % (dashed: 95% VaR, dotted: 95% CVaR)")
+    ax.set_ylabel("days")
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def rolling_risk_figure(volatility: pd.DataFrame, beta: pd.DataFrame | None, *, window: int = 252,
+                        benchmark_volatility: pd.Series | None = None, title: str | None = None) -> Figure:
+    """Rolling annualized volatility (top) and, with a benchmark, rolling beta (bottom)."""
+    vol = _as_frame(volatility, "volatility")
+    fig = _new_figure((_FIGSIZE[0], _FIGSIZE[1] * (1.6 if beta is not None else 1.0)))
+    axes = fig.subplots(2 if beta is not None else 1, 1, sharex=True, squeeze=False)[:, 0]
+    if title:
+        axes[0].set_title(title)
+    _draw_scenarios(axes[0], 100 * vol)
+    if benchmark_volatility is not None:
+        axes[0].plot(benchmark_volatility.index, 100 * benchmark_volatility, color=_BENCHMARK_COLOR, lw=1.4, ls="--",
+                     label=str(benchmark_volatility.name or "benchmark"))
+    axes[0].set_ylabel(f"volatility %, trailing {window} days")
+    axes[0].legend(loc="best", fontsize="small")
+    if beta is not None:
+        _draw_scenarios(axes[1], _as_frame(beta, "beta"))
+        axes[1].axhline(1.0, color="grey", lw=0.8)
+        axes[1].set_ylabel(f"beta, trailing {window} days")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
     return fig
 
 

@@ -14,10 +14,15 @@ appear only when the run has what they show:
 ``summary``          the metrics of each scenario next to the benchmark's
 ``equity``           value against the benchmark, normalized to 1, log scale
 ``drawdowns``        fall below the running peak
+``worst-drawdowns``  the five deepest drawdowns per scenario in focus: peak, trough, recovery,
+                     depth, length
+``return-distribution``  histogram of daily returns with the 95% VaR and CVaR
 ``rolling-sharpe``   Sharpe ratio over the trailing year
+``rolling-risk``     volatility and (with a benchmark) beta over the trailing year
 ``monthly-returns``  heatmap of monthly and yearly returns, per scenario in focus
 ``weights``          stacked weights over time, per scenario in focus
 ``turnover-costs``   trailing one-year turnover and cumulative costs
+``trades``           fills per scenario: counts, traded value, costs, first and last fill
 ``regimes``          *where present*: regime shading (diagnostics key ``regime``) and every
                      constraint utilization the Steps report (diagnostics of role ``utilization``)
 ``attribution``      *where the data allows*: factor exposures (benchmark, Fama-French, factor
@@ -54,9 +59,13 @@ from simlab.analysis.run_series import (
     cumulative_costs,
     monthly_returns,
     regime_labels,
+    rolling_beta,
     rolling_sharpe,
+    rolling_volatility,
+    trade_table,
     trailing_turnover,
     utilization,
+    worst_drawdowns,
 )
 from simlab.analysis.tables import format_cell, format_cells, format_number
 from simlab.errors import SimlabError
@@ -179,7 +188,7 @@ def summary_section(inp: _Inputs) -> Section:
     shown = table if len(table) <= MAX_TABLE else table.loc[list(focus_scenarios(table, MAX_TABLE))]
     columns = {name: shown.loc[name] for name in shown.index}
     if res.benchmark_returns is not None:
-        bench = _metrics.summary(res.benchmark_returns.rename(_benchmark_name(res)),
+        bench = _metrics.summary(res.benchmark_returns.iloc[1:].rename(_benchmark_name(res)),
                                  risk_free=res.config.experiment.risk_free)
         columns[f"benchmark: {_benchmark_name(res)}"] = bench.iloc[0].reindex(table.columns)
     frame = pd.DataFrame(columns)
@@ -254,6 +263,65 @@ def turnover_costs_section(inp: _Inputs) -> Section:
                   "Top: one-way turnover over the trailing year. Bottom: costs paid since the start, "
                   "as a fraction of NAV.")
     return Section("turnover-costs", "Turnover and costs", body + html_table(format_cells(shown.T), "metric"))
+
+
+def worst_drawdowns_section(inp: _Inputs) -> Section:
+    """The five deepest drawdowns of each scenario in focus: peak, trough, recovery, depth, length."""
+    returns = _metrics.drop_start_day(inp.result.returns)
+    parts = [_focus_note(inp), paragraph(
+        "Deepest falls of compounded value below a running peak (the start is a peak): the last date at the "
+        "peak, the trough, the first close back at the peak (blank while still below), the depth and the "
+        "trading days from peak to recovery or to the end.")]
+    for name in inp.focus:
+        table = worst_drawdowns(returns[name], top=5)
+        text = pd.DataFrame({
+            "peak": table["peak"].map(_day), "trough": table["trough"].map(_day),
+            "recovery": table["recovery"].map(_day), "depth": table["depth"].map(lambda v: f"{v:.2%}"),
+            "days": table["days"].map(str)})
+        parts.append(f"<h3>{html.escape(str(name))}</h3>" + html_table(text, index=False))
+    return Section("worst-drawdowns", "Worst drawdowns", "".join(parts))
+
+
+def distribution_section(inp: _Inputs) -> Section:
+    """Histogram of daily returns per scenario in focus, with the 95% VaR and CVaR."""
+    returns = _metrics.drop_start_day(inp.result.returns)[list(inp.focus)]
+    var, cvar = _metrics.value_at_risk(returns), _metrics.cvar(returns)
+    fig = plots.distribution_figure(returns, var, cvar)
+    return Section("return-distribution", "Distribution of daily returns", _focus_note(inp) + figure(
+        fig, "Histogram of the daily returns of each scenario",
+        "Daily returns after the start day; dashed: historical 95% VaR, dotted: 95% CVaR (mean of the worst 5% "
+        "of days)."))
+
+
+def rolling_risk_section(inp: _Inputs) -> Section:
+    """Volatility and beta to the benchmark over the trailing year."""
+    res = inp.result
+    returns = _metrics.drop_start_day(res.returns)
+    bench = None if res.benchmark_returns is None else res.benchmark_returns.iloc[1:].rename(_benchmark_name(res))
+    beta = None if bench is None else rolling_beta(returns, bench, WINDOW)
+    fig = plots.rolling_risk_figure(rolling_volatility(returns, WINDOW), beta, window=WINDOW,
+                                    benchmark_volatility=None if bench is None else rolling_volatility(bench, WINDOW))
+    caption = f"Annualized volatility over the trailing {WINDOW} trading days" + (
+        "; below, beta to the benchmark over the same window (1 = moves with it)." if bench is not None else ".")
+    return Section("rolling-risk", "Rolling volatility and beta", figure(
+        fig, "Rolling one-year volatility and beta of each scenario", caption))
+
+
+def trades_section(inp: _Inputs) -> Section:
+    """Fills of each scenario (up to :data:`MAX_TABLE`): counts, traded value, costs, first and last fill."""
+    res, table = inp.result, inp.metrics
+    names = list(focus_scenarios(table, MAX_TABLE))
+    frame = trade_table(res.trades, names)
+    text = pd.DataFrame({
+        "fills": frame["fills"].map(str), "buys": frame["buys"].map(str), "sells": frame["sells"].map(str),
+        "assets": frame["assets"].map(str), "traded value": frame["traded_value"].map(lambda v: f"{v:,.0f}"),
+        "costs": frame["costs"].map(lambda v: f"{v:,.0f}"),
+        "cost, bp of traded": frame["cost_bps"].map(lambda v: format_number(v, ".1f")),
+        "first fill": frame["first"].map(_day), "last fill": frame["last"].map(_day)}, index=frame.index)
+    note = "" if len(names) == len(table) else paragraph(f"{_showing(len(names), len(table))}.")
+    note += paragraph("Every fill of the run (rebalances and delistings); trades.parquet in the run folder lists "
+                      "them one by one.")
+    return Section("trades", "Trades", note + html_table(text, "scenario"))
 
 
 def regime_section(inp: _Inputs) -> Section | None:
@@ -351,8 +419,9 @@ def config_section(inp: _Inputs) -> Section:
     return Section("configuration", "Configuration", body)
 
 
-SECTIONS = (summary_section, equity_section, drawdown_section, rolling_sharpe_section, monthly_returns_section,
-            weights_section, turnover_costs_section, regime_section, attribution_section, claims_section, pairs_section,
+SECTIONS = (summary_section, equity_section, drawdown_section, worst_drawdowns_section, distribution_section,
+            rolling_sharpe_section, rolling_risk_section, monthly_returns_section, weights_section,
+            turnover_costs_section, trades_section, regime_section, attribution_section, claims_section, pairs_section,
             caveats_section, config_section)
 """The section builders, in the order the report shows them; each gives a Section or None."""
 
@@ -372,6 +441,11 @@ def _focus_note(inp: _Inputs) -> str:
 def _showing(shown: int, n: int) -> str:
     what = "the scenario" if shown == 1 else f"the {shown} scenarios"
     return f"Showing {what} with the highest Sharpe ratio of {n}"
+
+
+def _day(value) -> str:
+    """A date as ``YYYY-MM-DD``; blank for NaT."""
+    return "" if pd.isna(value) else str(pd.Timestamp(value).date())
 
 
 def _benchmark_name(result) -> str:

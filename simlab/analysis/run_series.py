@@ -13,7 +13,8 @@ import pandas as pd
 from simlab.contract.roles import Role
 
 __all__ = ["UTIL_PREFIX", "WINDOW", "cumulative_costs", "monthly_returns", "regime_labels", "role_diagnostics",
-           "rolling_sharpe", "scalar_diagnostics", "step_name", "trailing_turnover", "utilization"]
+           "rolling_beta", "rolling_sharpe", "rolling_volatility", "scalar_diagnostics", "step_name",
+           "trade_table", "trailing_turnover", "utilization", "worst_drawdowns"]
 
 WINDOW = 252
 """Trading days in the rolling windows (one year)."""
@@ -36,6 +37,70 @@ def rolling_sharpe(returns, window: int = WINDOW, risk_free: float = 0.0, period
     roll = excess.rolling(window, min_periods=window)
     std = roll.std(ddof=1)
     return (roll.mean() / std.where(std > 0)) * np.sqrt(periods)
+
+
+def rolling_volatility(returns, window: int = WINDOW, periods: float = 252):
+    """Annualized volatility over the trailing ``window`` days (``ddof=1``; NaN before a full window)."""
+    return returns.rolling(window, min_periods=window).std(ddof=1) * np.sqrt(periods)
+
+
+def rolling_beta(returns: pd.DataFrame, benchmark: pd.Series, window: int = WINDOW) -> pd.DataFrame:
+    """Beta to the benchmark over the trailing ``window`` days: ``cov(r, b) / var(b)``, both ``ddof=1``,
+    as :func:`simlab.analysis.metrics.beta` on each window (NaN before a full window)."""
+    b = benchmark.reindex(returns.index)
+    var = b.rolling(window, min_periods=window).var(ddof=1)
+    cov = returns.apply(lambda col: col.rolling(window, min_periods=window).cov(b, ddof=1))
+    return cov.div(var.where(var > 0), axis=0)
+
+
+def worst_drawdowns(returns: pd.Series, top: int = 5) -> pd.DataFrame:
+    """The ``top`` deepest drawdown episodes of one scenario, deepest first.
+
+    An episode runs from a peak of compounded value (the start, 1.0, is a peak) to the first
+    close back at or above it. Columns: ``peak`` (last date at the peak; NaT for the start
+    value), ``start`` (first date below it), ``trough``, ``recovery`` (NaT while still below),
+    ``depth`` (fall at the trough, a positive fraction as
+    :func:`simlab.analysis.metrics.max_drawdown`) and ``days`` (trading days from the peak to the
+    recovery, or to the last date).
+    """
+    r = returns.dropna()
+    wealth = (1.0 + r).cumprod().to_numpy()
+    peak = np.maximum(np.maximum.accumulate(wealth), 1.0)
+    under = wealth < peak
+    dates = r.index
+    rows = []
+    i = 0
+    while i < len(wealth):
+        if not under[i]:
+            i += 1
+            continue
+        end = i
+        while end < len(wealth) and under[end]:
+            end += 1
+        depth = 1.0 - wealth[i:end] / peak[i:end]
+        low = i + int(np.argmax(depth))
+        recovered = end < len(wealth)
+        rows.append({"peak": dates[i - 1] if i > 0 else pd.NaT, "start": dates[i], "trough": dates[low],
+                     "recovery": dates[end] if recovered else pd.NaT, "depth": float(depth.max()),
+                     "days": (end if recovered else len(wealth) - 1) - (i - 1)})
+        i = end
+    table = pd.DataFrame(rows, columns=["peak", "start", "trough", "recovery", "depth", "days"])
+    return table.sort_values("depth", ascending=False, kind="stable").head(top).reset_index(drop=True)
+
+
+def trade_table(trades: pd.DataFrame, scenarios) -> pd.DataFrame:
+    """Fills per scenario: count, buys, sells, assets traded, traded value and costs (money),
+    mean cost in basis points of traded value, first and last fill date."""
+    rows = {}
+    for name in scenarios:
+        t = trades[trades["scenario"] == name]
+        value = float(t["value"].abs().sum())
+        cost = float(t["cost"].sum())
+        rows[name] = {"fills": len(t), "buys": int((t["shares"] > 0).sum()), "sells": int((t["shares"] < 0).sum()),
+                      "assets": int(t["asset"].nunique()), "traded_value": value, "costs": cost,
+                      "cost_bps": 1e4 * cost / value if value > 0 else np.nan,
+                      "first": t["date"].min() if len(t) else pd.NaT, "last": t["date"].max() if len(t) else pd.NaT}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def monthly_returns(returns: pd.Series) -> pd.DataFrame:

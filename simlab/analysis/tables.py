@@ -4,7 +4,8 @@ Three readers print metrics, each in its own register:
 
 - the terminal's metrics table (``simlab run``, ``simlab compare``): :func:`format_metrics`,
   the usual columns (:data:`SHOWN`) or those a user picked; two decimals of percent or
-  three decimals, blank for NaN;
+  three decimals, blank for NaN; the same cells as a Markdown table in ``report.md``
+  (:func:`format_metrics_markdown`);
 - the HTML report's cells (:func:`format_cells`, :func:`format_cell`, :func:`format_number`):
   also days and money, ``n/a`` for NaN;
 - the claims' verdicts and tables (:func:`format_estimate`): whole percents past 100%,
@@ -17,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["PERCENT", "SHOWN", "format_cell", "format_cells", "format_estimate", "format_metrics",
-           "format_number"]
+           "format_metrics_markdown", "format_number"]
 
 SHOWN = ["total_return", "cagr", "annual_volatility", "sharpe", "sortino", "max_drawdown",
          "calmar", "annual_turnover", "cost_drag", "active_return", "annual_active_return", "information_ratio", "beta"]
 """The metrics the terminal shows by default, in this order."""
 PERCENT = {"total_return", "cagr", "annual_volatility", "max_drawdown", "annual_turnover",
-           "cost_drag", "active_return", "annual_active_return", "tracking_error", "hit_rate"}
+           "cost_drag", "active_return", "annual_active_return", "tracking_error", "hit_rate",
+           "value_at_risk", "cvar", "max_drawdown_uncompounded", "position_hit_rate"}
 """Metrics that are fractions, printed as percents."""
 
 
@@ -37,15 +39,37 @@ def format_metrics(metrics: pd.DataFrame, columns: list[str] | None = None) -> s
 
     ``columns`` picks the metrics to show (default: :data:`SHOWN`, those present).
     """
+    out = _metrics_text(metrics, columns)
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        return out.to_string()
+
+
+def format_metrics_markdown(metrics: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """:func:`format_metrics`' table as a Markdown pipe table (``report.md``): the same cells.
+
+    ``columns`` as there; every metric of ``metrics`` when ``"all"``.
+    """
+    out = _metrics_text(metrics, list(metrics.columns) if columns == "all" else columns)
+    head = ["metric", *map(str, out.columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * len(out.columns)) + "|"]
+    lines += ["| " + " | ".join([str(name), *row]) + " |" for name, row in zip(out.index, out.to_numpy())]
+    return "\n".join(lines)
+
+
+def _metrics_text(metrics: pd.DataFrame, columns: list[str] | None) -> pd.DataFrame:
+    """Metrics as rows of strings: two decimals of percent, whole days or money, or three decimals;
+    blank for NaN."""
     chosen = [c for c in SHOWN if c in metrics.columns] if columns is None else list(columns)
     table = metrics[chosen].T
     rows = {}
     for name, values in table.iterrows():
-        fmt = "{:.2%}" if name in PERCENT else "{:.3f}"
+        fmt = "{:.2%}" if name in PERCENT else _WHOLE.get(name, "{:.3f}")
         rows[name] = [("" if pd.isna(v) else fmt.format(v)) for v in values]
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=table.columns)
-    with pd.option_context("display.width", 200, "display.max_columns", 50):
-        return out.to_string()
+    return pd.DataFrame.from_dict(rows, orient="index", columns=table.columns)
+
+
+_WHOLE = {"max_drawdown_duration": "{:.0f}", "total_costs": "{:,.0f}"}
+"""Metrics printed as whole numbers: days, and money with thousands separators."""
 
 
 # ----------------------------------------------------------------------------

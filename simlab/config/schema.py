@@ -172,6 +172,12 @@ class ClaimsConfig(StrictModel):
     max_drawdown: ClaimSpec | None = None
     max_drawdown_duration: ClaimSpec | None = None
     hit_rate: ClaimSpec | None = None
+    value_at_risk: ClaimSpec | None = None
+    cvar: ClaimSpec | None = None
+    max_drawdown_uncompounded: ClaimSpec | None = None
+    effective_assets: ClaimSpec | None = None
+    diversification_ratio: ClaimSpec | None = None
+    position_hit_rate: ClaimSpec | None = None
     annual_turnover: ClaimSpec | None = None
     total_costs: ClaimSpec | None = None
     cost_drag: ClaimSpec | None = None

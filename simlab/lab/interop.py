@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from simlab.analysis.metrics import drop_start_day
 from simlab.config.scenarios import short_labels
 
 TRADING_DAYS = 252
@@ -97,9 +98,10 @@ def _scenario(result, scenario: str | None) -> str:
 
 def to_quantstats(result, scenario: str | None = None) -> pd.Series:
     """Daily simple returns of one scenario (a Series on a tz-naive DatetimeIndex, named
-    after it), for ``quantstats.stats`` and ``quantstats.reports``."""
+    after it), for ``quantstats.stats`` and ``quantstats.reports``; the start day is left out
+    (:func:`simlab.analysis.metrics.drop_start_day`), as in ``res.metrics()``."""
     name = _scenario(result, scenario)
-    return result.returns[name].rename(name)
+    return drop_start_day(result.returns[name]).dropna().rename(name)
 
 
 def tearsheet(result, scenario: str | None = None, path: str | Path = "tearsheet.html") -> Path:
@@ -109,7 +111,7 @@ def tearsheet(result, scenario: str | None = None, path: str | Path = "tearsheet
 
     qs = _require("quantstats", "quantstats")
     name = _scenario(result, scenario)
-    bench = None if result.benchmark_returns is None else result.benchmark_returns.rename("benchmark")
+    bench = None if result.benchmark_returns is None else result.benchmark_returns.iloc[1:].rename("benchmark")
     path = Path(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # quantstats' own pandas and font warnings
@@ -121,10 +123,11 @@ def tearsheet(result, scenario: str | None = None, path: str | Path = "tearsheet
 def to_vectorbt(result):
     """vectorbt's returns accessor over every scenario, daily, with a 252-day year.
 
-    ``res.to_vectorbt().sharpe_ratio()`` equals ``res.metrics()["sharpe"]``.
+    ``res.to_vectorbt().sharpe_ratio()`` equals ``res.metrics()["sharpe"]``: the start day
+    is left out, as there.
     """
     _require("vectorbt", "vectorbt")  # registers the .vbt accessor
-    returns = result.returns
+    returns = drop_start_day(result.returns)
     return returns.vbt.returns(freq="1D", year_freq=f"{TRADING_DAYS}D")
 
 
@@ -134,7 +137,7 @@ def to_pyfolio(result, scenario: str | None = None) -> tuple[pd.Series, pd.DataF
     Returns
     -------
     returns : Series
-        Daily simple returns.
+        Daily simple returns without the start day, as ``res.metrics()`` counts them.
     positions : DataFrame
         Money held in each asset at each close, and ``cash`` (NAV less the positions).
     transactions : DataFrame
@@ -150,13 +153,14 @@ def to_pyfolio(result, scenario: str | None = None) -> tuple[pd.Series, pd.DataF
     transactions = pd.DataFrame({"amount": trades["shares"].to_numpy(), "price": trades["price"].to_numpy(),
                                  "symbol": trades["asset"].to_numpy()},
                                 index=pd.DatetimeIndex(trades["date"].to_numpy(), name="date"))
-    return result.returns[name].rename(name), positions.rename_axis(None, axis=1), transactions
+    returns = drop_start_day(result.returns[name]).dropna().rename(name)
+    return returns, positions.rename_axis(None, axis=1), transactions
 
 
 def metrics_html(metrics: pd.DataFrame, title: str) -> str:
     """A scenario x metric table as HTML, fractions as percentages (notebook display)."""
-    percent = {"total_return", "cagr", "annual_volatility", "max_drawdown", "annual_turnover", "cost_drag",
-               "active_return", "tracking_error", "hit_rate"}
+    from simlab.analysis.tables import PERCENT as percent
+
     shown = metrics.T.astype(object)
     for metric in shown.index:
         fmt = "{:.2%}" if metric in percent else "{:.3f}"

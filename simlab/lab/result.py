@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import pandas as pd
 
-from simlab.analysis import metrics as _metrics
 from simlab.engine.result import Replay
 from simlab.lab import interop
+from simlab.lab.run_metrics import run_metrics
 
 
 class Result(Replay):
     """A finished run: the portfolio's path, its trades and decisions, and its metrics."""
 
     def metrics(self, risk_free: float | None = None) -> pd.DataFrame:
-        """Scenario x metric table (conventions in :mod:`simlab.analysis.metrics`)."""
+        """Scenario x metric table (conventions in :mod:`simlab.analysis.metrics`).
+
+        The start day and the idle days until the first fill are left out (*Start day* there):
+        return statistics read :func:`~simlab.analysis.metrics.drop_start_day`'s returns, and
+        turnover and cost drag are annualized over the same days, so a run started a day
+        earlier reports the same figures. ``total_costs`` is every cost paid.
+        """
         rf = self.config.experiment.risk_free if risk_free is None else risk_free
-        return _metrics.summary(
-            self.returns, benchmark_returns=self.benchmark_returns, traded_value=self.daily_traded_value(),
-            costs=self.daily_costs(), nav=self.nav, risk_free=rf,
-        )
+        return run_metrics(self, rf)
 
     def health(self):
         """The run's health: cash days, decisions without trades, fallbacks, infeasible days
@@ -95,3 +98,4 @@ class Result(Replay):
         from simlab.lab.store import save_run
 
         return save_run(self, path)
+

@@ -21,12 +21,12 @@ from dataclasses import replace
 
 import pandas as pd
 
-from simlab.analysis.metrics import summary
 from simlab.config import registry
 from simlab.config.loader import Config
 from simlab.config.scenarios import Scenario
 from simlab.engine.result import Replay
 from simlab.engine.simulate import simulate
+from simlab.lab.run_metrics import run_metrics
 
 STAGE_METRICS = ("total_return", "cagr", "annual_volatility", "sharpe", "cost_drag")
 DELTAS = {"cagr": "d_cagr", "annual_volatility": "d_volatility", "sharpe": "d_sharpe", "cost_drag": "d_cost_drag"}
@@ -75,9 +75,7 @@ def stage_attribution(config: Config, data) -> pd.DataFrame:
     prefixes, plan = stage_scenarios(config.scenarios)
     staged = replace(config, scenarios=tuple(prefixes))
     replay = Replay(staged, data, *simulate(staged, data))
-    metrics = summary(replay.returns, benchmark_returns=replay.benchmark_returns,
-                      traded_value=replay.daily_traded_value(), costs=replay.daily_costs(), nav=replay.nav,
-                      risk_free=config.experiment.risk_free)
+    metrics = run_metrics(replay, config.experiment.risk_free)
     rows = []
     for scenario, stages in plan.items():
         previous = None

@@ -51,6 +51,7 @@ import yaml
 
 from simlab.analysis import plots
 from simlab.analysis import report as html_report
+from simlab.analysis.tables import format_metrics_markdown
 from simlab.errors import ConfigError
 
 DEFAULT_ROOT = Path("experiments")
@@ -387,7 +388,7 @@ def _report(result, metrics) -> str:
     lines = [f"# {result.config.name}", "", result.config.experiment.description or "", ""]
     lines += [(f"Span: {result.dates[0].date()} .. {result.dates[-1].date()}; "
                f"{len(result.scenarios)} scenario(s) x {len(result.assets)} assets."), ""]
-    lines += [metrics.T.to_markdown() if _has_tabulate() else "```\n" + metrics.T.to_string() + "\n```", ""]
+    lines += [format_metrics_markdown(metrics, "all"), ""]
     lines += ["![equity](equity.png)", "", "![drawdown](drawdown.png)", ""]
     caveats = [*result.market.provenance.get("caveats", []), *(f"Health: {p}" for p in result.health().problems())]
     if caveats:
@@ -395,9 +396,3 @@ def _report(result, metrics) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -24,6 +24,7 @@ import pandas as pd
 
 from simlab.analysis.claims import FAIL, INCONCLUSIVE, PASS, PERIODS, claims_of, claims_table, equal_sharpe_table, worst_verdict
 from simlab.analysis.horizons import horizon_table
+from simlab.analysis.metrics import drop_start_day
 from simlab.analysis.tables import format_estimate
 from simlab.lab.run import run
 
@@ -101,7 +102,7 @@ def active_return_horizons(result) -> pd.DataFrame | None:
     frames = []
     for claim in claims:
         returns = result.returns if claim.scenario is None else result.returns[[claim.scenario]]
-        frame = horizon_table(returns, bench, claim.min)
+        frame = horizon_table(drop_start_day(returns), bench.iloc[1:], claim.min)
         frame.insert(0, "bound", claim.min)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)

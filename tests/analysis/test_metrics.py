@@ -239,7 +239,7 @@ def test_trading_data_may_list_only_trade_days(book):
 
 BASE_COLUMNS = [
     "total_return", "cagr", "annual_volatility", "sharpe", "sortino", "calmar",
-    "max_drawdown", "max_drawdown_duration", "hit_rate",
+    "max_drawdown", "max_drawdown_duration", "hit_rate", "value_at_risk", "cvar", "max_drawdown_uncompounded",
 ]
 
 
@@ -280,7 +280,7 @@ def test_wide_frame_is_vectorized():
     rng = np.random.default_rng(0)
     wide = pd.DataFrame(rng.normal(3e-4, 0.01, (756, 1000)), index=pd.bdate_range("2010-01-01", periods=756))
     table = metrics.summary(wide, benchmark_returns=wide.mean(axis=1))
-    assert table.shape == (1000, 14)
+    assert table.shape == (1000, 17)
     assert table.notna().all().all()
 
 

@@ -14,9 +14,10 @@ import pytest
 from matplotlib.image import imread
 
 import simlab
-from simlab.analysis import plots, report, run_series
+from simlab.analysis import metrics, plots, report, run_series
 from simlab.analysis.caveats import caveats
 from simlab.analysis.claims import claims_table
+from simlab.analysis.metrics import drop_start_day
 from simlab.testing.builders import report_experiment
 
 RICH = report_experiment("report_rich", n_days=700, seed=3,
@@ -26,7 +27,8 @@ PLAIN = {
     "data": {"source": "synthetic", "n_assets": 4, "n_days": 300, "seed": 1},
     "pipeline": [{"type": "equal_weight"}],
 }
-ALWAYS = ["summary", "equity", "drawdowns", "rolling-sharpe", "monthly-returns", "weights", "turnover-costs"]
+ALWAYS = ["summary", "equity", "drawdowns", "worst-drawdowns", "return-distribution", "rolling-sharpe",
+          "rolling-risk", "monthly-returns", "weights", "turnover-costs", "trades"]
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +99,9 @@ def test_report_is_self_contained(rich_html):
 
 def test_embedded_images_decode(rich_html):
     images = embedded_images(rich_html)
-    # equity, drawdowns, rolling Sharpe, turnover/costs, and per scenario: weights, regimes
-    assert len(images) == 4 + 2 * 2
+    # equity, drawdowns, return distribution, rolling Sharpe, rolling risk, turnover/costs,
+    # and per scenario: weights, regimes
+    assert len(images) == 6 + 2 * 2
     for image in images:
         height, width = image.shape[:2]
         assert width >= 400 and height >= 200
@@ -227,7 +230,7 @@ def test_monthly_returns_compound_within_months():
 def test_turnover_and_costs_follow_the_metrics_conventions(plain):
     nav, traded, costs = plain.nav, plain.daily_traded_value(), plain.daily_costs()
     turnover = run_series.trailing_turnover(traded, nav, window=len(nav))
-    days = len(nav)
+    days = int(drop_start_day(plain.returns).iloc[:, 0].count())  # the start and idle days left out
     annual = plain.metrics()["annual_turnover"].iloc[0]
     assert turnover.iloc[-1, 0] * 252 / days == pytest.approx(annual, rel=1e-9)
     paid = run_series.cumulative_costs(costs, nav)
@@ -262,3 +265,62 @@ def test_regime_figure_without_utilization_or_regime():
     assert decode(plots.regime_figure(nav, regime, None)).shape[1] > 300
     assert decode(plots.regime_figure(nav, None, pd.DataFrame({"sector": np.linspace(0, 1.2, 80)}, index=dates)))\
         .shape[1] > 300
+
+
+# --- worst drawdowns, rolling risk, trades ----------------------------------------------------
+
+
+def test_worst_drawdowns_match_quantstats_drawdown_details():
+    qs = pytest.importorskip("quantstats")
+    r = pd.Series(np.random.default_rng(1).normal(0.0004, 0.01, 400), index=pd.bdate_range("2020-01-01", periods=400))
+    ours = run_series.worst_drawdowns(r, top=4)
+    theirs = qs.stats.drawdown_details(qs.stats.to_drawdown_series(r)).sort_values("max drawdown").head(4)
+    assert [d.date() for d in ours["start"]] == [pd.Timestamp(d).date() for d in theirs["start"]]
+    assert [d.date() for d in ours["trough"]] == [pd.Timestamp(d).date() for d in theirs["valley"]]
+    np.testing.assert_allclose(ours["depth"], -theirs["max drawdown"].to_numpy() / 100, rtol=1e-9)
+    assert ours["depth"].iloc[0] == pytest.approx(metrics.max_drawdown(r), rel=1e-12)
+    for _, row in ours.dropna(subset=["recovery"]).iterrows():  # quantstats' end: the last day below the peak
+        end = theirs.loc[theirs["start"] == row["start"].strftime("%Y-%m-%d"), "end"].iloc[0]
+        assert r.index[r.index.get_loc(row["recovery"]) - 1] == pd.Timestamp(end)
+
+
+def test_worst_drawdowns_by_hand():
+    r = pd.Series([-0.1, 0.2, -0.5, 0.1], index=pd.bdate_range("2022-01-03", periods=4))
+    table = run_series.worst_drawdowns(r)
+    assert table["depth"].tolist() == pytest.approx([1 - 1.08 * 0.5 / 1.08, 0.1])
+    assert pd.isna(table["peak"].iloc[1]) and table["recovery"].iloc[1] == r.index[1]  # the start is a peak
+    assert pd.isna(table["recovery"].iloc[0]) and table["days"].tolist() == [2, 2]
+
+
+def test_rolling_volatility_and_beta_are_the_metrics_on_each_window():
+    rng = np.random.default_rng(4)
+    dates = pd.bdate_range("2020-01-01", periods=80)
+    bench = pd.Series(rng.normal(0, 0.01, 80), index=dates)
+    returns = pd.DataFrame({"a": 1.5 * bench + rng.normal(0, 0.005, 80)}, index=dates)
+    beta = run_series.rolling_beta(returns, bench, window=30)
+    vol = run_series.rolling_volatility(returns, window=30)
+    assert beta["a"].iloc[:29].isna().all()
+    assert beta["a"].iloc[-1] == pytest.approx(metrics.beta(returns["a"].iloc[-30:], bench.iloc[-30:]), rel=1e-9)
+    assert vol["a"].iloc[-1] == pytest.approx(metrics.annual_volatility(returns["a"].iloc[-30:]), rel=1e-12)
+
+
+def test_trade_table_counts_the_fills():
+    trades = pd.DataFrame({"date": pd.to_datetime(["2022-01-03", "2022-01-03", "2022-02-01"]), "scenario": "s",
+                           "asset": ["A", "B", "A"], "shares": [10.0, 5.0, -4.0], "value": [100.0, 50.0, -40.0],
+                           "cost": [0.1, 0.05, 0.04]})
+    table = run_series.trade_table(trades, ["s", "idle"])
+    assert table.loc["s", ["fills", "buys", "sells", "assets"]].tolist() == [3, 2, 1, 2]
+    assert table.loc["s", "cost_bps"] == pytest.approx(1e4 * 0.19 / 190)
+    assert table.loc["idle", "fills"] == 0 and np.isnan(table.loc["idle", "cost_bps"])
+
+
+def test_report_md_cells_are_the_console_cells():
+    from simlab.analysis.tables import format_metrics, format_metrics_markdown
+
+    table = pd.DataFrame({"sharpe": [1.0, np.nan], "cagr": [0.1234, -0.02]}, index=["a", "b"])
+    md = format_metrics_markdown(table, "all").splitlines()
+    assert md[0] == "| metric | a | b |" and md[2] == "| sharpe | 1.000 |  |" and md[3] == "| cagr | 12.34% | -2.00% |"
+    assert "12.34%" in format_metrics(table) and "-2.00%" in format_metrics(table)
+    money = pd.DataFrame({"total_costs": [4251435.117], "max_drawdown_duration": [870.0]}, index=["a"])
+    assert format_metrics_markdown(money, "all").splitlines()[2:] == ["| total_costs | 4,251,435 |",
+                                                                      "| max_drawdown_duration | 870 |"]

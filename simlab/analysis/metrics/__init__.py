@@ -26,8 +26,9 @@ Undefined ratios
     Sortino without a single loss, a Calmar without a drawdown) is NaN, never
     ``inf``, and raises no warning. A column whose values are all equal has a
     standard deviation of exactly zero.
-Drawdown sign
-    :func:`max_drawdown` and :func:`drawdown_series` are *positive* fractions below
+Loss sign
+    :func:`max_drawdown`, :func:`drawdown_series`, :func:`max_drawdown_uncompounded`,
+    :func:`value_at_risk` and :func:`cvar` are *positive* losses; drawdowns are fractions below
     the running peak: 0.2 is a 20% fall, i.e. ``-empyrical.max_drawdown``. The peak
     includes the starting value 1.0, so a loss on the first day is a drawdown.
 Rates
@@ -35,6 +36,21 @@ Rates
     a per-period rate as ``(1 + risk_free) ** (1 / periods) - 1``.
     ``required_return`` (:func:`sortino`) is a *per-period* threshold, as in
     ``empyrical.sortino_ratio``.
+Start day
+    A run's first day holds the initial cash, so its return is 0 (the portfolio's, and
+    the benchmark's by construction), and so are the days until the first fill. Counted,
+    they would add observations that say nothing and move every return statistic with
+    the start date: a run started a day earlier would report another Sharpe ratio. Run
+    metrics (``Result.metrics``, the claims, ``simlab validate``, the exports to
+    quantstats, vectorbt and pyfolio) therefore leave out the start day and the idle
+    days after it, scenario by scenario (:func:`drop_start_day`): the start day's
+    return is compounded into the next (a no-op for the usual 0), and each scenario's
+    leading days in cash become NaN, the days before it starts (*Missing values*), so
+    a scenario's figures do not depend on the others in its batch. The benchmark drops
+    its start day only; against a scenario it counts on the scenario's days. Turnover
+    and cost drag are annualized over the same days (:func:`start_day_shares`). The
+    functions here take the returns they are given: call :func:`drop_start_day`
+    yourself on a path that starts in cash.
 Benchmark
     A benchmark is a ``pd.Series`` (shared by every scenario) or a ``pd.DataFrame``
     with the scenarios' columns; it is aligned on the returns' index, and a day
@@ -62,12 +78,22 @@ traded_value : Series or DataFrame
 costs : Series or DataFrame
     Money paid in costs per day and scenario; dates or scenarios it does not list
     count as 0.
+confidence : float, default 0.95
+    Level of :func:`value_at_risk` and :func:`cvar`, strictly between 0 and 1.
+weights : DataFrame or DataArray
+    End-of-day weights (fractions of NAV): date x asset for one scenario, or an
+    ``xarray.DataArray`` with dims ``(date, scenario, asset)`` (``Result.weights``).
+asset_returns : DataFrame
+    Daily simple close-to-close returns of the assets, date x asset.
 
 Families
 --------
 The metrics live in modules by family and are all importable from here:
 :mod:`~simlab.analysis.metrics.returns` (total return, CAGR, volatility, Sharpe, Sortino,
 hit rate), :mod:`~simlab.analysis.metrics.drawdowns` (drawdowns, Calmar),
+:mod:`~simlab.analysis.metrics.tails` (historical VaR and CVaR, uncompounded drawdown),
+:mod:`~simlab.analysis.metrics.holdings` (effective number of assets, diversification
+ratio, position hit rate: from the weights, not the returns),
 :mod:`~simlab.analysis.metrics.relative` (against a benchmark) and
 :mod:`~simlab.analysis.metrics.trading` (turnover and costs). :func:`summary` puts them
 all in one table.
@@ -75,6 +101,7 @@ all in one table.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from simlab.analysis.metrics._arrays import Returns
@@ -88,6 +115,8 @@ from simlab.analysis.metrics.relative import (
     tracking_error,
 )
 from simlab.analysis.metrics.returns import annual_volatility, cagr, hit_rate, sharpe, sortino, total_return
+from simlab.analysis.metrics.holdings import diversification_ratio, effective_assets, position_hit_rate
+from simlab.analysis.metrics.tails import cvar, max_drawdown_uncompounded, value_at_risk
 from simlab.analysis.metrics.trading import annual_turnover, cost_drag, total_costs
 
 __all__ = [
@@ -100,18 +129,96 @@ __all__ = [
     "cagr",
     "calmar",
     "cost_drag",
+    "cvar",
+    "diversification_ratio",
     "drawdown_series",
+    "drop_start_day",
+    "start_day_shares",
+    "effective_assets",
     "hit_rate",
     "information_ratio",
     "max_drawdown",
     "max_drawdown_duration",
+    "max_drawdown_uncompounded",
+    "position_hit_rate",
     "sharpe",
     "sortino",
     "summary",
     "total_costs",
     "total_return",
     "tracking_error",
+    "value_at_risk",
 ]
+
+
+# ----------------------------------------------------------------------------
+# The start day
+# ----------------------------------------------------------------------------
+
+
+def drop_start_day(returns: Returns) -> Returns:
+    """``returns`` without the start day, and each scenario's idle days after it as NaN.
+
+    The *Start day* convention above.
+
+    Returns
+    -------
+    Series or DataFrame
+        The rows from the second on. The start day's return is compounded into the
+        second day's (a no-op for the usual 0), so the total return does not change.
+        Each column's leading rows of 0 or NaN (the days it sits in the initial cash)
+        become NaN, which the metrics leave out as the days before the scenario starts;
+        a column that never moves keeps its zeros. A single row is returned as it is.
+    """
+    if not isinstance(returns, (pd.Series, pd.DataFrame)):
+        raise TypeError(f"returns must be a pandas Series or DataFrame, got {type(returns).__name__}")
+    if len(returns) < 2:
+        return returns
+    values = returns.to_numpy(dtype="float64", na_value=np.nan, copy=True).reshape(len(returns), -1)
+    first, second = np.nan_to_num(values[0], nan=0.0), values[1]
+    folded = (1.0 + first) * (1.0 + np.nan_to_num(second, nan=0.0)) - 1.0
+    values[1] = np.where(np.isnan(second) & (first == 0), np.nan, folded)
+    values = values[1:]
+    moved = np.logical_or.accumulate(~np.isnan(values) & (values != 0.0), axis=0)
+    values = np.where(moved | ~moved[-1], values, np.nan)
+    if isinstance(returns, pd.Series):
+        return pd.Series(values[:, 0], index=returns.index[1:], name=returns.name)
+    return pd.DataFrame(values, index=returns.index[1:], columns=returns.columns)
+
+
+def start_day_shares(amounts: pd.DataFrame, nav: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+    """Daily amounts (traded value, costs) as fractions of the previous close's NAV, on the days
+    :func:`drop_start_day` keeps.
+
+    Parameters
+    ----------
+    amounts : DataFrame
+        Money per day and scenario (absent dates or scenarios count as 0).
+    nav : DataFrame
+        Portfolio value at each close; a scenario's first day uses that day's NAV.
+    kept : DataFrame
+        :func:`drop_start_day` of the scenarios' returns.
+
+    Returns
+    -------
+    DataFrame
+        On ``kept``'s index: NaN where ``kept`` has its leading NaN, and the fractions of
+        the days left out added to each scenario's first day kept. With a NAV of ones
+        (NaN on the same days), :func:`annual_turnover` and :func:`cost_drag` of it are
+        annualized over the return statistics' days.
+    """
+    shares = amounts.reindex(index=nav.index, columns=nav.columns, fill_value=0.0) / nav.shift(1).fillna(nav)
+    shares = shares.reindex(columns=kept.columns)
+    if len(shares) < 2:
+        return shares
+    values = shares.to_numpy(dtype="float64", copy=True)
+    values = values[1:] + np.vstack([values[:1], np.zeros_like(values[2:])])
+    lead = ~np.logical_or.accumulate(kept.notna().to_numpy(), axis=0)
+    skipped = np.where(lead, values, 0.0).sum(axis=0)
+    first = lead.sum(axis=0)
+    cols = np.flatnonzero(first < len(values))
+    values[first[cols], cols] += skipped[cols]
+    return pd.DataFrame(np.where(lead, np.nan, values), index=kept.index, columns=kept.columns)
 
 
 # ----------------------------------------------------------------------------
@@ -135,6 +242,13 @@ def _as_same_kind(values: Returns, returns: Returns, frame: pd.DataFrame) -> Ret
     return values
 
 
+def _by_scenario(values: float | pd.Series, frame: pd.DataFrame) -> pd.Series:
+    """A holdings metric as a Series over ``frame``'s columns (a float is its one column's)."""
+    if isinstance(values, pd.Series):
+        return values
+    return pd.Series([values], index=frame.columns[:1], dtype="float64")
+
+
 def summary(
     returns: Returns,
     *,
@@ -142,6 +256,8 @@ def summary(
     traded_value: Returns | None = None,
     costs: Returns | None = None,
     nav: Returns | None = None,
+    weights=None,
+    asset_returns: pd.DataFrame | None = None,
     risk_free: float = 0.0,
     periods: float = 252,
 ) -> pd.DataFrame:
@@ -162,6 +278,11 @@ def summary(
         Adds ``total_costs`` and ``cost_drag``. Needs ``nav``.
     nav : Series or DataFrame, optional
         Turns traded value and costs into fractions of NAV.
+    weights : DataFrame or DataArray, optional
+        Adds ``effective_assets``; with ``asset_returns`` also ``diversification_ratio``
+        and ``position_hit_rate``.
+    asset_returns : DataFrame, optional
+        For the diversification ratio and the position hit rate.
     risk_free : float
         For the Sharpe ratio.
     periods : float
@@ -172,7 +293,9 @@ def summary(
     DataFrame
         Index ``scenario`` (the columns of ``returns``); columns ``total_return,
         cagr, annual_volatility, sharpe, sortino, calmar, max_drawdown,
-        max_drawdown_duration, hit_rate``, then, when their inputs are given,
+        max_drawdown_duration, hit_rate, value_at_risk, cvar`` (95%),
+        ``max_drawdown_uncompounded``, then, when their inputs are given,
+        ``effective_assets, diversification_ratio, position_hit_rate``,
         ``annual_turnover``, ``total_costs, cost_drag``, and
         ``active_return, annual_active_return, tracking_error, information_ratio, beta``.
     """
@@ -189,7 +312,15 @@ def summary(
         "max_drawdown": max_drawdown(frame),
         "max_drawdown_duration": max_drawdown_duration(frame),
         "hit_rate": hit_rate(frame),
+        "value_at_risk": value_at_risk(frame),
+        "cvar": cvar(frame),
+        "max_drawdown_uncompounded": max_drawdown_uncompounded(frame),
     }
+    if weights is not None:
+        columns["effective_assets"] = _by_scenario(effective_assets(weights), frame)
+        if asset_returns is not None:
+            columns["diversification_ratio"] = _by_scenario(diversification_ratio(weights, asset_returns), frame)
+            columns["position_hit_rate"] = _by_scenario(position_hit_rate(weights, asset_returns), frame)
     if nav is not None:
         nav_frame = _as_same_kind(nav, returns, frame)
         if traded_value is not None:

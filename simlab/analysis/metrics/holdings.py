@@ -1,0 +1,135 @@
+"""Metrics of the book's holdings: effective number of assets, diversification ratio, position hit rate.
+
+They read end-of-day weights (fractions of NAV; cash is what they leave out) instead of the
+portfolio's returns. A day on which the book holds nothing is left out of every average.
+Conventions and the parameters shared by every metric: :mod:`simlab.analysis.metrics`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from simlab.analysis.metrics._arrays import _divide
+
+__all__ = ["diversification_ratio", "effective_assets", "position_hit_rate"]
+
+
+# ----------------------------------------------------------------------------
+# Input
+# ----------------------------------------------------------------------------
+
+
+def _weights_3d(weights) -> tuple[np.ndarray, pd.Index, pd.Index | None, list]:
+    """``weights`` as a float array (T, B, N), its dates, scenario labels (None for a frame) and assets.
+
+    A DataFrame (date x asset) is one scenario; a DataArray has dims (date, scenario, asset).
+    """
+    if isinstance(weights, pd.DataFrame):
+        array = weights.to_numpy(dtype="float64", na_value=np.nan)[:, None, :]
+        return array, weights.index, None, list(weights.columns)
+    dims = getattr(weights, "dims", None)
+    if dims != ("date", "scenario", "asset"):
+        raise TypeError("weights must be a DataFrame (date x asset) or a DataArray with dims "
+                        f"(date, scenario, asset), got {type(weights).__name__} with dims {dims}")
+    return (np.asarray(weights.values, dtype="float64"), pd.Index(weights["date"].values),
+            pd.Index(weights["scenario"].values), list(weights["asset"].values))
+
+
+def _wrap_b(values: np.ndarray, labels: pd.Index | None, name: str) -> float | pd.Series:
+    return float(values[0]) if labels is None else pd.Series(values, index=labels, name=name, dtype="float64")
+
+
+def _asset_returns(asset_returns: pd.DataFrame, dates: pd.Index, assets: list) -> np.ndarray:
+    """Asset returns (T, N) on the weights' dates and assets; a missing asset raises."""
+    missing = [a for a in assets if a not in asset_returns.columns]
+    if missing:
+        raise ValueError(f"asset_returns lacks the assets {missing[:5]} that weights hold")
+    return asset_returns.reindex(index=dates, columns=assets).to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _holding(w: np.ndarray) -> np.ndarray:
+    """(T, B) True on days a scenario holds some asset."""
+    return np.nansum(np.abs(w), axis=2) > 0
+
+
+# ----------------------------------------------------------------------------
+# Public functions
+# ----------------------------------------------------------------------------
+
+
+def effective_assets(weights) -> float | pd.Series:
+    """Effective number of assets, ``1 / sum(w ** 2)``, averaged over the days with a position.
+
+    Parameters: see *Shared parameters* in :mod:`simlab.analysis.metrics`.
+
+    Returns
+    -------
+    float or Series
+        Each day's weights are first scaled to a gross of 1 (``|w| / sum|w|``), so cash
+        and leverage do not move the count: 1 for a single name, ``N`` for ``N`` equal
+        weights. NaN for a scenario that never holds anything.
+    """
+    w, _, labels, _ = _weights_3d(weights)
+    w = np.nan_to_num(w, nan=0.0)
+    gross = np.abs(w).sum(axis=2)
+    share = _divide(np.abs(w), gross[:, :, None])
+    daily = _divide(1.0, np.nansum(share * share, axis=2))
+    held = _holding(w)
+    total = np.where(held, daily, 0.0).sum(axis=0)
+    return _wrap_b(_divide(total, held.sum(axis=0)), labels, "effective_assets")
+
+
+def diversification_ratio(weights, asset_returns: pd.DataFrame) -> float | pd.Series:
+    """Diversification ratio ``sum(|w_i| sigma_i) / sqrt(w' S w)``, averaged over the days with a position.
+
+    Parameters: see *Shared parameters* in :mod:`simlab.analysis.metrics`; ``asset_returns``
+    must have every asset ``weights`` holds.
+
+    Returns
+    -------
+    float or Series
+        ``S`` is the sample covariance (``ddof=1``, pairwise over the days both assets
+        have a return) of the asset returns from the scenario's first day with a
+        position to the last date, and ``sigma_i`` its square-rooted diagonal: one
+        estimate for the whole run, so the ratio moves only with the weights. 1 for a single asset or perfectly correlated ones, higher as
+        the book diversifies. A day whose portfolio variance is zero is left out.
+    """
+    w, dates, labels, assets = _weights_3d(weights)
+    w = np.nan_to_num(w, nan=0.0)
+    r = _asset_returns(asset_returns, dates, assets)
+    held = _holding(w)
+    out = np.full(w.shape[1], np.nan)
+    for b in np.flatnonzero(held.any(axis=0)):
+        first = int(np.argmax(held[:, b]))
+        cov = np.nan_to_num(pd.DataFrame(r[first:]).cov(ddof=1).to_numpy(), nan=0.0)
+        wb = w[first:, b]
+        weighted = np.abs(wb) @ np.sqrt(np.diag(cov))
+        variance = np.einsum("ti,ij,tj->t", wb, cov, wb)
+        daily = _divide(weighted, np.sqrt(np.maximum(variance, 0.0)))
+        ok = np.isfinite(daily) & held[first:, b]
+        out[b] = _divide(np.where(ok, daily, 0.0).sum(), ok.sum())
+    return _wrap_b(out, labels, "diversification_ratio")
+
+
+def position_hit_rate(weights, asset_returns: pd.DataFrame) -> float | pd.Series:
+    """Fraction of position-days that made money.
+
+    Parameters: see *Shared parameters* in :mod:`simlab.analysis.metrics`.
+
+    Returns
+    -------
+    float or Series
+        Over every (day, asset) with a non-zero weight at the previous close and an
+        asset return that day: the share with ``w_prev * r > 0`` (a long that rose, a
+        short that fell); a flat day counts as a miss. Where the portfolio's
+        :func:`~simlab.analysis.metrics.hit_rate` counts winning days, this counts
+        winning positions. NaN for a scenario that never holds anything.
+    """
+    w, dates, labels, assets = _weights_3d(weights)
+    r = _asset_returns(asset_returns, dates, assets)
+    prev = np.nan_to_num(w[:-1], nan=0.0)
+    now = r[1:, None, :]
+    counted = (prev != 0) & ~np.isnan(now)
+    wins = counted & (prev * np.nan_to_num(now, nan=0.0) > 0)
+    return _wrap_b(_divide(wins.sum(axis=(0, 2)), counted.sum(axis=(0, 2))), labels, "position_hit_rate")
