@@ -63,12 +63,7 @@ def page(result, sections: list[Section]) -> str:
              "costs": _inline(exp.costs) if exp.costs else "none", "run id": f"{cfg.name}-{cfg.config_hash()[:8]}"}
     header = (f"<header><h1>{title}</h1><p>{html.escape(exp.description or '')}</p><dl class=\"facts\">"
               + "".join(f"<dt>{k}</dt><dd>{html.escape(v)}</dd>" for k, v in facts.items()) + "</dl></header>")
-    toc = "".join(f'<li><a href="#{s.id}">{html.escape(s.title)}</a></li>' for s in sections)
-    body = "".join(f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>{s.body}</section>' for s in sections)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}: simlab report</title>'
-            f"<style>{_STYLE}</style></head><body>{header}"
-            f'<nav id="contents"><h2>Contents</h2><ol>{toc}</ol></nav><main>{body}</main>'
-            f"<footer>simlab {html.escape(_version())}</footer></body></html>\n")
+    return _document(f"{title}: simlab report", header, sections)
 
 
 def standalone_page(title: str, facts: dict, sections: list[Section]) -> str:
@@ -77,9 +72,14 @@ def standalone_page(title: str, facts: dict, sections: list[Section]) -> str:
     header = (f"<header><h1>{html.escape(title)}</h1><dl class=\"facts\">"
               + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts.items())
               + "</dl></header>")
+    return _document(html.escape(title), header, sections)
+
+
+def _document(page_title: str, header: str, sections: list[Section]) -> str:
+    """The whole page: ``page_title`` (HTML), the header, a table of contents, the sections."""
     toc = "".join(f'<li><a href="#{s.id}">{html.escape(s.title)}</a></li>' for s in sections)
     body = "".join(f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>{s.body}</section>' for s in sections)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{page_title}</title>'
             f"<style>{_STYLE}</style></head><body>{header}"
             f'<nav id="contents"><h2>Contents</h2><ol>{toc}</ol></nav><main>{body}</main>'
             f"<footer>simlab {html.escape(_version())}</footer></body></html>\n")

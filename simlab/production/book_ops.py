@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simlab.production.state import PortfolioState, StateError, time_weighted_returns
+from simlab.production.state import PortfolioState, StateError, basis_after_fill, time_weighted_returns
 from simlab.production.stores import Store
 
 FILL_COLUMNS = ("asset", "shares", "price", "cost")
@@ -104,14 +104,8 @@ def apply_fills(store: Store, path: str | Path) -> PortfolioState:
     cash = state.cash
     for asset, (shares, price, cost) in zip(fills["asset"], values):
         i = index[asset]
-        before, after = holdings[i], holdings[i] + shares
-        if abs(after) < 1e-12:
-            basis[i] = 0.0
-        elif before == 0 or np.sign(before) != np.sign(after):
-            basis[i] = (abs(after) * price + cost) / abs(after)
-        elif abs(after) > abs(before):
-            basis[i] = (basis[i] * abs(before) + abs(shares) * price + cost) / abs(after)
-        holdings[i] = after
+        basis[i] = basis_after_fill(basis[i], holdings[i], shares, price, cost)
+        holdings[i] += shares
         cash -= shares * price + cost
     nav = state.nav - float(values[:, 2].sum())
     new = dataclasses.replace(state, holdings=holdings.tolist(), cost_basis=basis.tolist(), cash=cash, nav=nav,

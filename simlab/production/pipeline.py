@@ -31,7 +31,7 @@ from simlab.contract.step import HOLD
 from simlab.data.market import MarketData
 from simlab.errors import ConfigError, DataError
 from simlab.production.replay import Resumed, memory_entries, pending_entries, resume
-from simlab.production.state import PortfolioState, book_identity, check_same_book
+from simlab.production.state import PortfolioState, basis_after_fill, book_identity, check_same_book
 from simlab.production.stores import Store
 
 
@@ -174,14 +174,8 @@ def _cost_basis(state: PortfolioState, r: Resumed) -> list:
     basis = np.asarray(state.cost_basis, dtype=float).copy()
     for rec in r.recorder.fills:
         for asset, shares, price, cost in zip(rec.asset, rec.shares, rec.price, rec.cost):
-            before, after = held[asset], held[asset] + shares
-            if after == 0 or abs(after) < 1e-12:
-                basis[asset] = 0.0
-            elif before == 0 or np.sign(before) != np.sign(after):
-                basis[asset] = (abs(after) * price + cost) / abs(after)
-            elif abs(after) > abs(before):
-                basis[asset] = (basis[asset] * abs(before) + abs(shares) * price + cost) / abs(after)
-            held[asset] = after
+            basis[asset] = basis_after_fill(basis[asset], held[asset], shares, price, cost)
+            held[asset] += shares
     return basis.tolist()
 
 

@@ -225,3 +225,20 @@ def decode(value: Any) -> Any:
     if isinstance(value, list):
         return [decode(v) for v in value]
     return value
+
+
+def basis_after_fill(basis: float, before: float, shares: float, price: float, cost: float) -> float:
+    """Average cost per share of a position of ``before`` shares after a fill of ``shares``.
+
+    A fill's cost adds to the basis of what it opens or adds to; a reduction keeps the basis; a
+    position closed (within 1e-12 shares) has none; one that flips side starts afresh at the fill.
+    """
+    after = before + shares
+    if abs(after) < 1e-12:
+        return 0.0
+    if before == 0 or np.sign(before) != np.sign(after):
+        return (abs(after) * price + cost) / abs(after)
+    if abs(after) > abs(before):
+        return (basis * abs(before) + abs(shares) * price + cost) / abs(after)
+    return basis
+
