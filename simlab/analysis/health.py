@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from simlab.analysis.run_series import step_name
-from simlab.contract.roles import Role
+from simlab.contract.roles import Role, role_of
 from simlab.errors import RunHealthError
 
 __all__ = ["CASH_GROSS", "CASH_WARN", "FALLBACK_WARN", "RunHealth", "ScenarioHealth", "check_finite_nav",
@@ -104,51 +104,98 @@ def check_finite_nav(nav: pd.DataFrame) -> None:
 
 
 def run_health(result) -> RunHealth:
-    """The :class:`RunHealth` of a finished run (a Result)."""
-    diag = result.diagnostics
-    steps = diag[diag["step"] != "engine"] if len(diag) else diag
-    gross = np.abs(result.weights.fillna(0.0)).sum("asset").to_pandas()  # date x scenario
-    trades = result.trades
+    """The :class:`RunHealth` of a finished run (a Result).
+
+    Read from the run's arrays (:meth:`~simlab.engine.result.Replay.gross_exposure`, the trade
+    entries and the diagnostics records), never from the labelled tables: the measure costs a
+    pass over the records, not a (date, scenario, asset) cube and a long table.
+    """
+    n_scen = len(result.scenarios)
+    span = result.dates
+    first_row = int(result.market.dates.get_loc(span[0])) if len(span) else 0
+    gross = result.gross_exposure()
+    trade_rows, trade_scen = result.trade_entries()
+    trades = np.bincount(trade_scen, minlength=n_scen)
+    decisions = _StepLog(result.diagnostic_records(), n_scen)
     out = []
-    for scenario in result.scenarios:
-        own = steps[steps["scenario"] == scenario] if len(steps) else steps
-        decisions = _days(own["date"]) if len(own) else pd.DatetimeIndex([])
-        fills = trades[trades["scenario"] == scenario] if len(trades) else trades
-        fill_days = _days(fills["date"]) if len(fills) else pd.DatetimeIndex([])
-        series = gross[scenario]
-        if len(decisions):
-            series = series[series.index > decisions[0]]
+    for s, scenario in enumerate(result.scenarios):
+        own_decisions = decisions.rows(s)
+        fill_days = np.unique(trade_rows[trade_scen == s])
+        series = gross[:, s]
+        if len(own_decisions):
+            series = series[np.arange(first_row, first_row + len(series)) > own_decisions[0]]
         out.append(ScenarioHealth(
             scenario=str(scenario), days=len(series),
             cash_share=float((series < CASH_GROSS).mean()) if len(series) else 0.0,
-            decisions=len(decisions), decisions_without_trade=_without_trade(decisions, fill_days),
-            trades=len(fills), fallbacks=_fallbacks(own), infeasible_days=_infeasible(own),
+            decisions=len(own_decisions), decisions_without_trade=_without_trade(own_decisions, fill_days),
+            trades=int(trades[s]), fallbacks=decisions.fallbacks(s), infeasible_days=decisions.infeasible(s),
         ))
     return RunHealth(tuple(out))
 
 
-def _days(dates: pd.Series) -> pd.DatetimeIndex:
-    """The distinct days of ``dates``, sorted, in nanoseconds (so that their integers compare)."""
-    return pd.DatetimeIndex(dates.unique()).sort_values().as_unit("ns")
+class _StepLog:
+    """Per scenario, the rows the Steps reported on, their fallbacks and infeasible days (the
+    engine's own records left out), from the recorded diagnostics in their order."""
+
+    def __init__(self, records: list, n_scen: int):
+        self.decided: list[set] = [set() for _ in range(n_scen)]
+        self.infeasible_rows: list[set] = [set() for _ in range(n_scen)]
+        self.fallback_rows: dict[tuple[str, str], list[set]] = {}
+        self.fallback_first: dict[tuple[str, str], np.ndarray] = {}  # first record order per scenario
+        roles: dict = {}
+        order = 0
+        for row, scenario_rows, step, values, step_class in records:
+            if step == "engine":
+                continue
+            scenario_rows = np.asarray(scenario_rows)
+            for key, value in values.items():
+                order += 1
+                arr = np.asarray(value, dtype=float)
+                if arr.ndim == 2:
+                    if arr.shape[1] == 0:
+                        continue
+                    positive = (arr > 0).any(axis=1)
+                else:
+                    positive = np.broadcast_to(arr, (len(scenario_rows),)) > 0
+                for s in scenario_rows.tolist():
+                    self.decided[s].add(row)
+                if (step_class, key) not in roles:
+                    role = role_of(step_class, key)
+                    roles[step_class, key] = None if role is None else str(role)
+                hits = scenario_rows[positive].tolist()
+                if not hits:
+                    continue
+                if key in INFEASIBLE_KEYS:
+                    for s in hits:
+                        self.infeasible_rows[s].add(row)
+                if roles[step_class, key] == Role.FALLBACK.value:
+                    if (step, key) not in self.fallback_rows:
+                        self.fallback_rows[step, key] = [set() for _ in range(n_scen)]
+                        self.fallback_first[step, key] = np.full(n_scen, np.iinfo(np.int64).max)
+                    first = self.fallback_first[step, key]
+                    for s in hits:
+                        self.fallback_rows[step, key][s].add(row)
+                        first[s] = min(first[s], order)
+
+    def rows(self, s: int) -> np.ndarray:
+        """Sorted rows with a Step's report for scenario ``s``."""
+        return np.array(sorted(self.decided[s]), dtype=np.int64)
+
+    def fallbacks(self, s: int) -> dict[str, int]:
+        """``{"<step>.<key>": decisions}`` of the fallbacks scenario ``s`` took, in the order first taken."""
+        taken = [(first[s], step_key) for step_key, first in self.fallback_first.items() if self.fallback_rows[step_key][s]]
+        return {f"{step_name(step)}.{key}": len(self.fallback_rows[step, key][s]) for _, (step, key) in sorted(taken)}
+
+    def infeasible(self, s: int) -> int:
+        return len(self.infeasible_rows[s])
 
 
-def _without_trade(decisions: pd.DatetimeIndex, fill_days: pd.DatetimeIndex) -> int:
-    """Decisions with no fill after them and up to (and including) the next decision."""
+def _without_trade(decisions: np.ndarray, fill_days: np.ndarray) -> int:
+    """Decisions with no fill after them and up to (and including) the next decision (both sorted rows)."""
     if not len(decisions):
         return 0
-    ends = np.append(decisions[1:].asi8, np.iinfo(np.int64).max)
-    first_after = np.searchsorted(fill_days.asi8, decisions.asi8, side="right")
-    filled = (first_after < len(fill_days)) & (fill_days.asi8[np.minimum(first_after, len(fill_days) - 1)] <= ends) \
+    ends = np.append(decisions[1:], np.iinfo(np.int64).max)
+    first_after = np.searchsorted(fill_days, decisions, side="right")
+    filled = (first_after < len(fill_days)) & (fill_days[np.minimum(first_after, len(fill_days) - 1)] <= ends) \
         if len(fill_days) else np.zeros(len(decisions), bool)
     return int((~filled).sum())
-
-
-def _fallbacks(own: pd.DataFrame) -> dict[str, int]:
-    rows = own[(own["role"] == Role.FALLBACK.value) & (own["value"] > 0)] if len(own) else own
-    return {f"{step_name(step)}.{key}": int(part["date"].nunique())
-            for (step, key), part in rows.groupby(["step", "key"], sort=False)} if len(rows) else {}
-
-
-def _infeasible(own: pd.DataFrame) -> int:
-    rows = own[own["key"].isin(INFEASIBLE_KEYS) & (own["value"] > 0)] if len(own) else own
-    return int(rows["date"].nunique()) if len(rows) else 0

@@ -19,6 +19,8 @@ from simlab.data.market import MarketData
 
 TRADE_COLUMNS = ["date", "scenario", "asset", "shares", "price", "value", "cost", "reason"]
 DIAG_COLUMNS = ["date", "scenario", "step", "key", "role", "asset", "value"]
+GROSS_BLOCK_CELLS = 1 << 21
+"""Cells of the (date, scenario, asset) weights one block of :meth:`Replay.gross_exposure` holds."""
 
 
 class Replay:
@@ -132,6 +134,43 @@ class Replay:
         frame = pd.DataFrame(out)
         frame["date"] = pd.DatetimeIndex(frame["date"])
         return frame
+
+    def gross_exposure(self) -> np.ndarray:
+        """(date, scenario) sum over assets of the absolute end-of-day weights.
+
+        The same numbers as ``abs(weights).sum("asset")``, computed a block of days at a time
+        so that the (date, scenario, asset) cube is never held in memory.
+        """
+        if "weights" in self.__dict__:
+            return np.abs(self.weights.fillna(0.0)).sum("asset").to_numpy()
+        rows = np.asarray(self._rec.snapshot_rows)
+        idx = np.searchsorted(rows, np.arange(self._span.start, self._span.stop), side="right") - 1
+        n_days, n_scen = len(idx), len(self.scenarios)
+        out = np.empty((n_days, n_scen))
+        block = max(1, GROSS_BLOCK_CELLS // max(1, n_scen * len(self.assets)))
+        for lo in range(0, n_days, block):
+            hi = min(n_days, lo + block)
+            holdings = np.stack([self._rec.snapshots[i] for i in idx[lo:hi]])
+            price = self._inputs.value_price[self._span.start + lo : self._span.start + hi][:, None, :]
+            nav = self._book.nav[self._span.start + lo : self._span.start + hi][:, :, None]
+            weights = np.divide(holdings * price, nav, out=np.zeros(holdings.shape), where=nav != 0)
+            np.abs(weights, out=weights)
+            weights[np.isnan(weights)] = 0.0
+            np.sum(weights, axis=2, out=out[lo:hi])
+        return out
+
+    def trade_entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row, scenario position) of every trade, in the order of :attr:`trades`; rows index the data's dates."""
+        fills = self._rec.fills
+        if not fills:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        rows = np.concatenate([np.full(len(f.shares), f.row, dtype=np.int64) for f in fills])
+        return rows, np.concatenate([np.asarray(f.scenario, dtype=np.int64) for f in fills])
+
+    def diagnostic_records(self) -> list:
+        """The recorded diagnostics, in the order of :attr:`diagnostics`: ``(row, scenario positions,
+        step label, {key: value}, step class or None)`` per Step call (read them, do not change them)."""
+        return self._rec.diagnostics
 
     def daily_traded_value(self) -> pd.DataFrame:
         """Sum of absolute traded value per day and scenario (rebalances and delistings)."""
