@@ -19,7 +19,7 @@ from simlab.data.market import MarketData
 
 TRADE_COLUMNS = ["date", "scenario", "asset", "shares", "price", "value", "cost", "reason"]
 DIAG_COLUMNS = ["date", "scenario", "step", "key", "role", "asset", "value"]
-GROSS_BLOCK_CELLS = 1 << 21
+GROSS_BLOCK_CELLS = 1 << 20
 """Cells of the (date, scenario, asset) weights one block of :meth:`Replay.gross_exposure` holds."""
 
 
@@ -144,19 +144,32 @@ class Replay:
         if "weights" in self.__dict__:
             return np.abs(self.weights.fillna(0.0)).sum("asset").to_numpy()
         rows = np.asarray(self._rec.snapshot_rows)
-        idx = np.searchsorted(rows, np.arange(self._span.start, self._span.stop), side="right") - 1
-        n_days, n_scen = len(idx), len(self.scenarios)
+        start = self._span.start
+        idx = np.searchsorted(rows, np.arange(start, self._span.stop), side="right") - 1
+        n_days, n_scen, n_assets = len(idx), len(self.scenarios), len(self.assets)
         out = np.empty((n_days, n_scen))
-        block = max(1, GROSS_BLOCK_CELLS // max(1, n_scen * len(self.assets)))
+        block = max(1, GROSS_BLOCK_CELLS // max(1, n_scen * n_assets))
+        buffer = np.empty((min(block, n_days), n_scen, n_assets))
         for lo in range(0, n_days, block):
             hi = min(n_days, lo + block)
-            holdings = np.stack([self._rec.snapshots[i] for i in idx[lo:hi]])
-            price = self._inputs.value_price[self._span.start + lo : self._span.start + hi][:, None, :]
-            nav = self._book.nav[self._span.start + lo : self._span.start + hi][:, :, None]
-            weights = np.divide(holdings * price, nav, out=np.zeros(holdings.shape), where=nav != 0)
+            weights = buffer[: hi - lo]
+            # each run of days under one holdings snapshot: holdings x price in one product
+            cuts = np.flatnonzero(np.diff(idx[lo:hi])) + 1
+            for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, hi - lo].tolist()):
+                np.multiply(self._rec.snapshots[idx[lo + a]], self._inputs.value_price[start + lo + a : start + lo + b][:, None, :],
+                            out=weights[a:b])
+            nav = self._book.nav[start + lo : start + hi][:, :, None]
+            zero = nav == 0
+            if zero.any():
+                np.divide(weights, nav, out=weights, where=~zero)
+                weights[np.broadcast_to(zero, weights.shape)] = 0.0
+            else:
+                np.divide(weights, nav, out=weights)
             np.abs(weights, out=weights)
-            weights[np.isnan(weights)] = 0.0
             np.sum(weights, axis=2, out=out[lo:hi])
+            if np.isnan(out[lo:hi]).any():  # NaN weights count as 0, as in the weights table's sum
+                weights[np.isnan(weights)] = 0.0
+                np.sum(weights, axis=2, out=out[lo:hi])
         return out
 
     def trade_entries(self) -> tuple[np.ndarray, np.ndarray]:
