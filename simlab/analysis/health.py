@@ -114,16 +114,13 @@ def run_health(result) -> RunHealth:
     span = result.dates
     first_row = int(result.market.dates.get_loc(span[0])) if len(span) else 0
     gross = result.gross_exposure()
-    trade_rows, trade_scen = result.trade_entries()
-    trades = np.bincount(trade_scen, minlength=n_scen)
-    fill_keys = np.unique(trade_scen * (len(result.market.dates) + 1) + trade_rows)  # (scenario, row), sorted
-    fill_scen, fill_row = np.divmod(fill_keys, len(result.market.dates) + 1)
-    fill_cuts = np.searchsorted(fill_scen, np.arange(n_scen + 1))
+    fill_rows, trades_per_fill = result.trades_per_fill()
+    trades = trades_per_fill.sum(axis=0)
     decisions = _StepLog(result.diagnostic_records(), n_scen)
     out = []
     for s, scenario in enumerate(result.scenarios):
         own_decisions = decisions.rows(s)
-        fill_days = fill_row[fill_cuts[s] : fill_cuts[s + 1]]
+        fill_days = np.unique(fill_rows[trades_per_fill[:, s] > 0])
         series = gross[:, s]
         if len(own_decisions):
             series = series[np.arange(first_row, first_row + len(series)) > own_decisions[0]]

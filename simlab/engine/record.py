@@ -16,8 +16,8 @@ class FillRecord:
     """The trades of one fill day, kept sparse: one entry per traded (scenario, asset)."""
 
     row: int
-    scenario: np.ndarray  # (K,) positions in the batch axis
-    asset: np.ndarray  # (K,) positions in the asset axis
+    scenario: np.ndarray  # (K,) int32 positions in the batch axis
+    asset: np.ndarray  # (K,) int32 positions in the asset axis
     shares: np.ndarray  # (K,) signed shares
     price: np.ndarray  # (K,) fill prices
     cost: np.ndarray  # (K,) money paid (realized)
@@ -50,7 +50,8 @@ class Recorder:
         b, n = np.nonzero(shares)
         rows = b if scenario_rows is None else np.asarray(scenario_rows)[b]
         est = None if estimated_cost is None else estimated_cost[b, n]
-        self.fills.append(FillRecord(row, rows, n, shares[b, n], price[n], cost[b, n], reason, est))
+        self.fills.append(FillRecord(row, rows.astype(np.int32), n.astype(np.int32), shares[b, n], price[n], cost[b, n],
+                                     reason, est))
 
     def diag(self, row: int, scenario_rows: np.ndarray, step: str, values: dict, step_class: type | None = None) -> None:
         """One Step's diagnostics for a group of scenarios; ``step_class`` declares their roles (None: none)."""

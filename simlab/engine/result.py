@@ -172,13 +172,15 @@ class Replay:
                 np.sum(weights, axis=2, out=out[lo:hi])
         return out
 
-    def trade_entries(self) -> tuple[np.ndarray, np.ndarray]:
-        """(row, scenario position) of every trade, in the order of :attr:`trades`; rows index the data's dates."""
+    def trades_per_fill(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per recorded fill (a fill day's group, a delisting), in the order of :attr:`trades`: its row
+        in the data's dates (K,), and how many trades each scenario made in it (K, scenario)."""
         fills = self._rec.fills
-        if not fills:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        rows = np.concatenate([np.full(len(f.shares), f.row, dtype=np.int64) for f in fills])
-        return rows, np.concatenate([np.asarray(f.scenario, dtype=np.int64) for f in fills])
+        rows = np.array([f.row for f in fills], dtype=np.int64)
+        counts = np.zeros((len(fills), len(self.scenarios)), dtype=np.int64)
+        for k, f in enumerate(fills):
+            counts[k] = np.bincount(f.scenario, minlength=len(self.scenarios))
+        return rows, counts
 
     def diagnostic_records(self) -> list:
         """The recorded diagnostics, in the order of :attr:`diagnostics`: ``(row, scenario positions,

@@ -49,8 +49,6 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from simlab.analysis import plots
-from simlab.analysis import report as html_report
 from simlab.analysis.tables import format_metrics_markdown
 from simlab.errors import ConfigError
 
@@ -80,6 +78,10 @@ def save_run(result, path=None) -> Path:
     record = run_record(result, git=git_state())
 
     def write(tmp: Path) -> None:
+        # the figures and the report need matplotlib: loaded when a run is saved, not when it runs
+        from simlab.analysis import plots
+        from simlab.analysis import report as html_report
+
         write_tables(tmp, config=result.config.to_dict(), metrics=metrics, nav=result.nav,
                      returns=result.returns, weights=result.weights)
         result.trades.to_parquet(tmp / "trades.parquet", index=False)

@@ -43,7 +43,6 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.stats import rankdata
 
 from simlab.config.registry import register
 from simlab.features.covariance import Covariance
@@ -65,6 +64,8 @@ def conviction(signal: np.ndarray | None, weights: np.ndarray) -> np.ndarray:
     """
     if signal is None:
         return np.zeros(weights.shape)
+    from scipy.stats import rankdata  # scipy.stats takes a second to import: loaded by the Steps that rank
+
     signal = np.broadcast_to(np.asarray(signal, dtype=float), weights.shape)
     finite = np.isfinite(signal)
     count = finite.sum(axis=1, keepdims=True)
