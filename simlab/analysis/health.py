@@ -138,56 +138,61 @@ class _StepLog:
     engine's own records left out), from the recorded diagnostics in their order."""
 
     def __init__(self, records: list, n_scen: int):
-        self.decided: list[set] = [set() for _ in range(n_scen)]
-        self.infeasible_rows: list[set] = [set() for _ in range(n_scen)]
-        self.fallback_rows: dict[tuple[str, str], list[set]] = {}
-        self.fallback_first: dict[tuple[str, str], np.ndarray] = {}  # first record order per scenario
+        self.n_scen = n_scen
+        self.infeasible_rows: dict[int, set] = {}
+        self.fallback_rows: dict[tuple[str, str], dict[int, set]] = {}
+        self.fallback_first: dict[tuple[str, str], dict[int, int]] = {}  # first record order per scenario
         roles: dict = {}
+        reported = []
         order = 0
         for row, scenario_rows, step, values, step_class in records:
             if step == "engine":
                 continue
             scenario_rows = np.asarray(scenario_rows)
+            has_rows = False
             for key, value in values.items():
                 order += 1
-                arr = np.asarray(value, dtype=float)
-                if arr.ndim == 2:
-                    if arr.shape[1] == 0:
-                        continue
-                    positive = (arr > 0).any(axis=1)
-                else:
-                    positive = np.broadcast_to(arr, (len(scenario_rows),)) > 0
-                for s in scenario_rows.tolist():
-                    self.decided[s].add(row)
+                arr = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=float)
+                if arr.ndim == 2 and arr.shape[1] == 0:
+                    continue
+                has_rows = True
                 if (step_class, key) not in roles:
                     role = role_of(step_class, key)
-                    roles[step_class, key] = None if role is None else str(role)
-                hits = scenario_rows[positive].tolist()
-                if not hits:
+                    roles[step_class, key] = (None if role is None else str(role)) == Role.FALLBACK.value
+                fallback = roles[step_class, key]
+                if not fallback and key not in INFEASIBLE_KEYS:
                     continue
+                arr = np.asarray(arr, dtype=float)
+                positive = (arr > 0).any(axis=1) if arr.ndim == 2 else np.broadcast_to(arr, (len(scenario_rows),)) > 0
+                hits = scenario_rows[positive].tolist()
                 if key in INFEASIBLE_KEYS:
                     for s in hits:
-                        self.infeasible_rows[s].add(row)
-                if roles[step_class, key] == Role.FALLBACK.value:
-                    if (step, key) not in self.fallback_rows:
-                        self.fallback_rows[step, key] = [set() for _ in range(n_scen)]
-                        self.fallback_first[step, key] = np.full(n_scen, np.iinfo(np.int64).max)
-                    first = self.fallback_first[step, key]
+                        self.infeasible_rows.setdefault(s, set()).add(row)
+                if fallback and hits:
+                    rows = self.fallback_rows.setdefault((step, key), {})
+                    first = self.fallback_first.setdefault((step, key), {})
                     for s in hits:
-                        self.fallback_rows[step, key][s].add(row)
-                        first[s] = min(first[s], order)
+                        rows.setdefault(s, set()).add(row)
+                        first.setdefault(s, order)
+            if has_rows:
+                reported.append((row, scenario_rows))
+        self.decision_rows = np.array(sorted({row for row, _ in reported}), dtype=np.int64)
+        position = {row: i for i, row in enumerate(self.decision_rows.tolist())}
+        self.decided = np.zeros((len(self.decision_rows), n_scen), dtype=bool)
+        for row, scenario_rows in reported:
+            self.decided[position[row], scenario_rows] = True
 
     def rows(self, s: int) -> np.ndarray:
         """Sorted rows with a Step's report for scenario ``s``."""
-        return np.array(sorted(self.decided[s]), dtype=np.int64)
+        return self.decision_rows[self.decided[:, s]]
 
     def fallbacks(self, s: int) -> dict[str, int]:
         """``{"<step>.<key>": decisions}`` of the fallbacks scenario ``s`` took, in the order first taken."""
-        taken = [(first[s], step_key) for step_key, first in self.fallback_first.items() if self.fallback_rows[step_key][s]]
-        return {f"{step_name(step)}.{key}": len(self.fallback_rows[step, key][s]) for _, (step, key) in sorted(taken)}
+        taken = sorted((first[s], step_key) for step_key, first in self.fallback_first.items() if s in first)
+        return {f"{step_name(step)}.{key}": len(self.fallback_rows[step, key][s]) for _, (step, key) in taken}
 
     def infeasible(self, s: int) -> int:
-        return len(self.infeasible_rows[s])
+        return len(self.infeasible_rows.get(s, ()))
 
 
 def _without_trade(decisions: np.ndarray, fill_days: np.ndarray) -> int:

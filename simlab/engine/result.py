@@ -153,11 +153,11 @@ class Replay:
         for lo in range(0, n_days, block):
             hi = min(n_days, lo + block)
             weights = buffer[: hi - lo]
-            # each run of days under one holdings snapshot: holdings x price in one product
-            cuts = np.flatnonzero(np.diff(idx[lo:hi])) + 1
-            for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, hi - lo].tolist()):
-                np.multiply(self._rec.snapshots[idx[lo + a]], self._inputs.value_price[start + lo + a : start + lo + b][:, None, :],
-                            out=weights[a:b])
+            # the block's holdings snapshots, one per day, times the day's prices
+            used, day_snapshot = np.unique(idx[lo:hi], return_inverse=True)
+            held = np.stack([self._rec.snapshots[i] for i in used.tolist()])
+            np.take(held, day_snapshot, axis=0, out=weights)
+            weights *= self._inputs.value_price[start + lo : start + hi][:, None, :]
             nav = self._book.nav[start + lo : start + hi][:, :, None]
             zero = nav == 0
             if zero.any():
@@ -179,7 +179,10 @@ class Replay:
         rows = np.array([f.row for f in fills], dtype=np.int64)
         counts = np.zeros((len(fills), len(self.scenarios)), dtype=np.int64)
         for k, f in enumerate(fills):
-            counts[k] = np.bincount(f.scenario, minlength=len(self.scenarios))
+            if len(self.scenarios) == 1:
+                counts[k, 0] = len(f.scenario)
+            else:
+                counts[k] = np.bincount(f.scenario, minlength=len(self.scenarios))
         return rows, counts
 
     def diagnostic_records(self) -> list:
