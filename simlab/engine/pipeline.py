@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,11 @@ class Group:
     cost: CostModel
     strategy_index: np.ndarray  # (B_g,) index into the distinct strategies, -1 for none
     whole: bool = False  # the group is the whole batch, in order (views instead of copies)
+
+    @cached_property
+    def one_strategy(self) -> bool:
+        """Every scenario of the group reads the same strategy's signal."""
+        return bool((self.strategy_index == self.strategy_index[0]).all())
 
     @property
     def sel(self) -> slice | np.ndarray:

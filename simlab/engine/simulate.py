@@ -185,6 +185,7 @@ class EventLoop:
         self.memory: dict = {}  # (group position, step label) -> the Step's memory across decisions
         self.beyond: dict[int, Order] = {}  # orders due after inputs.last
         self.dates = dict(zip(self.decisions.tolist(), inputs.dates[self.decisions]))
+        self.group_views = [_BookViews.of(book, g) for g in groups]
 
     def _declare_features(self, g: Group) -> list[dict]:
         declared = []
@@ -258,10 +259,10 @@ class EventLoop:
         b, inp = self.book, self.inputs
         safe = inp.value_price[row]
         targets = order.targets_at(b.holdings, b.nav[row], safe)
-        unfilled = None
+        unfilled, all_trade, capped = None, order.all_trade, self.broker.capped
         for k, g in enumerate(self.groups):
             trade = order.trade[g.sel]
-            some, every = (True, True) if order.all_trade else (trade.any(), trade.all())
+            some, every = (True, True) if all_trade else (trade.any(), trade.all())
             if not some:
                 continue
             estimated = self.broker.fill(k, b, g.sel, row, targets[g.sel])
@@ -270,12 +271,12 @@ class EventLoop:
             fill = self.broker.realize(row, estimated, g.rows)
             b.book_fill(g.sel, fill, safe)
             self.broker.remember(k, row, fill)
-            if self.broker.capped and fill.unfilled.any():
+            if capped and fill.unfilled.any():
                 unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled
                 unfilled[g.sel] = fill.unfilled
             self.rec.fill(row, fill.shares, safe, fill.cost, order.reason, g.rows,
                           None if fill is estimated else estimated.cost)
-            self.rec.diag(row, g.rows, "engine", fill_diagnostics(fill, self.broker.capped))
+            self.rec.diag(row, g.rows, "engine", fill_diagnostics(fill, capped))
             self.rec.diag(row, g.rows, "costs", self.broker.calibration(k, row, len(g.rows)))
         b.revalue(row, safe, self.peak_before)
         self.rec.snapshot(row, b.holdings)
@@ -296,14 +297,13 @@ class EventLoop:
         targets = b.weights(row, inp.value_price[row])
         hold = np.zeros(len(self.names), dtype=bool)
         for k, (g, declared) in enumerate(zip(self.groups, self.step_features)):
-            sel = g.sel
+            sel, held = g.sel, self.group_views[k] or _BookViews.of(b, g, copies=True)
             ctx = StepContext(
                 t=row, date=self.dates[row], view=view, assets=inp.assets, tradeable=tradeable,
                 signal=self._signal(g, row), weights=_frozen(targets[sel]), nav=_frozen(b.nav[row, sel]),
-                peak_nav=_frozen(b.peak_nav[sel]), meta=self.md.meta, scenarios=g.names, rng=self.rng,
-                last_rebalance=_frozen(b.last_rebalance[sel]), last_targets=_frozen(b.last_targets[sel]),
-                last_signal=None if g.strategy_index[0] < 0 else _frozen(b.last_signal[sel]),
-                nav_history=self._nav_history(g, row),
+                peak_nav=held.peak_nav, meta=self.md.meta, scenarios=g.names, rng=self.rng,
+                last_rebalance=held.last_rebalance, last_targets=held.last_targets,
+                last_signal=held.last_signal, nav_history=self._nav_history(g, row),
             )
             targets[sel], hold[sel] = self._run_steps(k, g, ctx, declared)
         return Order.decision(row, targets, ~hold, self._signal_all(row))
@@ -325,7 +325,7 @@ class EventLoop:
         first = g.strategy_index[0]
         if first < 0:
             return None
-        if (g.strategy_index == first).all():
+        if g.one_strategy:
             return _frozen(np.repeat(self.inputs.signals[first, row][None, :], len(g.rows), axis=0))
         return _frozen(self.inputs.signals[g.strategy_index, row])
 
@@ -358,6 +358,30 @@ class EventLoop:
                 hold |= np.broadcast_to(np.asarray(diag[HOLD], dtype=bool), hold.shape)
             self.rec.diag(ctx.t, g.rows, label, diag, type(step))
         return w, hold
+
+
+@dataclass(frozen=True)
+class _BookViews:
+    """Read-only views of a group's rows of the book's per-scenario state, made once per run.
+
+    The book's arrays are written in place, so a view made at the start reads each
+    decision's values; a group that is not the whole batch gets copies at each decision.
+    """
+
+    peak_nav: np.ndarray
+    last_rebalance: np.ndarray
+    last_targets: np.ndarray
+    last_signal: np.ndarray | None
+
+    @classmethod
+    def of(cls, book: Book, g: Group, copies: bool = False) -> _BookViews | None:
+        """The views for group ``g``; None when its rows are not a slice of the batch (unless ``copies``)."""
+        if not (g.whole or copies):
+            return None
+        sel = g.sel
+        signal = None if g.strategy_index[0] < 0 else _frozen(book.last_signal[sel])
+        return cls(_frozen(book.peak_nav[sel]), _frozen(book.last_rebalance[sel]), _frozen(book.last_targets[sel]),
+                   signal)
 
 
 def _merged_rows(static: list[int], pending: dict):

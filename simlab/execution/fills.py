@@ -85,12 +85,23 @@ def fill_linear(holdings, cash, nav, price, tradeable, target, fee_rate, executi
     """:func:`plan_fill` for costs linear in traded value, in one compiled kernel."""
     shares, cost, unfilled = np.empty_like(holdings), np.empty_like(holdings), np.empty_like(holdings)
     scale = np.empty(len(cash))
-    cap = np.full(len(price), np.inf) if max_shares is None else np.asarray(max_shares, dtype=np.float64)
+    cap = _no_cap(len(price)) if max_shares is None else np.asarray(max_shares, dtype=np.float64)
     fill_linear_nb(holdings, cash, nav, price, tradeable, target, fee_rate, execution.fractional,
                    execution.lot_size, execution.min_trade_value, execution.leverage, cap,
                    shares, cost, scale, unfilled)
     return Fill(shares=shares, cost=cost, buy_scale=scale, blocked=blocked_orders(tradeable, target, holdings),
                 unfilled=unfilled)
+
+
+_NO_CAPS: dict[int, np.ndarray] = {}
+
+
+def _no_cap(n_assets: int) -> np.ndarray:
+    """(N,) infinite caps, one array per size (the kernel only reads it)."""
+    cap = _NO_CAPS.get(n_assets)
+    if cap is None:
+        cap = _NO_CAPS[n_assets] = np.full(n_assets, np.inf)
+    return cap
 
 
 def _fit_buys(buys, price, available, cost_model, execution, cost_ctx):

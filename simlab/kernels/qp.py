@@ -337,7 +337,7 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
     _rho_vector_nb(rho, lo, hi, ckap, l, u, e, rho_vec)
     L, ok = _factor_nb(cP, U, rho_vec, sigma)
     if not ok:
-        return NON_CONVEX, 0, _hold_nb(NON_CONVEX, U, w0, x, z, y, w), nan, nan, False, rho, 1, c
+        return NON_CONVEX, 0, _hold_nb(np.int64(NON_CONVEX), U, w0, x, z, y, w), nan, nan, False, rho, 1, c
     rhs, xt, Uxt, g, aty = np.empty(n), np.empty(n), np.empty(m), np.empty(n), np.empty(n)
     x_prev, y_prev = np.empty(n), np.empty(n + m)
     wp, zp, yp = np.empty(n), np.empty(n + m), np.empty(n + m)
@@ -380,7 +380,7 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
                     L, ok = _factor_nb(cP, U, rho_vec, sigma)
                     n_fact += 1
                     if not ok:
-                        return NON_CONVEX, it, _hold_nb(NON_CONVEX, U, w0, x, z, y, w), nan, nan, False, rho, n_fact, c
+                        return NON_CONVEX, it, _hold_nb(np.int64(NON_CONVEX), U, w0, x, z, y, w), nan, nan, False, rho, n_fact, c
         if (it + 1) % check == 0 or it + 1 == max_iter:
             x_prev[:] = x
             y_prev[:] = y
