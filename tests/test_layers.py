@@ -46,3 +46,12 @@ def test_help_does_not_load_the_numerical_stack():
             "print(sorted(m for m in ('numpy', 'pandas', 'numba', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_run_does_not_load_plotting_or_statistics():
+    """A backtest needs neither matplotlib (figures are drawn when a run is saved) nor scipy.stats."""
+    code = ("import sys, simlab; simlab.run({'name': 'lean', 'data': {'source': 'synthetic', 'n_assets': 4, "
+            "'n_days': 60, 'seed': 1, 'benchmark': None}, 'pipeline': [{'type': 'equal_weight'}]}); "
+            "print(sorted(m for m in ('matplotlib', 'scipy.stats') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
