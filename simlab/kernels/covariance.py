@@ -271,7 +271,7 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
                     sc[i_snap] = at_sc
                 i_snap += 1
             while i_fin < n_dec and rows[i_fin] == e:
-                r = i_fin
+                r = np.int64(i_fin)  # not the literal 0 of a first typing pass: one specialization of _finish_block
                 d = decay ** (rows[r] - starts[r] + 1)
                 first = x[starts[r]]
                 g = d / decay
