@@ -50,6 +50,8 @@ def problem(item: dict, valid: Sequence[str] = ()) -> str:
     if item["type"] == "missing":
         return "required key is missing"
     message = item["msg"].removeprefix("Value error, ")
+    if not item["loc"]:  # a check on the whole experiment: its message names the keys
+        return message
     return f"{message}; got {item.get('input')!r}"
 
 
