@@ -23,6 +23,16 @@ class Result(Replay):
         rf = self.config.experiment.risk_free if risk_free is None else risk_free
         return run_metrics(self, rf)
 
+    def sleeve_metrics(self, risk_free: float | None = None) -> pd.DataFrame | None:
+        """Per sleeve of a multi-strategy book, its own metrics and its share of the profit
+        (:func:`simlab.lab.sleeve_metrics.sleeve_metrics`); None for a book without sleeves."""
+        if self.sleeves is None:
+            return None
+        from simlab.lab.sleeve_metrics import sleeve_metrics
+
+        rf = self.config.experiment.risk_free if risk_free is None else risk_free
+        return sleeve_metrics(self, rf)
+
     def health(self):
         """The run's health: cash days, decisions without trades, fallbacks, infeasible days
         (:func:`simlab.analysis.health.run_health`), measured once."""
