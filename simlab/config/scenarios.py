@@ -69,11 +69,23 @@ def expand(exp) -> list[Scenario]:
             name = "/".join(p for p in (label, grid_name) if p) or exp.name
             tree = copy.deepcopy(base)
             overrides = {**entry, **grid_over}
+            _check_sleeve_paths(tree, overrides)
             for path, value in overrides.items():
                 _set_path(tree, path, value)
             out.append(_resolve(name, tree, _touched(overrides)))
     _check_unique([s.name for s in out])
     return out
+
+
+def _check_sleeve_paths(tree: dict, overrides: dict) -> None:
+    """In a book with sleeves, ``strategy`` and ``pipeline`` belong to a sleeve: say so."""
+    if "sleeves" not in tree:
+        return
+    for path, value in overrides.items():
+        head = str(path).split(".")[0]
+        if head in ("strategy", "pipeline") and value not in (None, []):  # a saved scenario lists them empty
+            raise ConfigError(f"scenarios: {path!r}: {head!r} cannot be set in a book with sleeves; vary "
+                              f"sleeves.<i>.{str(path)} (e.g. sleeves.0.{path})")
 
 
 def _touched(overrides: dict) -> set[tuple]:
