@@ -240,6 +240,9 @@ class Experiment(StrictModel):
     one book, each with its own strategy and pipeline, shared out by ``sleeve_weights``.
     """
 
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "oneOf": [{"required": ["pipeline"]}, {"required": ["sleeves"]}]})
+
     name: str = "experiment"
     description: str = ""
     data: DataConfig
