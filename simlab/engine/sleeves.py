@@ -103,13 +103,11 @@ def check_supported(cfg: Config) -> None:
     if exe.max_participation is not None:
         raise ConfigError("execution.max_participation: not supported in a book with sleeves (the cap would "
                           "apply to each sleeve's trade, not to the book's net trade)")
-    if not exe.fractional or exe.min_trade_value > 0:
-        return  # legal; the book is still the sum of its sleeves, but sleeve NAVs no longer scale with capital
+    moves = cfg.experiment.sleeve_weights is None or cfg.experiment.sleeve_weights.rebalance
     for s in cfg.scenarios:
         for k, sleeve in enumerate(s.sleeves):
             for i, entry in enumerate(sleeve["pipeline"]):
                 cls = registry.lookup("step", entry["type"], f"sleeves[{k}].pipeline[{i}]")
-                moves = cfg.experiment.sleeve_weights is None or cfg.experiment.sleeve_weights.rebalance
                 if "nav_history" in cls.requires and moves:
                     raise ConfigError(
                         f"sleeves[{k}].pipeline[{i}] ({entry['type']}) reads the sleeve's NAV history, which "

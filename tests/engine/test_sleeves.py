@@ -257,3 +257,14 @@ def test_the_saved_config_loads_back_to_the_same_run_id(tmp_path):
     again = simlab.load_config(cfg.to_dict())
     assert again.config_hash() == cfg.config_hash()
     assert again.scenarios == cfg.scenarios
+
+
+def test_the_run_folder_and_report_show_the_sleeves(opposed, tmp_path):
+    folder = opposed.save(tmp_path / "run")
+    long = pd.read_parquet(folder / "sleeves.parquet")
+    assert list(long.columns) == ["date", "scenario", "sleeve", "nav", "weight", "return", "transfer", "cost"]
+    assert len(long) == len(opposed.dates) * 2
+    assert "## Sleeves" in (folder / "report.md").read_text()
+    assert 'id="sleeves"' in (folder / "report.html").read_text()
+    table = pd.read_csv(folder / "sleeve_metrics.csv", index_col=[0, 1])
+    assert table.loc[("book", "netting"), "pnl"] == pytest.approx(opposed.sleeves.netting_saving["book"].sum())
