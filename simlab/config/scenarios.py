@@ -85,7 +85,7 @@ def _check_sleeve_paths(tree: dict, overrides: dict) -> None:
         head = str(path).split(".")[0]
         if head in ("strategy", "pipeline") and value not in (None, []):  # a saved scenario lists them empty
             raise ConfigError(f"scenarios: {path!r}: {head!r} cannot be set in a book with sleeves; vary "
-                              f"sleeves.<i>.{str(path)} (e.g. sleeves.0.{path})")
+                              f"sleeves.<i>.{path} (e.g. sleeves.0.{path})")
 
 
 def _touched(overrides: dict) -> set[tuple]:

@@ -12,7 +12,9 @@ The definitions, for a book of K sleeves and each scenario of the batch:
   sleeves' daily returns over the ``lookback`` days up to the decision, transfers taken
   out). With ``fixed`` and ``rebalance: false`` nothing moves: the sleeves drift.
 - **The book.** On each fill day the book trades the net of the sleeves' trades (per asset,
-  the sum of their signed shares), and pays the cost model's cost of that net trade. Its
+  the sum of their signed shares): since its holdings are the sum of theirs, that is the trade
+  from its holdings to the sum of the sleeves' target holdings. It pays the cost model's cost
+  of that net trade. Its
   holdings are the sum of the sleeves' holdings at every close; its cash is theirs plus
   the **netting saving** so far: ``sum_k cost_k - cost(net trade)`` summed over the fill
   days, which is zero when no two sleeves trade an asset in opposite directions on the same
@@ -271,7 +273,9 @@ def net_book(cfg: Config, md: MarketData, inputs, book: Book, rec: Recorder, lay
     for row, holdings in zip(rec.snapshot_rows, rec.snapshots):
         out.snapshot(row, holdings.reshape(n_scen, k, n_assets).sum(axis=1))
     _split_diagnostics(out, rec, layout)
-    per_sleeve = lambda a: a.reshape(a.shape[0], n_scen, k)  # noqa: E731
+    def per_sleeve(a: np.ndarray) -> np.ndarray:
+        return a.reshape(a.shape[0], n_scen, k)
+
     cumulative = np.cumsum(saving, axis=0)
     nav = per_sleeve(book.nav).sum(axis=2) + cumulative
     span = slice(inputs.first, inputs.last + 1)

@@ -403,8 +403,8 @@ def _report(result, metrics) -> str:
                f"{len(result.scenarios)} scenario(s) x {len(result.assets)} assets."), ""]
     lines += [format_metrics_markdown(metrics, "all"), ""]
     if result.sleeves is not None:
-        lines += ["## Sleeves", "", "Each sleeve's own book at its share of the capital; `netting` is what the "
-                  "book saved by trading the net of the sleeves' trades.", "",
+        lines += ["## Sleeves", "", ("Each sleeve's own book at its share of the capital; `netting` is what the "
+                                     "book saved by trading the net of the sleeves' trades."), "",
                   format_sleeves(result.sleeve_metrics(), markdown=True), ""]
     lines += ["![equity](equity.png)", "", "![drawdown](drawdown.png)", ""]
     caveats = [*result.market.provenance.get("caveats", []), *(f"Health: {p}" for p in result.health().problems())]
