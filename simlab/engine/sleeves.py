@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -118,7 +119,15 @@ def check_supported(cfg: Config) -> None:
 
 
 class Allocation:
-    """The sleeve weights at each decision, and the capital they move (point in time)."""
+    """The sleeve weights at each decision, and the capital they move (point in time).
+
+    Its diagnostics (step ``sleeves``): ``weight.<sleeve>``, ``transfer.<sleeve>``,
+    ``from_returns`` (1: from the sleeves' returns, 0: the fixed weights) and ``fallback``
+    (1 where the returns were there but gave no weights: a sleeve without risk in the
+    window, all cash, say; the fixed weights served instead; the run's health reports it).
+    """
+
+    diagnostic_roles: ClassVar[dict[str, str]] = {"fallback": "fallback"}
 
     def __init__(self, cfg: Config, layout: Layout, n_days: int, first: int):
         spec = cfg.experiment.sleeve_weights
@@ -131,6 +140,7 @@ class Allocation:
         self.rows: list[int] = []
         self.weights: list[np.ndarray] = []  # (B, K) per decision
         self.estimated: list[np.ndarray] = []  # (B,) bool, weights from the sleeves' returns (not the fixed ones)
+        self.fell_back: list[np.ndarray] = []  # (B,) bool, returns there but no weights from them
 
     def reallocate(self, row: int, book: Book) -> None:
         """Move capital between each scenario's sleeves to the weights decided at ``row``."""
@@ -141,8 +151,10 @@ class Allocation:
             total = nav.sum(axis=1, keepdims=True)
             self.weights.append(np.divide(nav, total, out=np.zeros_like(nav), where=total != 0))
             self.estimated.append(np.zeros(n_scen, dtype=bool))
+            self.fell_back.append(np.zeros(n_scen, dtype=bool))
             return
         weights, estimated = self.target(row, book.nav)
+        history = self.method != "fixed" and row - self.lookback >= self.first
         delta = (weights * nav.sum(axis=1, keepdims=True) - nav).ravel()
         old = book.nav[row].copy()
         book.cash += delta
@@ -152,6 +164,7 @@ class Allocation:
         self.rows.append(row)
         self.weights.append(weights)
         self.estimated.append(estimated)
+        self.fell_back.append(history & ~estimated)
 
     def target(self, row: int, nav: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, K) sleeve weights at ``row`` from sleeve NAVs up to ``row`` only, and (B,) whether
@@ -353,9 +366,11 @@ def _pick(value, mine: np.ndarray):
 def _record_allocation(out: Recorder, allocation: Allocation, layout: Layout) -> None:
     """Each decision's sleeve weights as diagnostics of step ``sleeves``."""
     n_scen, k = layout.fixed.shape
-    for row, weights, estimated in zip(allocation.rows, allocation.weights, allocation.estimated):
+    for row, weights, estimated, fell_back in zip(allocation.rows, allocation.weights, allocation.estimated,
+                                                  allocation.fell_back):
         values = {f"weight.{name}": weights[:, j] for j, name in enumerate(layout.names)}
         values.update({f"transfer.{name}": allocation.transfers[row].reshape(n_scen, k)[:, j]
                        for j, name in enumerate(layout.names)})
         values["from_returns"] = estimated.astype(float)
-        out.diag(row, np.arange(n_scen), ALLOCATION_STEP, values)
+        values["fallback"] = fell_back.astype(float)
+        out.diag(row, np.arange(n_scen), ALLOCATION_STEP, values, Allocation)

@@ -268,3 +268,15 @@ def test_the_run_folder_and_report_show_the_sleeves(opposed, tmp_path):
     assert 'id="sleeves"' in (folder / "report.html").read_text()
     table = pd.read_csv(folder / "sleeve_metrics.csv", index_col=[0, 1])
     assert table.loc[("book", "netting"), "pnl"] == pytest.approx(opposed.sleeves.netting_saving["book"].sum())
+
+
+def test_a_sleeve_without_risk_falls_back_to_the_fixed_weights_out_loud():
+    """A sleeve that never invests (its filter keeps nothing) has no variance: risk parity
+    cannot weigh it, the fixed weights serve, and the run's health says so."""
+    idle = {"name": "idle", "strategy": {"type": "momentum"},
+            "pipeline": [{"type": "equal_weight_above", "threshold": 1e9}]}
+    res = simlab.run(book([MOMENTUM, idle], [0.6, 0.4], {"method": "risk_parity", "lookback": 63}))
+    np.testing.assert_allclose(res.sleeves.decided_weights.to_numpy(), np.tile([0.6, 0.4], (36, 1)))
+    fallback = res.diagnostics.query("step == 'sleeves' and key == 'fallback'")
+    assert (fallback["role"] == "fallback").all() and fallback["value"].sum() > 30
+    assert any("sleeves.fallback fell back" in p for p in res.health().problems())
