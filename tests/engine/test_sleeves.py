@@ -280,3 +280,15 @@ def test_a_sleeve_without_risk_falls_back_to_the_fixed_weights_out_loud():
     fallback = res.diagnostics.query("step == 'sleeves' and key == 'fallback'")
     assert (fallback["role"] == "fallback").all() and fallback["value"].sum() > 30
     assert any("sleeves.fallback fell back" in p for p in res.health().problems())
+
+
+def test_whole_shares_weekly_and_a_cost_grid_still_add_up():
+    res = simlab.run(book([MOMENTUM, REVERSAL], [0.5, 0.5], execution={"fractional": False, "init_cash": INIT_CASH},
+                          schedule={"frequency": "weekly", "day": "friday"},
+                          scenarios={"grid": {"costs.bps": [0, 10]}}))
+    assert (res.trades["shares"] % 1 == 0).all()
+    assert_nav_identity(res)
+    saving = res.sleeves.netting_saving.sum()
+    assert saving["bps=0"] == 0 and saving["bps=10"] > 0
+    expected = res.sleeves.nav.T.groupby(level="scenario").sum().T + res.sleeves.netting_saving.cumsum()
+    np.testing.assert_allclose(res.nav, expected[list(res.scenarios)], rtol=1e-9)
