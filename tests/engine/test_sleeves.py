@@ -268,6 +268,9 @@ def test_the_run_folder_and_report_show_the_sleeves(opposed, tmp_path):
     assert 'id="sleeves"' in (folder / "report.html").read_text()
     table = pd.read_csv(folder / "sleeve_metrics.csv", index_col=[0, 1])
     assert table.loc[("book", "netting"), "pnl"] == pytest.approx(opposed.sleeves.netting_saving["book"].sum())
+    from simlab.analysis.caveats import caveats
+
+    assert any(c.startswith("Proxy strategy: long_term_reversal") for c in caveats(opposed))  # a sleeve's strategy
 
 
 def test_a_sleeve_without_risk_falls_back_to_the_fixed_weights_out_loud():
