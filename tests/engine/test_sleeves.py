@@ -266,7 +266,9 @@ def test_the_run_folder_and_report_show_the_sleeves(opposed, tmp_path):
     assert len(long) == len(opposed.dates) * 2
     assert "## Sleeves" in (folder / "report.md").read_text()
     assert 'id="sleeves"' in (folder / "report.html").read_text()
-    table = pd.read_csv(folder / "sleeve_metrics.csv", index_col=[0, 1])
+    saved = simlab.load_run(folder)
+    pd.testing.assert_frame_equal(saved.sleeves, long)
+    table = saved.sleeve_metrics()
     assert table.loc[("book", "netting"), "pnl"] == pytest.approx(opposed.sleeves.netting_saving["book"].sum())
     from simlab.analysis.caveats import caveats
 
