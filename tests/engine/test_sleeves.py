@@ -297,3 +297,16 @@ def test_whole_shares_weekly_and_a_cost_grid_still_add_up():
     assert saving["bps=0"] == 0 and saving["bps=10"] > 0
     expected = res.sleeves.nav.T.groupby(level="scenario").sum().T + res.sleeves.netting_saving.cumsum()
     np.testing.assert_allclose(res.nav, expected[list(res.scenarios)], rtol=1e-9)
+
+
+def test_a_sweep_varies_the_sleeve_weights_and_the_sleeves():
+    from simlab.lab.sweep import expand_variants
+
+    raw = book([MOMENTUM, REVERSAL], [0.5, 0.5], sweep={
+        "sleeve_weights.method": ["fixed", "risk_parity"], "sleeves.0.weight,sleeves.1.weight": [[0.3, 0.7],
+                                                                                                 [0.3, 0.8]]})
+    variants = expand_variants(simlab.load_config(raw))
+    assert [v.error is None for v in variants] == [True, False, True, False]
+    assert "sleeve weights must sum to 1" in variants[1].error["message"]
+    alone = book([MOMENTUM, REVERSAL], [0.3, 0.7], {"method": "risk_parity"})
+    assert variants[2].config_hash == simlab.load_config(alone).config_hash()
