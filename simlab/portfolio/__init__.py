@@ -14,6 +14,7 @@ from simlab.portfolio import benchmark_relative  # noqa: F401  (registers the be
 from simlab.portfolio import black_litterman_views  # noqa: F401  (registers black_litterman_views)
 from simlab.portfolio import policies  # noqa: F401  (registers the rebalancing policies)
 from simlab.portfolio import sizing  # noqa: F401  (registers the sizing Steps)
+from simlab.portfolio import static  # noqa: F401  (registers the static Step)
 from simlab.contract.step import Step, StepContext, per_scenario
 
 __all__ = ["Step", "StepContext", "per_scenario"]

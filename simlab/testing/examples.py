@@ -21,6 +21,8 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("cost", "composite"): {"models": [{"type": "spread", "half_spread_bps": 3.0},
                                        {"type": "sqrt_impact", "eta": 0.1}]},
     # the defaults look back five years; the conformance market holds two and a half
+    # a wrapper needs the Step it wraps
+    ("step", "static"): {"step": {"type": "min_variance", "window": 60}},
     ("strategy", "long_term_reversal"): {"lookback": 250, "skip": 21},
     ("strategy", "value_momentum"): {"value_lookback": 250, "value_skip": 21,
                                      "momentum_lookback": 126, "momentum_skip": 5},
