@@ -46,5 +46,5 @@ def test_drift_trades_once():
 def test_a_bad_wrapped_step_is_named():
     with pytest.raises(ConfigError, match=r"pipeline\[0\]\.step: type: unknown step .min_varaince.. Did you mean .min_variance."):
         simlab.load_config({**BASE, "pipeline": [{"type": "static", "step": {"type": "min_varaince"}}]})
-    with pytest.raises(ConfigError, match="static.step \(equal_weight_top_n\) requires a signal"):
+    with pytest.raises(ConfigError, match=r"static.step \(equal_weight_top_n\) requires a signal"):
         run({"type": "static", "step": {"type": "equal_weight_top_n", "top_n": 3}})
