@@ -36,6 +36,7 @@ def test_bad_estimators_are_config_errors(entry, message):
 def test_an_object_without_weights_after_fit_is_named():
     from simlab.testing.builders import make_context
 
+    pytest.importorskip("sklearn")
     step = Estimator(estimator="sklearn.preprocessing.StandardScaler", window=3)
     ctx = make_context(close=np.cumprod(1 + np.random.default_rng(0).normal(0, 0.01, (6, 3)), axis=0))
     with pytest.raises(ConfigError, match="has no weights_ after fit"):
