@@ -140,8 +140,11 @@ def posterior(cov, prior, picks, q, conf, tau, delta):
 @register("step", "black_litterman_views")
 @dataclass(frozen=True)
 class BlackLittermanViews(BoundedStep):
-    """Black-Litterman on config views (P by asset name, Q, confidences), regime-scaled
-    confidences, then max-Sharpe (or utility) on the posterior (module docstring).
+    """Black-Litterman on views from the config, with regime-scaled confidence, max Sharpe on the posterior.
+
+    Views name the assets of each row of P, their annual return Q and a confidence; a
+    regime detector can scale the confidences; the weights are the posterior's tangency
+    (or utility) portfolio (module docstring).
 
     Diagnostics: ``n_views`` (views used), ``confidence_scale`` (the regime's multiplier),
     ``regime`` (label, -1 without a detector), ``posterior_sharpe`` (of the weights on the

@@ -109,8 +109,10 @@ def _check_estimator(path: Any) -> str:
 @register("step", "estimator")
 @dataclass(frozen=True)
 class Estimator(Step):
-    """Fit an estimator named by import path on the trailing returns; its ``weights_`` are
-    the targets (module docstring).
+    """Any estimator with fit(X) and weights_, named by import path (skfolio, scikit-learn style).
+
+    Fitted on the trailing returns at each decision; its ``weights_`` are the targets
+    (module docstring).
 
     Requires: prices. Provides: weights.
     """

@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError
 
 from simlab.config import registry
 from simlab.config.registry import register
+from simlab.contract.roles import FALLBACK
 from simlab.contract.step import HOLD, Step
 from simlab.errors import ConfigError
 
@@ -58,6 +59,7 @@ class Static(Step):
     """
 
     stateful = True
+    diagnostic_roles = {"fit.fallback_level": FALLBACK, "fit.fit_failed": FALLBACK}
 
     step: Annotated[dict, AfterValidator(_check_inner)]
     fit_date: dt.date | None = None
