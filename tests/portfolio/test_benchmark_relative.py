@@ -116,3 +116,16 @@ def test_tracking_error_book_runs_and_repeats_bit_for_bit():
     pd.testing.assert_frame_equal(a.nav, b.nav, check_exact=True)
     te = a.diagnostics.query("key == 'tracking_error'").value
     assert len(te) > 0 and (te <= 0.04 + 1e-6).all()
+
+
+def test_a_market_cap_benchmark_from_the_universe_file_is_tracked(tmp_path):
+    universe = tmp_path / "caps.yaml"
+    universe.write_text("assets:\n  KO: {market_cap: 1.0e+11}\n  PEP: {market_cap: 2.0e+11}\n"
+                        "  PG: {market_cap: 3.0e+11}\n")
+    cfg = {"name": "caps", "universe": str(universe),
+           "data": {"source": "builtin:sp500_20", "start": "2015-01-01", "end": "2015-12-31"},
+           "pipeline": [{"type": "tracking_error", "benchmark": "market_cap", "window": 60}]}
+    res = simlab.run(cfg)
+    first_fill = res.trades.date.min()
+    w = res.weights.sel(scenario="caps", date=first_fill).to_pandas()
+    np.testing.assert_allclose(w[["KO", "PEP", "PG"]].to_numpy(), [1 / 6, 2 / 6, 3 / 6], atol=1e-6)
