@@ -85,6 +85,9 @@ class Static(Step):
     def __call__(self, weights, ctx):
         b, n = weights.shape
         memory = ctx.memory
+        if self.fit_date is not None and pd.Timestamp(self.fit_date) > ctx.view.dates[-1]:
+            raise ConfigError(f"static.fit_date {self.fit_date} is after the data's last day "
+                              f"{ctx.view.dates[-1].date()}: the wrapped Step would never be fitted")
         fitted = memory.get("fitted", np.zeros(b, dtype=bool))
         due = ~fitted & (self.fit_date is None or ctx.date >= pd.Timestamp(self.fit_date))
         diag: dict = {}

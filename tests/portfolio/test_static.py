@@ -48,3 +48,8 @@ def test_a_bad_wrapped_step_is_named():
         simlab.load_config({**BASE, "pipeline": [{"type": "static", "step": {"type": "min_varaince"}}]})
     with pytest.raises(ConfigError, match=r"static.step \(equal_weight_top_n\) requires a signal"):
         run({"type": "static", "step": {"type": "equal_weight_top_n", "top_n": 3}})
+
+
+def test_a_fit_date_after_the_data_is_refused():
+    with pytest.raises(ConfigError, match="after the data's last day 2010-12-31"):
+        run({"type": "static", "step": INNER, "fit_date": "2030-01-01"})
