@@ -3,7 +3,8 @@
 On the built-in S&P 500 data (2015-2018, sample covariance annualized): the posterior
 returns and covariance from absolute and relative views with Idzorek confidences agree
 with ``BlackLittermanModel(omega="idzorek")`` to 1e-8, and the Step's max-Sharpe weights on
-that posterior with PyPortfolioOpt's ``EfficientFrontier.max_sharpe`` to 1e-6.
+that posterior with PyPortfolioOpt's ``EfficientFrontier.max_sharpe`` to 1e-6 (their Sharpe ratios
+on the posterior to 1e-8).
 """
 
 from __future__ import annotations
@@ -61,3 +62,6 @@ def test_step_max_sharpe_on_the_posterior_matches_pypfopt(cov):
     ef = pypfopt.EfficientFrontier(model.bl_returns(), model.bl_cov(), weight_bounds=(0, 1), solver="CLARABEL")
     ref = pd.Series(ef.max_sharpe(risk_free_rate=0.0)).reindex(assets).to_numpy()
     np.testing.assert_allclose(w[0], ref, atol=1e-6, rtol=0)
+    mu, post = model.bl_returns().to_numpy(), model.bl_cov().to_numpy()
+    sharpe_ref = mu @ ref / np.sqrt(ref @ post @ ref)
+    assert abs(diag["posterior_sharpe"][0] - sharpe_ref) <= 1e-8
