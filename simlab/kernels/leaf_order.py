@@ -104,8 +104,8 @@ def _blocks_nb(Z, ranges, i, n):
     ``sl`` (``sr``) is 1 where the left (right) child is flipped; u and w range over the outer
     ends, m and k over the inner ends that meet in the middle.
     """
-    left = _sides_nb(Z, Z[i, 0], n, False)
-    right = _sides_nb(Z, Z[i, 1], n, True)
+    left = _sides_nb(Z, Z[i, 0], n, np.bool_(False))  # typed bool, not two literals: one specialization
+    right = _sides_nb(Z, Z[i, 1], n, np.bool_(True))
     out = np.empty((left.shape[0] * right.shape[0], 10), np.int64)
     row = 0
     for sl in range(left.shape[0]):
