@@ -84,11 +84,23 @@ class ExecutionConfig(StrictModel):
 
     Orders decided at the close of day t fill at the close of day t + ``lag``. Shares are
     fractional, or rounded toward zero to multiples of ``lot_size``. A trade smaller than
-    ``min_trade_value`` is skipped. ``leverage`` is the most gross exposure allowed as a
-    multiple of NAV; above 1 cash may go negative (borrowing). ``max_participation`` caps
-    each day's trade in an asset at that fraction of its trailing average daily traded value
-    (``adv_window`` days, from volume data or the universe's ``adv``); the unfilled rest is
-    retried the next day until filled or replaced by a newer decision.
+    ``min_trade_value`` is skipped. ``leverage`` bounds borrowing: buys are scaled down so
+    that cash stays at or above ``-(leverage - 1) * NAV`` (for a long-only book, the most
+    gross exposure as a multiple of NAV; short-sale proceeds are cash and may fund longs).
+    ``max_participation`` caps each day's trade in an asset at that fraction of its trailing
+    average daily traded value (``adv_window`` days, from volume data or the universe's
+    ``adv``); the unfilled rest is retried the next day until filled or replaced by a newer
+    decision.
+
+    Financing (annual rates, accrued each trading day at ``rate / periods_per_year`` on the
+    cash held since the previous close): ``cash_borrow_rate`` is paid on negative cash,
+    ``cash_credit_rate`` earned on positive cash (short-sale proceeds included, as a
+    broker's short rebate would be; the borrow fee on the shares is the ``borrow`` cost
+    model). ``margin`` is the requirement as a fraction of the gross position value
+    (0.5: Reg T, at most 2x NAV gross): an order whose target book needs more than the
+    NAV is scaled down to the limit (``margin_action: scale``) or not traded
+    (``block``), and the fill diagnostics and the run's health say so. Where the market
+    moves a book past its requirement between fills, the health report counts the days.
     """
 
     lag: Annotated[int, Field(ge=0)] = 1
@@ -99,6 +111,16 @@ class ExecutionConfig(StrictModel):
     leverage: Annotated[float, Field(ge=1.0)] = 1.0
     max_participation: Annotated[float, Field(gt=0, le=1)] | None = None
     adv_window: Annotated[int, Field(ge=1)] = 20
+    cash_borrow_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    cash_credit_rate: Annotated[float, Field(ge=-0.1, le=1)] = 0.0
+    periods_per_year: Annotated[float, Field(gt=0)] = 252.0
+    margin: Annotated[float, Field(gt=0, le=1)] | None = None
+    margin_action: Literal["scale", "block"] = "scale"
+
+    @property
+    def financed(self) -> bool:
+        """Cash earns or pays interest."""
+        return self.cash_borrow_rate != 0.0 or self.cash_credit_rate != 0.0
 
 
 class RealizedCostsConfig(StrictModel):

@@ -11,7 +11,11 @@ __all__ = ["run_metrics"]
 
 
 def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
-    """The metrics table of a replay, the start day left out (``Result.metrics``)."""
+    """The metrics table of a replay, the start day left out (``Result.metrics``).
+
+    Where the experiment finances cash, ``total_financing`` is the interest earned (+) or
+    paid (-) on cash over the run, money like ``total_costs``.
+    """
     bench = replay.benchmark_returns
     returns = _metrics.drop_start_day(replay.returns)
     ones = pd.DataFrame(1.0, index=returns.index, columns=returns.columns).where(
@@ -24,4 +28,6 @@ def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
         risk_free=risk_free,
     )
     table["total_costs"] = _metrics.total_costs(replay.daily_costs()).reindex(table.index)
+    if replay.config.experiment.execution.financed:
+        table["total_financing"] = replay.daily_financing().sum().reindex(table.index)
     return table

@@ -37,6 +37,7 @@ from simlab.portfolio import optimize, solvers
 from simlab.portfolio.allocators_risk import (
     TRADING_DAYS,
     BoundedStep,
+    LongShortStep,
     PositiveInt,
     annual_cov,
     budget_of,
@@ -66,7 +67,7 @@ def signal_alpha(signal: np.ndarray | None, vol: np.ndarray, active: np.ndarray,
 
 
 @dataclass(frozen=True)
-class ReturnsStep(BoundedStep):
+class ReturnsStep(LongShortStep):
     """Bounded covariance Steps that also need expected returns (see the module docstring)."""
 
     expected_returns: Literal["history", "signal"] = "history"
@@ -116,7 +117,7 @@ class MeanVariance(ReturnsStep):
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
         cov = annual_cov(ctx)
-        usable = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
+        usable = self.usable(ctx, cov, weights)
         mu = self.expected(ctx, cov, usable)
         active = usable & np.isfinite(mu)
         lower, upper = self.bounds(ctx)
@@ -124,7 +125,7 @@ class MeanVariance(ReturnsStep):
             self.objective, active, cov=cov, mu=mu, lower=lower, upper=upper, budget=budget_of(self, ctx),
             w0=ctx.weights, risk_aversion=per_scenario(self.risk_aversion, b)[:, 0],
             turnover=per_scenario(self.turnover_penalty, b)[:, 0], risk_free=per_scenario(self.risk_free, b)[:, 0],
-            target=per_scenario(self.target_return, b)[:, 0])
+            target=per_scenario(self.target_return, b)[:, 0], **self.long_short(ctx))
         w, diag = self.solve(problem, cov, ctx, usable)
         diag["n_with_mu"] = active.sum(axis=1)
         return w, diag
@@ -227,7 +228,7 @@ class MeanCVaR(ReturnsStep):
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
         cov = annual_cov(ctx)
-        usable = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
+        usable = self.usable(ctx, cov, weights)
         scen, windows = self.scenarios(ctx)
         active = usable & (np.isfinite(scen).sum(axis=1) >= windows[:, None])
         mu = np.zeros(active.shape)
@@ -238,7 +239,7 @@ class MeanCVaR(ReturnsStep):
         problem = solvers.make_problem(
             "cvar", active, cov=cov, mu=mu, lower=lower, upper=upper, budget=budget_of(self, ctx), w0=ctx.weights,
             risk_aversion=per_scenario(self.risk_aversion, b)[:, 0], turnover=per_scenario(self.turnover_penalty, b)[:, 0],
-            alpha=per_scenario(self.alpha, b)[:, 0], scenarios=scen)
+            alpha=per_scenario(self.alpha, b)[:, 0], scenarios=scen, **self.long_short(ctx))
         w, diag = self.solve(problem, cov, ctx, usable)
         diag["n_scenarios"] = np.isfinite(scen).any(axis=2).sum(axis=1)
         return w, diag
