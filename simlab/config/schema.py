@@ -99,8 +99,10 @@ class ExecutionConfig(StrictModel):
     model). ``margin`` is the requirement as a fraction of the gross position value
     (0.5: Reg T, at most 2x NAV gross): an order whose target book needs more than the
     NAV is scaled down to the limit (``margin_action: scale``) or not traded
-    (``block``), and the fill diagnostics and the run's health say so. Where the market
-    moves a book past its requirement between fills, the health report counts the days.
+    (``block``), and the fill diagnostics and the run's health say so.
+    ``maintenance_margin`` (default: ``margin``) is the requirement the book must keep
+    between fills; where the market moves a book past it, the health report counts the
+    days (no margin call is simulated).
     """
 
     lag: Annotated[int, Field(ge=0)] = 1
@@ -116,6 +118,14 @@ class ExecutionConfig(StrictModel):
     periods_per_year: Annotated[float, Field(gt=0)] = 252.0
     margin: Annotated[float, Field(gt=0, le=1)] | None = None
     margin_action: Literal["scale", "block"] = "scale"
+    maintenance_margin: Annotated[float, Field(gt=0, le=1)] | None = None
+
+    @model_validator(mode="after")
+    def _maintenance_needs_margin(self):
+        if self.maintenance_margin is not None and (self.margin is None or self.maintenance_margin > self.margin):
+            raise ValueError(f"maintenance_margin ({self.maintenance_margin}) needs a margin at or above it "
+                             f"(margin: {self.margin})")
+        return self
 
     @property
     def financed(self) -> bool:
