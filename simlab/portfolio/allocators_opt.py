@@ -4,7 +4,8 @@ Each builds one batched :class:`~simlab.portfolio.solvers.Problem` for its B sce
 the decision row and solves it through the solver chain: the native batched kernel where
 it covers the problem, cvxpy with Clarabel, then the phase-2 inverse-volatility weights,
 then the current book (:mod:`simlab.portfolio.solvers`; every attempt is in the
-diagnostics). All are long-only with per-asset bounds, a cash buffer and an L1 turnover
+diagnostics). All take per-asset bounds (a negative lower bound allows a short), a cash
+buffer or a ``net`` exposure, a ``max_gross`` limit, ``beta_neutral`` and an L1 turnover
 penalty against the current book; the shared fields are documented once in
 :mod:`simlab.portfolio.allocators_risk`.
 
@@ -133,7 +134,7 @@ class MeanVariance(ReturnsStep):
 
 @register("step", "black_litterman")
 @dataclass(frozen=True)
-class BlackLitterman(BoundedStep):
+class BlackLitterman(LongShortStep):
     """Black-Litterman: equilibrium prior, views from the signal, Idzorek confidences.
 
     The prior is ``pi = delta * Σ w_prior`` with ``prior_weights`` (``{asset: weight}``;
@@ -157,13 +158,13 @@ class BlackLitterman(BoundedStep):
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
         cov = annual_cov(ctx)
-        usable = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
+        usable = self.usable(ctx, cov, weights)
         mu, post, n_views = self.posterior(ctx, cov, usable)
         lower, upper = self.bounds(ctx)
         problem = solvers.make_problem(
             "utility", usable, cov=post, mu=mu, lower=lower, upper=upper, budget=budget_of(self, ctx),
             w0=ctx.weights, risk_aversion=per_scenario(self.delta, b)[:, 0],
-            turnover=per_scenario(self.turnover_penalty, b)[:, 0])
+            turnover=per_scenario(self.turnover_penalty, b)[:, 0], **self.long_short(ctx))
         w, diag = self.solve(problem, cov, ctx, usable)
         diag["n_views"] = n_views
         return w, diag

@@ -127,3 +127,14 @@ def test_130_30_min_variance_runs_in_the_replay(tmp_path):
     diag = res.diagnostics
     levels = diag.query("key == 'fallback_level'")["value"]
     assert (levels.iloc[-10:] == 0).all()  # solved once the 120-day covariance exists
+
+
+@pytest.mark.parametrize("kind", ["black_litterman", "min_variance", "mean_variance"])
+def test_every_optimizer_step_honours_net_and_gross(kind):
+    ctx, _ = beta_context()
+    extra = {"mean_variance": {"objective": "utility", "expected_returns": "signal"}}.get(kind, {})
+    net = 0.0 if kind != "min_variance" else 1.0  # a dollar-neutral minimum variance book is all cash
+    step = build(type=kind, min_weight=-0.3, max_weight=0.4, net=net, max_gross=1.3, window=252, **extra)
+    w, diag = step(np.zeros((1, 6)), ctx)
+    assert diag["fallback_level"][0] == 0
+    assert abs(w[0].sum() - net) < 1e-8 and np.abs(w[0]).sum() <= 1.3 + 1e-8 and (w[0] < -1e-6).any()
