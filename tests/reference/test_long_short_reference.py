@@ -159,3 +159,20 @@ def test_fallback_never_breaks_a_long_short_constraint(market):
     current = np.full((1, n), 0.0)
     res = solvers.solve(problem, solvers.usable_fallback(problem, phase2), current, solvers=())
     assert res.diagnostics["fallback_level"][0] == solvers.LEVEL_HOLD
+
+
+def test_split_problem_solves_the_same_on_the_array_namespace_backend(market):
+    """The split form is an ordinary kernel problem: the numpy twin of the kernel (the one
+    cupy runs on a GPU) gives the numba kernel's answer."""
+    from simlab.kernels.qp_solve import solve_qp
+
+    _, cov, mu, _ = market
+    n = len(mu)
+    problem = solvers.make_problem("utility", np.ones((2, n), dtype=bool), cov=cov.to_numpy(), mu=mu.to_numpy(),
+                                   lower=-0.2, upper=0.3, budget=np.array([0.0, 1.0]), gross=np.array([2.0, 1.6]),
+                                   risk_aversion=4.0)
+    args = solvers.split_problem(problem, np.arange(2))
+    numba, xp = solve_qp(**args), solve_qp(**args, backend="numpy")
+    assert (numba.status == 0).all() and (xp.status == 0).all()
+    w_numba, w_xp = (r.w[:, :n] - r.w[:, n:] for r in (numba, xp))
+    np.testing.assert_allclose(w_xp, w_numba, atol=1e-7)
