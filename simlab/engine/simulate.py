@@ -301,10 +301,14 @@ class EventLoop:
         current = self.book.weights(row, price)
         targets, restricted_diag = restricted_targets(targets, current, self.restricted)
         targets, allowed, margin_diag = margin_targets(targets, current, self.exe.margin, self.exe.margin_action)
+        held = ~order.trade  # a scenario a Step held trades nothing: no rule acted on it
+        if "short_blocked" in restricted_diag:
+            restricted_diag["short_blocked"] = np.where(held, 0.0, restricted_diag["short_blocked"])
+        if margin_diag:
+            margin_diag["margin_scale"] = np.where(held, 1.0, margin_diag["margin_scale"])
+            margin_diag["margin_blocked"] = np.where(held, 0.0, margin_diag["margin_blocked"])
         order = dataclasses.replace(order, targets=targets, trade=order.trade & allowed)
-        diag = {**restricted_diag, **margin_diag}
-        return order, targets, {k: np.where(order.trade | (k == "margin_blocked"), v, 0.0) if k != "margin_used" else v
-                                for k, v in diag.items()}
+        return order, targets, {**restricted_diag, **margin_diag}
 
     def _carry(self, row: int, unfilled: np.ndarray, order: Order) -> None:
         """Retry what the participation cap left unfilled on the next trading day."""
