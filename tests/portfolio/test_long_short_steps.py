@@ -138,3 +138,19 @@ def test_every_optimizer_step_honours_net_and_gross(kind):
     w, diag = step(np.zeros((1, 6)), ctx)
     assert diag["fallback_level"][0] == 0
     assert abs(w[0].sum() - net) < 1e-8 and np.abs(w[0]).sum() <= 1.3 + 1e-8 and (w[0] < -1e-6).any()
+
+
+@pytest.mark.parametrize(("key", "params"), [
+    ("mean_variance", {"objective": "utility", "expected_returns": "signal", "min_weight": -0.2, "max_weight": 0.4,
+                       "net": 0.0, "max_gross": 1.0, "window": 60}),
+    ("min_variance", {"min_weight": -0.2, "max_weight": 0.4, "max_gross": 1.6, "window": 60}),
+    ("long_short_top_n", {"top_n": 3, "bottom_n": 2, "long": 1.3, "short": 0.3}),
+])
+def test_long_short_configurations_conform(key, params):
+    """The conformance checks (batch equals separate calls, determinism, no look-ahead...)
+    on the long-short configurations, not only on the long-only defaults."""
+    from simlab.testing.conformance import component_checks
+
+    cls = registry.registry("step")[key]
+    for _, check in component_checks("step", cls, key, params):
+        check()
