@@ -22,7 +22,9 @@ Shared fields, documented once:
   book's beta to the benchmark (``data.benchmark``, daily returns over the covariance
   ``window``; an asset's beta is ``cov(r_i, r_b) / var(r_b)``) at 0. A name the universe
   marks ``restricted`` gets no new short: its lower bound is raised to
-  ``min(current weight, 0)`` (an existing short may be kept or covered, never added to).
+  ``min(current weight, 0)`` (an existing short may be kept or covered, never added to);
+  with ``short_hard_to_borrow: false`` so does a name marked ``hard_to_borrow`` (else it
+  may be shorted and pays the ``borrow`` model's higher fee).
 - ``turnover_penalty``: ``kappa`` in ``kappa * sum |w - w_current|`` against the current book,
   in the objective's units (annualized variance for minimum variance).
 - ``solver``: ``auto`` (native batched kernel where it covers the problem, then cvxpy with
@@ -160,6 +162,8 @@ class BoundedStep(CovarianceStep):
             i = ctx.assets.index(asset)
             lower[:, i], upper[:, i] = lo, hi
         restricted = asset_flags(ctx.meta, "restricted", ctx.assets)
+        if not getattr(self, "short_hard_to_borrow", True):
+            restricted = restricted | asset_flags(ctx.meta, "hard_to_borrow", ctx.assets)
         if restricted.any() and (lower[:, restricted] < 0).any():
             floor = np.minimum(np.asarray(ctx.weights, dtype=float), 0.0)
             lower = np.where(restricted[None, :] & (lower < 0), np.maximum(lower, floor), lower)
@@ -196,6 +200,7 @@ class LongShortStep(BoundedStep):
     net: Annotated[float, Field(ge=-1, le=2)] | None = None
     max_gross: Annotated[float, Field(gt=0)] | None = None
     beta_neutral: bool = False
+    short_hard_to_borrow: bool = True
 
     def __post_init__(self):
         super().__post_init__()

@@ -106,6 +106,9 @@ def test_optimizer_restricted_name_gets_no_new_short():
     np.testing.assert_allclose(lower[0], [0.0, -0.1, -0.3, -0.3, -0.3, -0.3])
     w, _ = step(current, ctx)
     assert w[0, 0] >= -1e-9 and w[0, 1] >= -0.1 - 1e-9
+    ctx = with_meta(ctx, restricted=[True, True] + [False] * 4, hard_to_borrow=[False] * 5 + [True])
+    lower, _ = dataclasses.replace(step, short_hard_to_borrow=False).bounds(ctx)
+    np.testing.assert_allclose(lower[0], [0.0, -0.1, -0.3, -0.3, -0.3, 0.0])
 
 
 def test_net_and_cash_buffer_together_are_refused():
