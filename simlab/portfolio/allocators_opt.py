@@ -68,7 +68,7 @@ def signal_alpha(signal: np.ndarray | None, vol: np.ndarray, active: np.ndarray,
 
 
 @dataclass(frozen=True)
-class ReturnsStep(LongShortStep):
+class ReturnsStep(BoundedStep):
     """Bounded covariance Steps that also need expected returns (see the module docstring)."""
 
     expected_returns: Literal["history", "signal"] = "history"
@@ -92,7 +92,7 @@ class ReturnsStep(LongShortStep):
 
 @register("step", "mean_variance")
 @dataclass(frozen=True)
-class MeanVariance(ReturnsStep):
+class MeanVariance(ReturnsStep, LongShortStep):
     """Mean-variance weights: the tangency portfolio (``max_sharpe``) or quadratic ``utility``.
 
     ``max_sharpe`` maximizes ``(mu - risk_free)'w / sqrt(w'Σw)`` (``risk_free`` annual); with
@@ -206,7 +206,7 @@ class BlackLitterman(LongShortStep):
 
 @register("step", "mean_cvar")
 @dataclass(frozen=True)
-class MeanCVaR(ReturnsStep):
+class MeanCVaR(ReturnsStep, LongShortStep):
     """Scenario mean-CVaR over the trailing ``window`` daily returns, via cvxpy.
 
     ``min_cvar`` minimizes the CVaR at level ``alpha`` of the daily loss ``-R w``;

@@ -234,10 +234,16 @@ def bounds_feasible(problem: Problem) -> np.ndarray:
     lo, hi = problem.lower.sum(axis=1), problem.upper.sum(axis=1)
     crossed = (problem.lower > problem.upper + TOL).any(axis=1)
     ok = problem.active.any(axis=1) & ~crossed & (hi >= problem.budget - TOL) & (lo <= problem.budget + TOL)
-    if problem.has_gross:
+    if _has_gross(problem):
         forced = np.maximum(problem.lower, 0.0).sum(axis=1) + np.maximum(-problem.upper, 0.0).sum(axis=1)
         ok &= (forced <= problem.gross + TOL) & (np.abs(problem.budget) <= problem.gross + TOL)
     return ok
+
+
+def _has_gross(problem) -> bool:
+    """``problem`` (a :class:`Problem`, or another problem type these checks serve) has a
+    finite gross limit."""
+    return bool(getattr(problem, "has_gross", False))
 
 
 def check_weights(w: np.ndarray, problem: Problem, rows: np.ndarray) -> np.ndarray:
@@ -247,9 +253,9 @@ def check_weights(w: np.ndarray, problem: Problem, rows: np.ndarray) -> np.ndarr
     with np.errstate(invalid="ignore"):
         inside = ((w >= lo - TOL) & (w <= hi + TOL)).all(axis=1)
         budget = np.abs(w.sum(axis=1) - problem.budget[rows]) <= TOL
-        if problem.has_gross:
+        if _has_gross(problem):
             inside &= np.abs(w).sum(axis=1) <= problem.gross[rows] + TOL
-        if problem.rows is not None:
+        if getattr(problem, "rows", None) is not None:
             fw = np.einsum("bmn,bn->bm", problem.rows[rows], np.nan_to_num(w))
             inside &= ((fw >= problem.row_lo[rows] - TOL) & (fw <= problem.row_hi[rows] + TOL)).all(axis=1)
     return np.isfinite(w).all(axis=1) & inside & budget
@@ -287,7 +293,7 @@ def usable_fallback(problem: Problem, fallback: np.ndarray) -> np.ndarray:
     """The phase-2 ``fallback`` (B, N); for a long-short problem (:attr:`Problem.extended`
     or a short allowed) only its rows that meet every constraint, NaN elsewhere (so the
     chain holds the book rather than trade into a book the problem forbids)."""
-    if not (problem.extended or (problem.lower < 0).any()):
+    if not (getattr(problem, "extended", False) or (problem.lower < 0).any()):
         return fallback
     ok = check_weights(fallback, problem, np.arange(problem.shape[0]))
     return np.where(ok[:, None], fallback, np.nan)
