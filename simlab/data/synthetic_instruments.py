@@ -29,7 +29,7 @@ MONTH_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
 def third_friday(year: int, month: int) -> pd.Timestamp:
     """The third Friday of ``month``: the usual expiry of equity-index futures."""
     first = pd.Timestamp(year=year, month=month, day=1)
-    return first + pd.Timedelta(days=(4 - first.dayofweek) % 7 + 14)
+    return first + pd.Timedelta(days=(4 - first.day_of_week) % 7 + 14)
 
 
 def quarterly_expiries(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
