@@ -133,8 +133,9 @@ def _last_rows(asset, dates, table, names, expiries, where) -> np.ndarray:
                               f"{dates[0].date()}; remove the contract or load earlier data")
         priced = np.flatnonzero(np.isfinite(table[:, k]))
         if len(priced) and priced[-1] > rows[k]:
-            raise ConfigError(f"{key}.{name}': expiry {expiry.date()} is in the past on "
-                              f"{dates[priced[-1]].date()}, where the contract still has a price; check its expiry")
+            raise ConfigError(f"{key}.{name}': expiry {expiry.date()} is in the past while the contract still "
+                              f"trades: it has a price on {dates[priced[-1]].date()}, and a contract does not trade "
+                              "after it expires; check its expiry")
     if rows[-1] < len(dates) - 1:
         raise ConfigError(f"{key}': the chain ends: its last contract {names[-1]!r} expires on "
                           f"{expiries[-1].date()}, but the data runs to {dates[-1].date()}; list later contracts "

@@ -79,7 +79,7 @@ def test_expiry_in_the_past_names_the_contract(chain):
         continuous_future("SF", close, early)
     wrong = dict(expiries)
     wrong[name] = (pd.Timestamp(expiries[name]) - pd.Timedelta(days=30)).date()
-    with pytest.raises(ConfigError, match=rf"contracts.{name}': expiry .* is in the past on .* still has a price"):
+    with pytest.raises(ConfigError, match=rf"contracts.{name}': expiry .* is in the past while the contract still trades: it has a price on"):
         continuous_future("SF", close, wrong)
 
 
