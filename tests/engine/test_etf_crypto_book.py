@@ -109,3 +109,19 @@ def test_crypto_on_a_trading_day_calendar_is_warned(tmp_path):
     universe = _universe(tmp_path, {"C0": {"instrument": {"kind": "crypto"}}, "C1": {}})
     with pytest.warns(SimlabWarning, match=r"asset 'C0' is crypto, which trades every calendar day"):
         simlab.run(_hold(universe, {}), data=weekdays)
+
+
+def test_real_etfs_with_the_fee_in_price_run_bit_identical_to_equities(tmp_path):
+    """The built-in factor ETFs tagged with their expense ratios (fee in price) trade exactly as untagged."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    tagged = str(root / "configs/universes/factor_etfs.yaml")
+    plain = _universe(tmp_path, {a: {} for a in ("MTUM", "QUAL", "SIZE", "USMV", "VLUE")})
+    cfg = {"name": "etfs", "data": {"source": "builtin:factor_etfs", "benchmark": None},
+           "costs": {"type": "flat", "bps": 5}, "pipeline": [{"type": "equal_weight"}]}
+    a = simlab.run({**cfg, "universe": tagged})
+    b = simlab.run({**cfg, "universe": plain})
+    assert a.market.instruments is not None and (a.market.instruments.kind == "etf").all()
+    assert np.array_equal(a.nav.to_numpy(), b.nav.to_numpy())
+    assert a.trades.equals(b.trades)

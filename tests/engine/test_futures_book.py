@@ -140,3 +140,15 @@ def test_roll_costs_are_charged_on_both_legs(tmp_path, chain):
     legs = contracts * MULT * (chain.close[held[row - 1]].iloc[row] + chain.close[held[row]].iloc[row])
     assert rolls["value"].iloc[0] == pytest.approx(10e-4 * legs, rel=1e-9)
     assert res.daily_costs().loc[day].iloc[0] >= rolls["value"].iloc[0]
+
+
+def test_shipped_example_runs():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    res = simlab.run(root / "configs/experiments/futures_trend.yaml")
+    assert list(res.nav.columns) == ["hold", "trend"]
+    np.testing.assert_allclose(res._book.cash, res._book.nav[-1], rtol=1e-12)  # settled daily: NAV is cash
+    notional = res.diagnostics.query("key == 'futures_notional' and scenario == 'trend'")["value"]
+    assert notional.max() > res.nav["trend"].max()  # more notional than NAV, without borrowing
+    assert res.diagnostics.query("key == 'margin_scale'")["value"].min() == 1.0
