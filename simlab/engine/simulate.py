@@ -292,16 +292,18 @@ class EventLoop:
             some, every = (True, True) if order.all_trade else (trade.any(), trade.all())
             if not some:
                 continue
-            if self.instruments is not None and self.instruments.has_futures:
+            futures = self.instruments is not None and self.instruments.has_futures
+            if futures:
                 estimated, margin = self.instruments.fill(self.broker, k, b, g.sel, row, targets[g.sel], self.exe,
-                                                          safe)
-                self.rec.diag(row, g.rows, "engine", margin)
+                                                          safe, trade)
             else:
                 estimated = self.broker.fill(k, b, g.sel, row, targets[g.sel])
             if not every:
                 estimated = estimated.only(trade)
             fill = self.broker.realize(row, estimated, g.rows)
             b.book_fill(g.sel, fill, self.book_price[row])
+            if futures:
+                self.rec.diag(row, g.rows, "engine", {**margin, **self.instruments.positions(b.holdings[g.sel], safe)})
             self.broker.remember(k, row, fill)
             if self.broker.capped and fill.unfilled.any():
                 unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled

@@ -14,12 +14,14 @@ Futures, in contracts of ``multiplier`` money per point:
   ``contracts x multiplier x change``, is settled into cash (variation margin) before the
   day's NAV is written. So cash holds the margin, never the notional.
 - **Margin.** The initial margin, ``margin x |notional|`` summed over futures, is the part of
-  cash that is posted; a fill may not raise it past the cash left after the day's other
-  trades plus the borrowing the execution allows (``(leverage - 1) x NAV``): the trades that
-  add to a position are scaled down together, one factor per scenario (``margin_scale`` in
-  the diagnostics). Equities buy with the cash not posted. A loss between rebalances that
-  leaves less cash than the posted margin is reported (``margin_shortfall``) on the next
-  fill day, not liquidated.
+  cash that is posted. On a fill day the margin of the futures' targets is set aside first,
+  the other assets trade with the rest of the cash (their buys scaled to it as usual), then
+  the futures trade: if their margin still does not fit the cash left plus the borrowing the
+  execution allows (``(leverage - 1) x NAV``), the trades that add to a position are scaled
+  down together, one factor per scenario (``margin_scale`` in the diagnostics, beside
+  ``futures_margin`` and ``futures_notional``). A loss between rebalances that leaves less
+  cash than the posted margin is reported (``margin_shortfall``) on the next fill day, not
+  liquidated.
 - **Rolls.** At the close of a roll day the book leaves the held contract for the next one,
   keeping the number of contracts. The settlement that day is the old contract's change and
   the notional from the next day on the new one's, so the roll itself moves no money but its
@@ -128,51 +130,60 @@ class InstrumentBook:
         """(B,) initial margin of ``holdings`` at ``notional`` (N,) per contract."""
         return (np.abs(holdings) * np.where(self.futures, notional * self.margin, 0.0)).sum(axis=1)
 
-    def fill(self, broker, group: int, book, rows, row: int, targets: np.ndarray, execution, value_price) -> tuple:
-        """Group ``group``'s fill at ``row``: other assets through ``broker`` on the cash not posted
-        as margin, then the futures, scaled to the margin left. Returns the combined Fill and its
-        diagnostics."""
+    def fill(self, broker, group: int, book, rows, row: int, targets: np.ndarray, execution, value_price,
+             trade: np.ndarray) -> tuple:
+        """Group ``group``'s fill at ``row`` (see the module docstring): the margin of the futures'
+        targets is set aside, the other assets fill through ``broker`` on the rest of the cash, then
+        the futures trade, scaled to the margin room left. Returns the combined Fill (every scenario
+        planned; the caller keeps those in ``trade`` (B_g,)) and its diagnostics."""
         notional = value_price
         holdings, nav = book.holdings[rows], book.nav[row, rows]
         posted = self.posted_margin(holdings, notional)
+        wanted = self._futures_delta(holdings, nav, row, targets, execution)
+        reserve = self.posted_margin(holdings + wanted, notional)
         hold_futures = np.where(self.futures[None, :], _weights(holdings, notional, nav), targets)
-        free_book = _CashView(book.holdings, book.cash - _spread(posted, rows, len(book.cash)), book.nav)
-        others = broker.fill(group, free_book, rows, row, hold_futures)
-        others = _without_futures(others, self.futures)
-        cash_left = book.cash[rows] - posted - (others.shares * np.where(self.futures, 0.0, notional)).sum(axis=1) \
-            - others.cost.sum(axis=1)
-        shares, cost, scale = self._futures_trades(broker, group, holdings, nav, row, targets, cash_left + posted,
-                                                   execution, notional)
+        free_book = _CashView(book.holdings, book.cash - _spread(reserve, rows, len(book.cash)), book.nav)
+        others = _without_futures(broker.fill(group, free_book, rows, row, hold_futures), self.futures)
+        cash_left = book.cash[rows] - (others.shares * notional).sum(axis=1) - others.cost.sum(axis=1)
+        shares, cost, scale = self._fit_margin(broker, group, holdings, wanted, nav, row, cash_left, execution,
+                                               notional)
         fill = Fill(shares=others.shares + shares, cost=others.cost + cost, buy_scale=others.buy_scale,
                     blocked=others.blocked | _blocked(self.futures, self.trade_close[row], targets, holdings),
                     unfilled=others.unfilled)
-        after = self.posted_margin(holdings + shares, notional)
-        diag = {"margin_scale": scale, "futures_margin": after,
-                "futures_notional": (np.abs(holdings + shares) * np.where(self.futures, notional, 0.0)).sum(axis=1),
-                "margin_shortfall": np.maximum(posted - (book.cash[rows]), 0.0)}
+        diag = {"margin_scale": np.where(trade, scale, 1.0),
+                "margin_shortfall": np.maximum(posted - book.cash[rows], 0.0)}
         return fill, diag
 
-    def _futures_trades(self, broker, group, holdings, nav, row, targets, margin_room, execution, notional):
-        """(shares, cost, scale) of the futures legs: to target contracts, the adding trades scaled to the room."""
+    def positions(self, holdings: np.ndarray, notional: np.ndarray) -> dict:
+        """What a fill day reports of the futures held: posted margin and gross notional, (B,) each."""
+        gross = (np.abs(holdings) * np.where(self.futures, notional, 0.0)).sum(axis=1)
+        return {"futures_margin": self.posted_margin(holdings, notional), "futures_notional": gross}
+
+    def _futures_delta(self, holdings, nav, row, targets, execution) -> np.ndarray:
+        """(B, N) contracts to trade toward the target weights (0 outside the tradeable futures)."""
         price = self.trade_close[row]
         tradeable = self.futures & np.isfinite(price) & (price > 0)
         safe = np.where(tradeable, price, 1.0)
         delta = round_lots(targets * nav[:, None] / safe - holdings, execution)
         delta = np.where(tradeable[None, :], delta, 0.0)
-        delta = np.where(np.abs(delta * safe) <= DUST * np.abs(nav)[:, None], 0.0, delta)
+        return np.where(np.abs(delta * safe) <= DUST * np.abs(nav)[:, None], 0.0, delta)
+
+    def _fit_margin(self, broker, group, holdings, delta, nav, row, cash, execution, notional):
+        """(shares, cost, scale): the trades that add to a position scaled down together so the
+        margin after them fits ``cash`` plus the allowed borrowing, net of the trades' costs."""
+        price = np.where(self.futures, notional, 1.0)
         adding = np.abs(holdings + delta) > np.abs(holdings)
-        reduced = holdings + np.where(adding, 0.0, delta)
-        floor, full = self.posted_margin(reduced, notional), self.posted_margin(holdings + delta, notional)
-        room = margin_room + (execution.leverage - 1.0) * nav
-        cost = self._cost(broker, group, delta, safe, row)
-        room = room - cost.sum(axis=1)
+        floor = self.posted_margin(holdings + np.where(adding, 0.0, delta), notional)
+        full = self.posted_margin(holdings + delta, notional)
+        cost = self._cost(broker, group, delta, price, row)
+        room = cash + (execution.leverage - 1.0) * nav - cost.sum(axis=1)
         over = full > np.maximum(room, floor)
         scale = np.ones(len(nav))
         if over.any():
             scale = np.where(over, np.clip((room - floor) / np.where(over, full - floor, 1.0), 0.0, 1.0), 1.0)
             scaled = np.sign(delta) * round_down_lots(np.abs(delta) * scale[:, None], execution)
             delta = np.where(adding & over[:, None], scaled, delta)
-            cost = self._cost(broker, group, delta, safe, row)
+            cost = self._cost(broker, group, delta, price, row)
         return delta, cost, scale
 
     def _cost(self, broker, group, delta, price, row) -> np.ndarray:

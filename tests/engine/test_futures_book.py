@@ -152,3 +152,25 @@ def test_shipped_example_runs():
     notional = res.diagnostics.query("key == 'futures_notional' and scenario == 'trend'")["value"]
     assert notional.max() > res.nav["trend"].max()  # more notional than NAV, without borrowing
     assert res.diagnostics.query("key == 'margin_scale'")["value"].min() == 1.0
+
+
+def test_mixed_book_sets_the_futures_margin_aside_before_equities_buy(tmp_path, chain):
+    """Targets of 100% equity and 100% futures notional: the futures' 10% margin is kept, equities get 90%."""
+    data = chain.close.copy()
+    data["EQ"] = chain.provenance["truth"]["spot"] / 30.0
+    path = _universe_file(tmp_path, chain)
+    import yaml
+    raw = yaml.safe_load(path.read_text())
+    raw["assets"]["EQ"] = {}
+    path.write_text(yaml.safe_dump(raw))
+    cfg = _config(path, data={"benchmark": None},
+                  pipeline=[{"type": "equal_weight"}, {"type": "volatility_target", "target": 5.0, "min_scale": 2.0,
+                                                       "max_scale": 2.0}])
+    res = simlab.run(cfg, data=data)
+    first = res.trades[res.trades["date"] == res.trades["date"].iloc[0]].set_index("asset")
+    futures_value = first.loc["SF", "value"]
+    assert 1e6 - first.loc["SF", "price"] < futures_value <= 1e6
+    room = 1e6 - MARGIN * futures_value  # whole shares: within one share of the cash not posted
+    assert room - first.loc["EQ", "price"] < first.loc["EQ", "value"] <= room
+    assert res.diagnostics.query("key == 'margin_scale'")["value"].iloc[0] == 1.0
+    assert res.nav.loc[first["date"].iloc[0]].iloc[0] == pytest.approx(1e6, rel=1e-12)  # no costs: nothing lost
