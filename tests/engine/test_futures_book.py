@@ -174,3 +174,21 @@ def test_mixed_book_sets_the_futures_margin_aside_before_equities_buy(tmp_path, 
     assert room - first.loc["EQ", "price"] < first.loc["EQ", "value"] <= room
     assert res.diagnostics.query("key == 'margin_scale'")["value"].iloc[0] == 1.0
     assert res.nav.loc[first["date"].iloc[0]].iloc[0] == pytest.approx(1e6, rel=1e-12)  # no costs: nothing lost
+
+
+def test_no_look_ahead_through_the_chain(tmp_path, chain):
+    """Contract prices changed after day t change nothing the book did up to t."""
+    universe = _universe_file(tmp_path, chain)
+    cfg = _config(universe, data={"benchmark": None}, schedule={"frequency": "weekly", "day": "last"},
+                  strategy={"type": "trend", "window": 50},
+                  pipeline=[{"type": "equal_weight_above", "threshold": 0.0}])
+    base = simlab.run(cfg, data=chain.close)
+    t = 250
+    bent = chain.close.copy()
+    bent.iloc[t + 1:] *= np.random.default_rng(7).uniform(0.8, 1.2, bent.iloc[t + 1:].shape)
+    other = simlab.run(cfg, data=bent)
+    day = chain.dates[t]
+    pd.testing.assert_frame_equal(base.nav.loc[:day], other.nav.loc[:day])
+    before = base.trades[base.trades["date"] <= day].reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, other.trades[other.trades["date"] <= day].reset_index(drop=True))
+    assert not base.nav.equals(other.nav)
