@@ -95,6 +95,7 @@ def continuous_future(asset: str, prices: pd.DataFrame, contracts: dict, days_be
     change = np.nan_to_num(today - yesterday)
     change[0] = 0.0
     continuous = _stitch(filled[rows, held], today, yesterday, adjust)
+    _check_positive(asset, dates, continuous, where)
     label = [names[k] for k in held]
     return ContinuousFuture(
         quote=pd.Series(quote, index=dates, name=asset), change=pd.Series(change, index=dates, name=asset),
@@ -149,6 +150,17 @@ def _check_roll_prices(asset, dates, table, names, roll_rows, held) -> None:
         if 0 <= row < len(dates) and not np.isfinite(table[row, k + 1]):
             raise DataError(f"futures {asset!r}: no price for {names[k + 1]!r} on {dates[row].date()}, the day the "
                             f"book rolls into it from {names[k]!r}; the next contract must trade on the roll day")
+
+
+def _check_positive(asset, dates, continuous, where) -> None:
+    """A difference-adjusted series can fall to zero over a long history in contango: say so."""
+    with np.errstate(invalid="ignore"):
+        bad = continuous <= 0
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ConfigError(f"{where}: asset {asset!r} (future), key 'instrument.adjust': the difference-adjusted "
+                          f"series falls to {continuous[row]:.4g} on {dates[row].date()}, and signals need a "
+                          "positive price; use adjust: ratio")
 
 
 def _stitch(quote, today, yesterday, adjust: str) -> np.ndarray:

@@ -40,7 +40,7 @@ def test_continuous_is_point_in_time(chain, adjust):
     full = continuous_future("SF", close, expiries, adjust=adjust)
     t = 150
     perturbed = close.copy()
-    perturbed.iloc[t + 1:] *= np.random.default_rng(0).uniform(0.5, 1.5, perturbed.iloc[t + 1:].shape)
+    perturbed.iloc[t + 1:] *= np.random.default_rng(0).uniform(0.8, 1.2, perturbed.shape[1])
     cut = continuous_future("SF", perturbed, expiries, adjust=adjust)
     pd.testing.assert_series_equal(full.continuous.iloc[: t + 1], cut.continuous.iloc[: t + 1])
     pd.testing.assert_series_equal(full.change.iloc[: t + 1], cut.change.iloc[: t + 1])
@@ -100,3 +100,11 @@ def test_no_price_on_roll_day(chain):
     holed.loc[first["date"], first["to"]] = np.nan
     with pytest.raises(DataError, match=rf"no price for '{first['to']}' on {first['date'].date()}"):
         continuous_future("SF", holed, expiries)
+
+
+def test_difference_series_below_zero_is_refused(chain):
+    close, expiries = chain
+    crash = close * np.linspace(1.0, 0.01, len(close))[:, None]  # roll gaps add up to more than the last price
+    with pytest.raises(ConfigError, match=r"key 'instrument.adjust': the difference-adjusted series falls to"):
+        continuous_future("SF", crash, expiries, adjust="difference")
+    assert (continuous_future("SF", crash, expiries, adjust="ratio").continuous > 0).all()
