@@ -27,7 +27,6 @@ from simlab.config.scenarios import short_labels
 from simlab.data.instruments import PERIODS
 
 
-
 def _require(module: str, package: str):
     try:
         return import_module(module)

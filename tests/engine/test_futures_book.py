@@ -192,3 +192,18 @@ def test_no_look_ahead_through_the_chain(tmp_path, chain):
     before = base.trades[base.trades["date"] <= day].reset_index(drop=True)
     pd.testing.assert_frame_equal(before, other.trades[other.trades["date"] <= day].reset_index(drop=True))
     assert not base.nav.equals(other.nav)
+
+
+def test_the_book_refuses_futures():
+    from pathlib import Path
+
+    from simlab.config.loader import load_config
+    from simlab.errors import ConfigError
+    from simlab.lab.run import load_market
+    from simlab.production.pipeline import run_pipeline, select_scenario
+    from simlab.production.stores import open_store
+
+    cfg = select_scenario(load_config(Path(__file__).resolve().parents[2] / "configs/experiments/futures_trend.yaml"),
+                          "hold")
+    with pytest.raises(ConfigError, match=r"the book \(simlab pipeline\) does not hold futures"):
+        run_pipeline(cfg, load_market(cfg), open_store("memory://futures-book"), "2021-06-01")
