@@ -115,7 +115,7 @@ class InstrumentBook:
         rolling = self.roll_rows.get(row)
         if rolling is None:
             return {}
-        old, new = self.roll_legs[row]
+        old, new = (np.where(rolling, leg, 1.0) for leg in self.roll_legs[row])  # no zero price outside the rolls
         contracts = np.where(rolling[None, :], book.holdings, 0.0)
         cost = np.zeros(len(book.cash))
         for model, rows in zip(cost_models, group_rows):
