@@ -165,8 +165,8 @@ def _book_rules(engine: pd.DataFrame, gross: pd.Series, margin: float | None) ->
         rows = engine[(engine["key"] == key)] if len(engine) else engine
         return int(rows.loc[test(rows["value"]), "date"].nunique()) if len(rows) else 0
 
-    out = {"margin_scaled": days("margin_scale", lambda v: v < 1.0),
-           "margin_blocked": days("margin_blocked", lambda v: v > 0),
+    out = {"margin_scaled": days("gross_margin_scale", lambda v: v < 1.0),
+           "margin_blocked": days("gross_margin_blocked", lambda v: v > 0),
            "shorts_blocked": days("short_blocked", lambda v: v > 0)}
     if margin is not None:
         out["margin_breach_days"] = int((margin * gross > 1.0 + 1e-9).sum())

@@ -97,8 +97,9 @@ class ExecutionConfig(StrictModel):
     ``adv``); the unfilled rest is retried the next day until filled or replaced by a newer
     decision.
 
-    Financing (annual rates, accrued each trading day at ``rate / periods_per_year`` on the
-    cash held since the previous close): ``cash_borrow_rate`` is paid on negative cash,
+    Financing (annual rates, accrued each day of the data at ``rate / periods_per_year`` on
+    the cash held since the previous close; default: the data calendar's days a year, 252
+    trading days or 365 for ``every_day``): ``cash_borrow_rate`` is paid on negative cash,
     ``cash_credit_rate`` earned on positive cash (short-sale proceeds included, as a
     broker's short rebate would be; the borrow fee on the shares is the ``borrow`` cost
     model). ``margin`` is the requirement as a fraction of the gross position value
@@ -120,7 +121,7 @@ class ExecutionConfig(StrictModel):
     adv_window: Annotated[int, Field(ge=1)] = 20
     cash_borrow_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
     cash_credit_rate: Annotated[float, Field(ge=-0.1, le=1)] = 0.0
-    periods_per_year: Annotated[float, Field(gt=0)] = 252.0
+    periods_per_year: Annotated[float, Field(gt=0)] | None = None
     margin: Annotated[float, Field(gt=0, le=1)] | None = None
     margin_action: Literal["scale", "block"] = "scale"
     maintenance_margin: Annotated[float, Field(gt=0, le=1)] | None = None

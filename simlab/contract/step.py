@@ -71,7 +71,8 @@ class StepContext:
         scenarios) from one decision to the next, for solver warm starts; written only by
         past decisions. Other Steps get a fresh, empty dict.
     leverage : the experiment's ``execution.leverage`` (cash may go down to
-        ``-(leverage - 1) * NAV``).
+        ``-(leverage - 1) * NAV``); None where the book holds futures, whose notional is
+        checked against their margin at the fill instead.
     margin : the experiment's ``execution.margin`` (gross at most ``1 / margin`` times NAV),
         or None.
     """
@@ -94,7 +95,7 @@ class StepContext:
     last_signal: np.ndarray | None = None
     nav_history: np.ndarray | None = None
     memory: dict = field(default_factory=dict)
-    leverage: float = 1.0
+    leverage: float | None = 1.0
     margin: float | None = None
 
     def feature(self, name: str) -> np.ndarray:

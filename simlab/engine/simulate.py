@@ -193,7 +193,7 @@ class EventLoop:
                         inputs.tradeable)
         self.broker = _broker(cfg, md, self.exe, prices, costs, rows)
         self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta)
-        self.cash_rates = financing_rates(self.exe, len(names))
+        self.cash_rates = financing_rates(self.exe, len(names), PERIODS[cfg.experiment.data.calendar])
         self.accrue_from = inputs.first + 1
         self.restricted = asset_flags(md.meta, "restricted", inputs.assets)
         self.book_rules = self.exe.margin is not None or bool(self.restricted.any())
@@ -201,6 +201,9 @@ class EventLoop:
         self.beyond: dict[int, Order] = {}  # orders due after inputs.last
         self.dates = dict(zip(self.decisions.tolist(), inputs.dates[self.decisions]))
         self.instruments = inputs.instruments
+        # a book with futures is levered by their notional, checked against their margin at the fill
+        futures = self.instruments is not None and self.instruments.has_futures
+        self.step_leverage = None if futures else self.exe.leverage
         self.book_price = inputs.value_price if self.instruments is None else self.instruments.book_price(
             inputs.value_price)
 
@@ -340,8 +343,8 @@ class EventLoop:
         if "short_blocked" in restricted_diag:
             restricted_diag["short_blocked"] = np.where(held, 0.0, restricted_diag["short_blocked"])
         if margin_diag:
-            margin_diag["margin_scale"] = np.where(held, 1.0, margin_diag["margin_scale"])
-            margin_diag["margin_blocked"] = np.where(held, 0.0, margin_diag["margin_blocked"])
+            margin_diag["gross_margin_scale"] = np.where(held, 1.0, margin_diag["gross_margin_scale"])
+            margin_diag["gross_margin_blocked"] = np.where(held, 0.0, margin_diag["gross_margin_blocked"])
         order = dataclasses.replace(order, targets=targets, trade=order.trade & allowed)
         return order, targets, {**restricted_diag, **margin_diag}
 
@@ -365,7 +368,7 @@ class EventLoop:
                 peak_nav=_frozen(b.peak_nav[sel]), meta=self.md.meta, scenarios=g.names, rng=self.rng,
                 last_rebalance=_frozen(b.last_rebalance[sel]), last_targets=_frozen(b.last_targets[sel]),
                 last_signal=None if g.strategy_index[0] < 0 else _frozen(b.last_signal[sel]),
-                nav_history=self._nav_history(g, row), leverage=self.exe.leverage, margin=self.exe.margin,
+                nav_history=self._nav_history(g, row), leverage=self.step_leverage, margin=self.exe.margin,
             )
             targets[sel], hold[sel] = self._run_steps(k, g, ctx, declared)
         return Order.decision(row, targets, ~hold, self._signal_all(row))

@@ -10,10 +10,10 @@ position value ``sum |w| * NAV``: its gross exposure may be at most ``1 / m`` ti
 (Reg T's 50% gives 2x). An order whose target gross ``G`` breaks that (``m G > 1``):
 
 - ``margin_action: scale``: every target weight is multiplied by ``1 / (m G)``, so the
-  book lands exactly on its limit with its shape kept (``margin_scale`` < 1);
+  book lands exactly on its limit with its shape kept (``gross_margin_scale`` < 1);
 - ``margin_action: block``: the scenario does not trade that day, unless the order lowers
   the gross exposure of the book it would replace (a de-risking order always goes
-  through) (``margin_blocked`` = 1).
+  through) (``gross_margin_blocked`` = 1).
 
 Restricted names
 ----------------
@@ -35,8 +35,8 @@ def margin_targets(targets: np.ndarray, current: np.ndarray, margin: float | Non
     """Targets (B, N) that meet the margin requirement, the scenarios still trading (B,), diagnostics.
 
     ``current`` (B, N) are the book's weights at the fill prices. ``margin`` None: nothing
-    changes and no diagnostics. Diagnostics (B,): ``margin_scale``, ``margin_blocked`` and
-    ``margin_used`` (the requirement as a share of NAV of the book the day aims at: the
+    changes and no diagnostics. Diagnostics (B,): ``gross_margin_scale``, ``gross_margin_blocked`` and
+    ``gross_margin_used`` (the requirement as a share of NAV of the book the day aims at: the
     targets, or the current book where blocked).
     """
     trade = np.ones(len(targets), dtype=bool)
@@ -56,7 +56,7 @@ def margin_targets(targets: np.ndarray, current: np.ndarray, margin: float | Non
         trade = ~stop
         blocked = stop.astype(float)
     used = np.where(trade, margin * np.abs(targets).sum(axis=1), margin * np.abs(current).sum(axis=1))
-    return targets, trade, {"margin_scale": scale, "margin_blocked": blocked, "margin_used": used}
+    return targets, trade, {"gross_margin_scale": scale, "gross_margin_blocked": blocked, "gross_margin_used": used}
 
 
 def restricted_targets(targets: np.ndarray, current: np.ndarray, restricted: np.ndarray) -> tuple[np.ndarray, dict]:

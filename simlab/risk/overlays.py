@@ -160,9 +160,10 @@ def ewma_portfolio_variance(
 LEVER_TOL = 1e-9  # a book at its limit to round-off is within it
 
 
-def leverage_cap(scale: np.ndarray, weights: np.ndarray, leverage: float, margin: float | None):
-    """(B,) ``scale`` cut so that ``sum(w) * scale <= leverage`` and, with a margin,
-    ``sum |w| * scale <= 1 / margin``; and (B,) bool where it was cut.
+def leverage_cap(scale: np.ndarray, weights: np.ndarray, leverage: float | None, margin: float | None):
+    """(B,) ``scale`` cut so that ``sum(w) * scale <= leverage`` (None: no such limit, a
+    futures book) and, with a margin, ``sum |w| * scale <= 1 / margin``; and (B,) bool where
+    it was cut.
 
     A scale at or below 1 is never cut (the book it scales was already allowed), nor is
     one within ``LEVER_TOL`` of the limit.
@@ -171,7 +172,8 @@ def leverage_cap(scale: np.ndarray, weights: np.ndarray, leverage: float, margin
     gross = np.abs(weights).sum(axis=1)
     limit = np.full(len(scale), np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        limit = np.where(net > 0, leverage / net, limit)
+        if leverage is not None:
+            limit = np.where(net > 0, leverage / net, limit)
         if margin is not None:
             limit = np.minimum(limit, np.where(gross > 0, 1.0 / (margin * gross), np.inf))
     cut = (scale > 1.0) & (scale > limit * (1.0 + LEVER_TOL))
@@ -190,8 +192,9 @@ class VolatilityTarget(Step):
 
     A scale above 1 levers the book up to what the experiment allows, and no further:
     the net weight ``sum(w) * scale`` may reach ``execution.leverage`` (cash down to
-    ``-(leverage - 1)`` NAV) and, with ``execution.margin``, the gross ``sum |w| * scale``
-    may reach ``1 / margin``. The scale is cut to the tighter of the two here, so the
+    ``-(leverage - 1)`` NAV; not for a book with futures, whose notional needs only their
+    margin, checked at the fill) and, with ``execution.margin``, the gross
+    ``sum |w| * scale`` may reach ``1 / margin``. The scale is cut to the tighter of the two here, so the
     book keeps its shape (rather than the fill cutting only the buys to the cash at hand);
     ``leverage_capped`` says where. With ``execution.leverage: 1`` a long-only book
     therefore never scales above 1.

@@ -72,8 +72,8 @@ def test_margin_scale_brings_the_target_to_its_limit():
     out, trade, diag = margin_targets(targets, np.zeros((2, 2)), 0.5, "scale")
     np.testing.assert_allclose(out, [[1.0, -1.0], [0.5, -0.5]])
     np.testing.assert_array_equal(trade, [True, True])
-    np.testing.assert_allclose(diag["margin_scale"], [2 / 3, 1.0])
-    np.testing.assert_allclose(diag["margin_used"], [1.0, 0.5])
+    np.testing.assert_allclose(diag["gross_margin_scale"], [2 / 3, 1.0])
+    np.testing.assert_allclose(diag["gross_margin_used"], [1.0, 0.5])
 
 
 def test_margin_block_stops_a_levering_order_but_not_a_derisking_one():
@@ -81,7 +81,7 @@ def test_margin_block_stops_a_levering_order_but_not_a_derisking_one():
     current = np.array([[0.5, -0.5], [2.0, -2.0]])  # the second book is already past its limit
     out, trade, diag = margin_targets(targets, current, 0.5, "block")
     np.testing.assert_array_equal(trade, [False, True])
-    np.testing.assert_array_equal(diag["margin_blocked"], [1.0, 0.0])
+    np.testing.assert_array_equal(diag["gross_margin_blocked"], [1.0, 0.0])
     np.testing.assert_array_equal(out, targets)
 
 
@@ -147,7 +147,7 @@ def test_margin_scales_a_3x_order_to_2x(flat, register_temporarily):
     shares = res.trades.groupby("asset")["shares"].sum()
     assert shares["A0"] == pytest.approx(10_000) and shares["A1"] == pytest.approx(-10_000)
     diag = res.diagnostics
-    scale = diag[(diag.key == "margin_scale")]["value"]
+    scale = diag[(diag.key == "gross_margin_scale")]["value"]
     assert scale.iloc[0] == pytest.approx(2 / 3, rel=1e-12)
     problems = " ".join(res.health().problems())
     assert "margin requirement scaled the order down" in problems
@@ -157,7 +157,7 @@ def test_margin_block_keeps_the_book_in_cash(flat, register_temporarily):
     res = run_flat(flat, register_temporarily, {"margin": 0.5, "margin_action": "block"}, size=1.5, name="block.csv")
     assert len(res.trades) == 0
     assert (res.nav.iloc[:, 0] == 1e6).all()
-    blocked = res.diagnostics.query("key == 'margin_blocked'")["value"]
+    blocked = res.diagnostics.query("key == 'gross_margin_blocked'")["value"]
     assert (blocked == 1.0).all() and len(blocked) > 0
 
 
