@@ -56,6 +56,8 @@ def pca_window(x: np.ndarray, n_factors: int) -> tuple[np.ndarray, np.ndarray, n
     """
     w, n = x.shape
     k = min(n_factors, n, w - 1)
+    if n == 0 or k < 1:
+        return np.zeros((n, 0)), np.zeros(0), np.full(n, np.nan)
     r = x - x.mean(axis=0)
     gram = r @ r.T / (w - 1)
     vals, vecs = np.linalg.eigh(gram)
@@ -148,20 +150,24 @@ class FactorRisk(Feature):
     factors : names of ``macro`` series holding the factor *levels* (prices, for example
         factor ETF closes; their daily simple returns are the factor returns) for
         ``fundamental``.
+    width : at least this many exposure columns, the extra ones zero (so that scenarios
+        with different k stack into one array); 0 for k.
 
-    ``compute`` returns (R, N, k + 1); an asset without the full window is NaN in its row.
-    The ``pca`` model has k columns whatever the rank: components beyond it are zero.
+    ``compute`` returns (R, N, max(k, width) + 1); an asset without the full window is NaN
+    in its row. The ``pca`` model has k columns whatever the rank: components beyond it are zero.
     """
 
     model: str = "pca"
     window: int = 252
     n_factors: int = 5
     factors: tuple[str, ...] = ()
+    width: int = 0
 
     def __post_init__(self) -> None:
         _check("model", self.model, self.model in MODELS, f"one of {MODELS}")
         _check("window", self.window, _is_int(self.window) and self.window >= 3, "an integer >= 3")
         _check("n_factors", self.n_factors, _is_int(self.n_factors) and self.n_factors >= 1, "an integer >= 1")
+        _check("width", self.width, _is_int(self.width) and self.width >= 0, "an integer >= 0")
         if self.model == "fundamental":
             _check("factors", self.factors, len(self.factors) >= 1 and all(isinstance(f, str) for f in self.factors),
                    "one or more macro series names for model 'fundamental'")
@@ -173,11 +179,16 @@ class FactorRisk(Feature):
         """Number of factors."""
         return len(self.factors) if self.model == "fundamental" else self.n_factors
 
+    @property
+    def columns(self) -> int:
+        """Exposure columns of the value, ``max(k, width)``."""
+        return max(self.k, self.width)
+
     def compute(self, inputs: FeatureInputs, rows: np.ndarray) -> np.ndarray:
         """(R, N, k + 1) at ``rows``, each from the window ending there."""
         returns = inputs.returns
         n = returns.shape[1]
-        out = np.full((len(rows), n, self.k + 1), np.nan)
+        out = np.full((len(rows), n, self.columns + 1), np.nan)
         f_all = self.factor_returns(inputs) if self.model == "fundamental" else None
         for i, t in enumerate(np.asarray(rows, dtype=np.int64)):
             start = t - self.window + 1
@@ -191,14 +202,15 @@ class FactorRisk(Feature):
             if f_all is None:
                 b, lam, d = pca_window(x, self.n_factors)
                 out[i, have, :len(lam)] = b * np.sqrt(lam)
-                out[i, have, len(lam):self.k] = 0.0
+                out[i, have, len(lam):self.columns] = 0.0
             else:
                 f = f_all[start:t + 1]
                 if not np.isfinite(f).all():
                     continue
                 betas, cov, d = ols_window(x, f)
                 out[i, have, :self.k] = factor_exposures(betas, cov)
-            out[i, have, self.k] = d
+                out[i, have, self.k:self.columns] = 0.0
+            out[i, have, self.columns] = d
         return out
 
     def factor_returns(self, inputs: FeatureInputs) -> np.ndarray:

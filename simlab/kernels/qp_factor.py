@@ -12,8 +12,10 @@ square root of the factor covariance (``X = B F^{1/2}`` for ``Sigma = B F B' + D
 ``d`` (N,) the specific variances. No N x N matrix is formed.
 
 Algorithm: the OSQP iteration of :mod:`simlab.kernels.qp` (same splitting ``A = [I; U]``,
-same L1 prox on the identity rows, same cost normalization, per-row rho, over-relaxation,
-stopping test and adaptive rho), with the x-update solved by the Woodbury identity:
+same L1 prox on the identity rows, per-row rho, over-relaxation, stopping test and adaptive
+rho; the cost normalization ``c = 1 / mean diag P`` takes the mean over the assets that are
+not fixed, ``lo < hi``, so that padding a problem with fixed assets leaves its solve
+bit-identical), with the x-update solved by the Woodbury identity:
 ``cP + diag(sigma + R_I) + U' R_U U = D_m + V V'`` with ``D_m`` diagonal and
 ``V = [sqrt(c) X, U' R_U^{1/2}]`` (N, k + m), so
 
@@ -425,6 +427,23 @@ def _valid_nb(X, d, q, lo, hi, w0, kap, l, u):
 
 
 @njit(cache=True, nogil=True)
+def _curvature_nb(X, d, lo, hi):
+    """Mean diagonal of P over the assets not fixed (``lo < hi``; all if none is free), so
+    that fixed padding assets leave the cost normalization, and the solve, unchanged."""
+    n, k = X.shape
+    total, count, total_all = 0.0, 0, 0.0
+    for i in range(n):
+        acc = d[i]
+        for j in range(k):
+            acc += X[i, j] * X[i, j]
+        total_all += acc
+        if lo[i] < hi[i]:
+            total += acc
+            count += 1
+    return total / count if count else total_all / n
+
+
+@njit(cache=True, nogil=True)
 def _hold_nb(U, w0, x, z, y, w):
     """The hold point ``w0`` (NaN read as 0) and a cold state around it."""
     n = w0.shape[0]
@@ -454,13 +473,8 @@ def solve_one_nb(X, d, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
     eps_abs, eps_rel, eps_pinf = opts[O_EPS_ABS], opts[O_EPS_REL], opts[O_EPS_PINF]
     max_iter, check, alpha, sigma = int(opts[O_MAX_ITER]), max(int(opts[O_CHECK]), 1), opts[O_ALPHA], opts[O_SIGMA]
     adaptive, rho_tol, polish = opts[O_ADAPTIVE] > 0.0, opts[O_RHO_TOL], opts[O_POLISH] > 0.0
-    # cost normalization c = 1 / mean diag P (1 / max(|q|, kappa) when P = 0)
-    diag_mean = 0.0
-    for i in range(n):
-        acc = d[i]
-        for j in range(k):
-            acc += X[i, j] * X[i, j]
-        diag_mean += acc / n
+    # cost normalization c = 1 / mean diag P over the free assets (1 / max(|q|, kappa) when P = 0)
+    diag_mean = _curvature_nb(X, d, lo, hi)
     scale = 0.0
     for i in range(n):
         scale = max(scale, abs(q[i]), kap[i])
@@ -483,6 +497,12 @@ def solve_one_nb(X, d, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
     if not _woodbury_nb(cX, cd, U, rho_vec, sigma, dinv, V, L):
         _hold_nb(U, w0, x, z, y, w)
         return NON_CONVEX, 0, np.nan, np.nan, np.nan, False, nfact, c, 0.0
+    # z within its sets, so that the iteration-0 test cannot pass on a point outside them
+    # (a start without a budget row holds ``U x`` as it is)
+    for i in range(n):
+        z[i] = clip_nb(z[i], lo[i], hi[i])
+    for j in range(m):
+        z[n + j] = clip_nb(z[n + j], l[j], u[j])
     rhs, xt, Uxt = np.empty(n), np.empty(n), np.empty(m)
     t1, t2, fk = np.empty(k + m), np.empty(k + m), np.empty(k)
     Px, Aty, y_prev = np.empty(n), np.empty(n), y.copy()
@@ -713,7 +733,7 @@ def _factor_state(state, settings, X, d, q, lo, hi, w0, bud, U):
     if state is None:
         x, z, y = np.empty((K, N)), np.empty((K, M)), np.empty((K, M))
         cold_start_nb(lo, hi, w0, bud, U, x, z, y)
-        curvature = (np.einsum("knj,knj->kn", X, X) + np.abs(d)).mean(axis=1)
+        curvature = np.array([_curvature_nb(X[p], d[p], lo[p], hi[p]) for p in range(K)])
         pull = np.divide(np.abs(q).max(axis=1), curvature, out=np.zeros(K), where=curvature > 0)
         return x, z, y, settings.rho * np.maximum(1.0, np.nan_to_num(pull, posinf=1.0))
     expect = {"x": (K, N), "z": (K, M), "y": (K, M), "rho": (K,)}

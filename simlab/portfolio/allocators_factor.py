@@ -41,7 +41,9 @@ class Reduced:
 
     ``index`` (B, n_max) the asset of each slot (-1 padding); ``X`` (B, n_max, k) and ``d``
     (B, n_max) annualized; ``q``, ``lower``, ``upper``, ``w0`` (B, n_max); ``G`` (B, S, n_max)
-    sector rows or None, ``g`` (B, S) their caps.
+    sector rows (one per sector of the universe) or None, ``g`` (B, S) their caps; ``slots``
+    (B, 1, n_max) the budget row, 1 on real slots. Padding slots are fixed at 0 with no
+    exposure and appear in no row, so a scenario's solve is bit-identical in any batch.
     """
 
     index: np.ndarray
@@ -53,6 +55,7 @@ class Reduced:
     w0: np.ndarray
     G: np.ndarray | None
     g: np.ndarray | None
+    slots: np.ndarray
 
     def expand(self, w: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
         """(len(rows), N) full weights from the reduced (len(rows), n_max) ones."""
@@ -112,11 +115,13 @@ class FactorMinVariance(Step):
         return () if entry.get("solver") == "native" else ("cvxpy", "clarabel")
 
     def features(self, n_scenarios):
-        """``risk``: one :class:`FactorRisk` per scenario."""
+        """``risk``: one :class:`FactorRisk` per scenario (padded to a common k where they differ)."""
         models = scenario_values(self.model, n_scenarios)
         windows = scenario_values(self.window, n_scenarios)
         ks = scenario_values(self.n_factors, n_scenarios)
-        return {"risk": [FactorRisk(model=m, window=int(w), n_factors=int(k), factors=tuple(self.factors))
+        width = max(len(self.factors) if m == "fundamental" else int(k) for m, k in zip(models, ks))
+        return {"risk": [FactorRisk(model=m, window=int(w), n_factors=int(k), factors=tuple(self.factors),
+                                    width=width if len(set(zip(models, ks))) > 1 else 0)
                          for m, w, k in zip(models, windows, ks)]}
 
     def __call__(self, weights, ctx):
@@ -205,21 +210,23 @@ class FactorMinVariance(Step):
         caps = per_scenario(self.sector_cap, b)
         G = g = None
         if (caps < 1.0).any():
-            codes = np.where(slot, self._sectors(ctx)[take], -1)
-            n_sec = int(codes.max()) + 1 if codes.size else 0
+            sectors = self._sectors(ctx)
+            codes = np.where(slot, sectors[take], -1)
+            n_sec = int(sectors.max()) + 1 if sectors.size else 0  # every sector of the universe
             if n_sec:
                 G = (codes[:, None, :] == np.arange(n_sec)[None, :, None]).astype(float)
                 g = np.broadcast_to(caps, (b, n_sec)).copy()
         w0 = np.nan_to_num(np.asarray(ctx.weights, dtype=float))
         return Reduced(index, Xr, gather(d, 1.0), gather(q, 0.0), gather(lower, 0.0), gather(upper, 0.0),
-                       gather(w0, 0.0), G, g)
+                       gather(w0, 0.0), G, g, slot[:, None, :].astype(float))
 
     def _native(self, red: Reduced, gamma, budget, kappa, n):
         def attempt(rows):
             s = np.sqrt(gamma[rows])[:, None, None]
             res = solve_factor_qp(red.X[rows] * s, red.d[rows] * gamma[rows, None], red.q[rows],
-                                  lo=red.lower[rows], hi=red.upper[rows], budget=budget[rows],
+                                  lo=red.lower[rows], hi=red.upper[rows], budget=None,
                                   G=None if red.G is None else red.G[rows], g=None if red.g is None else red.g[rows],
+                                  F=red.slots[rows], a=budget[rows, None], b=budget[rows, None],
                                   w0=red.w0[rows], kappa=kappa[rows])
             status = np.array([KERNEL_STATUS.get(int(c), solvers.FAILED) for c in res.status])
             return red.expand(res.w, np.asarray(rows), n), status
