@@ -107,7 +107,7 @@ def run_health(result) -> RunHealth:
     """The :class:`RunHealth` of a finished run (a Result)."""
     diag = result.diagnostics
     steps = diag[diag["step"] != "engine"] if len(diag) else diag
-    gross = np.abs(result.weights.fillna(0.0)).sum("asset").to_pandas()  # date x scenario
+    gross = result.gross_exposure  # date x scenario, without the dense weights
     trades = result.trades
     out = []
     for scenario in result.scenarios:
