@@ -29,7 +29,13 @@ from simlab.features.factor_model import FactorRisk
 from simlab.kernels.qp_factor import solve_factor_qp
 from simlab.portfolio import optimize, solvers
 from simlab.portfolio.allocators_opt import signal_alpha
-from simlab.portfolio.allocators_risk import TRADING_DAYS, Buffer, PositiveInt, UnitWeight, budget_of
+from simlab.portfolio.allocators_risk import (
+    TRADING_DAYS,
+    Buffer,
+    PositiveInt,
+    UnitWeight,
+    budget_of,
+)
 
 Positive = Annotated[float, Field(gt=0)]
 KERNEL_STATUS = {0: solvers.SOLVED, 1: solvers.INACCURATE, 2: solvers.INFEASIBLE, 3: solvers.UNBOUNDED}
@@ -82,10 +88,13 @@ class FactorMinVariance(Step):
     price levels); see :mod:`simlab.features.factor_model`. ``top_n`` > 0 keeps only the
     ``top_n`` assets with the highest signal (those with a model estimate and a price).
 
+    Diagnostics: the solver chain's, ``n_active``, ``cash``, ``ex_ante_vol`` (annualized,
+    of the weights under the model) and, with sector caps, ``max_sector_weight``.
+
     Requires: prices (a signal for ``top_n`` > 0 or ``utility``). Provides: weights.
     """
 
-    diagnostic_roles = {"fallback_level": FALLBACK}
+    diagnostic_roles = {"fallback_level": FALLBACK}  # 1: the fallback weights, 2: held
 
     model: Literal["pca", "fundamental"] = "pca"
     n_factors: Annotated[int, Field(ge=1)] = 5
@@ -165,6 +174,10 @@ class FactorMinVariance(Step):
         diag["cash"] = 1.0 - w.sum(axis=1)
         exposure = np.einsum("bnk,bn->bk", np.where(usable[..., None], X, 0.0), w)
         diag["ex_ante_vol"] = np.sqrt((exposure**2).sum(axis=1) + (np.where(usable, d, 0.0) * w**2).sum(axis=1))
+        if red.G is not None:
+            sector_w = np.einsum("bsn,bn->bs", red.G, np.take_along_axis(w, np.maximum(red.index, 0), axis=1)
+                                 * (red.index >= 0))
+            diag["max_sector_weight"] = sector_w.max(axis=1)
         return w, diag
 
     # ------------------------------------------------------------------ pieces
@@ -196,7 +209,7 @@ class FactorMinVariance(Step):
         return np.asarray(codes, dtype=np.int64)
 
     def _reduce(self, ctx, active, X, d, q, lower, upper) -> Reduced:
-        b, n = active.shape
+        b, _n = active.shape
         n_max = max(int(active.sum(axis=1).max()), 1)
         order = np.argsort(~active, axis=1, kind="stable")[:, :n_max]
         slot = np.take_along_axis(active, order, axis=1)

@@ -94,7 +94,7 @@ def test_pca_model_recovers_the_true_factor_structure():
     md = generate_market(n_assets=150, n_days=2000, seed=3, p_enter_stress=0.001, p_exit_stress=1.0)
     truth = md.provenance["truth"]
     r = np.diff(np.log(md.close.to_numpy()), axis=0)
-    b, lam, _ = fm.pca_window(r, 1)
+    b, _lam, _ = fm.pca_window(r, 1)
     # the first component is the market: its loadings line up with the true market betas
     corr = np.corrcoef(b[:, 0], truth["loadings"][:, 0])[0, 1]
     assert abs(corr) > 0.95

@@ -45,7 +45,7 @@ def test_same_optimum_as_the_dense_kernel(seed, kappa):
 
 def test_same_optimum_as_cvxpy_clarabel():
     cp = pytest.importorskip("cvxpy")
-    X, d, G, rng = _problems(3, K=3, N=50, k=4, n_sectors=5)
+    X, d, G, _rng = _problems(3, K=3, N=50, k=4, n_sectors=5)
     fac = solve_factor_qp(X, d, lo=0.0, hi=0.06, G=G, g=0.25)
     for p in range(len(X)):
         w = cp.Variable(X.shape[1])

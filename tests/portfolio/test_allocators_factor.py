@@ -62,7 +62,7 @@ def test_cvxpy_solver_gives_the_native_weights():
     pytest.importorskip("cvxpy")
     risk = risk_model(3, b=2)
     ctx = with_sectors(ctx_with({"risk": risk}, n_assets=N, weights=np.full((2, N), 1.0 / N)))
-    step = dict(max_weight=0.2, sector_cap=0.35, turnover_penalty=np.array([0.0, 0.001]))
+    step = {"max_weight": 0.2, "sector_cap": 0.35, "turnover_penalty": np.array([0.0, 0.001])}
     native, _ = FactorMinVariance(**step, solver="native")(np.zeros((2, N)), ctx)
     ref, diag = FactorMinVariance(**step, solver="cvxpy")(np.zeros((2, N)), ctx)
     np.testing.assert_allclose(native, ref, atol=1e-6)
