@@ -2,8 +2,9 @@
 
 ``allocators`` (phase 1 rules), ``allocators_risk`` (phase 2, risk-based), ``allocators_opt``,
 ``allocators_factor`` (factor risk models) and ``solvers`` (phase 3 optimizers with their
-fallback chain), ``optimize`` (the same estimators as plain functions on pandas objects), ``sizing``, ``policies`` (drift band,
-cooldown, signal change, trade threshold) and ``calendar`` (the decision days).
+fallback chain), ``optimize`` (the same estimators as plain functions on pandas objects),
+``sizing``, ``policies`` (drift band, cooldown, signal change, trade threshold) and
+``calendar`` (the decision days).
 Importing the package registers its components (the ``simlab.components`` entry point).
 """
 

@@ -89,7 +89,8 @@ class FactorMinVariance(Step):
     ``top_n`` assets with the highest signal (those with a model estimate and a price).
 
     Diagnostics: the solver chain's, ``n_active``, ``cash``, ``ex_ante_vol`` (annualized,
-    of the weights under the model) and, with sector caps, ``max_sector_weight``.
+    of the weights under the model) and, where the assets have a ``sector``,
+    ``max_sector_weight`` (the largest sector total; assets without a sector count alone).
 
     Requires: prices (a signal for ``top_n`` > 0 or ``utility``). Provides: weights.
     """
@@ -174,10 +175,8 @@ class FactorMinVariance(Step):
         diag["cash"] = 1.0 - w.sum(axis=1)
         exposure = np.einsum("bnk,bn->bk", np.where(usable[..., None], X, 0.0), w)
         diag["ex_ante_vol"] = np.sqrt((exposure**2).sum(axis=1) + (np.where(usable, d, 0.0) * w**2).sum(axis=1))
-        if red.G is not None:
-            sector_w = np.einsum("bsn,bn->bs", red.G, np.take_along_axis(w, np.maximum(red.index, 0), axis=1)
-                                 * (red.index >= 0))
-            diag["max_sector_weight"] = sector_w.max(axis=1)
+        if ctx.meta is not None and "sector" in ctx.meta.columns:
+            diag["max_sector_weight"] = max_sector_weight(w, self._sectors(ctx))
         return w, diag
 
     # ------------------------------------------------------------------ pieces
@@ -256,6 +255,18 @@ class FactorMinVariance(Step):
                     red.w0[row], kappa[row], gamma[row])
             return red.expand(np.nan_to_num(out), np.asarray(rows), n), status
         return attempt
+
+
+def max_sector_weight(w: np.ndarray, sectors: np.ndarray) -> np.ndarray:
+    """(B,) the largest total weight of one sector; ``sectors`` (N,) codes, -1 unknown
+    (each such asset its own group)."""
+    known = sectors >= 0
+    n_sec = int(sectors.max()) + 1 if known.any() else 0
+    totals = np.zeros((w.shape[0], n_sec))
+    for s in range(n_sec):
+        totals[:, s] = w[:, sectors == s].sum(axis=1)
+    alone = np.abs(w[:, ~known]).max(axis=1) if (~known).any() else np.zeros(w.shape[0])
+    return np.maximum(totals.max(axis=1) if n_sec else np.zeros(w.shape[0]), alone)
 
 
 def factor_qp_cvxpy(X, d, q, lower, upper, budget, G, g, w0, kappa, gamma=2.0) -> tuple[np.ndarray, int]:
