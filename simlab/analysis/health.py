@@ -12,11 +12,17 @@ decision of the first rebalance on:
 - ``trades``: fills in all;
 - ``fallbacks``: ``{"<step>.<key>": decisions}`` for each diagnostics value of role
   ``fallback`` above 0 (the reason is the key: ``fallback_level``, ``fallback_cash``...);
-- ``infeasible_days``: decisions on which a Step reported its bounds infeasible.
+- ``infeasible_days``: decisions on which a Step reported its bounds infeasible;
+- with ``execution.margin``: ``margin_scaled`` and ``margin_blocked``, fill days whose
+  order the margin requirement scaled down or stopped, and ``margin_breach_days``, days
+  the book's gross exposure drifted past ``1 / maintenance_margin`` times NAV between fills
+  (no margin call is simulated: the next fill brings the book back within its limit);
+- ``shorts_blocked``: fill days on which a new short in a ``restricted`` name was held back.
 
 :meth:`RunHealth.problems` words what is degenerate (every scenario's share of cash days above
 :data:`CASH_WARN`, no trade at all, a fallback on more than :data:`FALLBACK_WARN` of the
-decisions, infeasible days). :func:`check_finite_nav` raises
+decisions, infeasible days, and every margin or restricted-name event).
+:func:`check_finite_nav` raises
 :class:`~simlab.errors.RunHealthError` naming the first date and scenario of a NaN or
 infinite NAV: never a result.
 """
@@ -43,6 +49,10 @@ FALLBACK_WARN = 0.5
 """Warn when a fallback answered more than this share of a scenario's decisions."""
 INFEASIBLE_KEYS = ("bounds_infeasible",)
 """Diagnostics keys that flag a decision whose constraints no weights can meet."""
+ENGINE_DAYS = {"gross_margin_scale": ("margin_scaled", lambda v: v < 1.0),
+               "gross_margin_blocked": ("margin_blocked", lambda v: v > 0),
+               "short_blocked": ("shorts_blocked", lambda v: v > 0)}
+"""The engine's fill-day records counted per scenario: key -> (ScenarioHealth field, test on a value)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,10 @@ class ScenarioHealth:
     trades: int
     fallbacks: dict[str, int] = field(default_factory=dict)
     infeasible_days: int = 0
+    margin_scaled: int = 0
+    margin_blocked: int = 0
+    margin_breach_days: int = 0
+    shorts_blocked: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,11 +96,28 @@ class RunHealth:
             if s.infeasible_days:
                 out.append(f"scenario {s.scenario!r}: constraints infeasible on {s.infeasible_days} of "
                            f"{s.decisions} decisions (the bounds cannot sum to the budget)")
+            out += _book_rule_problems(s)
         return out
 
     def to_dict(self) -> dict:
         """Plain data for ``run.json``: per scenario its measures, and the problems in words."""
         return {"scenarios": [asdict(s) for s in self.scenarios], "problems": self.problems()}
+
+
+def _book_rule_problems(s: ScenarioHealth) -> list[str]:
+    """The margin and restricted-name events of one scenario, in words."""
+    out = []
+    if s.margin_scaled:
+        out.append(f"scenario {s.scenario!r}: the margin requirement scaled the order down on {s.margin_scaled} "
+                   "fill days (the targets asked for more gross exposure than the margin allows)")
+    if s.margin_blocked:
+        out.append(f"scenario {s.scenario!r}: the margin requirement blocked the order on {s.margin_blocked} fill days")
+    if s.margin_breach_days:
+        out.append(f"scenario {s.scenario!r}: gross exposure above the margin limit on {s.margin_breach_days} days "
+                   "between fills (no margin call is simulated)")
+    if s.shorts_blocked:
+        out.append(f"scenario {s.scenario!r}: new shorts in restricted names held back on {s.shorts_blocked} fill days")
+    return out
 
 
 def check_finite_nav(nav: pd.DataFrame) -> None:
@@ -106,17 +137,19 @@ def check_finite_nav(nav: pd.DataFrame) -> None:
 def run_health(result) -> RunHealth:
     """The :class:`RunHealth` of a finished run (a Result).
 
-    Read from the run's arrays (:meth:`~simlab.engine.result.Replay.gross_exposure`, the trade
+    Read from the run's arrays (:attr:`~simlab.engine.result.Replay.gross_exposure`, the trade
     entries and the diagnostics records), never from the labelled tables: the measure costs a
     pass over the records, not a (date, scenario, asset) cube and a long table.
     """
     n_scen = len(result.scenarios)
     span = result.dates
     first_row = int(result.market.dates.get_loc(span[0])) if len(span) else 0
-    gross = result.gross_exposure()
+    gross = result.gross_exposure.to_numpy()
     fill_rows, trades_per_fill = result.trades_per_fill()
     trades = trades_per_fill.sum(axis=0)
     decisions = _StepLog(result.diagnostic_records(), n_scen)
+    exe = result.config.experiment.execution
+    margin = exe.margin if exe.maintenance_margin is None else exe.maintenance_margin
     out = []
     for s, scenario in enumerate(result.scenarios):
         own_decisions = decisions.rows(s)
@@ -129,6 +162,7 @@ def run_health(result) -> RunHealth:
             cash_share=float((series < CASH_GROSS).mean()) if len(series) else 0.0,
             decisions=len(own_decisions), decisions_without_trade=_without_trade(own_decisions, fill_days),
             trades=int(trades[s]), fallbacks=decisions.fallbacks(s), infeasible_days=decisions.infeasible(s),
+            **decisions.book_rules(s, series, margin),
         ))
     return RunHealth(tuple(out))
 
@@ -145,8 +179,10 @@ class _StepLog:
         roles: dict = {}
         reported = []
         order = 0
+        self.engine_rows: dict[str, dict[int, set]] = {key: {} for key in ENGINE_DAYS}
         for row, scenario_rows, step, values, step_class in records:
             if step == "engine":
+                self._engine_days(row, np.asarray(scenario_rows), values)
                 continue
             scenario_rows = np.asarray(scenario_rows)
             has_rows = False
@@ -193,6 +229,23 @@ class _StepLog:
 
     def infeasible(self, s: int) -> int:
         return len(self.infeasible_rows.get(s, ()))
+
+    def _engine_days(self, row: int, scenario_rows: np.ndarray, values: dict) -> None:
+        for key, (_, test) in ENGINE_DAYS.items():
+            if key not in values:
+                continue
+            arr = np.asarray(values[key], dtype=float)
+            hit = test(arr).any(axis=1) if arr.ndim == 2 else np.broadcast_to(test(arr), (len(scenario_rows),))
+            for s in scenario_rows[hit].tolist():
+                self.engine_rows[key].setdefault(s, set()).add(row)
+
+    def book_rules(self, s: int, gross: np.ndarray, margin: float | None) -> dict:
+        """Margin and restricted-name counts of scenario ``s``: fill days from the engine's
+        records, margin breaches from its daily gross exposure ``gross`` (after its first decision)."""
+        out = {field: len(self.engine_rows[key].get(s, ())) for key, (field, _) in ENGINE_DAYS.items()}
+        if margin is not None:
+            out["margin_breach_days"] = int((margin * gross > 1.0 + 1e-9).sum())
+        return out
 
 
 def _without_trade(decisions: np.ndarray, fill_days: np.ndarray) -> int:

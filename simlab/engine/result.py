@@ -19,8 +19,6 @@ from simlab.data.market import MarketData
 
 TRADE_COLUMNS = ["date", "scenario", "asset", "shares", "price", "value", "cost", "reason"]
 DIAG_COLUMNS = ["date", "scenario", "step", "key", "role", "asset", "value"]
-GROSS_BLOCK_CELLS = 1 << 20
-"""Cells of the (date, scenario, asset) weights one block of :meth:`Replay.gross_exposure` holds."""
 
 
 class Replay:
@@ -75,6 +73,22 @@ class Replay:
         rets = level.pct_change(fill_method=None).iloc[self._span].copy()
         rets.iloc[0] = 0.0
         return rets
+
+    @cached_property
+    def gross_exposure(self) -> pd.DataFrame:
+        """End-of-day gross exposure ``sum |weight|`` (date x scenario), without building the
+        (date, scenario, asset) weights: one product per holdings snapshot."""
+        rows = np.asarray(self._rec.snapshot_rows)
+        days = np.arange(self._span.start, self._span.stop)
+        idx = np.searchsorted(rows, days, side="right") - 1
+        price = np.nan_to_num(self._inputs.value_price[self._span])
+        nav = self._book.nav[self._span]
+        gross = np.zeros(nav.shape)
+        for snap in np.unique(idx):
+            on = idx == snap
+            value = price[on] @ np.abs(np.nan_to_num(self._rec.snapshots[snap])).T  # (days, scenarios)
+            gross[on] = np.divide(value, nav[on], out=np.zeros(value.shape), where=nav[on] != 0)
+        return pd.DataFrame(gross, index=self.dates, columns=pd.Index(list(self.scenarios), name="scenario"))
 
     @cached_property
     def weights(self) -> xr.DataArray:
@@ -145,43 +159,6 @@ class Replay:
         frame["date"] = pd.DatetimeIndex(frame["date"])
         return frame
 
-    def gross_exposure(self) -> np.ndarray:
-        """(date, scenario) sum over assets of the absolute end-of-day weights.
-
-        The same numbers as ``abs(weights).sum("asset")``, computed a block of days at a time
-        so that the (date, scenario, asset) cube is never held in memory.
-        """
-        if "weights" in self.__dict__:
-            return np.abs(self.weights.fillna(0.0)).sum("asset").to_numpy()
-        rows = np.asarray(self._rec.snapshot_rows)
-        start = self._span.start
-        idx = np.searchsorted(rows, np.arange(start, self._span.stop), side="right") - 1
-        n_days, n_scen, n_assets = len(idx), len(self.scenarios), len(self.assets)
-        out = np.empty((n_days, n_scen))
-        block = max(1, GROSS_BLOCK_CELLS // max(1, n_scen * n_assets))
-        buffer = np.empty((min(block, n_days), n_scen, n_assets))
-        for lo in range(0, n_days, block):
-            hi = min(n_days, lo + block)
-            weights = buffer[: hi - lo]
-            # the block's holdings snapshots, one per day, times the day's prices
-            used, day_snapshot = np.unique(idx[lo:hi], return_inverse=True)
-            held = np.stack([self._rec.snapshots[i] for i in used.tolist()])
-            np.take(held, day_snapshot, axis=0, out=weights)
-            weights *= self._inputs.value_price[start + lo : start + hi][:, None, :]
-            nav = self._book.nav[start + lo : start + hi][:, :, None]
-            zero = nav == 0
-            if zero.any():
-                np.divide(weights, nav, out=weights, where=~zero)
-                weights[np.broadcast_to(zero, weights.shape)] = 0.0
-            else:
-                np.divide(weights, nav, out=weights)
-            np.abs(weights, out=weights)
-            np.sum(weights, axis=2, out=out[lo:hi])
-            if np.isnan(out[lo:hi]).any():  # NaN weights count as 0, as in the weights table's sum
-                weights[np.isnan(weights)] = 0.0
-                np.sum(weights, axis=2, out=out[lo:hi])
-        return out
-
     def trades_per_fill(self) -> tuple[np.ndarray, np.ndarray]:
         """Per recorded fill (a fill day's group, a delisting), in the order of :attr:`trades`: its row
         in the data's dates (K,), and how many trades each scenario made in it (K, scenario)."""
@@ -207,6 +184,12 @@ class Replay:
     def daily_costs(self) -> pd.DataFrame:
         """Money paid in costs per day and scenario: fill costs plus holding costs (borrow fees)."""
         return self._daily_sum(lambda f: f.cost) + self._book.fees[self._span]
+
+    def daily_financing(self) -> pd.DataFrame:
+        """Interest on cash per day and scenario (``execution.cash_credit_rate`` earned on
+        positive cash, positive; ``cash_borrow_rate`` paid on negative cash, negative); zeros
+        when cash is not financed."""
+        return self._frame(self._book.financing[self._span])
 
     def _daily_sum(self, amount) -> pd.DataFrame:
         out = np.zeros((len(self.dates), len(self.scenarios)))

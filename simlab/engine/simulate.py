@@ -20,6 +20,7 @@ A NaN inside an asset's life is a day it does not trade (held, valued at its las
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,6 +28,8 @@ import pandas as pd
 
 from simlab.config import registry
 from simlab.config.loader import Config
+from simlab.config.universe import asset_flags
+from simlab.data.instruments import PERIODS
 from simlab.data.market import MarketData, PointInTimeView
 from simlab.contract.step import HOLD, StepContext
 from simlab.engine.pipeline import Group, build_groups, distinct_strategies
@@ -34,8 +37,10 @@ from simlab.engine.record import Recorder
 from simlab.errors import DataError, StepError
 from simlab.execution.book import Book
 from simlab.execution.broker import Broker, Prices
-from simlab.execution.cost_inputs import borrow_rates
+from simlab.execution.cost_inputs import borrow_rates, financing_rates
+from simlab.execution.margin import margin_targets, restricted_targets
 from simlab.execution.fills import fill_diagnostics
+from simlab.execution.instruments import InstrumentBook
 from simlab.execution.orders import Order
 from simlab.features.base import FeatureInputs, FeatureTable
 from simlab.kernels.accounting import forward_fill_nb
@@ -58,12 +63,16 @@ class Inputs:
     first: int  # first simulated row
     last: int  # last simulated row
     features: FeatureInputs  # what Features compute from
+    instruments: InstrumentBook | None = None  # futures and accruing ETFs; None: every asset a cash equity
+    trade_close: np.ndarray | None = None  # (T, N) fill prices where they differ from ``close`` (futures' notional)
 
 
 def prepare(cfg: Config, md: MarketData) -> Inputs:
     """Arrays, signal panels and the simulated span for one run."""
     close = np.ascontiguousarray(md.close.to_numpy(dtype=np.float64))
-    price = forward_fill_nb(close)
+    instruments = InstrumentBook.build(md, close, PERIODS[cfg.experiment.data.calendar])
+    traded = close if instruments is None else instruments.trade_close
+    price = forward_fill_nb(traded)
     first, last = _span(cfg, md.dates)
     configs, _ = distinct_strategies(list(cfg.scenarios))
     signals = np.stack([_signal(c, md) for c in configs]) if configs else np.empty((0,) + close.shape)
@@ -79,8 +88,9 @@ def prepare(cfg: Config, md: MarketData) -> Inputs:
         macro={} if md.macro is None else {c: md.macro[c].to_numpy(dtype=np.float64) for c in md.macro},
         meta=md.meta,
     )
-    return Inputs(md.dates, tuple(md.assets), close, np.isfinite(close), price, np.nan_to_num(price),
-                  _delist_rows(close, last), signals, arrays, first, last, features)
+    return Inputs(md.dates, tuple(md.assets), close, np.isfinite(traded), price, np.nan_to_num(price),
+                  _delist_rows(traded, last), signals, arrays, first, last, features, instruments,
+                  None if instruments is None else traded)
 
 
 def _simple_returns(close: np.ndarray) -> np.ndarray:
@@ -179,13 +189,24 @@ class EventLoop:
         self.table = FeatureTable(inputs.features, self.decisions)
         self.step_features = [self._declare_features(g) for g in groups]
         costs, rows = [g.cost for g in groups], [g.rows for g in groups]
-        prices = Prices(inputs.close, inputs.value_price, inputs.tradeable)
+        prices = Prices(inputs.close if inputs.trade_close is None else inputs.trade_close, inputs.value_price,
+                        inputs.tradeable)
         self.broker = _broker(cfg, md, self.exe, prices, costs, rows)
         self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta)
+        self.cash_rates = financing_rates(self.exe, len(names), PERIODS[cfg.experiment.data.calendar])
+        self.accrue_from = inputs.first + 1
+        self.restricted = asset_flags(md.meta, "restricted", inputs.assets)
+        self.book_rules = self.exe.margin is not None or bool(self.restricted.any())
         self.memory: dict = {}  # (group position, step label) -> the Step's memory across decisions
         self.beyond: dict[int, Order] = {}  # orders due after inputs.last
         self.dates = dict(zip(self.decisions.tolist(), inputs.dates[self.decisions]))
         self.group_views = [_BookViews.of(book, g) for g in groups]
+        self.instruments = inputs.instruments
+        # a book with futures is levered by their notional, checked against their margin at the fill
+        futures = self.instruments is not None and self.instruments.has_futures
+        self.step_leverage = None if futures else self.exe.leverage
+        self.book_price = inputs.value_price if self.instruments is None else self.instruments.book_price(
+            inputs.value_price)
 
     def _declare_features(self, g: Group) -> list[dict]:
         declared = []
@@ -235,12 +256,29 @@ class EventLoop:
 
     def _advance_to(self, stop: int) -> None:
         inp = self.inputs
-        if stop > self.pos:
+        if self.instruments is not None:
+            self._settle_to(stop)
+        elif stop > self.pos:
             closed = self.book.mark_to_market(inp.value_price, inp.delist_row, self.pos, stop, self.delisted,
-                                              self.borrow_rate)
+                                              self.borrow_rate, self.cash_rates, self.accrue_from)
             self.pos = stop
             if closed:
                 self._record_delisting(stop - 1)
+
+    def _settle_to(self, stop: int) -> None:
+        """:meth:`_advance_to` one day at a time, settling futures and accruing fees before each NAV."""
+        inp, ins = self.inputs, self.instruments
+        for row in range(self.pos, stop):
+            ins.settle_day(self.book, row, inp.value_price[row])
+            rolled = ins.roll(self.book, row, self.broker.cost_models, [g.rows for g in self.groups],
+                              self.broker.cost_inputs.context(row)) if row in ins.roll_rows else {}
+            if rolled:
+                self.rec.diag(row, np.arange(len(self.names)), "engine", rolled)
+            closed = self.book.mark_to_market(self.book_price, inp.delist_row, row, row + 1, self.delisted,
+                                              self.borrow_rate, self.cash_rates, self.accrue_from)
+            self.pos = row + 1
+            if closed:
+                self._record_delisting(row)
 
     def _advance(self, row: int) -> None:
         """Advance through ``row``'s close; keep the peak before it so a fill can correct it."""
@@ -259,17 +297,29 @@ class EventLoop:
         b, inp = self.book, self.inputs
         safe = inp.value_price[row]
         targets = order.targets_at(b.holdings, b.nav[row], safe)
+        rules_diag: dict = {}
+        if self.book_rules:
+            order, targets, rules_diag = self._apply_book_rules(row, order, targets, safe)
         unfilled, all_trade, capped = None, order.all_trade, self.broker.capped
         for k, g in enumerate(self.groups):
             trade = order.trade[g.sel]
             some, every = (True, True) if all_trade else (trade.any(), trade.all())
+            if rules_diag:
+                self.rec.diag(row, g.rows, "engine", {key: v[g.sel] for key, v in rules_diag.items()})
             if not some:
                 continue
-            estimated = self.broker.fill(k, b, g.sel, row, targets[g.sel])
+            futures = self.instruments is not None and self.instruments.has_futures
+            if futures:
+                estimated, margin = self.instruments.fill(self.broker, k, b, g.sel, row, targets[g.sel], self.exe,
+                                                          safe, trade)
+            else:
+                estimated = self.broker.fill(k, b, g.sel, row, targets[g.sel])
             if not every:
                 estimated = estimated.only(trade)
             fill = self.broker.realize(row, estimated, g.rows)
-            b.book_fill(g.sel, fill, safe)
+            b.book_fill(g.sel, fill, self.book_price[row])
+            if futures:
+                self.rec.diag(row, g.rows, "engine", {**margin, **self.instruments.positions(b.holdings[g.sel], safe)})
             self.broker.remember(k, row, fill)
             if capped and fill.unfilled.any():
                 unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled
@@ -278,11 +328,26 @@ class EventLoop:
                           None if fill is estimated else estimated.cost)
             self.rec.diag(row, g.rows, "engine", fill_diagnostics(fill, capped))
             self.rec.diag(row, g.rows, "costs", self.broker.calibration(k, row, len(g.rows)))
-        b.revalue(row, safe, self.peak_before)
+        b.revalue(row, self.book_price[row], self.peak_before)
         self.rec.snapshot(row, b.holdings)
         order.book_keeping(b)
         if unfilled is not None:
             self._carry(row, unfilled, order)
+
+    def _apply_book_rules(self, row: int, order: Order, targets: np.ndarray, price: np.ndarray):
+        """The margin requirement and the restricted names on ``order``'s targets at ``row``
+        (:mod:`simlab.execution.margin`); the order as it will trade, its targets, diagnostics."""
+        current = self.book.weights(row, price)
+        targets, restricted_diag = restricted_targets(targets, current, self.restricted)
+        targets, allowed, margin_diag = margin_targets(targets, current, self.exe.margin, self.exe.margin_action)
+        held = ~order.trade  # a scenario a Step held trades nothing: no rule acted on it
+        if "short_blocked" in restricted_diag:
+            restricted_diag["short_blocked"] = np.where(held, 0.0, restricted_diag["short_blocked"])
+        if margin_diag:
+            margin_diag["gross_margin_scale"] = np.where(held, 1.0, margin_diag["gross_margin_scale"])
+            margin_diag["gross_margin_blocked"] = np.where(held, 0.0, margin_diag["gross_margin_blocked"])
+        order = dataclasses.replace(order, targets=targets, trade=order.trade & allowed)
+        return order, targets, {**restricted_diag, **margin_diag}
 
     def _carry(self, row: int, unfilled: np.ndarray, order: Order) -> None:
         """Retry what the participation cap left unfilled on the next trading day."""
@@ -303,7 +368,8 @@ class EventLoop:
                 signal=self._signal(g, row), weights=_frozen(targets[sel]), nav=_frozen(b.nav[row, sel]),
                 peak_nav=held.peak_nav, meta=self.md.meta, scenarios=g.names, rng=self.rng,
                 last_rebalance=held.last_rebalance, last_targets=held.last_targets,
-                last_signal=held.last_signal, nav_history=self._nav_history(g, row),
+                last_signal=held.last_signal, nav_history=self._nav_history(g, row), leverage=self.step_leverage,
+                margin=self.exe.margin,
             )
             targets[sel], hold[sel] = self._run_steps(k, g, ctx, declared)
         return Order.decision(row, targets, ~hold, self._signal_all(row))

@@ -25,7 +25,9 @@ def health_from_tables(result) -> RunHealth:
     """The health measured on ``result.diagnostics``, ``result.weights`` and ``result.trades``."""
     diag = result.diagnostics
     steps = diag[diag["step"] != "engine"] if len(diag) else diag
-    gross = np.abs(result.weights.fillna(0.0)).sum("asset").to_pandas()
+    gross = result.gross_exposure
+    cube = np.abs(result.weights.fillna(0.0)).sum("asset").to_numpy()
+    assert np.allclose(gross.to_numpy(), cube, rtol=1e-12, atol=1e-15)
     trades = result.trades
     out = []
     for scenario in result.scenarios:
@@ -44,11 +46,23 @@ def health_from_tables(result) -> RunHealth:
         fallbacks = {f"{step_name(step)}.{key}": int(part["date"].nunique())
                      for (step, key), part in fallback_rows.groupby(["step", "key"], sort=False)} if len(fallback_rows) else {}
         infeasible = own[own["key"].isin(INFEASIBLE_KEYS) & (own["value"] > 0)] if len(own) else own
+        engine = diag[(diag["step"] == "engine") & (diag["scenario"] == scenario)] if len(diag) else diag
+        rules = {}
+        for key, (name, test) in {"gross_margin_scale": ("margin_scaled", lambda v: v < 1.0),
+                                  "gross_margin_blocked": ("margin_blocked", lambda v: v > 0),
+                                  "short_blocked": ("shorts_blocked", lambda v: v > 0)}.items():
+            rows = engine[engine["key"] == key] if len(engine) else engine
+            rules[name] = int(rows.loc[test(rows["value"]), "date"].nunique()) if len(rows) else 0
+        exe = result.config.experiment.execution
+        margin = exe.margin if exe.maintenance_margin is None else exe.maintenance_margin
+        if margin is not None:
+            rules["margin_breach_days"] = int((margin * series > 1.0 + 1e-9).sum())
         out.append(ScenarioHealth(
             scenario=str(scenario), days=len(series),
             cash_share=float((series < CASH_GROSS).mean()) if len(series) else 0.0,
             decisions=len(decisions), decisions_without_trade=int(without), trades=len(fills),
             fallbacks=fallbacks, infeasible_days=int(infeasible["date"].nunique()) if len(infeasible) else 0,
+            **rules,
         ))
     return RunHealth(tuple(out))
 
@@ -82,14 +96,3 @@ def test_fallbacks_and_infeasible_days_from_records_equal_the_tables():
     assert fast == health_from_tables(res)
     assert fast.scenarios[0].infeasible_days > 0 and fast.scenarios[0].fallbacks
     assert fast.scenarios[1].infeasible_days == 0
-
-
-def test_gross_exposure_is_the_weights_cube_summed_bit_for_bit(monkeypatch):
-    import simlab.engine.result as replay
-
-    monkeypatch.setattr(replay, "GROSS_BLOCK_CELLS", 50)  # many small blocks
-    res = simlab.run(CASES["grid, lag 1"])
-    blocks = res.gross_exposure()
-    cube = np.abs(res.weights.fillna(0.0)).sum("asset").to_numpy()
-    assert np.array_equal(blocks, cube)
-    assert np.array_equal(res.gross_exposure(), cube)  # weights built: read from them
