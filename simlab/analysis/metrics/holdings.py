@@ -100,9 +100,12 @@ def diversification_ratio(weights, asset_returns: pd.DataFrame) -> float | pd.Se
     r = _asset_returns(asset_returns, dates, assets)
     held = _holding(w)
     out = np.full(w.shape[1], np.nan)
+    covs: dict[int, np.ndarray] = {}  # by first day: scenarios of a batch mostly share a few
     for b in np.flatnonzero(held.any(axis=0)):
         first = int(np.argmax(held[:, b]))
-        cov = np.nan_to_num(pd.DataFrame(r[first:]).cov(ddof=1).to_numpy(), nan=0.0)
+        if first not in covs:
+            covs[first] = np.nan_to_num(pd.DataFrame(r[first:]).cov(ddof=1).to_numpy(), nan=0.0)
+        cov = covs[first]
         wb = w[first:, b]
         weighted = np.abs(wb) @ np.sqrt(np.diag(cov))
         variance = np.einsum("ti,ij,tj->t", wb, cov, wb)
