@@ -46,12 +46,14 @@ def _with_holdings(table: pd.DataFrame, replay: Replay, block: int) -> pd.DataFr
     """``table`` with the holdings metrics, computed ``block`` scenarios at a time, in the
     place :func:`simlab.analysis.metrics.summary` gives them."""
     asset_returns = replay.market.returns()
+    covariances: dict = {}  # the diversification ratio's estimates, shared by the blocks
     parts = []
     for start in range(0, len(replay.scenarios), block):
         weights = replay.weights_of(slice(start, start + block)).isel(date=slice(1, None))
         parts.append(pd.DataFrame({
             "effective_assets": _metrics.effective_assets(weights),
-            "diversification_ratio": _metrics.diversification_ratio(weights, asset_returns),
+            "diversification_ratio": _metrics.diversification_ratio(weights, asset_returns,
+                                                                    covariances=covariances),
             "position_hit_rate": _metrics.position_hit_rate(weights, asset_returns),
         }))
         del weights
