@@ -27,9 +27,10 @@ def _proxy_strategies(result) -> list[str]:
     table = registry("strategy")
     users: dict[str, list[str]] = {}
     for scenario in result.config.scenarios:
-        kind = (scenario.strategy or {}).get("type")
-        if kind in table and getattr(table[kind], "proxy", False):
-            users.setdefault(kind, []).append(scenario.name)
+        strategies = [scenario.strategy, *(s["strategy"] for s in scenario.sleeves or ())]  # a sleeve's too
+        for kind in dict.fromkeys((s or {}).get("type") for s in strategies):
+            if kind in table and getattr(table[kind], "proxy", False):
+                users.setdefault(kind, []).append(scenario.name)
     return [f"Proxy strategy: {kind} ({_who(names, result)}) stands in for a quantity the data does not hold "
             f"(see {table[kind].__module__}.{table[kind].__qualname__}); read its results as those of the proxy."
             for kind, names in users.items()]

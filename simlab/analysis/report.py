@@ -67,7 +67,7 @@ from simlab.analysis.run_series import (
     utilization,
     worst_drawdowns,
 )
-from simlab.analysis.tables import format_cell, format_cells, format_number
+from simlab.analysis.tables import format_cell, format_cells, format_number, sleeve_cells
 from simlab.errors import SimlabError
 
 __all__ = ["DETAIL", "MAX_TABLE", "SECTIONS", "Section", "build_report", "focus_scenarios", "judge_claims",
@@ -196,6 +196,18 @@ def summary_section(inp: _Inputs) -> Section:
     note = "" if len(shown) == len(table) else paragraph(
         f"{_showing(len(shown), len(table))}; metrics.json in the run folder holds them all.")
     return Section("summary", "Summary", note + html_table(text, index_label="metric"))
+
+
+def sleeves_section(inp: _Inputs) -> Section | None:
+    """A book with sleeves: each sleeve's own metrics, profit and costs, and the netting saving."""
+    res = inp.result
+    if getattr(res, "sleeves", None) is None:
+        return None
+    note = paragraph(
+        "Each sleeve is its own book at its share of the capital (its returns with the capital moved "
+        "between sleeves taken out); the book trades the net of the sleeves' trades. pnl and contribution "
+        "add up to the book's profit and total return; netting is what trading the net saved in costs.")
+    return Section("sleeves", "Sleeves", note + html_table(sleeve_cells(res.sleeve_metrics()), "scenario / part"))
 
 
 def equity_section(inp: _Inputs) -> Section:
@@ -419,7 +431,7 @@ def config_section(inp: _Inputs) -> Section:
     return Section("configuration", "Configuration", body)
 
 
-SECTIONS = (summary_section, equity_section, drawdown_section, worst_drawdowns_section, distribution_section,
+SECTIONS = (summary_section, sleeves_section, equity_section, drawdown_section, worst_drawdowns_section, distribution_section,
             rolling_sharpe_section, rolling_risk_section, monthly_returns_section, weights_section,
             turnover_costs_section, trades_section, regime_section, attribution_section, claims_section, pairs_section,
             caveats_section, config_section)

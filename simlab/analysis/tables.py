@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["PERCENT", "SHOWN", "format_cell", "format_cells", "format_estimate", "format_metrics",
-           "format_metrics_markdown", "format_number"]
+           "format_metrics_markdown", "format_number", "format_sleeves", "sleeve_cells"]
 
 SHOWN = ["total_return", "cagr", "annual_volatility", "sharpe", "sortino", "max_drawdown",
          "calmar", "annual_turnover", "cost_drag", "active_return", "annual_active_return", "information_ratio", "beta"]
@@ -70,6 +70,33 @@ def _metrics_text(metrics: pd.DataFrame, columns: list[str] | None) -> pd.DataFr
 
 _WHOLE = {"max_drawdown_duration": "{:.0f}", "total_costs": "{:,.0f}"}
 """Metrics printed as whole numbers: days, and money with thousands separators."""
+
+
+_SLEEVE_PERCENT = PERCENT | {"mean_weight", "contribution"}
+_SLEEVE_MONEY = {"pnl", "costs"}
+
+
+def sleeve_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The sleeves' table (``Result.sleeve_metrics``) as strings, rows labelled ``scenario / part``:
+    percents, money with separators, three decimals, blank for NaN."""
+    cells = {}
+    for name in table.columns:
+        fmt = "{:.2%}" if name in _SLEEVE_PERCENT else "{:,.0f}" if name in _SLEEVE_MONEY else "{:.3f}"
+        cells[name] = [("" if pd.isna(v) else fmt.format(v)) for v in table[name]]
+    labels = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in table.index]
+    return pd.DataFrame(cells, index=pd.Index(labels, name="scenario / part"))
+
+
+def format_sleeves(table: pd.DataFrame, markdown: bool = False) -> str:
+    """:func:`sleeve_cells` as terminal text, or a Markdown pipe table when ``markdown``."""
+    out = sleeve_cells(table)
+    if not markdown:
+        with pd.option_context("display.width", 200, "display.max_columns", 50):
+            return out.to_string()
+    lines = ["| " + " | ".join(["scenario / part", *out.columns]) + " |",
+             "|" + "|".join(["---"] + ["---:"] * len(out.columns)) + "|"]
+    lines += ["| " + " | ".join([name, *row]) + " |" for name, row in zip(out.index, out.to_numpy())]
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------

@@ -52,6 +52,11 @@ def main(args) -> int:
     folder = result.save(args.out)
     print(f"{result!r}")
     print(format_metrics(result.metrics()))
+    if result.sleeves is not None:
+        from simlab.analysis.tables import format_sleeves
+
+        print("\nsleeves (each its own book at its share of the capital; netting: the book's saving)")
+        print(format_sleeves(result.sleeve_metrics()))
     if result.benchmark is None:
         print("note: no benchmark (data.benchmark names one; your own data has none by default)", file=sys.stderr)
     print(f"\nrun folder: {folder}")

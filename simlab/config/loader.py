@@ -18,7 +18,7 @@ import pydantic
 import yaml
 
 from simlab.config import paths, registry, validation
-from simlab.config.scenarios import Scenario, expand
+from simlab.config.scenarios import Scenario, expand, resolve_sleeve
 from simlab.config.schema import Experiment
 from simlab.errors import ConfigError
 
@@ -189,7 +189,7 @@ def _check_modules(scenarios: tuple[Scenario, ...]) -> None:
     """Every optional module a pipeline Step needs is installed (a Step's ``required_modules``),
     so that a missing solver never turns into a silent fallback at run time."""
     for scenario in scenarios:
-        for i, entry in enumerate(scenario.pipeline):
+        for i, entry in scenario.steps():
             needs = getattr(registry.lookup("step", entry["type"], f"pipeline[{i}]"), "required_modules", None)
             missing = [m for m in (needs(entry) if needs else ()) if importlib.util.find_spec(m) is None]
             if missing:
@@ -204,8 +204,11 @@ def _check_modules(scenarios: tuple[Scenario, ...]) -> None:
 def _resolve_components(exp: Experiment) -> Experiment:
     strategy = None if exp.strategy is None else registry.resolve("strategy", exp.strategy, "strategy")
     costs = None if exp.costs is None else registry.resolve("cost", exp.costs, "costs")
-    pipeline = [registry.resolve("step", e, f"pipeline[{i}]") for i, e in enumerate(exp.pipeline)]
+    pipeline = None if exp.pipeline is None else [
+        registry.resolve("step", e, f"pipeline[{i}]") for i, e in enumerate(exp.pipeline)]
     update = {"strategy": strategy, "costs": costs, "pipeline": pipeline}
+    if exp.sleeves is not None:
+        update["sleeves"] = [s.model_copy(update=resolve_sleeve(s.model_dump(), i)) for i, s in enumerate(exp.sleeves)]
     if exp.realized_costs is not None:
         model = registry.resolve("cost", exp.realized_costs.model, "realized_costs.model")
         update["realized_costs"] = exp.realized_costs.model_copy(update={"model": model})

@@ -1,7 +1,7 @@
 """Expand ``scenarios:`` (a grid, a named list, or both) into the batch axis B.
 
-Each scenario is the experiment's ``strategy``, ``costs`` and ``pipeline`` with overrides
-applied and re-validated. Only those three keys can vary inside one batch; what changes
+Each scenario is the experiment's ``strategy``, ``costs`` and ``pipeline`` (or ``sleeves``)
+with overrides applied and re-validated. Only those keys can vary inside one batch; what changes
 the data, the calendar or the fills (``data``, ``schedule``, ``execution``) cannot.
 Names are readable and stable: ``top_n=3,bps=10`` for a grid point, the given ``name``
 for a list entry, both joined by ``/`` when a list is crossed with a grid.
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from simlab.config import registry
+from simlab.config.schema import check_sleeves
 from simlab.errors import ConfigError
 
-BATCHABLE = ("strategy", "costs", "pipeline")
+BATCHABLE = ("strategy", "costs", "pipeline", "sleeves")
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,25 @@ class Scenario:
     strategy: dict[str, Any] | None
     costs: dict[str, Any] | None
     pipeline: tuple[dict[str, Any], ...]
+    sleeves: tuple[dict[str, Any], ...] | None = None  # name, weight, strategy, pipeline; then pipeline is ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the saved config."""
-        return {
+        out = {
             "name": self.name,
             "strategy": self.strategy,
             "costs": self.costs,
             "pipeline": list(self.pipeline),
         }
+        if self.sleeves is not None:
+            out["sleeves"] = [dict(s, pipeline=list(s["pipeline"])) for s in self.sleeves]
+        return out
+
+    def steps(self) -> list[tuple[str, dict[str, Any]]]:
+        """(where, entry) of every pipeline Step, a sleeve's included (``sleeves[1].pipeline[0]``)."""
+        if self.sleeves is None:
+            return [(str(i), e) for i, e in enumerate(self.pipeline)]
+        return [(f"sleeves[{k}].pipeline[{i}]", e) for k, s in enumerate(self.sleeves) for i, e in enumerate(s["pipeline"])]
 
 
 def expand(exp) -> list[Scenario]:
@@ -46,6 +57,8 @@ def expand(exp) -> list[Scenario]:
     re-validates only the components its overrides touch, so every value is checked once.
     """
     base = {"strategy": exp.strategy, "costs": exp.costs, "pipeline": exp.pipeline}
+    if exp.sleeves is not None:
+        base["sleeves"] = [s.model_dump() for s in exp.sleeves]
     grid_points = _grid_points(exp.scenarios.grid)
     entries = exp.scenarios.list or [{"name": ""}]
     out = []
@@ -56,11 +69,23 @@ def expand(exp) -> list[Scenario]:
             name = "/".join(p for p in (label, grid_name) if p) or exp.name
             tree = copy.deepcopy(base)
             overrides = {**entry, **grid_over}
+            _check_sleeve_paths(tree, overrides)
             for path, value in overrides.items():
                 _set_path(tree, path, value)
             out.append(_resolve(name, tree, _touched(overrides)))
     _check_unique([s.name for s in out])
     return out
+
+
+def _check_sleeve_paths(tree: dict, overrides: dict) -> None:
+    """In a book with sleeves, ``strategy`` and ``pipeline`` belong to a sleeve: say so."""
+    if "sleeves" not in tree:
+        return
+    for path, value in overrides.items():
+        head = str(path).split(".")[0]
+        if head in ("strategy", "pipeline") and value not in (None, []):  # a saved scenario lists them empty
+            raise ConfigError(f"scenarios: {path!r}: {head!r} cannot be set in a book with sleeves; vary "
+                              f"sleeves.<i>.{path} (e.g. sleeves.0.{path})")
 
 
 def _touched(overrides: dict) -> set[tuple]:
@@ -143,6 +168,8 @@ def _resolve(name: str, tree: dict, touched: set[tuple]) -> Scenario:
     def again(key: tuple) -> bool:
         return key in touched or key[:1] in touched
 
+    if "sleeves" in tree:
+        return _resolve_sleeves(name, tree, again(("sleeves",)), again(("costs",)))
     try:
         strategy = tree["strategy"]
         if strategy and again(("strategy",)):
@@ -161,6 +188,47 @@ def _resolve(name: str, tree: dict, touched: set[tuple]) -> Scenario:
         err.add_note(f"in scenario {name!r}")
         raise
     return Scenario(name=name, strategy=strategy or None, costs=costs or None, pipeline=pipeline)
+
+
+def _resolve_sleeves(name: str, tree: dict, touched: bool, costs_touched: bool) -> Scenario:
+    """A scenario of a book with sleeves: each sleeve's components re-validated when an override touched them."""
+    try:
+        for key in ("strategy", "pipeline"):
+            if tree.get(key):
+                raise ConfigError(f"scenarios: {key!r} cannot be set in a book with sleeves; "
+                                  f"vary sleeves.<i>.{key} instead")
+        costs = tree["costs"]
+        if costs and costs_touched:
+            costs = registry.resolve("cost", costs, "costs")
+        sleeves = tree["sleeves"]
+        if touched:
+            sleeves = [{**s, **resolve_sleeve(s, i)} for i, s in enumerate(sleeves)]
+            try:
+                check_sleeves(sleeves)
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
+        for k, sleeve in enumerate(sleeves):
+            try:
+                check_chain(sleeve["strategy"], tuple(sleeve["pipeline"]))
+            except ConfigError as err:
+                raise ConfigError(f"sleeves[{k}].{err}") from None
+    except ConfigError as err:
+        err.add_note(f"in scenario {name!r}")
+        raise
+    frozen = tuple({**s, "pipeline": tuple(s["pipeline"])} for s in sleeves)
+    return Scenario(name=name, strategy=None, costs=costs or None, pipeline=(), sleeves=frozen)
+
+
+def resolve_sleeve(sleeve: dict[str, Any], i: int) -> dict[str, Any]:
+    """A sleeve's strategy and pipeline resolved against the registry (errors name ``sleeves[i]``)."""
+    where = f"sleeves[{i}]"
+    strategy = sleeve.get("strategy")
+    if strategy is not None:
+        strategy = registry.resolve("strategy", strategy, f"{where}.strategy")
+    if not isinstance(sleeve.get("pipeline"), list) or not sleeve["pipeline"]:
+        raise ConfigError(f"{where}.pipeline: expected a non-empty list of steps")
+    pipeline = [registry.resolve("step", e, f"{where}.pipeline[{k}]") for k, e in enumerate(sleeve["pipeline"])]
+    return {"strategy": strategy, "pipeline": pipeline}
 
 
 BASE_FEATURES = frozenset({"prices", "returns", "book", "nav_history"})  # what every Step may read

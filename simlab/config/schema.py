@@ -196,8 +196,52 @@ class ClaimsConfig(StrictModel):
         return [(key, getattr(self, key)) for key in type(self).model_fields if getattr(self, key) is not None]
 
 
+class SleeveConfig(StrictModel):
+    """One sleeve of a multi-strategy book: a strategy and a pipeline of its own.
+
+    ``weight`` is the sleeve's share of the book's capital: its starting share, and the
+    share it is brought back to at each decision when ``sleeve_weights.method`` is
+    ``fixed`` with ``rebalance: true``. Left out on every sleeve, the sleeves share equally.
+    """
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[^/]+$")]
+    weight: Annotated[float, Field(gt=0, le=1)] | None = None
+    strategy: dict[str, Any] | None = None
+    pipeline: Annotated[list[dict[str, Any]], Field(min_length=1)]
+
+
+class SleeveWeightsConfig(StrictModel):
+    """How capital is shared among the sleeves (:mod:`simlab.engine.sleeves`).
+
+    ``method``: ``fixed`` (each sleeve's ``weight``), or from the sleeves' own daily returns
+    over the ``lookback`` trading days up to each decision (point in time):
+    ``inverse_volatility``, ``risk_parity`` (equal risk contribution) or ``min_variance``
+    (long-only). Until ``lookback`` days of sleeve returns exist the fixed weights apply.
+    ``rebalance``: at each decision, move capital between the sleeves to the weights
+    (``false``: only with ``fixed``, the sleeves start at their weights and then drift).
+    """
+
+    method: Literal["fixed", "inverse_volatility", "risk_parity", "min_variance"] = "fixed"
+    rebalance: bool = True
+    lookback: Annotated[int, Field(ge=2)] = 126
+
+    @model_validator(mode="after")
+    def _drift_only_fixed(self):
+        if not self.rebalance and self.method != "fixed":
+            raise ValueError(f"rebalance: false lets fixed weights drift; method {self.method!r} sets the "
+                             "weights at every decision, so it needs rebalance: true")
+        return self
+
+
 class Experiment(StrictModel):
-    """A whole experiment as written in YAML, before components are resolved."""
+    """A whole experiment as written in YAML, before components are resolved.
+
+    ``pipeline`` (with ``strategy``) runs one strategy; ``sleeves`` instead runs several in
+    one book, each with its own strategy and pipeline, shared out by ``sleeve_weights``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "oneOf": [{"required": ["pipeline"]}, {"required": ["sleeves"]}]})
 
     name: str = "experiment"
     description: str = ""
@@ -211,7 +255,9 @@ class Experiment(StrictModel):
     costs: dict[str, Any] | None = None
     realized_costs: RealizedCostsConfig | None = None
     strategy: dict[str, Any] | None = None
-    pipeline: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    pipeline: Annotated[list[dict[str, Any]], Field(min_length=1)] | None = None
+    sleeves: Annotated[List[SleeveConfig], Field(min_length=1)] | None = None  # noqa: UP006
+    sleeve_weights: SleeveWeightsConfig | None = None
     scenarios: ScenarioConfig = ScenarioConfig()
     risk_free: float = 0.0
     seed: int = 0
@@ -224,6 +270,29 @@ class Experiment(StrictModel):
     (``data.start,data.end``) takes a list of value lists, zipped rather than crossed.
     ``scenarios:`` stays one batch inside each variant. See :mod:`simlab.lab.sweep`.
     """
+
+    @model_validator(mode="after")
+    def _pipeline_or_sleeves(self):
+        if self.sleeves is None:
+            if self.pipeline is None:
+                raise ValueError("pipeline: required key is missing (or give sleeves:, each with its own pipeline)")
+            if self.sleeve_weights is not None:
+                raise ValueError("sleeve_weights: applies only to a book with sleeves:")
+            return self
+        for key in ("pipeline", "strategy"):
+            if getattr(self, key) is not None:
+                raise ValueError(f"{key}: a book with sleeves: takes no top-level {key}; "
+                                 f"give each sleeve its own (sleeves[i].{key})")
+        check_sleeves([s.model_dump() for s in self.sleeves])
+        return self
+
+    @model_serializer(mode="wrap")
+    def _sleeves_when_given(self, handler):
+        out = handler(self)
+        for key in ("sleeves", "sleeve_weights"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
 
     @field_validator("sweep")
     @classmethod
@@ -241,3 +310,19 @@ class Experiment(StrictModel):
             if len(paths) > 1 and any(not isinstance(v, list) or len(v) != len(paths) for v in values):
                 raise ValueError(f"sweep.{key}: each value must be a list of {len(paths)} values, one per path")
         return sweep
+
+
+def check_sleeves(sleeves: list[dict[str, Any]]) -> None:
+    """Sleeve names unique, and weights on every sleeve or on none, summing to 1."""
+    names = [s["name"] for s in sleeves]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"sleeves: two sleeves are named {name!r}; names must be unique")
+    weights = [s.get("weight") for s in sleeves]
+    given = [w for w in weights if w is not None]
+    if given and len(given) != len(weights):
+        missing = ", ".join(repr(n) for n, w in zip(names, weights) if w is None)
+        raise ValueError(f"sleeves: give a weight to every sleeve or to none (missing on {missing})")
+    if given and abs(sum(given) - 1.0) > 1e-9:
+        listed = ", ".join(f"{n}={w:g}" for n, w in zip(names, weights))
+        raise ValueError(f"sleeves: the sleeve weights must sum to 1; got {sum(given):.12g} ({listed})")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import typing
 from collections.abc import Callable, Sequence
 
 import pydantic
@@ -50,6 +51,8 @@ def problem(item: dict, valid: Sequence[str] = ()) -> str:
     if item["type"] == "missing":
         return "required key is missing"
     message = item["msg"].removeprefix("Value error, ")
+    if not item["loc"]:  # a check on the whole experiment: its message names the keys
+        return message
     return f"{message}; got {item.get('input')!r}"
 
 
@@ -68,13 +71,26 @@ def model_keys(model: type) -> ValidKeys:
     def keys(loc: Sequence[str]) -> Sequence[str]:
         node: object = model
         for part in loc[:-1]:
+            if str(part).isdigit():  # an item of a list of models
+                continue
             field = getattr(node, "model_fields", {}).get(part)
-            if field is None or not isinstance(field.annotation, type):
+            node = None if field is None else _model_in(field.annotation)
+            if node is None:
                 return ()
-            node = field.annotation
         return list(getattr(node, "model_fields", {}))
 
     return keys
+
+
+def _model_in(annotation) -> type | None:
+    """The pydantic model an annotation holds: itself, or inside ``X | None``, ``list[X]``, ``Annotated``."""
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def check_finite(tree, where: str = "") -> None:

@@ -24,8 +24,9 @@ DIAG_COLUMNS = ["date", "scenario", "step", "key", "role", "asset", "value"]
 class Replay:
     """A finished replay: the portfolio's path, its trades and its decisions, labelled."""
 
-    def __init__(self, config: Config, md: MarketData, inputs, book, recorder):
+    def __init__(self, config: Config, md: MarketData, inputs, book, recorder, sleeve_run=None):
         self.config = config
+        self._sleeve_run = sleeve_run
         self.market = md
         self._inputs = inputs
         self._book = book
@@ -46,6 +47,15 @@ class Replay:
         nav = self._book.nav[self._span]
         prev = np.vstack([np.full((1, nav.shape[1]), self.config.experiment.execution.init_cash), nav[:-1]])
         return self._frame(nav / prev - 1.0)
+
+    @cached_property
+    def sleeves(self):
+        """The sleeves of a multi-strategy book (:class:`simlab.engine.sleeve_result.Sleeves`), or None."""
+        if self._sleeve_run is None:
+            return None
+        from simlab.engine.sleeve_result import Sleeves
+
+        return Sleeves(self, self._sleeve_run)
 
     @cached_property
     def benchmark(self) -> pd.Series | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from simlab.engine.result import Replay
@@ -22,6 +24,16 @@ class Result(Replay):
         """
         rf = self.config.experiment.risk_free if risk_free is None else risk_free
         return run_metrics(self, rf)
+
+    def sleeve_metrics(self, risk_free: float | None = None) -> pd.DataFrame | None:
+        """Per sleeve of a multi-strategy book, its own metrics and its share of the profit
+        (:func:`simlab.lab.sleeve_metrics.sleeve_metrics`); None for a book without sleeves."""
+        if self.sleeves is None:
+            return None
+        from simlab.lab.sleeve_metrics import sleeve_metrics
+
+        rf = self.config.experiment.risk_free if risk_free is None else risk_free
+        return sleeve_metrics(self, rf)
 
     def health(self):
         """The run's health: cash days, decisions without trades, fallbacks, infeasible days
@@ -83,13 +95,19 @@ class Result(Replay):
         contributions by asset and sector, Brinson-Fachler by sector against
         ``benchmark_weights`` (date x asset; default equal weight over the universe),
         holdings exposures at every rebalance and, when ``stages``, attribution by pipeline
-        stage (which runs the pipelines' prefixes as one more batch).
+        stage (which runs the pipelines' prefixes as one more batch). A book with sleeves has
+        no pipeline of its own: its stages are left out (with a warning on the ``simlab.lab.result``
+        logger) and :meth:`sleeve_metrics` attributes it by sleeve.
         """
         from simlab.analysis.attribution import attribution_of
         from simlab.lab.stage_attribution import stage_attribution
 
         att = attribution_of(self, factor_sets=factor_sets, benchmark_weights=benchmark_weights)
-        if stages:
+        if stages and self.sleeves is not None:
+            logging.getLogger(__name__).warning(
+                "attribution by pipeline stage: a book with sleeves has no pipeline of its own; "
+                "Result.sleeve_metrics() attributes it by sleeve")
+        elif stages:
             att.stages = stage_attribution(self.config, self.market)
         return att
 

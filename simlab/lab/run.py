@@ -65,8 +65,16 @@ def _simulate(cfg: Config, md: MarketData, progress: bool = False) -> Result:
     books (:meth:`Result.health`) are logged as warnings on the ``simlab.lab.run`` logger
     (printed on stderr unless logging is configured otherwise)."""
     check_feasible(cfg, md)
+    if cfg.experiment.sleeves is not None:
+        from simlab.engine.sleeves import simulate_sleeves
+
+        simulate_run = simulate_sleeves
+    else:
+        def simulate_run(cfg, md, progress=None):
+            return *simulate(cfg, md, progress=progress), None
+
     if not progress:
-        inputs, book, recorder = simulate(cfg, md)
+        inputs, book, recorder, sleeve_run = simulate_run(cfg, md)
     else:
         from tqdm.auto import tqdm
 
@@ -75,8 +83,8 @@ def _simulate(cfg: Config, md: MarketData, progress: bool = False) -> Result:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            inputs, book, recorder = simulate(cfg, md, progress=advance)
-    result = Result(cfg, md, inputs, book, recorder)
+            inputs, book, recorder, sleeve_run = simulate_run(cfg, md, progress=advance)
+    result = Result(cfg, md, inputs, book, recorder, sleeve_run)
     check_finite_nav(result.nav)
     for problem in result.health().problems():
         log.warning("run health: %s", problem)

@@ -65,6 +65,17 @@ class SavedRun:
         """Every decision's diagnostics, long format."""
         return self._table("diagnostics")
 
+    @property
+    def sleeves(self) -> pd.DataFrame | None:
+        """A book with sleeves: date, scenario, sleeve, nav, weight, return, transfer, cost (long form);
+        None for a run without sleeves."""
+        return self._table("sleeves") if (self.folder / "sleeves.parquet").is_file() else None
+
+    def sleeve_metrics(self) -> pd.DataFrame | None:
+        """A book with sleeves: the (scenario, part) table of ``Result.sleeve_metrics``; else None."""
+        path = self.folder / "sleeve_metrics.csv"
+        return pd.read_csv(path, index_col=[0, 1]) if path.is_file() else None
+
     def metrics(self) -> pd.DataFrame:
         """The scenario x metric table saved with the run."""
         return load_metrics(self.folder)

@@ -51,7 +51,7 @@ import yaml
 
 from simlab.analysis import plots
 from simlab.analysis import report as html_report
-from simlab.analysis.tables import format_metrics_markdown
+from simlab.analysis.tables import format_metrics_markdown, format_sleeves
 from simlab.errors import ConfigError
 
 DEFAULT_ROOT = Path("experiments")
@@ -68,7 +68,7 @@ def run_id(result) -> str:
 RUN_FILES = frozenset({
     "config.yaml", "run.json", "metrics.json", "nav.parquet", "returns.parquet", "weights.parquet",
     "trades.parquet", "diagnostics.parquet", "equity.png", "drawdown.png", "report.html", "report.md",
-    "error.json", "claims.json", "claims.csv",
+    "error.json", "claims.json", "claims.csv", "sleeves.parquet", "sleeve_metrics.csv",
 })
 
 
@@ -84,6 +84,9 @@ def save_run(result, path=None) -> Path:
                      returns=result.returns, weights=result.weights)
         result.trades.to_parquet(tmp / "trades.parquet", index=False)
         result.diagnostics.to_parquet(tmp / "diagnostics.parquet", index=False)
+        if result.sleeves is not None:
+            sleeve_table(result).to_parquet(tmp / "sleeves.parquet", index=False)
+            result.sleeve_metrics().to_csv(tmp / "sleeve_metrics.csv")
         plots.plot_equity(result.nav, result.benchmark, tmp / "equity.png", title=result.config.name)
         plots.plot_drawdown(result.returns, tmp / "drawdown.png", title=result.config.name)
         (tmp / "report.md").write_text(_report(result, metrics))
@@ -91,6 +94,16 @@ def save_run(result, path=None) -> Path:
         write_record(tmp, record)
 
     return replace_folder(folder, write)
+
+
+def sleeve_table(result) -> pd.DataFrame:
+    """The sleeves of a book in long form: date, scenario, sleeve, nav, weight, return, transfer, cost."""
+    sleeves = result.sleeves
+    parts = {"nav": sleeves.nav, "weight": sleeves.weights, "return": sleeves.returns,
+             "transfer": sleeves.transfers, "cost": sleeves.costs}
+    long = pd.concat({name: frame.stack(["scenario", "sleeve"], future_stack=True) for name, frame in parts.items()},
+                     axis=1)
+    return long.reset_index()
 
 
 def check_target(folder: str | Path) -> Path:
@@ -389,6 +402,10 @@ def _report(result, metrics) -> str:
     lines += [(f"Span: {result.dates[0].date()} .. {result.dates[-1].date()}; "
                f"{len(result.scenarios)} scenario(s) x {len(result.assets)} assets."), ""]
     lines += [format_metrics_markdown(metrics, "all"), ""]
+    if result.sleeves is not None:
+        lines += ["## Sleeves", "", ("Each sleeve's own book at its share of the capital; `netting` is what the "
+                                     "book saved by trading the net of the sleeves' trades."), "",
+                  format_sleeves(result.sleeve_metrics(), markdown=True), ""]
     lines += ["![equity](equity.png)", "", "![drawdown](drawdown.png)", ""]
     caveats = [*result.market.provenance.get("caveats", []), *(f"Health: {p}" for p in result.health().problems())]
     if caveats:

@@ -143,6 +143,8 @@ def forced_config(cfg: Config, windows) -> Config:
 
 def run_forced(result, windows) -> tuple[object | None, tuple[str, ...]]:
     """The experiment of ``result`` re-run on the same data with stress forced on."""
+    if result.config.experiment.sleeves is not None:
+        return None, ("a book with sleeves: the forced-stress re-run covers books with one pipeline; not run",)
     if not any(e.get("type") == STEP_KEY for s in result.config.scenarios for e in s.pipeline):
         return None, (f"no {STEP_KEY} step in the pipeline: nothing to force, no re-run",)
     cfg = forced_config(result.config, windows)

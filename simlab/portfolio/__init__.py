@@ -10,8 +10,12 @@ Importing the package registers its components (the ``simlab.components`` entry 
 from simlab.portfolio import allocators  # noqa: F401  (registers the allocator Steps)
 from simlab.portfolio import allocators_risk  # noqa: F401  (registers the phase-2 allocator Steps)
 from simlab.portfolio import allocators_opt  # noqa: F401  (registers the phase-3 allocator Steps)
+from simlab.portfolio import benchmark_relative  # noqa: F401  (registers the benchmark-relative Steps)
+from simlab.portfolio import black_litterman_views  # noqa: F401  (registers black_litterman_views)
+from simlab.portfolio import estimator  # noqa: F401  (registers the estimator Step)
 from simlab.portfolio import policies  # noqa: F401  (registers the rebalancing policies)
 from simlab.portfolio import sizing  # noqa: F401  (registers the sizing Steps)
+from simlab.portfolio import static  # noqa: F401  (registers the static Step)
 from simlab.contract.step import Step, StepContext, per_scenario
 
 __all__ = ["Step", "StepContext", "per_scenario"]

@@ -91,6 +91,7 @@ ORDER_COLUMNS = ["asset", "side", "shares", "reference_price", "estimated_cost",
 
 def select_scenario(cfg: Config, scenario: str | None) -> Config:
     """``cfg`` with only the scenario named ``scenario`` (None: the config's only or first one)."""
+    _refuse_sleeves(cfg)
     names = [s.name for s in cfg.scenarios]
     if scenario is None:
         chosen = cfg.scenarios[0]
@@ -99,6 +100,12 @@ def select_scenario(cfg: Config, scenario: str | None) -> Config:
     else:
         raise ConfigError(f"--scenario {scenario!r} is not a scenario of {cfg.name!r} (it has: {', '.join(names)})")
     return dataclasses.replace(cfg, scenarios=(chosen,))
+
+
+def _refuse_sleeves(cfg: Config) -> None:
+    if cfg.experiment.sleeves is not None:
+        raise ConfigError(f"sleeves: {cfg.name!r} is a book with sleeves, which simlab runs as a backtest only "
+                          "(simlab run); a production book runs one strategy and pipeline")
 
 
 def book_settings(cfg: Config) -> dict:
@@ -112,6 +119,7 @@ def book_settings(cfg: Config) -> dict:
 def run_pipeline(cfg: Config, md: MarketData, store: Store, as_of, *, execute: bool = False,
                  approve: bool = False, approval: Approval = Approval()) -> Decision:
     """One run of the book of ``cfg`` (one scenario, see :func:`select_scenario`) at the close of ``as_of``."""
+    _refuse_sleeves(cfg)
     if len(cfg.scenarios) != 1:
         raise ConfigError(f"a book runs one scenario; {cfg.name!r} has {len(cfg.scenarios)} (pick one)")
     day = _trading_day(md, as_of)

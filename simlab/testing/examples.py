@@ -21,10 +21,26 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("cost", "composite"): {"models": [{"type": "spread", "half_spread_bps": 3.0},
                                        {"type": "sqrt_impact", "eta": 0.1}]},
     # the defaults look back five years; the conformance market holds two and a half
+    # a wrapper needs the Step it wraps
+    ("step", "static"): {"step": {"type": "min_variance", "window": 60}},
+    ("step", "estimator"): {"estimator": "simlab.testing.examples.InverseVarianceEstimator", "window": 60},
     ("strategy", "long_term_reversal"): {"lookback": 250, "skip": 21},
     ("strategy", "value_momentum"): {"value_lookback": 250, "value_skip": 21,
                                      "momentum_lookback": 126, "momentum_skip": 5},
 }
+
+
+class InverseVarianceEstimator:
+    """The smallest object the ``estimator`` Step accepts: ``fit(X)`` sets ``weights_``
+    proportional to ``1 / variance`` of each column of X (needs nothing beyond numpy)."""
+
+    def fit(self, X):
+        """Set ``weights_`` from the columns' sample variances; return self."""
+        import numpy as np
+
+        inv = 1.0 / np.var(np.asarray(X, dtype=float), axis=0, ddof=1)
+        self.weights_ = inv / inv.sum()
+        return self
 
 
 def add_example(kind: str, key: str, params: dict[str, Any]) -> None:

@@ -40,8 +40,9 @@ def test_run_with_set_and_quiet(tmp_path, capsys):
 def test_schema_names_the_keys(capsys):
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
-    assert {"data", "pipeline", "scenarios", "sweep"} <= set(schema["properties"])
-    assert schema["required"] == ["data", "pipeline"]
+    assert {"data", "pipeline", "sleeves", "scenarios", "sweep"} <= set(schema["properties"])
+    assert schema["required"] == ["data"]
+    assert schema["oneOf"] == [{"required": ["pipeline"]}, {"required": ["sleeves"]}]
 
 
 def test_show_a_step(capsys):
