@@ -197,17 +197,20 @@ def check_weights(w: np.ndarray, problem: Problem, rows: np.ndarray) -> np.ndarr
 def _clean(w: np.ndarray, problem: Problem, rows: np.ndarray) -> np.ndarray:
     """Clip an accepted solution onto its bounds (removes solver round-off like -1e-10).
 
-    Where clipping moves the sum off the budget by more than :data:`TOL` (a first-order
-    solution at tolerance 1e-7 may sit just below zero on hundreds of assets, -5e-6 in
-    all), the clipped row is projected onto the bounds and the budget instead (the nearest
-    point: a shift of ~1e-8 per asset), so a sound solution is not rejected for its round-off.
+    Where a solution within :data:`TOL` of every bound and of the budget has a clipped sum
+    off the budget by more than TOL (a first-order solution at tolerance 1e-7 may sit just
+    below zero on hundreds of assets, -5e-6 in all), the clipped row is projected onto the
+    bounds and the budget instead (the nearest point: a shift of ~1e-8 per asset), so a
+    sound solution is not rejected for its round-off. A solution outside the tolerances is
+    left clipped, and rejected.
     """
-    lo, hi = problem.lower[rows], problem.upper[rows]
+    lo, hi, budget = problem.lower[rows], problem.upper[rows], problem.budget[rows]
     out = np.clip(w, lo, hi)
     with np.errstate(invalid="ignore"):
-        off = np.isfinite(out).all(axis=1) & (np.abs(out.sum(axis=1) - problem.budget[rows]) > TOL)
+        sound = ((w >= lo - TOL) & (w <= hi + TOL)).all(axis=1) & (np.abs(w.sum(axis=1) - budget) <= TOL)
+        off = sound & np.isfinite(out).all(axis=1) & (np.abs(out.sum(axis=1) - budget) > TOL)
     for r in np.flatnonzero(off):
-        project_box_budget_nb(out[r].copy(), lo[r], hi[r], float(problem.budget[rows][r]), out[r])
+        project_box_budget_nb(out[r].copy(), lo[r], hi[r], float(budget[r]), out[r])
     return out
 
 
