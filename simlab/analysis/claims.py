@@ -323,6 +323,11 @@ def walk_forward(claim: Claim, panel: _Panel, *, train_days: int = 756, test_day
 
 def _check(claims: list[Claim], result) -> None:
     names = list(result.scenarios)
+    data = getattr(getattr(result.config, "experiment", None), "data", None)
+    calendar = getattr(data, "calendar", "trading_days")
+    if claims and calendar != "trading_days":
+        raise ConfigError(f"claims: they annualise over {PERIODS} trading days, and data.calendar is {calendar} "
+                          "(365 days a year); read res.metrics(), which follows the calendar, instead")
     for claim in claims:
         where = f"claims.{claim.metric}"
         if claim.scenario is not None and claim.scenario not in names:

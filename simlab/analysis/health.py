@@ -107,7 +107,9 @@ def run_health(result) -> RunHealth:
     """The :class:`RunHealth` of a finished run (a Result)."""
     diag = result.diagnostics
     steps = diag[diag["step"] != "engine"] if len(diag) else diag
-    gross = np.abs(result.weights.fillna(0.0)).sum("asset").to_pandas()  # date x scenario
+    gross = getattr(result, "gross_exposure", None)  # date x scenario, without the dense weights
+    if gross is None:  # a result that only holds its weights table
+        gross = np.abs(result.weights.fillna(0.0)).sum("asset").to_pandas()
     trades = result.trades
     out = []
     for scenario in result.scenarios:

@@ -57,6 +57,10 @@ class Config:
         the saved file loads back to the same scenarios and the same hash.
         """
         out = self.experiment.model_dump(mode="json")
+        if out["data"].get("calendar") == "trading_days":
+            # the default calendar is left out, so that experiments written before the key
+            # existed keep their hash and run id
+            del out["data"]["calendar"]
         out["scenarios"] = {"grid": {}, "list": [s.to_dict() for s in self.scenarios]}
         return out
 

@@ -28,6 +28,10 @@ class DataConfig(StrictModel):
     name to a single-series source (``vix: builtin:vix``), aligned on the data's dates with
     NaN where the series has no value.
 
+    ``calendar`` says which days the data has rows for: ``trading_days`` (the default:
+    weekdays; a file with weekends is refused, annualised numbers use 252 days a year) or
+    ``every_day`` (crypto: weekends are rows like any other, annualised numbers use 365).
+
     ``source`` may be left out when the data is passed in (``simlab.run(cfg, data=...)``).
     ``benchmark`` defaults to ``builtin:sp500_index`` for built-in data and to none for a
     researcher's own (name one to compare against it); ``null`` turns it off.
@@ -41,6 +45,7 @@ class DataConfig(StrictModel):
     n_assets: Annotated[int, Field(ge=1)] | None = None
     n_days: Annotated[int, Field(ge=2)] | None = None
     seed: int | None = None
+    calendar: Literal["trading_days", "every_day"] = "trading_days"
 
     @model_validator(mode="before")
     @classmethod

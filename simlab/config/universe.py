@@ -14,7 +14,8 @@ assets:
   RRC: {sector: Energy, hard_to_borrow: true}
 ```
 
-Per asset: ``sector``; ``market_cap`` and ``adv`` (average daily traded value, money per
+Per asset: ``instrument`` (what kind of thing it is: equity by default, or an ETF, a
+future, a crypto asset, :mod:`simlab.config.instruments`); ``sector``; ``market_cap`` and ``adv`` (average daily traded value, money per
 day; cost models read it when the data has no volume); ``liquidity_tier`` (1 is the most
 liquid); ``hard_to_borrow`` and ``restricted`` (borrowability); ``defensive`` (where risk
 overlays move weight in stress). Everything but the asset's name is optional.
@@ -32,7 +33,7 @@ universe is applied to the data (:mod:`simlab.lab.run`).
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +42,7 @@ import pydantic
 from pydantic import Field, StrictBool
 
 from simlab.config import validation
+from simlab.config.instruments import KINDS, InstrumentSpec, check_instruments, fields_of
 from simlab.config.schema import StrictModel
 from simlab.errors import ConfigError
 
@@ -75,6 +77,7 @@ class AssetInfo(StrictModel):
     hard_to_borrow: StrictBool = False
     restricted: StrictBool = False
     defensive: StrictBool = False
+    instrument: InstrumentSpec | None = None
 
 
 class LiquidityTier(StrictModel):
@@ -108,6 +111,7 @@ class Universe:
     meta: pd.DataFrame
     sectors: tuple[str, ...] = GICS_SECTORS
     path: Path | None = None
+    instruments: dict = field(default_factory=dict)  # asset -> spec, only the assets that are not equities
 
     @property
     def defensive(self) -> tuple[str, ...]:
@@ -138,14 +142,17 @@ def parse_universe(raw: dict[str, Any], where: str | Path = "<dict>") -> Univers
         if info.sector is not None and info.sector not in sectors:
             raise ConfigError(_unknown_sector(where, asset, info.sector, sectors, spec.sectors is None))
     meta = _meta(infos, tiers, where)
+    instruments = {a: info.instrument for a, info in infos.items()
+                   if info.instrument is not None and info.instrument.kind != "equity"}
+    check_instruments(instruments, where)
     return Universe(name=spec.name, assets=tuple(infos), meta=meta, sectors=sectors,
-                    path=Path(where) if isinstance(where, Path) else None)
+                    path=Path(where) if isinstance(where, Path) else None, instruments=instruments)
 
 
 def _meta(infos: dict[str, AssetInfo], tiers: dict[int, LiquidityTier], where) -> pd.DataFrame:
     rows = {}
     for asset, info in infos.items():
-        row = info.model_dump()
+        row = info.model_dump(exclude={"instrument"})
         row["liquidity_tier"] = _tier_of(asset, info, tiers, where)
         rows[asset] = row
     meta = pd.DataFrame.from_dict(rows, orient="index")
@@ -233,9 +240,25 @@ def _describe(item: dict, where) -> str:
     if len(loc) == 2 and loc[0] == "assets":
         return (f"universe {where}: asset {loc[1]!r}: expected a mapping of its keys "
                 f"({', '.join(AssetInfo.model_fields)}) or nothing; got {item.get('input')!r}")
+    if len(loc) >= 3 and loc[0] == "assets" and loc[2] == "instrument" and (len(loc) > 3 or "union" in item["type"]):
+        return _describe_instrument(item, loc, where)
     if len(loc) >= 2 and loc[0] == "assets":
         return f"universe {where}: asset {loc[1]!r}, key {'.'.join(loc[2:])!r}: {problem}"
     return f"universe {where}: key {'.'.join(loc)!r}: {problem}"
+
+
+def _describe_instrument(item: dict, loc: list[str], where) -> str:
+    """An error inside an asset's ``instrument:`` mapping, with the kind's tag dropped from the key."""
+    asset, kind, rest = loc[1], (loc[3:4] or [""])[0], loc[4:]
+    if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        given = (item.get("input") or {}).get("kind") if isinstance(item.get("input"), dict) else None
+        what = "no 'kind'" if given is None else f"unknown kind {given!r}"
+        near = difflib.get_close_matches(str(given), list(KINDS), n=1) if given is not None else []
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        return f"universe {where}: asset {asset!r}, key 'instrument.kind': {what}.{hint} Valid kinds: {', '.join(KINDS)}"
+    key = ".".join(["instrument", *rest]) if rest else "instrument"
+    valid = fields_of(kind) if item["type"] == "extra_forbidden" else ()
+    return f"universe {where}: asset {asset!r} ({kind}), key {key!r}: {validation.problem(item, valid)}"
 
 
 def _valid_keys(loc: list[str]) -> list[str]:

@@ -7,7 +7,10 @@ A source string names where prices come from:
 - ``csv:PATH`` and ``parquet:PATH``: a researcher's own price file, wide (dates, then one
   column per asset), long (date, asset, close[, open, volume]), single-asset OHLCV, or with
   two header rows (field, ticker); :mod:`simlab.data.layouts` says how each is recognised;
-- ``synthetic``: a seeded factor market from :func:`simlab.data.synthetic.generate_market`.
+- ``synthetic``: a seeded factor market from :func:`simlab.data.synthetic.generate_market`;
+  ``synthetic:futures``, ``synthetic:etf``, ``synthetic:crypto``: the seeded instrument
+  markets of :mod:`simlab.data.synthetic_instruments` (a quarterly futures chain, an index
+  and the ETF tracking it net of fees, coins trading every calendar day).
 
 Each prefix maps to one loader function in ``LOADERS``; every loader returns a
 :class:`~simlab.data.market.MarketData` whose ``provenance`` records the source, the rows
@@ -26,6 +29,7 @@ import pandas as pd
 from simlab.data.layouts import from_frame, read_table
 from simlab.data.market import MarketData
 from simlab.data.synthetic import generate_market
+from simlab.data.synthetic_instruments import generate_crypto, generate_etf, generate_futures_chain
 from simlab.data.validate import JUMP_SIGMAS, check_header, validate_market
 from simlab.errors import ConfigError, DataError
 
@@ -196,8 +200,17 @@ def _load_parquet(path: str) -> MarketData:
     return from_frame(_read(lambda p: read_table(p, "parquet"), resolved, "Parquet"), f"parquet:{path}", resolved)
 
 
-def _load_synthetic(_: str, n_assets=None, n_days=None, seed=None) -> MarketData:
-    """A synthetic market; ``None`` arguments take the defaults 20, 2520 and 0."""
+SYNTHETIC_KINDS = {"futures": generate_futures_chain, "etf": generate_etf, "crypto": generate_crypto}
+
+
+def _load_synthetic(kind: str, n_assets=None, n_days=None, seed=None) -> MarketData:
+    """A synthetic market; ``None`` arguments take the defaults 20, 2520 and 0 (an instrument
+    market ``kind`` has its own default length and no ``n_assets``)."""
+    if kind:
+        if n_assets is not None:
+            raise ConfigError(f"n_assets: the synthetic:{kind} market has a fixed set of assets; leave it out")
+        options = {k: v for k, v in (("n_days", n_days), ("seed", seed)) if v is not None}
+        return SYNTHETIC_KINDS[kind](**options)
     return generate_market(
         n_assets=20 if n_assets is None else n_assets,
         n_days=2520 if n_days is None else n_days,
@@ -250,7 +263,7 @@ def _read_entry_points() -> None:
 
 def load(
     source: str, *, n_assets: int | None = None, n_days: int | None = None,
-    seed: int | None = None, validate: bool = True,
+    seed: int | None = None, validate: bool = True, calendar: str = "trading_days",
 ) -> MarketData:
     """Load market data from a source string.
 
@@ -264,6 +277,8 @@ def load(
         other sources.
     validate : bool
         Run :func:`~simlab.data.validate.validate_market` on the result.
+    calendar : {"trading_days", "every_day"}
+        The data's calendar; ``every_day`` (crypto) allows weekend rows.
 
     Returns
     -------
@@ -283,10 +298,11 @@ def load(
     prefix, _, rest = source.partition(":")
     if prefix not in LOADERS:
         _read_entry_points()
-    if prefix not in LOADERS or (prefix == "synthetic" and rest):
+    if prefix not in LOADERS or (prefix == "synthetic" and rest and rest not in SYNTHETIC_KINDS):
         others = "".join(f", {p}:..." for p in LOADERS if p not in ("builtin", "csv", "parquet", "synthetic"))
+        kinds = "".join(f", synthetic:{k}" for k in SYNTHETIC_KINDS)
         raise DataError(f"unknown data source {source!r}; expected one of "
-                        f"builtin:NAME, csv:PATH, parquet:PATH, synthetic{others}")
+                        f"builtin:NAME, csv:PATH, parquet:PATH, synthetic{kinds}{others}")
     options = {"n_assets": n_assets, "n_days": n_days, "seed": seed}
     given = [key for key, value in options.items() if value is not None]
     if prefix != "synthetic" and given:
@@ -294,7 +310,7 @@ def load(
                           f"n_assets, n_days and seed, not {source!r}")
     md = LOADERS[prefix](rest, **options) if given else LOADERS[prefix](rest)
     jumps = JUMP_SIGMAS if prefix in ("csv", "parquet") else None  # bad ticks come from files
-    return validate_market(md, jump_sigmas=jumps) if validate else md
+    return validate_market(md, jump_sigmas=jumps, calendar=calendar) if validate else md
 
 
 def load_series(source: str) -> pd.Series:

@@ -31,6 +31,9 @@ class MarketData:
         Macro series on the same index, for example a ``vix`` column.
     meta : DataFrame or None
         Asset metadata indexed by asset (for example ``sector``).
+    instruments : Instruments or None
+        What the universe's instrument specs say about each asset, and each futures chain's
+        held contract, quote and daily change (:mod:`simlab.data.instruments`); None: all equities.
     source : str
         Where the data came from (``builtin:sp500_20``, ``csv:PATH``, ...).
     """
@@ -43,6 +46,7 @@ class MarketData:
     meta: pd.DataFrame | None = None
     source: str = ""
     provenance: dict = field(default_factory=dict)
+    instruments: object = None
 
     @property
     def dates(self) -> pd.DatetimeIndex:
@@ -68,6 +72,7 @@ class MarketData:
             volume=None if self.volume is None else self.volume.loc[rows],
             benchmark=None if self.benchmark is None else self.benchmark.loc[rows],
             macro=None if self.macro is None else self.macro.loc[rows],
+            instruments=None if self.instruments is None else self.instruments.slice(start, end),
         )
 
     def select(self, assets) -> MarketData:
@@ -79,6 +84,7 @@ class MarketData:
             open=None if self.open is None else self.open[assets],
             volume=None if self.volume is None else self.volume[assets],
             meta=None if self.meta is None else self.meta.reindex(assets),
+            instruments=None if self.instruments is None else self.instruments.select(assets),
         )
 
     def with_benchmark(self, level: pd.Series) -> MarketData:

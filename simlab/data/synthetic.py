@@ -37,6 +37,8 @@ def generate_market(
     stress_vol: float = 0.40,
     p_enter_stress: float = 0.01,
     p_exit_stress: float = 0.05,
+    late_listing: float = 0.0,
+    delisting: float = 0.0,
 ) -> MarketData:
     """Generate a synthetic daily market with known factor structure and regimes.
 
@@ -54,6 +56,12 @@ def generate_market(
         Annualized volatility of the market factor in the calm and in the stress regime.
     p_enter_stress, p_exit_stress : float
         Daily probability of moving calm -> stress and stress -> calm.
+    late_listing, delisting : float
+        Shares in [0, 1) of the assets that list after the first day and that delist
+        before the last (drawn independently, dates uniform, each asset trading at least
+        ``min(252, n_days // 4)`` days). Prices are NaN outside an asset's life, and the
+        benchmark is the equal weight of the assets listed that day. Drawn from a second
+        generator, so with both 0 (the default) the market is the one without them.
 
     Returns
     -------
@@ -62,7 +70,8 @@ def generate_market(
         rebalanced, starting at 100), ``meta`` with a ``sector`` column, and
         ``provenance["truth"]`` holding ``regime`` (T,) int8, ``loadings`` (N, K),
         ``idio_vol`` (N,), ``factor_mean`` (K,), ``factor_cov`` (2, K, K), ``transition``
-        (2, 2) and ``sector`` (N,), all in daily log-return units.
+        (2, 2) and ``sector`` (N,), all in daily log-return units; with listings also
+        ``listed`` and ``delisted`` (N,) int, the first and one past the last trading row.
 
     Raises
     ------
@@ -70,6 +79,9 @@ def generate_market(
         A size below 1 or a regime probability outside (0, 1], naming the argument.
     """
     _check_arguments(n_assets, n_days, n_factors, p_enter_stress, p_exit_stress)
+    for key, value in (("late_listing", late_listing), ("delisting", delisting)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"{key} must lie in [0, 1); got {value!r}")
     rng = np.random.default_rng(seed)
     regime = regime_chain(n_days, p_enter_stress, p_exit_stress, rng)
     truth = _parameters(n_assets, n_factors, calm_vol, stress_vol, rng)
@@ -78,7 +90,22 @@ def generate_market(
         [[1 - p_enter_stress, p_enter_stress], [p_exit_stress, 1 - p_exit_stress]]
     )
     logret = _log_returns(truth, rng)
+    if late_listing or delisting:
+        truth["listed"], truth["delisted"] = listing_spans(n_assets, n_days, late_listing, delisting, seed)
     return _assemble(logret, truth, start, seed)
+
+
+def listing_spans(n_assets: int, n_days: int, late_listing: float, delisting: float, seed: int):
+    """(N,) first trading row and (N,) one past the last: a ``late_listing`` share of the
+    assets lists on a uniform day, a ``delisting`` share delists on a uniform day after
+    at least ``min(252, n_days // 4)`` days of trading; from the generator ``[seed, 1]``."""
+    rng = np.random.default_rng([seed, 1])
+    life = max(1, min(252, n_days // 4))
+    listed = np.where(rng.random(n_assets) < late_listing,
+                      rng.integers(1, max(n_days - life, 2), n_assets), 0)
+    end = listed + life + (rng.random(n_assets) * (n_days - listed - life)).astype(np.int64)
+    delisted = np.where(rng.random(n_assets) < delisting, np.minimum(end, n_days), n_days)
+    return listed.astype(np.int64), delisted.astype(np.int64)
 
 
 def _check_arguments(n_assets, n_days, n_factors, p_enter, p_exit) -> None:
@@ -150,11 +177,21 @@ def _assemble(logret: np.ndarray, truth: dict, start: str, seed: int) -> MarketD
     dates = pd.bdate_range(start, periods=n_days, name="date")
     width = max(4, len(str(n_assets - 1)))
     assets = pd.Index([f"A{i:0{width}d}" for i in range(n_assets)], name="asset")
-    bench_ret = np.expm1(logret).mean(axis=1)  # equal weight, rebalanced daily
+    listed = truth.get("listed")
+    if listed is None:
+        bench_ret = np.expm1(logret).mean(axis=1)  # equal weight, rebalanced daily
+    else:  # the assets listed on the day (returns from the day after each listing)
+        rows = np.arange(n_days)[:, None]
+        live = (rows > listed) & (rows < truth["delisted"])
+        simple = np.where(live, np.expm1(logret), 0.0)
+        bench_ret = np.divide(simple.sum(axis=1), live.sum(axis=1), out=np.zeros(n_days), where=live.any(axis=1))
     benchmark = pd.Series(100.0 * np.cumprod(1.0 + bench_ret), index=dates, name="benchmark")
     np.cumsum(logret, axis=0, out=logret)
     np.exp(logret, out=logret)
     logret *= 100.0
+    if listed is not None:
+        rows = np.arange(n_days)[:, None]
+        logret[(rows < listed) | (rows >= truth["delisted"])] = np.nan
     close = pd.DataFrame(logret, index=dates, columns=assets, copy=False)
     meta = pd.DataFrame({"sector": [f"S{s}" for s in truth["sector"]]}, index=assets)
     provenance = {

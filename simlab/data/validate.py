@@ -9,7 +9,9 @@ day as untradeable. What is not: a calendar that is not sorted, unique dates, a 
 below zero, an asset with no price at all, companion tables (open, volume, benchmark,
 macro) that do not sit on the calendar of ``close``, and a calendar that is not one of
 trading days (:func:`check_frequency`: weekends, intraday stamps, weekly or monthly rows),
-since every annualised number assumes 252 trading days a year.
+since every annualised number assumes 252 trading days a year. A market that trades every
+calendar day (crypto) opts in with ``calendar="every_day"`` (``data.calendar`` in a config):
+its weekends are then legal and its annualised numbers use 365 days.
 
 What is suspicious in a researcher's file, and warned about (:class:`~simlab.errors.SimlabWarning`, naming the
 asset and the date): a one-day spike, a daily move beyond :data:`JUMP_SIGMAS` robust
@@ -35,7 +37,7 @@ WEEKEND_SHARE = 0.05
 """More than this share of dates on a Saturday or a Sunday is a calendar-day file."""
 
 
-def validate_market(md: MarketData, jump_sigmas: float | None = None) -> MarketData:
+def validate_market(md: MarketData, jump_sigmas: float | None = None, calendar: str = "trading_days") -> MarketData:
     """Check ``md`` and return it unchanged.
 
     Parameters
@@ -45,6 +47,8 @@ def validate_market(md: MarketData, jump_sigmas: float | None = None) -> MarketD
     jump_sigmas : float, optional
         Warn about one-day spikes beyond this many robust deviations (:func:`find_jumps`);
         None (the default) skips the search. The file loaders pass :data:`JUMP_SIGMAS`.
+    calendar : {"trading_days", "every_day"}
+        ``every_day`` allows rows on weekends (crypto); see :func:`check_frequency`.
 
     Returns
     -------
@@ -57,7 +61,7 @@ def validate_market(md: MarketData, jump_sigmas: float | None = None) -> MarketD
         At the first problem found; the message names the table, the asset and the date.
     """
     check_calendar(md.close.index, "close")
-    check_frequency(md.close.index, "close")
+    check_frequency(md.close.index, "close", calendar)
     check_assets(md.close)
     check_prices(md.close, "close")
     if jump_sigmas is not None:
@@ -225,8 +229,9 @@ def check_header(names: list, where) -> None:
                         "keep one column per asset")
 
 
-def check_frequency(index: pd.DatetimeIndex, what: str) -> None:
-    """One row per trading day: no intraday stamps, no weekends, no weekly or monthly rows."""
+def check_frequency(index: pd.DatetimeIndex, what: str, calendar: str = "trading_days") -> None:
+    """One row per trading day: no intraday stamps, no weekends (unless ``calendar`` is
+    ``every_day``), no weekly or monthly rows."""
     if len(index) < 3:
         return
     days = index.normalize()
@@ -235,10 +240,11 @@ def check_frequency(index: pd.DatetimeIndex, what: str) -> None:
         raise DataError(f"{what}: {int((days == day).sum())} rows on {_day(day)}: intraday timestamps; simlab "
                         "runs on one close per trading day (resample to daily closes)")
     weekend = index.day_of_week >= 5
-    if weekend.mean() > WEEKEND_SHARE:
+    if calendar != "every_day" and weekend.mean() > WEEKEND_SHARE:
         raise DataError(f"{what}: {int(weekend.sum())} of {len(index)} dates fall on a weekend (first "
                         f"{_day(index[weekend][0])}): a calendar-day file; every annualised number assumes "
-                        "252 trading days, so keep the trading days only")
+                        "252 trading days, so keep the trading days only, or, for a market that trades every "
+                        "day (crypto), set data.calendar: every_day (365 days a year)")
     gap = float(np.median(np.diff(days.as_unit("s").asi8)) / 86_400)
     if gap >= 5:
         raise DataError(f"{what}: the median gap between dates is {gap:.0f} days (weekly or monthly rows); "

@@ -75,6 +75,22 @@ class Replay:
         return rets
 
     @cached_property
+    def gross_exposure(self) -> pd.DataFrame:
+        """End-of-day gross exposure ``sum |weight|`` (date x scenario), without building the
+        (date, scenario, asset) weights: one product per holdings snapshot."""
+        rows = np.asarray(self._rec.snapshot_rows)
+        days = np.arange(self._span.start, self._span.stop)
+        idx = np.searchsorted(rows, days, side="right") - 1
+        price = np.nan_to_num(self._inputs.value_price[self._span])
+        nav = self._book.nav[self._span]
+        gross = np.zeros(nav.shape)
+        for snap in np.unique(idx):
+            on = idx == snap
+            value = price[on] @ np.abs(np.nan_to_num(self._rec.snapshots[snap])).T  # (days, scenarios)
+            gross[on] = np.divide(value, nav[on], out=np.zeros(value.shape), where=nav[on] != 0)
+        return pd.DataFrame(gross, index=self.dates, columns=pd.Index(list(self.scenarios), name="scenario"))
+
+    @cached_property
     def weights(self) -> xr.DataArray:
         """End-of-day weights, dims (date, scenario, asset)."""
         return self.weights_of(slice(None))

@@ -27,6 +27,7 @@ import pandas as pd
 
 from simlab.config import registry
 from simlab.config.loader import Config
+from simlab.data.instruments import PERIODS
 from simlab.data.market import MarketData, PointInTimeView
 from simlab.contract.step import HOLD, StepContext
 from simlab.engine.pipeline import Group, build_groups, distinct_strategies
@@ -36,6 +37,7 @@ from simlab.execution.book import Book
 from simlab.execution.broker import Broker, Prices
 from simlab.execution.cost_inputs import borrow_rates
 from simlab.execution.fills import fill_diagnostics
+from simlab.execution.instruments import InstrumentBook
 from simlab.execution.orders import Order
 from simlab.features.base import FeatureInputs, FeatureTable
 from simlab.kernels.accounting import forward_fill_nb
@@ -58,12 +60,16 @@ class Inputs:
     first: int  # first simulated row
     last: int  # last simulated row
     features: FeatureInputs  # what Features compute from
+    instruments: InstrumentBook | None = None  # futures and accruing ETFs; None: every asset a cash equity
+    trade_close: np.ndarray | None = None  # (T, N) fill prices where they differ from ``close`` (futures' notional)
 
 
 def prepare(cfg: Config, md: MarketData) -> Inputs:
     """Arrays, signal panels and the simulated span for one run."""
     close = np.ascontiguousarray(md.close.to_numpy(dtype=np.float64))
-    price = forward_fill_nb(close)
+    instruments = InstrumentBook.build(md, close, PERIODS[cfg.experiment.data.calendar])
+    traded = close if instruments is None else instruments.trade_close
+    price = forward_fill_nb(traded)
     first, last = _span(cfg, md.dates)
     configs, _ = distinct_strategies(list(cfg.scenarios))
     signals = np.stack([_signal(c, md) for c in configs]) if configs else np.empty((0,) + close.shape)
@@ -79,8 +85,9 @@ def prepare(cfg: Config, md: MarketData) -> Inputs:
         macro={} if md.macro is None else {c: md.macro[c].to_numpy(dtype=np.float64) for c in md.macro},
         meta=md.meta,
     )
-    return Inputs(md.dates, tuple(md.assets), close, np.isfinite(close), price, np.nan_to_num(price),
-                  _delist_rows(close, last), signals, arrays, first, last, features)
+    return Inputs(md.dates, tuple(md.assets), close, np.isfinite(traded), price, np.nan_to_num(price),
+                  _delist_rows(traded, last), signals, arrays, first, last, features, instruments,
+                  None if instruments is None else traded)
 
 
 def _simple_returns(close: np.ndarray) -> np.ndarray:
@@ -179,12 +186,16 @@ class EventLoop:
         self.table = FeatureTable(inputs.features, self.decisions)
         self.step_features = [self._declare_features(g) for g in groups]
         costs, rows = [g.cost for g in groups], [g.rows for g in groups]
-        prices = Prices(inputs.close, inputs.value_price, inputs.tradeable)
+        prices = Prices(inputs.close if inputs.trade_close is None else inputs.trade_close, inputs.value_price,
+                        inputs.tradeable)
         self.broker = _broker(cfg, md, self.exe, prices, costs, rows)
         self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta)
         self.memory: dict = {}  # (group position, step label) -> the Step's memory across decisions
         self.beyond: dict[int, Order] = {}  # orders due after inputs.last
         self.dates = dict(zip(self.decisions.tolist(), inputs.dates[self.decisions]))
+        self.instruments = inputs.instruments
+        self.book_price = inputs.value_price if self.instruments is None else self.instruments.book_price(
+            inputs.value_price)
 
     def _declare_features(self, g: Group) -> list[dict]:
         declared = []
@@ -234,12 +245,29 @@ class EventLoop:
 
     def _advance_to(self, stop: int) -> None:
         inp = self.inputs
-        if stop > self.pos:
+        if self.instruments is not None:
+            self._settle_to(stop)
+        elif stop > self.pos:
             closed = self.book.mark_to_market(inp.value_price, inp.delist_row, self.pos, stop, self.delisted,
                                               self.borrow_rate)
             self.pos = stop
             if closed:
                 self._record_delisting(stop - 1)
+
+    def _settle_to(self, stop: int) -> None:
+        """:meth:`_advance_to` one day at a time, settling futures and accruing fees before each NAV."""
+        inp, ins = self.inputs, self.instruments
+        for row in range(self.pos, stop):
+            ins.settle_day(self.book, row, inp.value_price[row])
+            rolled = ins.roll(self.book, row, self.broker.cost_models, [g.rows for g in self.groups],
+                              self.broker.cost_inputs.context(row)) if row in ins.roll_rows else {}
+            if rolled:
+                self.rec.diag(row, np.arange(len(self.names)), "engine", rolled)
+            closed = self.book.mark_to_market(self.book_price, inp.delist_row, row, row + 1, self.delisted,
+                                              self.borrow_rate)
+            self.pos = row + 1
+            if closed:
+                self._record_delisting(row)
 
     def _advance(self, row: int) -> None:
         """Advance through ``row``'s close; keep the peak before it so a fill can correct it."""
@@ -264,11 +292,18 @@ class EventLoop:
             some, every = (True, True) if order.all_trade else (trade.any(), trade.all())
             if not some:
                 continue
-            estimated = self.broker.fill(k, b, g.sel, row, targets[g.sel])
+            futures = self.instruments is not None and self.instruments.has_futures
+            if futures:
+                estimated, margin = self.instruments.fill(self.broker, k, b, g.sel, row, targets[g.sel], self.exe,
+                                                          safe, trade)
+            else:
+                estimated = self.broker.fill(k, b, g.sel, row, targets[g.sel])
             if not every:
                 estimated = estimated.only(trade)
             fill = self.broker.realize(row, estimated, g.rows)
-            b.book_fill(g.sel, fill, safe)
+            b.book_fill(g.sel, fill, self.book_price[row])
+            if futures:
+                self.rec.diag(row, g.rows, "engine", {**margin, **self.instruments.positions(b.holdings[g.sel], safe)})
             self.broker.remember(k, row, fill)
             if self.broker.capped and fill.unfilled.any():
                 unfilled = np.zeros_like(b.holdings) if unfilled is None else unfilled
@@ -277,7 +312,7 @@ class EventLoop:
                           None if fill is estimated else estimated.cost)
             self.rec.diag(row, g.rows, "engine", fill_diagnostics(fill, self.broker.capped))
             self.rec.diag(row, g.rows, "costs", self.broker.calibration(k, row, len(g.rows)))
-        b.revalue(row, safe, self.peak_before)
+        b.revalue(row, self.book_price[row], self.peak_before)
         self.rec.snapshot(row, b.holdings)
         order.book_keeping(b)
         if unfilled is not None:

@@ -24,8 +24,7 @@ import xarray as xr
 
 from simlab.analysis.metrics import drop_start_day
 from simlab.config.scenarios import short_labels
-
-TRADING_DAYS = 252
+from simlab.data.instruments import PERIODS
 
 
 def _require(module: str, package: str):
@@ -105,8 +104,8 @@ def to_quantstats(result, scenario: str | None = None) -> pd.Series:
 
 
 def tearsheet(result, scenario: str | None = None, path: str | Path = "tearsheet.html") -> Path:
-    """quantstats' HTML tear sheet of one scenario (252-day year; the benchmark, where the
-    run has one, as the comparison); returns the path written."""
+    """quantstats' HTML tear sheet of one scenario (a 252-day year, 365 on ``data.calendar:
+    every_day``; the benchmark, where the run has one, as the comparison); returns the path written."""
     import warnings
 
     qs = _require("quantstats", "quantstats")
@@ -115,20 +114,26 @@ def tearsheet(result, scenario: str | None = None, path: str | Path = "tearsheet
     path = Path(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # quantstats' own pandas and font warnings
-        qs.reports.html(to_quantstats(result, name), benchmark=bench, output=str(path), periods_per_year=TRADING_DAYS,
+        qs.reports.html(to_quantstats(result, name), benchmark=bench, output=str(path), periods_per_year=_year(result),
                         title=f"{result.config.name}: {name}")
     return path
 
 
 def to_vectorbt(result):
-    """vectorbt's returns accessor over every scenario, daily, with a 252-day year.
+    """vectorbt's returns accessor over every scenario, daily, with a 252-day year (365 on
+    ``data.calendar: every_day``).
 
     ``res.to_vectorbt().sharpe_ratio()`` equals ``res.metrics()["sharpe"]``: the start day
     is left out, as there.
     """
     _require("vectorbt", "vectorbt")  # registers the .vbt accessor
     returns = drop_start_day(result.returns)
-    return returns.vbt.returns(freq="1D", year_freq=f"{TRADING_DAYS}D")
+    return returns.vbt.returns(freq="1D", year_freq=f"{_year(result)}D")
+
+
+def _year(result) -> int:
+    """Return observations per year on the run's calendar (as ``res.metrics()`` annualises)."""
+    return PERIODS[result.config.experiment.data.calendar]
 
 
 def to_pyfolio(result, scenario: str | None = None) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:

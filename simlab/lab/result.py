@@ -66,7 +66,7 @@ class Result(Replay):
         return interop.tearsheet(self, scenario, path)
 
     def to_vectorbt(self):
-        """vectorbt's returns accessor over every scenario, with a 252-day year."""
+        """vectorbt's returns accessor over every scenario, with a 252-day year (365 on ``data.calendar: every_day``)."""
         return interop.to_vectorbt(self)
 
     def to_pyfolio(self, scenario: str | None = None):

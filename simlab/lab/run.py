@@ -13,6 +13,7 @@ from simlab.analysis.health import check_finite_nav
 from simlab.config.loader import Config, load_config
 from simlab.config.universe import load_universe
 from simlab.data import from_frame, load, load_series
+from simlab.data.instruments import apply_instruments
 from simlab.data.market import MarketData
 from simlab.data.validate import validate_market
 from simlab.engine.simulate import simulate
@@ -48,7 +49,7 @@ def run(config, data: MarketData | pd.DataFrame | None = None, *, progress: bool
     if data is None:
         return _simulate(cfg, load_market(cfg), progress)
     md = data if isinstance(data, MarketData) else from_frame(data)
-    md = validate_market(md)
+    md = validate_market(md, calendar=cfg.experiment.data.calendar)
     digest = data_hash(md)[:16]
     spec = cfg.experiment.data.model_copy(update={"source": f"memory:{digest}"})
     cfg = replace(cfg, experiment=cfg.experiment.model_copy(update={"data": spec}))
@@ -104,16 +105,16 @@ def load_market(cfg: Config, md: MarketData | None = None) -> MarketData:
         if spec.source.startswith("memory:"):
             raise ConfigError(f"data.source: {spec.source} was data passed in memory; pass the same data "
                               "again with simlab.run(config, data=...)")
-        md = load(spec.source, n_assets=spec.n_assets, n_days=spec.n_days, seed=spec.seed)
-    if cfg.experiment.universe:
-        md = _apply_universe(md, cfg)
+        md = load(spec.source, n_assets=spec.n_assets, n_days=spec.n_days, seed=spec.seed, calendar=spec.calendar)
     if spec.end is not None:
         md = md.slice(None, str(spec.end))
+    if cfg.experiment.universe:
+        md = _apply_universe(md, cfg)
     if spec.benchmark and md.benchmark is None:
         md = md.with_benchmark(load_series(spec.benchmark))
     if spec.macro:
         md = _with_macro(md, spec.macro)
-    return validate_market(md)
+    return validate_market(md, calendar=spec.calendar)
 
 
 def _with_macro(md: MarketData, sources: dict[str, str]) -> MarketData:
@@ -141,6 +142,9 @@ def _with_macro(md: MarketData, sources: dict[str, str]) -> MarketData:
 def _apply_universe(md: MarketData, cfg: Config) -> MarketData:
     base = cfg.path.parent if cfg.path else None
     universe = load_universe(cfg.experiment.universe, base=base or Path.cwd())
+    if universe.instruments:
+        md = apply_instruments(md, universe.instruments, f"universe {cfg.experiment.universe}",
+                               cfg.experiment.data.calendar, cfg.experiment.execution.fractional)
     missing = [a for a in universe.assets if a not in md.assets]
     if missing:
         raise ConfigError(

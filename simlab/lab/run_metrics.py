@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from simlab.analysis import metrics as _metrics
+from simlab.data.instruments import PERIODS
 from simlab.engine.result import Replay
 
 __all__ = ["run_metrics"]
@@ -21,7 +22,8 @@ HOLDINGS = ("effective_assets", "diversification_ratio", "position_hit_rate")
 
 
 def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
-    """The metrics table of a replay, the start day left out (``Result.metrics``)."""
+    """The metrics table of a replay, the start day left out (``Result.metrics``); annualised over
+    the data's calendar (``data.calendar``: 252 trading days, or 365 for ``every_day``)."""
     bench = replay.benchmark_returns
     returns = _metrics.drop_start_day(replay.returns)
     ones = pd.DataFrame(1.0, index=returns.index, columns=returns.columns).where(
@@ -35,6 +37,7 @@ def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
         costs=_metrics.start_day_shares(replay.daily_costs(), replay.nav, returns), nav=ones,
         weights=replay.weights.isel(date=slice(1, None)) if whole else None,
         asset_returns=replay.market.returns(), risk_free=risk_free,
+        periods=PERIODS[replay.config.experiment.data.calendar],
     )
     if not whole:
         table = _with_holdings(table, replay, block)

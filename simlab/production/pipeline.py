@@ -122,6 +122,10 @@ def run_pipeline(cfg: Config, md: MarketData, store: Store, as_of, *, execute: b
     _refuse_sleeves(cfg)
     if len(cfg.scenarios) != 1:
         raise ConfigError(f"a book runs one scenario; {cfg.name!r} has {len(cfg.scenarios)} (pick one)")
+    info = md.instruments
+    if info is not None and ((info.kind == "future").any() or (info.accrued_fee > 0).any()):
+        raise ConfigError(f"universe {cfg.experiment.universe}: the book (simlab pipeline) does not hold futures or "
+                          "ETFs that accrue their fee (fee_in_price: false); backtest them with simlab run")
     day = _trading_day(md, as_of)
     md = md.slice(None, day)
     book = book_identity(cfg.name, cfg.scenarios[0].name, book_settings(cfg))

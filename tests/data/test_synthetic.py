@@ -99,3 +99,27 @@ def test_scales_to_2000_assets_30_years():
     assert md.close.shape == (7560, 2000)
     assert md.close.to_numpy().dtype == np.float64
     assert elapsed < 5.0, f"took {elapsed:.1f} s"
+
+
+def test_listings_and_delistings_leave_the_default_market_unchanged():
+    from simlab.data.synthetic import generate_market as gen
+
+    base = gen(n_assets=40, n_days=600, seed=4)
+    md = gen(n_assets=40, n_days=600, seed=4, late_listing=0.3, delisting=0.3)
+    truth = md.provenance["truth"]
+    listed, delisted = truth["listed"], truth["delisted"]
+    close = md.close.to_numpy()
+    rows = np.arange(600)[:, None]
+    life = (rows >= listed) & (rows < delisted)
+    assert np.isnan(close[~life]).all() and np.isfinite(close[life]).all()
+    np.testing.assert_array_equal(close[life], base.close.to_numpy()[life])  # same paths, cut
+    assert 0 < (listed > 0).sum() < 40 and 0 < (delisted < 600).sum() < 40
+    assert ((delisted - listed) >= 150).all()
+    assert gen(n_assets=40, n_days=600, seed=4, late_listing=0.0).close.equals(base.close)
+
+
+def test_listing_shares_are_checked():
+    from simlab.data.synthetic import generate_market as gen
+
+    with pytest.raises(ConfigError, match="late_listing must lie in"):
+        gen(n_assets=5, n_days=50, late_listing=1.0)
