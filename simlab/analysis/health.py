@@ -12,11 +12,17 @@ decision of the first rebalance on:
 - ``trades``: fills in all;
 - ``fallbacks``: ``{"<step>.<key>": decisions}`` for each diagnostics value of role
   ``fallback`` above 0 (the reason is the key: ``fallback_level``, ``fallback_cash``...);
-- ``infeasible_days``: decisions on which a Step reported its bounds infeasible.
+- ``infeasible_days``: decisions on which a Step reported its bounds infeasible;
+- with ``execution.margin``: ``margin_scaled`` and ``margin_blocked``, fill days whose
+  order the margin requirement scaled down or stopped, and ``margin_breach_days``, days
+  the book's gross exposure drifted past ``1 / maintenance_margin`` times NAV between fills
+  (no margin call is simulated: the next fill brings the book back within its limit);
+- ``shorts_blocked``: fill days on which a new short in a ``restricted`` name was held back.
 
 :meth:`RunHealth.problems` words what is degenerate (every scenario's share of cash days above
 :data:`CASH_WARN`, no trade at all, a fallback on more than :data:`FALLBACK_WARN` of the
-decisions, infeasible days). :func:`check_finite_nav` raises
+decisions, infeasible days, and every margin or restricted-name event).
+:func:`check_finite_nav` raises
 :class:`~simlab.errors.RunHealthError` naming the first date and scenario of a NaN or
 infinite NAV: never a result.
 """
@@ -57,6 +63,10 @@ class ScenarioHealth:
     trades: int
     fallbacks: dict[str, int] = field(default_factory=dict)
     infeasible_days: int = 0
+    margin_scaled: int = 0
+    margin_blocked: int = 0
+    margin_breach_days: int = 0
+    shorts_blocked: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,11 +92,28 @@ class RunHealth:
             if s.infeasible_days:
                 out.append(f"scenario {s.scenario!r}: constraints infeasible on {s.infeasible_days} of "
                            f"{s.decisions} decisions (the bounds cannot sum to the budget)")
+            out += _book_rule_problems(s)
         return out
 
     def to_dict(self) -> dict:
         """Plain data for ``run.json``: per scenario its measures, and the problems in words."""
         return {"scenarios": [asdict(s) for s in self.scenarios], "problems": self.problems()}
+
+
+def _book_rule_problems(s: ScenarioHealth) -> list[str]:
+    """The margin and restricted-name events of one scenario, in words."""
+    out = []
+    if s.margin_scaled:
+        out.append(f"scenario {s.scenario!r}: the margin requirement scaled the order down on {s.margin_scaled} "
+                   "fill days (the targets asked for more gross exposure than the margin allows)")
+    if s.margin_blocked:
+        out.append(f"scenario {s.scenario!r}: the margin requirement blocked the order on {s.margin_blocked} fill days")
+    if s.margin_breach_days:
+        out.append(f"scenario {s.scenario!r}: gross exposure above the margin limit on {s.margin_breach_days} days "
+                   "between fills (no margin call is simulated)")
+    if s.shorts_blocked:
+        out.append(f"scenario {s.scenario!r}: new shorts in restricted names held back on {s.shorts_blocked} fill days")
+    return out
 
 
 def check_finite_nav(nav: pd.DataFrame) -> None:
@@ -111,6 +138,9 @@ def run_health(result) -> RunHealth:
     if gross is None:  # a result that only holds its weights table
         gross = np.abs(result.weights.fillna(0.0)).sum("asset").to_pandas()
     trades = result.trades
+    engine = diag[diag["step"] == "engine"] if len(diag) else diag
+    exe = result.config.experiment.execution
+    margin = exe.margin if exe.maintenance_margin is None else exe.maintenance_margin
     out = []
     for scenario in result.scenarios:
         own = steps[steps["scenario"] == scenario] if len(steps) else steps
@@ -125,8 +155,24 @@ def run_health(result) -> RunHealth:
             cash_share=float((series < CASH_GROSS).mean()) if len(series) else 0.0,
             decisions=len(decisions), decisions_without_trade=_without_trade(decisions, fill_days),
             trades=len(fills), fallbacks=_fallbacks(own), infeasible_days=_infeasible(own),
+            **_book_rules(engine[engine["scenario"] == scenario] if len(engine) else engine, series, margin),
         ))
     return RunHealth(tuple(out))
+
+
+def _book_rules(engine: pd.DataFrame, gross: pd.Series, margin: float | None) -> dict:
+    """Margin and restricted-name counts of one scenario from its engine diagnostics and
+    its daily gross exposure."""
+    def days(key, test):
+        rows = engine[(engine["key"] == key)] if len(engine) else engine
+        return int(rows.loc[test(rows["value"]), "date"].nunique()) if len(rows) else 0
+
+    out = {"margin_scaled": days("gross_margin_scale", lambda v: v < 1.0),
+           "margin_blocked": days("gross_margin_blocked", lambda v: v > 0),
+           "shorts_blocked": days("short_blocked", lambda v: v > 0)}
+    if margin is not None:
+        out["margin_breach_days"] = int((margin * gross > 1.0 + 1e-9).sum())
+    return out
 
 
 def _days(dates: pd.Series) -> pd.DatetimeIndex:

@@ -269,7 +269,8 @@ def turnover_costs_section(inp: _Inputs) -> Section:
     nav, traded, paid = res.nav, res.daily_traded_value(), res.daily_costs()
     fig = plots.turnover_costs_figure(trailing_turnover(traded, nav), cumulative_costs(paid, nav))
     counts = res.trades.groupby("scenario").size().reindex(table.index, fill_value=0)
-    totals = table.reindex(columns=["annual_turnover", "total_costs", "cost_drag"]).assign(fills=counts)
+    columns = ["annual_turnover", "total_costs", "cost_drag"] + [c for c in ("total_financing",) if c in table.columns]
+    totals = table.reindex(columns=columns).assign(fills=counts)
     shown = totals.loc[list(focus_scenarios(table, MAX_TABLE))] if len(totals) > MAX_TABLE else totals
     body = figure(fig, "Trailing one-year turnover and cumulative costs of each scenario",
                   "Top: one-way turnover over the trailing year. Bottom: costs paid since the start, "

@@ -89,11 +89,26 @@ class ExecutionConfig(StrictModel):
 
     Orders decided at the close of day t fill at the close of day t + ``lag``. Shares are
     fractional, or rounded toward zero to multiples of ``lot_size``. A trade smaller than
-    ``min_trade_value`` is skipped. ``leverage`` is the most gross exposure allowed as a
-    multiple of NAV; above 1 cash may go negative (borrowing). ``max_participation`` caps
-    each day's trade in an asset at that fraction of its trailing average daily traded value
-    (``adv_window`` days, from volume data or the universe's ``adv``); the unfilled rest is
-    retried the next day until filled or replaced by a newer decision.
+    ``min_trade_value`` is skipped. ``leverage`` bounds borrowing: buys are scaled down so
+    that cash stays at or above ``-(leverage - 1) * NAV`` (for a long-only book, the most
+    gross exposure as a multiple of NAV; short-sale proceeds are cash and may fund longs).
+    ``max_participation`` caps each day's trade in an asset at that fraction of its trailing
+    average daily traded value (``adv_window`` days, from volume data or the universe's
+    ``adv``); the unfilled rest is retried the next day until filled or replaced by a newer
+    decision.
+
+    Financing (annual rates, accrued each day of the data at ``rate / periods_per_year`` on
+    the cash held since the previous close; default: the data calendar's days a year, 252
+    trading days or 365 for ``every_day``): ``cash_borrow_rate`` is paid on negative cash,
+    ``cash_credit_rate`` earned on positive cash (short-sale proceeds included, as a
+    broker's short rebate would be; the borrow fee on the shares is the ``borrow`` cost
+    model). ``margin`` is the requirement as a fraction of the gross position value
+    (0.5: Reg T, at most 2x NAV gross): an order whose target book needs more than the
+    NAV is scaled down to the limit (``margin_action: scale``) or not traded
+    (``block``), and the fill diagnostics and the run's health say so.
+    ``maintenance_margin`` (default: ``margin``) is the requirement the book must keep
+    between fills; where the market moves a book past it, the health report counts the
+    days (no margin call is simulated).
     """
 
     lag: Annotated[int, Field(ge=0)] = 1
@@ -104,6 +119,24 @@ class ExecutionConfig(StrictModel):
     leverage: Annotated[float, Field(ge=1.0)] = 1.0
     max_participation: Annotated[float, Field(gt=0, le=1)] | None = None
     adv_window: Annotated[int, Field(ge=1)] = 20
+    cash_borrow_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    cash_credit_rate: Annotated[float, Field(ge=-0.1, le=1)] = 0.0
+    periods_per_year: Annotated[float, Field(gt=0)] | None = None
+    margin: Annotated[float, Field(gt=0, le=1)] | None = None
+    margin_action: Literal["scale", "block"] = "scale"
+    maintenance_margin: Annotated[float, Field(gt=0, le=1)] | None = None
+
+    @model_validator(mode="after")
+    def _maintenance_needs_margin(self):
+        if self.maintenance_margin is not None and (self.margin is None or self.maintenance_margin > self.margin):
+            raise ValueError(f"maintenance_margin ({self.maintenance_margin}) needs a margin at or above it "
+                             f"(margin: {self.margin})")
+        return self
+
+    @property
+    def financed(self) -> bool:
+        """Cash earns or pays interest."""
+        return self.cash_borrow_rate != 0.0 or self.cash_credit_rate != 0.0
 
 
 class RealizedCostsConfig(StrictModel):

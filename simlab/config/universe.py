@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import pydantic
 from pydantic import Field, StrictBool
@@ -277,3 +278,12 @@ def _find(path: Path, base: Path | None) -> Path:
         if candidate.is_file():
             return candidate
     raise ConfigError(f"universe: file not found: {path}")
+
+
+def asset_flags(meta: pd.DataFrame | None, column: str, assets) -> np.ndarray:
+    """(N,) bool over ``assets``: the universe sets the flag ``column`` (``restricted``,
+    ``hard_to_borrow``, ``defensive``); False where there is no metadata or no such column."""
+    assets = list(assets)
+    if meta is None or column not in meta.columns:
+        return np.zeros(len(assets), dtype=bool)
+    return meta[column].reindex(assets).fillna(False).to_numpy(dtype=bool)

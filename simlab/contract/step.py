@@ -70,6 +70,11 @@ class StepContext:
     memory : for a Step with ``stateful = True``, a dict the engine keeps for it (and these
         scenarios) from one decision to the next, for solver warm starts; written only by
         past decisions. Other Steps get a fresh, empty dict.
+    leverage : the experiment's ``execution.leverage`` (cash may go down to
+        ``-(leverage - 1) * NAV``); None where the book holds futures, whose notional is
+        checked against their margin at the fill instead.
+    margin : the experiment's ``execution.margin`` (gross at most ``1 / margin`` times NAV),
+        or None.
     """
 
     t: int
@@ -90,6 +95,8 @@ class StepContext:
     last_signal: np.ndarray | None = None
     nav_history: np.ndarray | None = None
     memory: dict = field(default_factory=dict)
+    leverage: float | None = 1.0
+    margin: float | None = None
 
     def feature(self, name: str) -> np.ndarray:
         """The (B, ...) value at ``t`` of a Feature this Step declared under ``name``."""

@@ -172,6 +172,12 @@ class Replay:
         """Money paid in costs per day and scenario: fill costs plus holding costs (borrow fees)."""
         return self._daily_sum(lambda f: f.cost) + self._book.fees[self._span]
 
+    def daily_financing(self) -> pd.DataFrame:
+        """Interest on cash per day and scenario (``execution.cash_credit_rate`` earned on
+        positive cash, positive; ``cash_borrow_rate`` paid on negative cash, negative); zeros
+        when cash is not financed."""
+        return self._frame(self._book.financing[self._span])
+
     def _daily_sum(self, amount) -> pd.DataFrame:
         out = np.zeros((len(self.dates), len(self.scenarios)))
         for f in self._rec.fills:

@@ -20,6 +20,7 @@ A NaN inside an asset's life is a day it does not trade (held, valued at its las
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,6 +28,7 @@ import pandas as pd
 
 from simlab.config import registry
 from simlab.config.loader import Config
+from simlab.config.universe import asset_flags
 from simlab.data.instruments import PERIODS
 from simlab.data.market import MarketData, PointInTimeView
 from simlab.contract.step import HOLD, StepContext
@@ -35,7 +37,8 @@ from simlab.engine.record import Recorder
 from simlab.errors import DataError, StepError
 from simlab.execution.book import Book
 from simlab.execution.broker import Broker, Prices
-from simlab.execution.cost_inputs import borrow_rates
+from simlab.execution.cost_inputs import borrow_rates, financing_rates
+from simlab.execution.margin import margin_targets, restricted_targets
 from simlab.execution.fills import fill_diagnostics
 from simlab.execution.instruments import InstrumentBook
 from simlab.execution.orders import Order
@@ -190,10 +193,17 @@ class EventLoop:
                         inputs.tradeable)
         self.broker = _broker(cfg, md, self.exe, prices, costs, rows)
         self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta)
+        self.cash_rates = financing_rates(self.exe, len(names), PERIODS[cfg.experiment.data.calendar])
+        self.accrue_from = inputs.first + 1
+        self.restricted = asset_flags(md.meta, "restricted", inputs.assets)
+        self.book_rules = self.exe.margin is not None or bool(self.restricted.any())
         self.memory: dict = {}  # (group position, step label) -> the Step's memory across decisions
         self.beyond: dict[int, Order] = {}  # orders due after inputs.last
         self.dates = dict(zip(self.decisions.tolist(), inputs.dates[self.decisions]))
         self.instruments = inputs.instruments
+        # a book with futures is levered by their notional, checked against their margin at the fill
+        futures = self.instruments is not None and self.instruments.has_futures
+        self.step_leverage = None if futures else self.exe.leverage
         self.book_price = inputs.value_price if self.instruments is None else self.instruments.book_price(
             inputs.value_price)
 
@@ -249,7 +259,7 @@ class EventLoop:
             self._settle_to(stop)
         elif stop > self.pos:
             closed = self.book.mark_to_market(inp.value_price, inp.delist_row, self.pos, stop, self.delisted,
-                                              self.borrow_rate)
+                                              self.borrow_rate, self.cash_rates, self.accrue_from)
             self.pos = stop
             if closed:
                 self._record_delisting(stop - 1)
@@ -264,7 +274,7 @@ class EventLoop:
             if rolled:
                 self.rec.diag(row, np.arange(len(self.names)), "engine", rolled)
             closed = self.book.mark_to_market(self.book_price, inp.delist_row, row, row + 1, self.delisted,
-                                              self.borrow_rate)
+                                              self.borrow_rate, self.cash_rates, self.accrue_from)
             self.pos = row + 1
             if closed:
                 self._record_delisting(row)
@@ -286,10 +296,15 @@ class EventLoop:
         b, inp = self.book, self.inputs
         safe = inp.value_price[row]
         targets = order.targets_at(b.holdings, b.nav[row], safe)
+        rules_diag: dict = {}
+        if self.book_rules:
+            order, targets, rules_diag = self._apply_book_rules(row, order, targets, safe)
         unfilled = None
         for k, g in enumerate(self.groups):
             trade = order.trade[g.sel]
             some, every = (True, True) if order.all_trade else (trade.any(), trade.all())
+            if rules_diag:
+                self.rec.diag(row, g.rows, "engine", {key: v[g.sel] for key, v in rules_diag.items()})
             if not some:
                 continue
             futures = self.instruments is not None and self.instruments.has_futures
@@ -318,6 +333,21 @@ class EventLoop:
         if unfilled is not None:
             self._carry(row, unfilled, order)
 
+    def _apply_book_rules(self, row: int, order: Order, targets: np.ndarray, price: np.ndarray):
+        """The margin requirement and the restricted names on ``order``'s targets at ``row``
+        (:mod:`simlab.execution.margin`); the order as it will trade, its targets, diagnostics."""
+        current = self.book.weights(row, price)
+        targets, restricted_diag = restricted_targets(targets, current, self.restricted)
+        targets, allowed, margin_diag = margin_targets(targets, current, self.exe.margin, self.exe.margin_action)
+        held = ~order.trade  # a scenario a Step held trades nothing: no rule acted on it
+        if "short_blocked" in restricted_diag:
+            restricted_diag["short_blocked"] = np.where(held, 0.0, restricted_diag["short_blocked"])
+        if margin_diag:
+            margin_diag["gross_margin_scale"] = np.where(held, 1.0, margin_diag["gross_margin_scale"])
+            margin_diag["gross_margin_blocked"] = np.where(held, 0.0, margin_diag["gross_margin_blocked"])
+        order = dataclasses.replace(order, targets=targets, trade=order.trade & allowed)
+        return order, targets, {**restricted_diag, **margin_diag}
+
     def _carry(self, row: int, unfilled: np.ndarray, order: Order) -> None:
         """Retry what the participation cap left unfilled on the next trading day."""
         rest = order.unfilled_rest(row, self.book.holdings, unfilled)
@@ -338,7 +368,7 @@ class EventLoop:
                 peak_nav=_frozen(b.peak_nav[sel]), meta=self.md.meta, scenarios=g.names, rng=self.rng,
                 last_rebalance=_frozen(b.last_rebalance[sel]), last_targets=_frozen(b.last_targets[sel]),
                 last_signal=None if g.strategy_index[0] < 0 else _frozen(b.last_signal[sel]),
-                nav_history=self._nav_history(g, row),
+                nav_history=self._nav_history(g, row), leverage=self.step_leverage, margin=self.exe.margin,
             )
             targets[sel], hold[sel] = self._run_steps(k, g, ctx, declared)
         return Order.decision(row, targets, ~hold, self._signal_all(row))

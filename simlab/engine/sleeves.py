@@ -299,6 +299,7 @@ def net_book(cfg: Config, md: MarketData, inputs, book: Book, rec: Recorder, lay
         holdings=book.holdings.reshape(n_scen, k, n_assets).sum(axis=1),
         cash=book.cash.reshape(n_scen, k).sum(axis=1) + cumulative[-1],
         peak_nav=peak, nav=nav, fees=per_sleeve(book.fees).sum(axis=2),
+        financing=per_sleeve(book.financing).sum(axis=2),
         last_rebalance=book.last_rebalance.reshape(n_scen, k).max(axis=1),
         last_targets=(book.last_targets * share[:, None]).reshape(n_scen, k, n_assets).sum(axis=1),
         last_signal=np.full((n_scen, n_assets), np.nan),

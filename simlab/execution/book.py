@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simlab.execution.fills import Fill
-from simlab.kernels.accounting import book_values_nb, mark_to_market_nb
+from simlab.kernels.accounting import book_values_nb, mark_to_market_financed_nb, mark_to_market_nb
 
 
 @dataclass
@@ -24,6 +24,7 @@ class Book:
     peak_nav: np.ndarray
     nav: np.ndarray
     fees: np.ndarray  # (T, B) holding costs (borrow fees) charged each day
+    financing: np.ndarray  # (T, B) interest on cash each day (earned positive, paid negative)
     last_rebalance: np.ndarray  # (B,) decision row of the last executed rebalance, -1 if none
     last_targets: np.ndarray  # (B, N) its target weights
     last_signal: np.ndarray  # (B, N) the signal it was decided on (NaN without a strategy)
@@ -37,6 +38,7 @@ class Book:
             peak_nav=np.full(n_scenarios, float(init_cash)),
             nav=np.full((n_days, n_scenarios), np.nan),
             fees=np.zeros((n_days, n_scenarios)),
+            financing=np.zeros((n_days, n_scenarios)),
             last_rebalance=np.full(n_scenarios, -1, dtype=np.int64),
             last_targets=np.zeros((n_scenarios, n_assets)),
             last_signal=np.full((n_scenarios, n_assets), np.nan),
@@ -51,15 +53,22 @@ class Book:
         return np.divide(value, nav, out=np.zeros_like(value), where=nav != 0)
 
     def mark_to_market(self, price: np.ndarray, delist_row: np.ndarray, start: int, stop: int,
-                       delisted: np.ndarray, borrow_rate: np.ndarray) -> int:
+                       delisted: np.ndarray, borrow_rate: np.ndarray, cash_rates: np.ndarray | None = None,
+                       accrue_from: int = 0) -> int:
         """Advance rows ``start .. stop - 1`` at ``price`` (T, N); the number of positions delisted.
 
         NAV, peak NAV and borrow fees are written for each row; a position closed by a
         delisting (``delist_row`` (N,)) is added to ``delisted`` (B, N). ``borrow_rate`` (B, N)
-        is the daily fee per unit of short value, or (0, 0) for none.
+        is the daily fee per unit of short value, or (0, 0) for none. ``cash_rates`` (B, 2)
+        are the daily interest rates on negative and positive cash (None: no financing),
+        accrued from row ``accrue_from`` on into :attr:`financing`.
         """
-        return mark_to_market_nb(self.holdings, self.cash, price, delist_row, start, stop, self.nav,
-                                 self.peak_nav, delisted, borrow_rate, self.fees)
+        if cash_rates is None:
+            return mark_to_market_nb(self.holdings, self.cash, price, delist_row, start, stop, self.nav,
+                                     self.peak_nav, delisted, borrow_rate, self.fees)
+        return mark_to_market_financed_nb(self.holdings, self.cash, price, delist_row, start, stop, self.nav,
+                                          self.peak_nav, delisted, borrow_rate, self.fees, cash_rates,
+                                          self.financing, accrue_from)
 
     def book_fill(self, rows: np.ndarray | slice, fill: Fill, price: np.ndarray) -> None:
         """Add ``fill``'s shares to the holdings of ``rows`` and pay for them (and their costs) in cash."""

@@ -89,3 +89,17 @@ def borrow_rates(cost_models, scenario_rows, n_scenarios: int, n_assets: int, me
 
 def _row(values: np.ndarray | None, row: int) -> np.ndarray | None:
     return None if values is None else values[row]
+
+
+def financing_rates(execution, n_scenarios: int, periods: float = 252.0) -> np.ndarray | None:
+    """(B, 2) daily interest rates ``[on negative cash, on positive cash]`` from the execution
+    config's annual ``cash_borrow_rate`` and ``cash_credit_rate`` over ``periods_per_year``
+    (``periods``, the calendar's days a year, where it is not set); None when cash is not financed. The day's interest is ``cash * rate``: negative cash
+    times the borrow rate is a payment, positive cash times the credit rate an income.
+    """
+    if not execution.financed:
+        return None
+    per_year = periods if execution.periods_per_year is None else execution.periods_per_year
+    daily = np.array([execution.cash_borrow_rate, execution.cash_credit_rate]) / per_year
+    return np.ascontiguousarray(np.broadcast_to(daily, (n_scenarios, 2)))
+

@@ -3,7 +3,8 @@
 Between two fill days nothing trades: holdings stay, prices move, and each day's NAV is
 ``cash + holdings @ price``. The one event inside a segment is a delisting: on the first
 day an asset has no price after its last one, a held position is closed at that last
-price (proceeds to cash, no cost); and short positions pay their daily borrow fee.
+price (proceeds to cash, no cost); short positions pay their daily borrow fee; and, where
+the experiment finances cash, cash earns (or, negative, pays) a day's interest.
 """
 
 from __future__ import annotations
@@ -17,9 +18,20 @@ DUST = 1e-12  # a trade worth at most this fraction of NAV is rounding noise, no
 @njit(cache=True)
 def mark_to_market_nb(holdings, cash, price, delist_row, start, stop, nav_out, peak_nav, delisted,
                       borrow_rate, fees_out):
+    """:func:`mark_to_market_financed_nb` without financing (cash earns and pays nothing)."""
+    return mark_to_market_financed_nb(holdings, cash, price, delist_row, start, stop, nav_out, peak_nav, delisted,
+                                      borrow_rate, fees_out, np.zeros((0, 2)), fees_out, stop)
+
+
+@njit(cache=True)
+def mark_to_market_financed_nb(holdings, cash, price, delist_row, start, stop, nav_out, peak_nav, delisted,
+                               borrow_rate, fees_out, cash_rates, financing_out, accrue_from):
     """Advance the book over rows ``start .. stop - 1``; write NAV, update peak, close delisted.
 
-    Equivalent to, for each row t: close positions whose ``delist_row == t`` at
+    Equivalent to, for each row t: from ``accrue_from`` on, add the day's interest on the
+    cash held since the previous close, ``cash * cash_rates[b, 1]`` when positive and
+    ``cash * cash_rates[b, 0]`` when negative (into ``financing_out[t]``, signed: income
+    positive); close positions whose ``delist_row == t`` at
     ``price[t]``; charge the borrow fee ``borrow_rate * max(-holdings, 0) * price[t]`` from
     cash (into ``fees_out[t]``); then ``nav_out[t] = cash + (holdings * nan_to_num(price[t])).sum(axis=1)``
     and ``peak_nav = maximum(peak_nav, nav_out[t])``. Returns the number of positions
@@ -37,11 +49,22 @@ def mark_to_market_nb(holdings, cash, price, delist_row, start, stop, nav_out, p
     delisted : (B, N) float64, shares closed by a delisting are added here.
     borrow_rate : (B, N) float64 daily fee per unit of short value, or shape (0, 0) for none.
     fees_out : (T, B) float64, the day's borrow fees are added here.
+    cash_rates : (B, 2) float64 daily rates ``[on negative cash, on positive cash]``, or
+        shape (0, 2) for none.
+    financing_out : (T, B) float64, the day's interest is added here (unused without rates).
+    accrue_from : int, the first row that accrues interest (the day after the book opened).
     """
     n_scen, n_assets = holdings.shape
     charge = borrow_rate.shape[0] > 0
+    finance = cash_rates.shape[0] > 0
     closed = 0
     for t in range(start, stop):
+        if finance and t >= accrue_from:
+            for b in range(n_scen):
+                c = cash[b]
+                interest = c * (cash_rates[b, 1] if c > 0.0 else cash_rates[b, 0])
+                cash[b] += interest
+                financing_out[t, b] += interest
         for n in range(n_assets):
             if delist_row[n] == t:
                 for b in range(n_scen):

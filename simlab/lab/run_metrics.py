@@ -23,7 +23,11 @@ HOLDINGS = ("effective_assets", "diversification_ratio", "position_hit_rate")
 
 def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
     """The metrics table of a replay, the start day left out (``Result.metrics``); annualised over
-    the data's calendar (``data.calendar``: 252 trading days, or 365 for ``every_day``)."""
+    the data's calendar (``data.calendar``: 252 trading days, or 365 for ``every_day``).
+
+    Where the experiment finances cash, ``total_financing`` is the interest earned (+) or
+    paid (-) on cash over the run, money like ``total_costs``.
+    """
     bench = replay.benchmark_returns
     returns = _metrics.drop_start_day(replay.returns)
     ones = pd.DataFrame(1.0, index=returns.index, columns=returns.columns).where(
@@ -42,6 +46,8 @@ def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
     if not whole:
         table = _with_holdings(table, replay, block)
     table["total_costs"] = _metrics.total_costs(replay.daily_costs()).reindex(table.index)
+    if replay.config.experiment.execution.financed:
+        table["total_financing"] = replay.daily_financing().sum().reindex(table.index)
     return table
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from simlab.config.registry import register
+from simlab.config.universe import asset_flags
 from simlab.contract.step import Step, StepContext, per_scenario
 from simlab.kernels.weights import cap_and_redistribute, rank_descending
 
@@ -125,3 +126,44 @@ class SignalWeighted(Step):
             "cash": 1.0 - capped.sum(axis=1),
         }
         return capped, diag
+
+
+@register("step", "long_short_top_n")
+@dataclass(frozen=True)
+class LongShortTopN(Step):
+    """A long-short book from signal ranks: the ``top_n`` highest long, the ``bottom_n`` lowest short.
+
+    Each leg is equally weighted: the longs share ``long`` of NAV and the shorts ``short``
+    (``long: 1, short: 1`` is a dollar-neutral 100/100 book, net 0 and gross 2;
+    ``long: 1.3, short: 0.3`` a 130/30 book). ``bottom_n`` 0 takes ``top_n``. A name is in
+    one leg only (longs are chosen first). A name the universe marks ``restricted`` is never
+    shorted (no new shorts; an existing short in it is covered), and with
+    ``short_hard_to_borrow: false`` neither is a ``hard_to_borrow`` one. With fewer
+    eligible names than asked, a leg shares its whole size among those it has; with none,
+    that leg is empty and the diagnostics (``n_long``, ``n_short``, ``net``, ``gross``) show
+    the book is no longer neutral.
+
+    Requires: signal. Provides: weights.
+    """
+
+    top_n: Annotated[int, Field(ge=1)] = 5
+    bottom_n: Annotated[int, Field(ge=0)] = 0
+    long: Annotated[float, Field(ge=0)] = 1.0
+    short: Annotated[float, Field(ge=0)] = 1.0
+    short_hard_to_borrow: bool = True
+    requires = frozenset({"signal"})
+
+    def __call__(self, weights, ctx):
+        b = ctx.n_scenarios
+        valid = _signal_mask(ctx)
+        top_n = per_scenario(self.top_n, b)
+        bottom_n = np.where(per_scenario(self.bottom_n, b) > 0, per_scenario(self.bottom_n, b), top_n)
+        longs = valid & (rank_descending(ctx.signal, valid) < top_n)
+        no_short = asset_flags(ctx.meta, "restricted", ctx.assets)
+        if not self.short_hard_to_borrow:
+            no_short = no_short | asset_flags(ctx.meta, "hard_to_borrow", ctx.assets)
+        shortable = valid & ~longs & ~no_short[None, :]
+        shorts = shortable & (rank_descending(-np.where(shortable, ctx.signal, 0.0), shortable) < bottom_n)
+        w = per_scenario(self.long, b) * _equal_over(longs) - per_scenario(self.short, b) * _equal_over(shorts)
+        return w, {"n_long": longs.sum(axis=1), "n_short": shorts.sum(axis=1), "net": w.sum(axis=1),
+                   "gross": np.abs(w).sum(axis=1), "n_not_shortable": (valid & no_short[None, :]).sum(axis=1)}

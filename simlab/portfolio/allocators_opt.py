@@ -4,7 +4,8 @@ Each builds one batched :class:`~simlab.portfolio.solvers.Problem` for its B sce
 the decision row and solves it through the solver chain: the native batched kernel where
 it covers the problem, cvxpy with Clarabel, then the phase-2 inverse-volatility weights,
 then the current book (:mod:`simlab.portfolio.solvers`; every attempt is in the
-diagnostics). All are long-only with per-asset bounds, a cash buffer and an L1 turnover
+diagnostics). All take per-asset bounds (a negative lower bound allows a short), a cash
+buffer or a ``net`` exposure, a ``max_gross`` limit, ``beta_neutral`` and an L1 turnover
 penalty against the current book; the shared fields are documented once in
 :mod:`simlab.portfolio.allocators_risk`.
 
@@ -37,6 +38,7 @@ from simlab.portfolio import optimize, solvers
 from simlab.portfolio.allocators_risk import (
     TRADING_DAYS,
     BoundedStep,
+    LongShortStep,
     PositiveInt,
     annual_cov,
     budget_of,
@@ -90,7 +92,7 @@ class ReturnsStep(BoundedStep):
 
 @register("step", "mean_variance")
 @dataclass(frozen=True)
-class MeanVariance(ReturnsStep):
+class MeanVariance(ReturnsStep, LongShortStep):
     """Mean-variance weights: the tangency portfolio (``max_sharpe``) or quadratic ``utility``.
 
     ``max_sharpe`` maximizes ``(mu - risk_free)'w / sqrt(w'Σw)`` (``risk_free`` annual); with
@@ -116,7 +118,7 @@ class MeanVariance(ReturnsStep):
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
         cov = annual_cov(ctx)
-        usable = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
+        usable = self.usable(ctx, cov, weights)
         mu = self.expected(ctx, cov, usable)
         active = usable & np.isfinite(mu)
         lower, upper = self.bounds(ctx)
@@ -124,7 +126,7 @@ class MeanVariance(ReturnsStep):
             self.objective, active, cov=cov, mu=mu, lower=lower, upper=upper, budget=budget_of(self, ctx),
             w0=ctx.weights, risk_aversion=per_scenario(self.risk_aversion, b)[:, 0],
             turnover=per_scenario(self.turnover_penalty, b)[:, 0], risk_free=per_scenario(self.risk_free, b)[:, 0],
-            target=per_scenario(self.target_return, b)[:, 0])
+            target=per_scenario(self.target_return, b)[:, 0], **self.long_short(ctx))
         w, diag = self.solve(problem, cov, ctx, usable)
         diag["n_with_mu"] = active.sum(axis=1)
         return w, diag
@@ -132,7 +134,7 @@ class MeanVariance(ReturnsStep):
 
 @register("step", "black_litterman")
 @dataclass(frozen=True)
-class BlackLitterman(BoundedStep):
+class BlackLitterman(LongShortStep):
     """Black-Litterman: equilibrium prior, views from the signal, Idzorek confidences.
 
     The prior is ``pi = delta * Σ w_prior`` with ``prior_weights`` (``{asset: weight}``;
@@ -156,13 +158,13 @@ class BlackLitterman(BoundedStep):
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
         cov = annual_cov(ctx)
-        usable = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
+        usable = self.usable(ctx, cov, weights)
         mu, post, n_views = self.posterior(ctx, cov, usable)
         lower, upper = self.bounds(ctx)
         problem = solvers.make_problem(
             "utility", usable, cov=post, mu=mu, lower=lower, upper=upper, budget=budget_of(self, ctx),
             w0=ctx.weights, risk_aversion=per_scenario(self.delta, b)[:, 0],
-            turnover=per_scenario(self.turnover_penalty, b)[:, 0])
+            turnover=per_scenario(self.turnover_penalty, b)[:, 0], **self.long_short(ctx))
         w, diag = self.solve(problem, cov, ctx, usable)
         diag["n_views"] = n_views
         return w, diag
@@ -204,7 +206,7 @@ class BlackLitterman(BoundedStep):
 
 @register("step", "mean_cvar")
 @dataclass(frozen=True)
-class MeanCVaR(ReturnsStep):
+class MeanCVaR(ReturnsStep, LongShortStep):
     """Scenario mean-CVaR over the trailing ``window`` daily returns, via cvxpy.
 
     ``min_cvar`` minimizes the CVaR at level ``alpha`` of the daily loss ``-R w``;
@@ -227,7 +229,7 @@ class MeanCVaR(ReturnsStep):
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
         cov = annual_cov(ctx)
-        usable = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
+        usable = self.usable(ctx, cov, weights)
         scen, windows = self.scenarios(ctx)
         active = usable & (np.isfinite(scen).sum(axis=1) >= windows[:, None])
         mu = np.zeros(active.shape)
@@ -238,7 +240,7 @@ class MeanCVaR(ReturnsStep):
         problem = solvers.make_problem(
             "cvar", active, cov=cov, mu=mu, lower=lower, upper=upper, budget=budget_of(self, ctx), w0=ctx.weights,
             risk_aversion=per_scenario(self.risk_aversion, b)[:, 0], turnover=per_scenario(self.turnover_penalty, b)[:, 0],
-            alpha=per_scenario(self.alpha, b)[:, 0], scenarios=scen)
+            alpha=per_scenario(self.alpha, b)[:, 0], scenarios=scen, **self.long_short(ctx))
         w, diag = self.solve(problem, cov, ctx, usable)
         diag["n_scenarios"] = np.isfinite(scen).any(axis=2).sum(axis=1)
         return w, diag

@@ -14,8 +14,17 @@ Shared fields, documented once:
   ``ledoit_wolf``, ``ledoit_wolf_cc``), its trailing window in trading days and, for
   ``ewma``, its half-life in days.
 - ``cash_buffer``: the share of the book kept in cash; the weights sum to ``1 - cash_buffer``.
-- ``max_weight``, ``min_weight``, ``asset_bounds``: long-only bounds for every asset, and
-  per-asset overrides ``{asset: [lower, upper]}``.
+- ``max_weight``, ``min_weight``, ``asset_bounds``: bounds for every asset, and per-asset
+  overrides ``{asset: [lower, upper]}``; a negative lower bound allows a short.
+- Long-short books (the optimizers and ``min_variance``): ``net`` is what the weights sum
+  to (default ``1 - cash_buffer``; 0 is a dollar-neutral book, 1 with ``max_gross: 1.6`` a
+  130/30 book), ``max_gross`` limits ``sum |w|``, and ``beta_neutral: true`` holds the
+  book's beta to the benchmark (``data.benchmark``, daily returns over the covariance
+  ``window``; an asset's beta is ``cov(r_i, r_b) / var(r_b)``) at 0. A name the universe
+  marks ``restricted`` gets no new short: its lower bound is raised to
+  ``min(current weight, 0)`` (an existing short may be kept or covered, never added to);
+  with ``short_hard_to_borrow: false`` so does a name marked ``hard_to_borrow`` (else it
+  may be shorted and pays the ``borrow`` model's higher fee).
 - ``turnover_penalty``: ``kappa`` in ``kappa * sum |w - w_current|`` against the current book,
   in the objective's units (annualized variance for minimum variance).
 - ``solver``: ``auto`` (native batched kernel where it covers the problem, then cvxpy with
@@ -34,6 +43,7 @@ import numpy as np
 from pydantic import Field
 
 from simlab.config.registry import register
+from simlab.config.universe import asset_flags
 from simlab.errors import ConfigError
 from simlab.features.covariance import Covariance
 from simlab.features.volatility import Volatility
@@ -56,8 +66,39 @@ def _halflife(value) -> float | None:
 
 
 def budget_of(step, ctx: StepContext) -> np.ndarray:
-    """(B,) ``1 - cash_buffer`` per scenario."""
+    """(B,) what the weights sum to per scenario: ``net`` where the Step has one, else ``1 - cash_buffer``."""
+    net = getattr(step, "net", None)
+    if net is not None:
+        return per_scenario(net, ctx.n_scenarios)[:, 0].astype(float)
     return 1.0 - per_scenario(step.cash_buffer, ctx.n_scenarios)[:, 0]
+
+
+def benchmark_betas(ctx: StepContext, windows: np.ndarray) -> np.ndarray:
+    """(B, N) betas ``cov(r_i, r_b) / var(r_b)`` of daily returns over each scenario's trailing window.
+
+    Pairs where either return is missing are left out (per asset); fewer than two pairs or
+    no benchmark variance gives NaN.
+    """
+    if "benchmark" not in ctx.view.names():
+        raise ConfigError("beta_neutral needs a benchmark: set data.benchmark (for example builtin:sp500_index)")
+    longest = int(np.max(windows))
+    level = np.asarray(ctx.view.history("benchmark", longest + 1), dtype=float)
+    bench = level[1:] / level[:-1] - 1.0
+    assets = np.asarray(ctx.view.history("returns", longest), dtype=float)
+    rows = min(len(bench), len(assets))
+    bench, assets = bench[len(bench) - rows:], assets[len(assets) - rows:]
+    out = np.full((len(windows), assets.shape[1]), np.nan)
+    for i, w in enumerate(np.asarray(windows, dtype=int)):
+        x, y = assets[-w:], bench[-w:, None]
+        ok = np.isfinite(x) & np.isfinite(y)
+        count = ok.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx = np.where(ok, x, 0.0).sum(axis=0) / count
+            my = np.where(ok, y, 0.0).sum(axis=0) / count
+            cxy = np.where(ok, (x - mx) * (y - my), 0.0).sum(axis=0)
+            vy = np.where(ok, (y - my) ** 2, 0.0).sum(axis=0)
+            out[i] = np.where((count >= 2) & (vy > 0), cxy / vy, np.nan)
+    return out
 
 
 def annual_cov(ctx: StepContext) -> np.ndarray:
@@ -91,13 +132,13 @@ class CovarianceStep(Step):
 
 @dataclass(frozen=True)
 class BoundedStep(CovarianceStep):
-    """Covariance Steps with long-only bounds, a cash buffer, a turnover penalty and a solver."""
+    """Covariance Steps with bounds, a cash buffer, a turnover penalty and a solver."""
 
     stateful = True  # the native QP warm-starts from the previous decision
 
-    min_weight: Annotated[float, Field(ge=0, le=1)] = 0.0
+    min_weight: Annotated[float, Field(ge=-1, le=1)] = 0.0
     max_weight: UnitWeight = 0.25
-    asset_bounds: dict[str, tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]] = (
+    asset_bounds: dict[str, tuple[Annotated[float, Field(ge=-1, le=1)], Annotated[float, Field(ge=-1, le=1)]]] = (
         field(default_factory=dict))
     cash_buffer: Buffer = 0.0
     turnover_penalty: Annotated[float, Field(ge=0)] = 0.0
@@ -120,6 +161,12 @@ class BoundedStep(CovarianceStep):
                 raise ConfigError(f"{self.key}.asset_bounds names {asset!r}, which is not an asset of the data")
             i = ctx.assets.index(asset)
             lower[:, i], upper[:, i] = lo, hi
+        restricted = asset_flags(ctx.meta, "restricted", ctx.assets)
+        if not getattr(self, "short_hard_to_borrow", True):
+            restricted = restricted | asset_flags(ctx.meta, "hard_to_borrow", ctx.assets)
+        if restricted.any() and (lower[:, restricted] < 0).any():
+            floor = np.minimum(np.asarray(ctx.weights, dtype=float), 0.0)
+            lower = np.where(restricted[None, :] & (lower < 0), np.maximum(lower, floor), lower)
         return lower, upper
 
     @classmethod
@@ -136,10 +183,51 @@ class BoundedStep(CovarianceStep):
         """Weights and diagnostics from the solver chain; the phase-2 result is inverse
         volatility over the ``usable`` assets (a covariance row, tradeable), within the bounds."""
         _, upper = self.bounds(ctx)
-        fallback = phase2_fallback(cov, usable, problem.budget, upper)
+        fallback = solvers.usable_fallback(problem, phase2_fallback(cov, usable, problem.budget, upper))
         res = solvers.solve(problem, fallback, ctx.weights, self.solver_chain(), memory=ctx.memory)
         res.diagnostics["cash"] = 1.0 - res.weights.sum(axis=1)
+        if problem.extended or (problem.lower < 0).any():
+            res.diagnostics["gross"] = np.abs(res.weights).sum(axis=1)
+            res.diagnostics["short"] = -np.minimum(res.weights, 0.0).sum(axis=1)
         return res.weights, res.diagnostics
+
+
+@dataclass(frozen=True)
+class LongShortStep(BoundedStep):
+    """Bounded Steps that may also run a long-short book: ``net``, ``max_gross`` and
+    ``beta_neutral`` (module docstring)."""
+
+    net: Annotated[float, Field(ge=-1, le=2)] | None = None
+    max_gross: Annotated[float, Field(gt=0)] | None = None
+    beta_neutral: bool = False
+    short_hard_to_borrow: bool = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.net is not None and np.any(np.asarray(self.cash_buffer) > 0):
+            raise ValueError("give either net (what the weights sum to) or cash_buffer, not both")
+        if self.max_gross is not None and self.net is not None and np.any(
+                np.abs(np.asarray(self.net)) > np.asarray(self.max_gross)):
+            raise ValueError(f"|net| ({self.net}) must not exceed max_gross ({self.max_gross})")
+
+    def long_short(self, ctx: StepContext) -> dict:
+        """``make_problem`` keywords for the gross limit and the beta row (empty for a long-only book)."""
+        b = ctx.n_scenarios
+        out: dict = {}
+        if self.max_gross is not None:
+            out["gross"] = per_scenario(self.max_gross, b)[:, 0].astype(float)
+        if self.beta_neutral:
+            beta = benchmark_betas(ctx, np.asarray(scenario_values(self.window, b), dtype=int))
+            out["rows"] = np.nan_to_num(beta)[:, None, :]
+        return out
+
+    def usable(self, ctx: StepContext, cov: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """(B, N) assets that may be held: tradeable, a covariance row and, for a beta-neutral
+        book, a beta."""
+        usable = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
+        if self.beta_neutral:
+            usable &= np.isfinite(benchmark_betas(ctx, np.asarray(scenario_values(self.window, ctx.n_scenarios))))
+        return usable
 
 
 @register("step", "inverse_volatility")
@@ -288,20 +376,22 @@ def _run(attempt, cov, active, budget, ctx):
 
 @register("step", "min_variance")
 @dataclass(frozen=True)
-class MinVariance(BoundedStep):
-    """Minimum variance: ``min w'Σw + turnover_penalty * |w - w_current|``, long-only, bounded.
+class MinVariance(LongShortStep):
+    """Minimum variance: ``min w'Σw + turnover_penalty * |w - w_current|`` within the bounds.
 
-    Over the tradeable assets with a covariance row; weights sum to ``1 - cash_buffer``.
-    Solved through the solver chain (module docstring of :mod:`simlab.portfolio.solvers`).
+    Over the tradeable assets with a covariance row; weights sum to ``1 - cash_buffer`` (or
+    ``net``), within ``max_gross`` and beta-neutral when asked (module docstring). Solved
+    through the solver chain (module docstring of :mod:`simlab.portfolio.solvers`).
 
     Requires: prices. Provides: weights.
     """
 
     def __call__(self, weights, ctx):
         cov = annual_cov(ctx)
-        active = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
+        active = self.usable(ctx, cov, weights)
         lower, upper = self.bounds(ctx)
         problem = solvers.make_problem(
             "utility", active, cov=cov, lower=lower, upper=upper, budget=budget_of(self, ctx), w0=ctx.weights,
-            risk_aversion=2.0, turnover=per_scenario(self.turnover_penalty, ctx.n_scenarios)[:, 0])
+            risk_aversion=2.0, turnover=per_scenario(self.turnover_penalty, ctx.n_scenarios)[:, 0],
+            **self.long_short(ctx))
         return self.solve(problem, cov, ctx, active)

@@ -190,36 +190,44 @@ def black_litterman_core(
 
 def min_variance(cov: pd.DataFrame, bounds=(0.0, 0.25), *, cash_buffer: float = 0.0,
                  current: pd.Series | None = None, turnover_penalty: float = 0.0,
-                 fallback: bool = True) -> pd.Series:
-    """Minimum-variance weights: ``min w'Σw + kappa ||w - current||_1``, long-only within ``bounds``.
+                 fallback: bool = True, net: float | None = None, gross: float | None = None,
+                 neutral: pd.Series | pd.DataFrame | None = None) -> pd.Series:
+    """Minimum-variance weights: ``min w'Σw + kappa ||w - current||_1`` within ``bounds``.
 
     ``bounds`` is ``(lower, upper)`` for every asset or a mapping ``asset -> (lower, upper)``
-    (assets not named get ``(0, 1)``); the weights sum to ``1 - cash_buffer``.
+    (assets not named get ``(0, 1)``); a negative lower bound allows a short. The weights
+    sum to ``net`` (default ``1 - cash_buffer``); ``gross`` limits ``sum |w|``; ``neutral``
+    holds the exposures it lists at 0 (a Series of betas: a beta-neutral book; a DataFrame:
+    one exposure per column).
     """
     return mean_variance(None, cov, objective="utility", risk_aversion=2.0, bounds=bounds,
                          cash_buffer=cash_buffer, current=current, turnover_penalty=turnover_penalty,
-                         fallback=fallback)
+                         fallback=fallback, net=net, gross=gross, neutral=neutral)
 
 
 def max_sharpe(mu: pd.Series, cov: pd.DataFrame, bounds=(0.0, 0.25), risk_free: float = 0.0, *,
-               cash_buffer: float = 0.0, fallback: bool = True) -> pd.Series:
+               cash_buffer: float = 0.0, fallback: bool = True, net: float | None = None,
+               gross: float | None = None, neutral: pd.Series | pd.DataFrame | None = None) -> pd.Series:
     """Tangency weights: ``max (mu - risk_free)'w / sqrt(w'Σw)`` within ``bounds``.
 
     Infeasible when no asset that may be held has ``mu > risk_free``; then the fallback
-    chain answers (or SolverError with ``fallback=False``).
+    chain answers (or SolverError with ``fallback=False``). ``net``, ``gross`` and
+    ``neutral`` as in :func:`min_variance`.
     """
     return mean_variance(mu, cov, objective="max_sharpe", bounds=bounds, risk_free=risk_free,
-                         cash_buffer=cash_buffer, fallback=fallback)
+                         cash_buffer=cash_buffer, fallback=fallback, net=net, gross=gross, neutral=neutral)
 
 
 def mean_variance(mu: pd.Series | None, cov: pd.DataFrame, *, objective: str = "utility",
                   risk_aversion: float = 1.0, bounds=(0.0, 1.0), risk_free: float = 0.0,
                   cash_buffer: float = 0.0, current: pd.Series | None = None,
-                  turnover_penalty: float = 0.0, fallback: bool = True) -> pd.Series:
+                  turnover_penalty: float = 0.0, fallback: bool = True, net: float | None = None,
+                  gross: float | None = None, neutral: pd.Series | pd.DataFrame | None = None) -> pd.Series:
     """Mean-variance weights, ``objective`` ``"utility"`` or ``"max_sharpe"`` (solvers docstring).
 
     ``utility`` maximizes ``mu'w - risk_aversion / 2 w'Σw - turnover_penalty ||w - current||_1``
     (PyPortfolioOpt's ``max_quadratic_utility`` convention); an asset with NaN ``mu`` gets 0.
+    ``net``, ``gross`` and ``neutral`` as in :func:`min_variance`.
     """
     kind = {"utility": "utility", "max_sharpe": "max_sharpe"}.get(objective)
     if kind is None:
@@ -231,21 +239,24 @@ def mean_variance(mu: pd.Series | None, cov: pd.DataFrame, *, objective: str = "
     if m is not None:
         active &= np.isfinite(m)
     lower, upper = _bounds(bounds, assets)
-    problem = solvers.make_problem(kind, active, cov=c, mu=m, lower=lower, upper=upper, budget=1.0 - cash_buffer,
-                                   w0=_current(current, assets), risk_aversion=risk_aversion,
-                                   turnover=turnover_penalty, risk_free=risk_free)
+    problem = solvers.make_problem(kind, active, cov=c, mu=m, lower=lower, upper=upper,
+                                   budget=_net(net, cash_buffer), w0=_current(current, assets),
+                                   risk_aversion=risk_aversion, turnover=turnover_penalty, risk_free=risk_free,
+                                   **_long_short(gross, neutral, assets))
     return _solve_series(problem, c, assets, _current(current, assets), fallback)
 
 
 def mean_cvar(returns: pd.DataFrame, mu: pd.Series | None = None, *, alpha: float = 0.95,
               objective: str = "min_cvar", risk_aversion: float = 1.0, bounds=(0.0, 1.0),
               cash_buffer: float = 0.0, current: pd.Series | None = None, turnover_penalty: float = 0.0,
-              fallback: bool = True) -> pd.Series:
+              fallback: bool = True, net: float | None = None, gross: float | None = None,
+              neutral: pd.Series | pd.DataFrame | None = None) -> pd.Series:
     """Scenario CVaR weights over the rows of ``returns`` (T, N), via cvxpy.
 
     ``min_cvar`` minimizes the CVaR at level ``alpha`` of the loss ``-R w``; ``utility``
     minimizes ``risk_aversion * CVaR - mu'w`` (``mu`` in the units of ``returns``, default
     their mean). Rows with a NaN are dropped; a column that is all NaN gets weight 0.
+    ``net``, ``gross`` and ``neutral`` as in :func:`min_variance`.
     """
     if objective not in ("min_cvar", "utility"):
         raise ValueError(f"objective must be 'min_cvar' or 'utility'; got {objective!r}")
@@ -260,9 +271,9 @@ def mean_cvar(returns: pd.DataFrame, mu: pd.Series | None = None, *, alpha: floa
         active &= np.isfinite(m)
     lower, upper = _bounds(bounds, assets)
     problem = solvers.make_problem("cvar", active, cov=cov, mu=m, lower=lower, upper=upper,
-                                   budget=1.0 - cash_buffer, w0=_current(current, assets),
+                                   budget=_net(net, cash_buffer), w0=_current(current, assets),
                                    risk_aversion=risk_aversion, turnover=turnover_penalty, alpha=alpha,
-                                   scenarios=r[None])
+                                   scenarios=r[None], **_long_short(gross, neutral, assets))
     return _solve_series(problem, cov, assets, _current(current, assets), fallback)
 
 
@@ -340,9 +351,30 @@ def _bounds(bounds, assets: pd.Index) -> tuple[np.ndarray, np.ndarray]:
     else:
         pairs = [tuple(bounds)] * len(assets)
     lower, upper = (np.array(v, dtype=float) for v in zip(*pairs)) if pairs else (np.zeros(0), np.zeros(0))
-    if (lower < 0).any() or (lower > upper).any():
-        raise ValueError("bounds must satisfy 0 <= lower <= upper (long-only)")
+    if (lower > upper).any() or not (np.isfinite(lower).all() and np.isfinite(upper).all()):
+        raise ValueError("bounds must be finite and satisfy lower <= upper (a negative lower bound allows a short)")
     return lower, upper
+
+
+def _net(net: float | None, cash_buffer: float) -> float:
+    """What the weights sum to: ``net`` when given, else ``1 - cash_buffer``."""
+    return 1.0 - cash_buffer if net is None else float(net)
+
+
+def _long_short(gross, neutral, assets: pd.Index) -> dict:
+    """``make_problem`` keywords for a gross limit and exposures held at 0."""
+    out: dict = {}
+    if gross is not None:
+        if not gross > 0:
+            raise ValueError(f"gross must be a positive limit on sum |w|; got {gross!r}")
+        out["gross"] = float(gross)
+    if neutral is not None:
+        frame = neutral.to_frame() if isinstance(neutral, pd.Series) else neutral
+        missing = assets.difference(frame.index)
+        if len(missing):
+            raise ValueError(f"neutral has no exposure for assets {list(missing)}")
+        out["rows"] = frame.reindex(assets).to_numpy(float).T[None]
+    return out
 
 
 def _current(current: pd.Series | None, assets: pd.Index) -> np.ndarray:
@@ -358,7 +390,7 @@ def _solve_series(problem, cov: np.ndarray, assets: pd.Index, current: np.ndarra
     else:
         vol = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
         phase2 = inverse_volatility_weights(vol, problem.active, problem.budget, problem.upper)
-        res = solvers.solve(problem, phase2, current)
+        res = solvers.solve(problem, solvers.usable_fallback(problem, phase2), current)
         w, diag = res.weights, {k: np.asarray(v)[0].item() for k, v in res.diagnostics.items()}
     out = pd.Series(w[0], index=assets, name="weight")
     out.attrs["diagnostics"] = diag

@@ -2,7 +2,7 @@
 
 Problems
 --------
-A :class:`Problem` holds B long-only problems of one ``kind`` over the same N assets, in
+A :class:`Problem` holds B problems of one ``kind`` over the same N assets, in
 annualized units (an asset that cannot be held has ``lower = upper = 0``). With
 ``w0`` the current weights and ``kappa`` the turnover penalty:
 
@@ -23,6 +23,19 @@ cvar          minimize ``risk_aversion * CVaR_alpha(-R w) - mu'w + kappa * ||w -
               units of R
 ============  ===========================================================================
 
+Long-short books
+----------------
+A lower bound may be negative (a short). ``budget`` is then the net exposure ``sum(w)``
+(0 for a dollar-neutral book, 1 for a 130/30 book), and two more constraints may be set:
+a gross limit ``sum |w| <= gross`` and linear rows ``row_lo <= F w <= row_hi`` (a beta-neutral
+book is the row ``beta'w = 0``). cvxpy states both directly. The native kernel takes the
+rows as they are; a gross limit it solves exactly by splitting ``w = p - s`` into long and
+short parts (``p, s >= 0``, see :func:`split_problem`): ``sum(p + s) <= gross`` is then one
+linear row, and at any solution ``w = p - s`` is a solution of the original problem (for
+every ``w`` the split ``p = max(w, 0)``, ``s = max(-w, 0)`` is feasible with the same
+objective, and no split has a smaller one: ``sum(p + s) >= sum |w|`` and
+``|p - p0| + |s - s0| >= |w - w0|`` with ``p0 = max(w0, 0)``, ``s0 = max(-w0, 0)``).
+
 Solvers
 -------
 A solver has a ``name``, ``covers(problem) -> bool`` and ``solve(problem, rows) ->
@@ -38,7 +51,7 @@ The fallback chain (:func:`solve`, :func:`run_chain`)
    bound): no solver is tried.
 2. Each solver in order (native ADMM, then cvxpy/Clarabel) on the scenarios still open.
    A result is accepted only if it passes :func:`check_weights`: finite, within the
-   bounds and summing to the budget, each within ``TOL``. A solver that raises is a
+   bounds, summing to the budget, within the gross limit and the rows, each within ``TOL``. A solver that raises is a
    failed attempt (status 5) for the rows it was given.
 3. The phase-2 result the caller supplies (inverse volatility capped at the upper bounds,
    see :func:`capped_weights`), if finite, long-only and investing something.
@@ -74,24 +87,29 @@ ACCEPTED = (SOLVED, INACCURATE)
 LEVEL_SOLVED, LEVEL_FALLBACK, LEVEL_HOLD = 0, 1, 2
 KINDS = ("utility", "max_sharpe", "cvar", "target_return")
 TOL = 1e-6  # bound and budget tolerance of an accepted solution (Clarabel's is ~1e-8)
+ROW_INF = 1e6  # an unbounded side of a linear row (weights are fractions of NAV)
 
 
 @dataclass(frozen=True)
 class Problem:
-    """B long-only portfolio problems of one kind (see the module docstring).
+    """B portfolio problems of one kind (see the module docstring).
 
     Attributes
     ----------
     kind : "utility", "max_sharpe" or "cvar".
     cov : (B, N, N) covariance, annualized, zero in rows and columns of inactive assets.
     mu : (B, N) expected returns (zeros for minimum variance).
-    lower, upper : (B, N) bounds; both 0 where an asset is inactive.
-    budget : (B,) what the weights sum to (``1 - cash_buffer``).
+    lower, upper : (B, N) bounds (a negative lower bound allows a short); both 0 where an
+        asset is inactive.
+    budget : (B,) what the weights sum to (``1 - cash_buffer``; the net exposure of a
+        long-short book).
     w0 : (B, N) current weights, the anchor of the turnover penalty.
     risk_aversion, turnover, risk_free, alpha : (B,).
     target : (B,) required expected return of ``target_return`` (NaN otherwise).
     scenarios : (B, T, N) scenario returns for ``cvar`` (rows with NaN in an active asset
         are dropped per scenario), else None.
+    gross : (B,) limit on ``sum |w|`` (inf: none).
+    rows, row_lo, row_hi : (B, m, N) linear rows and their (B, m) bounds, or None.
     """
 
     kind: str
@@ -107,6 +125,10 @@ class Problem:
     alpha: np.ndarray
     scenarios: np.ndarray | None = None
     target: np.ndarray | None = None
+    gross: np.ndarray | None = None
+    rows: np.ndarray | None = None
+    row_lo: np.ndarray | None = None
+    row_hi: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -115,8 +137,18 @@ class Problem:
 
     @property
     def active(self) -> np.ndarray:
-        """(B, N) bool, the asset may hold weight."""
-        return self.upper > 0
+        """(B, N) bool, the asset may hold weight (long or short)."""
+        return (self.upper > 0) | (self.lower < 0)
+
+    @property
+    def has_gross(self) -> bool:
+        """Some scenario has a finite gross limit."""
+        return self.gross is not None and bool(np.isfinite(self.gross).any())
+
+    @property
+    def extended(self) -> bool:
+        """A long-short problem form: a gross limit, linear rows or a negative budget."""
+        return self.has_gross or self.rows is not None or bool((self.budget < 0).any())
 
 
 def make_problem(
@@ -135,13 +167,20 @@ def make_problem(
     alpha=0.95,
     scenarios: np.ndarray | None = None,
     target=np.nan,
+    gross=None,
+    rows: np.ndarray | None = None,
+    row_lo=None,
+    row_hi=None,
 ) -> Problem:
     """A :class:`Problem` with every input broadcast to (B, ...) and inactive assets pinned to 0.
 
     An asset with a NaN in its ``mu`` or its covariance row is made inactive; inactive
     assets get zero inputs and zero bounds. Per-asset values
     (``mu``, ``lower``, ``upper``, ``w0``) may be scalars, (N,), (B, 1) or (B, N); the
-    others scalars or (B,).
+    others scalars or (B,). ``gross`` None (or inf) sets no gross limit; ``rows`` (m, N) or
+    (B, m, N) with ``row_lo``/``row_hi`` (scalars, (m,) or (B, m); default both 0, a
+    neutrality row) are zero on inactive assets; an infinite row bound is held at
+    ``ROW_INF`` (far beyond any weight of a book).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
@@ -162,8 +201,18 @@ def make_problem(
     lower = np.where(active, _bn(lower, b, n), 0.0)
     upper = np.where(active, _bn(upper, b, n), 0.0)
     w0 = np.zeros((b, n)) if w0 is None else np.nan_to_num(np.broadcast_to(w0, (b, n)).astype(float))
+    extra = {}
+    if gross is not None:
+        extra["gross"] = _b(gross, b)
+    if rows is not None:
+        rows = np.broadcast_to(np.asarray(rows, dtype=float), (b,) + np.shape(rows)[-2:])
+        m = rows.shape[1]
+        extra["rows"] = np.where(active[:, None, :], np.nan_to_num(rows), 0.0)
+        for name, value in (("row_lo", row_lo), ("row_hi", row_hi)):
+            value = np.broadcast_to(np.asarray(0.0 if value is None else value, dtype=float), (b, m))
+            extra[name] = np.clip(value, -ROW_INF, ROW_INF)
     return Problem(kind, cov, mu, lower, upper, _b(budget, b), w0, _b(risk_aversion, b), _b(turnover, b),
-                   _b(risk_free, b), _b(alpha, b), scenarios, _b(target, b))
+                   _b(risk_free, b), _b(alpha, b), scenarios, _b(target, b), **extra)
 
 
 def _b(value, b: int) -> np.ndarray:
@@ -179,18 +228,38 @@ def _bn(value, b: int, n: int) -> np.ndarray:
 
 
 def bounds_feasible(problem: Problem) -> np.ndarray:
-    """(B,) bool: some asset is active and the bounds can sum to the budget."""
+    """(B,) bool: some asset is active and the bounds can sum to the budget.
+
+    With a gross limit also: the positions the bounds force (``max(lower, 0)`` long,
+    ``max(-upper, 0)`` short) and the net budget fit under it.
+    """
     lo, hi = problem.lower.sum(axis=1), problem.upper.sum(axis=1)
     crossed = (problem.lower > problem.upper + TOL).any(axis=1)
-    return problem.active.any(axis=1) & ~crossed & (hi >= problem.budget - TOL) & (lo <= problem.budget + TOL)
+    ok = problem.active.any(axis=1) & ~crossed & (hi >= problem.budget - TOL) & (lo <= problem.budget + TOL)
+    if _has_gross(problem):
+        forced = np.maximum(problem.lower, 0.0).sum(axis=1) + np.maximum(-problem.upper, 0.0).sum(axis=1)
+        ok &= (forced <= problem.gross + TOL) & (np.abs(problem.budget) <= problem.gross + TOL)
+    return ok
+
+
+def _has_gross(problem) -> bool:
+    """``problem`` (a :class:`Problem`, or another problem type these checks serve) has a
+    finite gross limit."""
+    return bool(getattr(problem, "has_gross", False))
 
 
 def check_weights(w: np.ndarray, problem: Problem, rows: np.ndarray) -> np.ndarray:
-    """(len(rows),) bool: finite, within ``[lower, upper]`` and summing to the budget (± TOL)."""
+    """(len(rows),) bool: finite, within ``[lower, upper]``, summing to the budget, within
+    the gross limit and the linear rows (each ± TOL)."""
     lo, hi = problem.lower[rows], problem.upper[rows]
     with np.errstate(invalid="ignore"):
         inside = ((w >= lo - TOL) & (w <= hi + TOL)).all(axis=1)
         budget = np.abs(w.sum(axis=1) - problem.budget[rows]) <= TOL
+        if _has_gross(problem):
+            inside &= np.abs(w).sum(axis=1) <= problem.gross[rows] + TOL
+        if getattr(problem, "rows", None) is not None:
+            fw = np.einsum("bmn,bn->bm", problem.rows[rows], np.nan_to_num(w))
+            inside &= ((fw >= problem.row_lo[rows] - TOL) & (fw <= problem.row_hi[rows] + TOL)).all(axis=1)
     return np.isfinite(w).all(axis=1) & inside & budget
 
 
@@ -235,6 +304,16 @@ def capped_weights(raw: np.ndarray, upper: np.ndarray, budget: np.ndarray) -> np
             break
         hit |= over
     return np.minimum(w, upper)
+
+
+def usable_fallback(problem: Problem, fallback: np.ndarray) -> np.ndarray:
+    """The phase-2 ``fallback`` (B, N); for a long-short problem (:attr:`Problem.extended`
+    or a short allowed) only its rows that meet every constraint, NaN elsewhere (so the
+    chain holds the book rather than trade into a book the problem forbids)."""
+    if not (getattr(problem, "extended", False) or (problem.lower < 0).any()):
+        return fallback
+    ok = check_weights(fallback, problem, np.arange(problem.shape[0]))
+    return np.where(ok[:, None], fallback, np.nan)
 
 
 # --------------------------------------------------------------------------- solvers
@@ -284,13 +363,23 @@ class CvxpyClarabel:
             return self._utility(p, b, risk_aversion=delta)
         return self._utility(p, b, risk_aversion=p.risk_aversion[b])
 
-    def _template(self, kind: str, *shape: int):
+    def _template(self, kind: str, *shape: int, ext: int | None = None):
+        """The compiled template of ``kind`` for ``shape``; ``ext`` (the number of linear
+        rows) adds the long-short constraints (a gross limit and the rows), None: none."""
         cache = self._local.__dict__.setdefault("templates", {})
-        if (kind, *shape) not in cache:
+        key = (kind, *shape) if ext is None else (kind, *shape, "ext", ext)
+        if key not in cache:
             build = {"utility": _utility_template, "max_sharpe": _tangency_template, "cvar": _cvar_template,
                      "target_return": _target_template}[kind]
-            cache[(kind, *shape)] = build(*shape)
-        return cache[(kind, *shape)]
+            cache[key] = build(*shape) if ext is None else build(*shape, ext=ext)
+        return cache[key]
+
+    @staticmethod
+    def _ext(p: Problem) -> int | None:
+        """The ``ext`` of :meth:`_template` for ``p``: None for a plain problem."""
+        if not p.extended:
+            return None
+        return 0 if p.rows is None else p.rows.shape[1]
 
     def _run(self, prob) -> None:
         """Solve ``prob`` from scratch: ``warm_start=False`` keeps cvxpy from updating the
@@ -309,7 +398,8 @@ class CvxpyClarabel:
         r = r[np.isfinite(r).all(axis=1)]
         if len(r) == 0:
             return np.full(p.shape[1], np.nan), INFEASIBLE
-        prob, par, w = self._template("cvar", *r.shape)
+        prob, par, w = self._template("cvar", *r.shape, ext=self._ext(p))
+        _set_extended(par, p, b)
         par["R"].value, par["mu"].value, par["lo"].value, par["hi"].value = r, p.mu[b], p.lower[b], p.upper[b]
         par["budget"].value, par["w0"].value = p.budget[b], p.w0[b]
         par["kappa"].value = np.full(p.shape[1], max(p.turnover[b], 0.0))
@@ -319,7 +409,8 @@ class CvxpyClarabel:
         return _value(w), _status(prob.status)
 
     def _utility(self, p: Problem, b: int, risk_aversion: float) -> tuple[np.ndarray, int]:
-        prob, par, w = self._template("utility", p.shape[1])
+        prob, par, w = self._template("utility", p.shape[1], ext=self._ext(p))
+        _set_extended(par, p, b)
         _set_psd(par["P"], p.cov[b] * (max(risk_aversion, 0.0) / 2.0))
         par["mu"].value, par["lo"].value, par["hi"].value = p.mu[b], p.lower[b], p.upper[b]
         par["budget"].value, par["w0"].value = p.budget[b], p.w0[b]
@@ -328,7 +419,8 @@ class CvxpyClarabel:
         return _value(w), _status(prob.status)
 
     def _target_return(self, p: Problem, b: int) -> tuple[np.ndarray, int]:
-        prob, par, w = self._template("target_return", p.shape[1])
+        prob, par, w = self._template("target_return", p.shape[1], ext=self._ext(p))
+        _set_extended(par, p, b)
         _set_psd(par["P"], p.cov[b])
         par["mu"].value, par["lo"].value, par["hi"].value = p.mu[b], p.lower[b], p.upper[b]
         par["budget"].value, par["w0"].value, par["target"].value = p.budget[b], p.w0[b], p.target[b]
@@ -337,7 +429,8 @@ class CvxpyClarabel:
         return _value(w), _status(prob.status)
 
     def _tangency(self, p: Problem, b: int) -> tuple[np.ndarray, int]:
-        prob, par, (y, k) = self._template("max_sharpe", p.shape[1])
+        prob, par, (y, k) = self._template("max_sharpe", p.shape[1], ext=self._ext(p))
+        _set_extended(par, p, b)
         _set_psd(par["P"], p.cov[b])
         par["ex"].value = p.mu[b] - p.risk_free[b]
         par["lo"].value, par["hi"].value, par["budget"].value = p.lower[b], p.upper[b], p.budget[b]
@@ -383,7 +476,32 @@ def _status(text: str) -> int:
     return FAILED
 
 
-def _utility_template(n: int):
+def _extended_constraints(cp, par: dict, w, n: int, ext: int | None, k=None) -> list:
+    """The long-short constraints of a template: ``sum |w| <= gross`` and ``row_lo <= F w <=
+    row_hi`` (times ``k`` in the homogenized tangency problem); adds their parameters to ``par``."""
+    if ext is None:
+        return []
+    one = 1.0 if k is None else k
+    t = cp.Variable(n)
+    par["gross"] = cp.Parameter(nonneg=True)
+    out = [t >= w, t >= -w, cp.sum(t) <= par["gross"] * one]
+    if ext:
+        par["F"], par["row_lo"], par["row_hi"] = cp.Parameter((ext, n)), cp.Parameter(ext), cp.Parameter(ext)
+        out += [par["F"] @ w >= par["row_lo"] * one, par["F"] @ w <= par["row_hi"] * one]
+    return out
+
+
+def _set_extended(par: dict, p: Problem, b: int) -> None:
+    """Set the long-short parameters of scenario ``b`` (no gross limit: ``ROW_INF``)."""
+    if "gross" not in par:
+        return
+    gross = np.inf if p.gross is None else p.gross[b]
+    par["gross"].value = min(gross, ROW_INF)
+    if "F" in par:
+        par["F"].value, par["row_lo"].value, par["row_hi"].value = p.rows[b], p.row_lo[b], p.row_hi[b]
+
+
+def _utility_template(n: int, ext: int | None = None):
     cp = _cvxpy()
     w, u = cp.Variable(n), cp.Variable(n)
     par = {"P": cp.Parameter((n, n), PSD=True), "mu": cp.Parameter(n), "lo": cp.Parameter(n),
@@ -392,10 +510,11 @@ def _utility_template(n: int):
     objective = cp.Minimize(cp.quad_form(w, par["P"]) - par["mu"] @ w + par["kappa"] @ u)
     constraints = [cp.sum(w) == par["budget"], w >= par["lo"], w <= par["hi"],
                    u >= w - par["w0"], u >= par["w0"] - w]
+    constraints += _extended_constraints(cp, par, w, n, ext)
     return cp.Problem(objective, constraints), par, w
 
 
-def _target_template(n: int):
+def _target_template(n: int, ext: int | None = None):
     cp = _cvxpy()
     w, u = cp.Variable(n), cp.Variable(n)
     par = {"P": cp.Parameter((n, n), PSD=True), "mu": cp.Parameter(n), "lo": cp.Parameter(n),
@@ -404,19 +523,21 @@ def _target_template(n: int):
     objective = cp.Minimize(cp.quad_form(w, par["P"]) + par["kappa"] @ u)
     constraints = [par["mu"] @ w >= par["target"], cp.sum(w) == par["budget"], w >= par["lo"],
                    w <= par["hi"], u >= w - par["w0"], u >= par["w0"] - w]
+    constraints += _extended_constraints(cp, par, w, n, ext)
     return cp.Problem(objective, constraints), par, w
 
 
-def _tangency_template(n: int):
+def _tangency_template(n: int, ext: int | None = None):
     cp = _cvxpy()
     y, k = cp.Variable(n), cp.Variable(nonneg=True)
     par = {"P": cp.Parameter((n, n), PSD=True), "ex": cp.Parameter(n), "lo": cp.Parameter(n),
-           "hi": cp.Parameter(n), "budget": cp.Parameter(nonneg=True)}
+           "hi": cp.Parameter(n), "budget": cp.Parameter(nonneg=ext is None)}
     constraints = [par["ex"] @ y == 1, cp.sum(y) == par["budget"] * k, y >= par["lo"] * k, y <= par["hi"] * k]
+    constraints += _extended_constraints(cp, par, y, n, ext, k)
     return cp.Problem(cp.Minimize(cp.quad_form(y, par["P"])), constraints), par, (y, k)
 
 
-def _cvar_template(n_obs: int, n: int):
+def _cvar_template(n_obs: int, n: int, ext: int | None = None):
     cp = _cvxpy()
     w, u, zeta, z = cp.Variable(n), cp.Variable(n), cp.Variable(), cp.Variable(n_obs, nonneg=True)
     par = {"R": cp.Parameter((n_obs, n)), "mu": cp.Parameter(n), "lo": cp.Parameter(n), "hi": cp.Parameter(n),
@@ -426,6 +547,7 @@ def _cvar_template(n_obs: int, n: int):
     objective = cp.Minimize(par["lam"] * zeta + par["lam_tail"] * cp.sum(z) - par["mu"] @ w + par["kappa"] @ u)
     constraints = [z >= -(par["R"] @ w) - zeta, cp.sum(w) == par["budget"], w >= par["lo"], w <= par["hi"],
                    u >= w - par["w0"], u >= par["w0"] - w]
+    constraints += _extended_constraints(cp, par, w, n, ext)
     return cp.Problem(objective, constraints), par, w
 
 
@@ -433,7 +555,8 @@ class NativeQP:
     """The batched ADMM kernel :func:`simlab.kernels.qp_solve.solve_qp`, one call for all rows.
 
     Covers ``utility`` problems (minimum variance included) as ``P = risk_aversion * Σ``,
-    ``q = -mu``, with the box, the budget row and the turnover term; ``max_sharpe`` and
+    ``q = -mu``, with the box, the budget row, the turnover term and the linear rows; a
+    gross limit through :func:`split_problem`; ``max_sharpe`` and
     ``cvar`` go to the next solver. Kernel status 0 is solved; 1 (iteration limit, not
     converged) is reported as an error so that the next solver answers; 2 infeasible;
     3 unbounded; 4 and 5 (non-finite input, non-convex) errors. Unavailable (status 7)
@@ -466,16 +589,52 @@ class NativeQP:
     def solve(self, problem: Problem, rows: np.ndarray, memory: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One batched call over ``rows``: weights (len(rows), N) and status codes."""
         p, kernel = problem, self._kernel()
+        if p.has_gross:
+            args = split_problem(p, rows)
+        else:
+            args = {"P": p.risk_aversion[rows, None, None] * p.cov[rows], "q": -p.mu[rows], "lo": p.lower[rows],
+                    "hi": p.upper[rows], "budget": p.budget[rows], "w0": p.w0[rows],
+                    "kappa": np.maximum(p.turnover[rows], 0.0)}
+            if p.rows is not None:
+                args.update(F=p.rows[rows], a=p.row_lo[rows], b=p.row_hi[rows])
+        size = args["lo"].shape[1]
         saved = None if memory is None else memory.get("qp_state")
-        fits = saved is not None and saved.x.shape == p.shape
-        res = kernel.solve_qp(
-            p.risk_aversion[rows, None, None] * p.cov[rows], -p.mu[rows], lo=p.lower[rows], hi=p.upper[rows],
-            budget=p.budget[rows], w0=p.w0[rows], kappa=np.maximum(p.turnover[rows], 0.0),
-            state=saved.subset(rows) if fits else None, settings=self.settings)
+        fits = saved is not None and saved.x.shape == (p.shape[0], size)
+        res = kernel.solve_qp(**args, state=saved.subset(rows) if fits else None, settings=self.settings)
         if memory is not None:
             memory["qp_state"] = _merge_state(kernel, saved if fits else None, res.state, rows, p.shape[0])
         status = self._STATUS[np.clip(np.asarray(res.status, dtype=np.int64), 0, len(self._STATUS) - 1)]
-        return np.asarray(res.w, dtype=float), status
+        w = np.asarray(res.w, dtype=float)
+        if p.has_gross:
+            n = p.shape[1]
+            w = w[:, :n] - w[:, n:]
+        return w, status
+
+
+def split_problem(p: Problem, rows: np.ndarray) -> dict:
+    """The kernel arguments of ``p``'s scenarios ``rows`` in the split ``w = long - short``.
+
+    Variables ``x = [long (N); short (N)] >= 0``: ``P = c [[Σ, -Σ], [-Σ, Σ]]``, ``q = [-mu;
+    mu]``, boxes ``long in [max(lower, 0), max(upper, 0)]`` and ``short in [max(-upper, 0),
+    max(-lower, 0)]``, the rows ``sum(long - short) = budget``, ``sum(long + short) <=
+    gross`` and ``F (long - short)`` within the row bounds; the turnover anchor is
+    ``[max(w0, 0); max(-w0, 0)]`` with ``kappa`` on both halves (exact: module docstring).
+    """
+    P = p.risk_aversion[rows, None, None] * p.cov[rows]
+    lo, hi, w0 = p.lower[rows], p.upper[rows], p.w0[rows]
+    k, n = lo.shape
+    ones = np.ones(n)
+    F = np.broadcast_to(np.r_[np.r_[ones, -ones][None], np.r_[ones, ones][None]], (k, 2, 2 * n))
+    a = np.c_[p.budget[rows], np.full(k, -np.inf)]
+    b = np.c_[p.budget[rows], p.gross[rows]]
+    if p.rows is not None:
+        F = np.concatenate([F, np.concatenate([p.rows[rows], -p.rows[rows]], axis=2)], axis=1)
+        a, b = np.c_[a, p.row_lo[rows]], np.c_[b, p.row_hi[rows]]
+    kappa = np.maximum(p.turnover[rows], 0.0)[:, None]
+    return {"P": np.block([[P, -P], [-P, P]]), "q": np.c_[-p.mu[rows], p.mu[rows]],
+            "lo": np.c_[np.maximum(lo, 0.0), np.maximum(-hi, 0.0)], "hi": np.c_[np.maximum(hi, 0.0), np.maximum(-lo, 0.0)],
+            "budget": None, "F": np.ascontiguousarray(F), "a": a, "b": b,
+            "w0": np.c_[np.maximum(w0, 0.0), np.maximum(-w0, 0.0)], "kappa": np.c_[kappa.repeat(n, 1), kappa.repeat(n, 1)]}
 
 
 def _merge_state(kernel, saved, new, rows: np.ndarray, n_scenarios: int):

@@ -157,26 +157,57 @@ def ewma_portfolio_variance(
     return np.where(enough, np.maximum(var, 0.0), np.nan)
 
 
+LEVER_TOL = 1e-9  # a book at its limit to round-off is within it
+
+
+def leverage_cap(scale: np.ndarray, weights: np.ndarray, leverage: float | None, margin: float | None):
+    """(B,) ``scale`` cut so that ``sum(w) * scale <= leverage`` (None: no such limit, a
+    futures book) and, with a margin, ``sum |w| * scale <= 1 / margin``; and (B,) bool where
+    it was cut.
+
+    A scale at or below 1 is never cut (the book it scales was already allowed), nor is
+    one within ``LEVER_TOL`` of the limit.
+    """
+    net = weights.sum(axis=1)
+    gross = np.abs(weights).sum(axis=1)
+    limit = np.full(len(scale), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if leverage is not None:
+            limit = np.where(net > 0, leverage / net, limit)
+        if margin is not None:
+            limit = np.minimum(limit, np.where(gross > 0, 1.0 / (margin * gross), np.inf))
+    cut = (scale > 1.0) & (scale > limit * (1.0 + LEVER_TOL))
+    return np.where(cut, np.maximum(limit, 1.0), scale), cut
+
+
 @register("step", "volatility_target")
 @dataclass(frozen=True)
 class VolatilityTarget(Step):
     """Scale the whole book so its ex-ante annual volatility is ``target``.
 
     ``scale = clip(target / vol, min_scale, max_scale)`` multiplies every weight; the rest
-    is cash (scale < 1) or borrowed (scale > 1, which needs ``execution.leverage`` above 1,
-    else buys are scaled down to the cash at hand). ``max_gross``, when set, caps the sum
+    is cash (scale < 1) or borrowed (scale > 1). ``max_gross``, when set, caps the sum
     of absolute weights after scaling. ``vol`` is the EWMA estimate of the module
     docstring over ``lookback`` days with ``halflife``, annualized by ``periods``.
 
+    A scale above 1 levers the book up to what the experiment allows, and no further:
+    the net weight ``sum(w) * scale`` may reach ``execution.leverage`` (cash down to
+    ``-(leverage - 1)`` NAV; not for a book with futures, whose notional needs only their
+    margin, checked at the fill) and, with ``execution.margin``, the gross
+    ``sum |w| * scale`` may reach ``1 / margin``. The scale is cut to the tighter of the two here, so the
+    book keeps its shape (rather than the fill cutting only the buys to the cash at hand);
+    ``leverage_capped`` says where. With ``execution.leverage: 1`` a long-only book
+    therefore never scales above 1.
+
     The design documents' clamp as written, "volatility target clamp 0.25-1.50", is the
     default (``min_scale: 0.25``, ``max_scale: 1.5``; the preset ``rules: as_written``
-    sets both). A scale above 1 borrows: without ``execution.leverage`` above 1 the buys
-    are cut to the cash at hand, so the upper clamp then has no effect. Configs that place
-    this Step after a constraint manager use ``max_scale: 1.0`` so that it only takes risk
-    off, never scaling a book the manager cut back up past its limits.
+    sets both). Configs that place this Step after a constraint manager use
+    ``max_scale: 1.0`` so that it only takes risk off, never scaling a book the manager
+    cut back up past its limits.
 
     Diagnostics (B,): ``volatility`` (annualized, NaN where unknown), ``scale``,
-    ``clamped`` (+1 at ``max_scale``, -1 at ``min_scale``, 0 inside), ``vol_missing``.
+    ``clamped`` (+1 at ``max_scale``, -1 at ``min_scale``, 0 inside), ``vol_missing``,
+    ``leverage_capped`` (1 where the experiment's leverage or margin cut the scale).
 
     Requires: returns. Provides: weights.
     """
@@ -212,12 +243,14 @@ class VolatilityTarget(Step):
         raw = np.divide(_column(self.target, b), vol, out=np.ones(b), where=known)
         scale = np.clip(raw, lo, hi)
         clamped = np.where(known & (raw > hi), 1.0, np.where(known & (raw < lo), -1.0, 0.0))
+        scale, capped = leverage_cap(scale, weights, ctx.leverage, ctx.margin)
         out = weights * scale[:, None]
         if self.max_gross is not None:
             gross = np.abs(out).sum(axis=1)
             cap = _column(self.max_gross, b)
             out = out * np.minimum(1.0, np.divide(cap, gross, out=np.ones(b), where=gross > cap))[:, None]
-        diag = {"volatility": vol, "scale": scale, "clamped": clamped, "vol_missing": ~known & weights.any(axis=1)}
+        diag = {"volatility": vol, "scale": scale, "clamped": clamped, "vol_missing": ~known & weights.any(axis=1),
+                "leverage_capped": capped.astype(float)}
         return out, diag
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import replace
 
 import numpy as np
@@ -112,7 +114,7 @@ def annual_vol(ctx, weights):
 )
 def test_volatility_target_scale_clamps_at_its_bounds(bound, ratio, scale, clamped):
     w = np.array([[0.5, 0.3, 0.2]])
-    ctx = vol_context(w)
+    ctx = dataclasses.replace(vol_context(w), leverage=2.0)  # room to lever up to max_scale
     vol = annual_vol(ctx, w)
     multiple = 1.5 if bound == "max_scale" else 0.25
     overlay = step({"type": "volatility_target", "target": vol * multiple * ratio})
@@ -125,7 +127,7 @@ def test_volatility_target_scale_clamps_at_its_bounds(bound, ratio, scale, clamp
 
 def test_volatility_target_scales_to_the_target_inside_the_bounds():
     w = np.array([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6]])
-    ctx = vol_context(w)
+    ctx = dataclasses.replace(vol_context(w), leverage=2.0)
     out, diag = step({"type": "volatility_target", "target": 0.15})(w, ctx)
     for b in range(2):
         assert diag["scale"][b] == pytest.approx(np.clip(0.15 / annual_vol(ctx, w[b]), 0.25, 1.5))
@@ -143,9 +145,28 @@ def test_volatility_target_leaves_the_book_alone_without_enough_history():
 
 def test_volatility_target_max_gross_caps_a_levered_scale():
     w = np.array([[0.5, 0.3, 0.2]])
-    ctx = vol_context(w)
+    ctx = dataclasses.replace(vol_context(w), leverage=2.0)
     out, diag = step({"type": "volatility_target", "target": 5.0, "max_gross": 1.0})(w, ctx)
     assert diag["scale"][0] == 1.5 and out.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("leverage", "margin", "weights", "scale", "capped"),
+    [
+        (1.0, None, [0.5, 0.3, 0.2], 1.0, 1.0),  # no borrowing: a full long book stays at 1
+        (1.2, None, [0.5, 0.3, 0.2], 1.2, 1.0),  # cash down to -20% of NAV
+        (1.2, None, [0.4, 0.2, 0.2], 1.5, 0.0),  # 80% invested: 1.5x needs 1.2x, allowed
+        (1.0, 0.5, [0.5, -0.3, -0.2], 1.5, 0.0),  # dollar neutral, gross 1 -> 1.5 under the 2x margin
+        (1.0, 0.8, [0.5, -0.3, -0.2], 1.25, 1.0),  # margin 80%: gross at most 1.25x
+    ],
+)
+def test_volatility_target_levers_up_to_what_the_experiment_allows(leverage, margin, weights, scale, capped):
+    w = np.array([weights])
+    ctx = dataclasses.replace(vol_context(w), leverage=leverage, margin=margin)
+    out, diag = step({"type": "volatility_target", "target": 50.0, "max_scale": 1.5})(w, ctx)
+    assert diag["scale"][0] == pytest.approx(scale, rel=1e-12)
+    assert diag["leverage_capped"][0] == capped
+    np.testing.assert_allclose(out, w * scale, rtol=1e-12)
 
 
 @pytest.mark.parametrize(

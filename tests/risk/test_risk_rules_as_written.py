@@ -7,6 +7,8 @@ default differs, the test shows the default's answer on the same book.
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -221,7 +223,7 @@ def test_volatility_target_clamp_as_written():
     rng = np.random.default_rng(7)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (80, 2)), axis=0))  # about 16% a year each
     w = np.array([[0.5, 0.5]])
-    ctx = make_context(weights=w, close=close)
+    ctx = dataclasses.replace(make_context(weights=w, close=close), leverage=1.5)  # the book may borrow
     step = build(type="volatility_target", rules="as_written", max_scale=1.0)
     assert (step.min_scale, step.max_scale) == (0.25, 1.5)  # the preset wins over the field
     _, diag = build(type="volatility_target", rules="as_written", target=1.0)(w, ctx)
