@@ -1,6 +1,6 @@
 """Sweeps at scale: 1,000 scenarios in one batch, and the Dask executor against local processes.
 
-    python benchmarks/bench_sweep.py [--part scale|dask|all] [--workers 2]
+    python benchmarks/bench_sweep.py [--part scale|dask|sweep10k|all] [--workers 2]
 
 scale  One experiment, 1,000 scenarios: ``pipeline.0.top_n`` (5, 10, .., 50) x
        ``strategy.lookback`` (63, 84, .., 252) x ``costs.bps`` (0, 1, .., 9), 12-1 style
@@ -25,6 +25,16 @@ dask   The same small sweep (8 variants: ``data.seed`` 1..4 x ``schedule.frequen
        executors (pass 2, also per variant); and whether the two give identical numbers
        (nav, returns, metrics).
 
+sweep10k  10,000 scenarios through ``simlab sweep`` on Dask: the scale experiment's 1,000-scenario
+       grid crossed with a ``sweep:`` over ``data.seed`` 1..10 (ten synthetic markets of 100
+       assets x 5040 days: ten variants, each one batch, one task), on a ``LocalCluster`` of
+       ``--workers`` single-threaded workers with a 2 GB memory limit each (Dask restarts a
+       worker past 95% of it, which fails its variant). Timed in a fresh process from the
+       config to the merged result on disk: cluster start, the variants, the merge
+       (``result.nc``, the metrics table), the close. Printed: each part, the seconds of the
+       variants, each worker's peak memory (from the variants' ``run.json``), the size of
+       ``result.nc``. Targets: within 60 s, at most 2 GB per worker, every variant ``ok``.
+
 Every figure is one run on whatever machine this is; a shared machine is noisy, so the
 1-minute load average is printed before and after.
 """
@@ -45,6 +55,8 @@ import _common as C
 
 TIME_TARGET_S = 60.0
 MEMORY_TARGET_MIB = 2048.0
+SWEEP10K_LIMIT = "2GB"  # Dask's memory limit per worker
+SWEEP10K_TARGET_MIB = 2e9 / 2**20
 
 SCALE = {
     "name": "bench_sweep_scale",
@@ -130,6 +142,30 @@ def child_dask(executor: str, workers: int, out: str) -> dict:
     return info
 
 
+def child_sweep10k(workers: int, out: str) -> dict:
+    """The 10,000-scenario sweep on a Dask LocalCluster with 2 GB per worker."""
+    from simlab.lab.executors import DaskExecutor
+    from simlab.lab.sweep import run_sweep
+
+    cfg = {**SCALE, "name": "bench_sweep_10k", "sweep": {"data.seed": list(range(1, 11))}}
+    t0 = time.perf_counter()
+    ex = DaskExecutor(workers=workers, memory_limit=SWEEP10K_LIMIT)
+    with ex:
+        t1 = time.perf_counter()
+        res = run_sweep(cfg, ex, out=out, progress=False)
+        t2 = time.perf_counter()
+    t3 = time.perf_counter()
+    ok = res.variants["status"] == "ok"
+    peaks = [json.loads((res.folder / folder / "run.json").read_text()).get("worker_peak_rss_mib") or float("nan")
+             for folder in res.variants.loc[ok, "folder"]]
+    seconds = [float(v) for v in res.variants.loc[ok, "seconds"]]
+    return {"start_s": t1 - t0, "sweep_s": t2 - t1, "close_s": t3 - t2, "total_s": t3 - t0,
+            "variants": len(res.variants), "ok": int(ok.sum()), "scenarios": int(len(res.metrics)),
+            "variant_s": seconds, "worker_peak_mib": max(peaks) if peaks else float("nan"),
+            "nc_mib": os.path.getsize(os.path.join(out, "result.nc")) / C.MIB if ok.any() else float("nan"),
+            "errors": sorted({str(e) for e in res.variants["error"].dropna()})[:3]}
+
+
 def run_child(*args: str) -> dict:
     """Run a child in a fresh interpreter and return the JSON it prints last."""
     cmd = [sys.executable, os.path.abspath(__file__), "--child", *args]
@@ -191,6 +227,31 @@ def part_dask(tmp: str, workers: int) -> bool:
     return same and lo["pass1_ok"] == da["pass1_ok"] == n
 
 
+def part_sweep10k(tmp: str, workers: int) -> bool:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        print("sweep10k: skipped (pip install \"dask[distributed]\")")
+        return True
+    r = run_child("sweep10k", str(workers), os.path.join(tmp, "sweep10k"))
+    print(f"sweep10k: {r['variants']} variants x 1,000 scenarios (100 assets x 5040 days) on a Dask LocalCluster, "
+          f"{workers} workers, {SWEEP10K_LIMIT} each (fresh process)")
+    print(f"  start {r['start_s']:.1f} s, variants and merge {r['sweep_s']:.1f} s, close {r['close_s']:.1f} s: "
+          f"total {r['total_s']:.1f} s")
+    if r["variant_s"]:
+        print(f"  a variant in its worker: {min(r['variant_s']):.1f}-{max(r['variant_s']):.1f} s "
+              f"(sum {sum(r['variant_s']):.1f} s over {workers} workers)")
+    print(f"  variants ok {r['ok']}/{r['variants']}, {r['scenarios']} scenarios in the metrics table; "
+          f"result.nc {r['nc_mib']:.0f} MiB; worker peak memory {r['worker_peak_mib']:.0f} MiB")
+    for error in r["errors"]:
+        print(f"  error: {error[:300]}")
+    t_ok = r["total_s"] <= TIME_TARGET_S and r["ok"] == r["variants"]
+    m_ok = r["worker_peak_mib"] <= SWEEP10K_TARGET_MIB and r["ok"] == r["variants"]
+    print(f"  target within {TIME_TARGET_S:.0f} s: {'MET' if t_ok else 'MISSED'} ({r['total_s']:.1f} s)")
+    print(f"  target at most 2 GB per worker: {'MET' if m_ok else 'MISSED'} ({r['worker_peak_mib']:.0f} MiB)")
+    return t_ok and m_ok
+
+
 def _same_numbers(a: str, b: str) -> bool:
     import xarray as xr
 
@@ -207,7 +268,7 @@ def _same_numbers(a: str, b: str) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["scale", "dask", "all"], default="all")
+    parser.add_argument("--part", choices=["scale", "dask", "sweep10k", "all"], default="all")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -217,6 +278,8 @@ def main() -> int:
             out = child_scale()
         elif name == "scale-sweep":
             out = child_scale_sweep(rest[0])
+        elif name == "sweep10k":
+            out = child_sweep10k(int(rest[0]), rest[1])
         else:
             out = child_dask(rest[0], int(rest[1]), rest[2])
         print(json.dumps(out))
@@ -229,6 +292,8 @@ def main() -> int:
             ok &= part_scale(tmp)
         if args.part in ("dask", "all"):
             ok &= part_dask(tmp, args.workers)
+        if args.part in ("sweep10k", "all"):
+            ok &= part_sweep10k(tmp, args.workers)
     print(f"load average after: {C.load_average()}")
     return 0 if ok else 1
 

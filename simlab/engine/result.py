@@ -93,15 +93,20 @@ class Replay:
     @cached_property
     def weights(self) -> xr.DataArray:
         """End-of-day weights, dims (date, scenario, asset)."""
+        return self.weights_of(slice(None))
+
+    def weights_of(self, scenarios: slice) -> xr.DataArray:
+        """End-of-day weights of the scenarios ``scenarios`` (a slice of the scenario axis),
+        as :attr:`weights` has them, without building the whole cube; not cached."""
         rows = np.asarray(self._rec.snapshot_rows)
         idx = np.searchsorted(rows, np.arange(self._span.start, self._span.stop), side="right") - 1
-        holdings = np.stack(self._rec.snapshots)[idx]
+        holdings = np.stack([snap[scenarios] for snap in self._rec.snapshots])[idx]
         price = self._inputs.value_price[self._span][:, None, :]
-        nav = self._book.nav[self._span][:, :, None]
+        nav = self._book.nav[self._span][:, scenarios, None]
         data = np.divide(holdings * price, nav, out=np.zeros(holdings.shape), where=nav != 0)
         return xr.DataArray(
             data, dims=("date", "scenario", "asset"),
-            coords={"date": self.dates, "scenario": list(self.scenarios), "asset": list(self.assets)},
+            coords={"date": self.dates, "scenario": list(self.scenarios)[scenarios], "asset": list(self.assets)},
             name="weight",
         )
 

@@ -7,6 +7,14 @@ once, for all decision rows together (the batched kernels live in ``simlab/kerne
 at a decision ``ctx.feature(name)`` returns the (B, ...) stack of the scenarios' values at
 that row.
 
+A Feature whose values are large (a covariance is N x N per row) says so through
+:meth:`Feature.row_nbytes`; when all its rows together would pass :data:`CHUNK_BYTES`, the
+table computes it in consecutive chunks of decision rows, on demand, and keeps one chunk at
+a time, so a daily backtest of 500 assets holds about 256 MiB of covariances, not 9.6 GB.
+A Feature whose value at a row depends on that row's data only (every shipped one: the
+covariance kernels give the same bits for a window whichever other windows are computed
+with it) gives the same values either way.
+
 A Feature's ``compute`` receives the whole history but must return, for each requested
 row t, a value that uses data at rows <= t only; the perturb-the-future test checks this
 for every registered Step.
@@ -19,6 +27,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+CHUNK_BYTES = 256 * 2**20
+"""A Feature larger than this over all decision rows is computed a chunk of rows at a time."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,19 @@ class Feature:
         """Values at ``rows`` (R,), stacked on a leading axis (R, ...), each point in time."""
         raise NotImplementedError
 
+    def row_nbytes(self, inputs: FeatureInputs) -> int | None:
+        """Bytes of one row's value, when known before computing (None: small, or unknown)."""
+        return None
+
+
+@dataclass
+class _Chunked:
+    """A Feature computed ``size`` decision rows at a time; ``block`` is the chunk held."""
+
+    size: int
+    index: int = -1
+    block: np.ndarray | None = None
+
 
 class FeatureTable:
     """Distinct features computed at the decision rows; looked up by (feature, row)."""
@@ -63,24 +87,45 @@ class FeatureTable:
         self.rows = np.asarray(rows, dtype=np.int64)
         self._position = {int(r): i for i, r in enumerate(self.rows)}
         self._values: dict[Feature, np.ndarray] = {}
+        self._chunked: dict[Feature, _Chunked] = {}
 
     def add(self, feature: Feature) -> None:
-        """Compute ``feature`` at every decision row, once."""
-        if feature not in self._values:
-            values = np.asarray(feature.compute(self.inputs, self.rows))
-            if len(values) != len(self.rows):
-                raise ValueError(f"{feature} returned {len(values)} rows; expected {len(self.rows)}")
-            values.flags.writeable = False
-            self._values[feature] = values
+        """Compute ``feature`` at every decision row, once; a large one in chunks, on demand."""
+        if feature in self:
+            return
+        row_bytes = feature.row_nbytes(self.inputs)
+        if row_bytes and row_bytes * len(self.rows) > CHUNK_BYTES:
+            self._chunked[feature] = _Chunked(max(1, CHUNK_BYTES // row_bytes))
+        else:
+            self._values[feature] = self._compute(feature, self.rows)
+
+    def _compute(self, feature: Feature, rows: np.ndarray) -> np.ndarray:
+        values = np.asarray(feature.compute(self.inputs, rows))
+        if len(values) != len(rows):
+            raise ValueError(f"{feature} returned {len(values)} rows; expected {len(rows)}")
+        values.flags.writeable = False
+        return values
+
+    def _value(self, feature: Feature, i: int) -> np.ndarray:
+        """The value of ``feature`` at decision position ``i``."""
+        chunk = self._chunked.get(feature)
+        if chunk is None:
+            return self._values[feature][i]
+        index = i // chunk.size
+        if index != chunk.index:
+            chunk.block = None  # release the chunk held before computing the next
+            chunk.block = self._compute(feature, self.rows[index * chunk.size:(index + 1) * chunk.size])
+            chunk.index = index
+        return chunk.block[i - index * chunk.size]
 
     def at(self, features: list[Feature], row: int) -> np.ndarray:
         """The (B, ...) stack of each scenario's feature value at decision ``row``."""
         i = self._position[int(row)]
         first = features[0]
         if all(f == first for f in features):
-            value = self._values[first][i]
+            value = self._value(first, i)
             return np.broadcast_to(value, (len(features),) + value.shape)
-        return np.stack([self._values[f][i] for f in features])
+        return np.stack([self._value(f, i) for f in features])
 
     def __contains__(self, feature: Any) -> bool:
-        return feature in self._values
+        return feature in self._values or feature in self._chunked

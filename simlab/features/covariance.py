@@ -197,6 +197,11 @@ class Covariance(Feature):
                      _is_int(self.min_regime_obs) and self.min_regime_obs >= 2, "an integer >= 2")
         _check_field("backend", self.backend, self.backend in BACKENDS, f"one of {BACKENDS}")
 
+    def row_nbytes(self, inputs: FeatureInputs) -> int:
+        """One (N, N) float64 matrix per row."""
+        n = inputs.returns.shape[1]
+        return 8 * n * n
+
     def compute(self, inputs: FeatureInputs, rows: np.ndarray) -> np.ndarray:
         """(R, N, N) covariance at ``rows``, each from rows at or before it."""
         return self.estimate(inputs, rows).cov

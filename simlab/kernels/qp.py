@@ -86,6 +86,7 @@ from simlab.kernels.qp_codes import (
     SOLVED,
 )
 from simlab.kernels.qp_linalg import (
+    chol_inplace_nb,
     chol_solve_nb,
     converged_nb,
     diff_nb,
@@ -102,7 +103,11 @@ from simlab.kernels.qp_polish import active_set_nb, improves_nb, polish_nb
 
 @njit(cache=True)
 def _factor_nb(cP, U, rho_vec, sigma):
-    """Cholesky ``L`` of ``cP + diag(sigma + R_I) + U' R_U U``; returns (L, ok)."""
+    """Cholesky ``L`` of ``cP + diag(sigma + R_I) + U' R_U U``; returns (L, ok).
+
+    ``L`` is in the lower triangle only (the upper one holds the matrix), which is all
+    :func:`~simlab.kernels.qp_linalg.chol_solve_nb` reads.
+    """
     n, m = cP.shape[0], U.shape[0]
     M = cP.copy()
     for j in range(m):
@@ -115,10 +120,7 @@ def _factor_nb(cP, U, rho_vec, sigma):
                     row[k] += a * uj[k]
     for i in range(n):
         M[i, i] += sigma + rho_vec[i]
-    try:
-        return np.linalg.cholesky(M), True
-    except Exception:  # noqa: BLE001 - numba raises LinAlgError for an indefinite matrix
-        return M, False
+    return M, chol_inplace_nb(M)  # L in the lower triangle (the upper one is left as it was)
 
 
 @njit(cache=True)

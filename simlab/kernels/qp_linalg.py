@@ -8,7 +8,16 @@ inside every caller, so the kernels avoid numpy's heavier generic implementation
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+
+try:  # LAPACK's dpotrf as numba binds it for np.linalg.cholesky (needs scipy, as that does)
+    from numba.np.linalg import _LAPACK, ensure_lapack
+
+    ensure_lapack()
+    _POTRF = _LAPACK().numba_xxpotrf(types.float64)
+except Exception:  # noqa: BLE001 - a numba without the binding: np.linalg.cholesky below
+    _POTRF = None
+_KIND, _UPPER = ord("d"), ord("U")
 
 # --------------------------------------------------------------------------- vectors
 
@@ -58,6 +67,36 @@ def same_nb(a, b):
         if a[i] != b[i]:
             return False
     return True
+
+
+# --------------------------------------------------------------------------- Cholesky
+
+
+if _POTRF is not None:
+
+    @njit(cache=True)
+    def chol_inplace_nb(M):
+        """Overwrite the lower triangle of the symmetric ``M`` (C order) with its Cholesky
+        factor ``L``; returns False when ``M`` is not positive definite.
+
+        The LAPACK call ``np.linalg.cholesky`` makes (dpotrf on the C-order matrix read as
+        its Fortran transpose, upper), so ``L`` has the same bits, without its two costs
+        at N in the hundreds: a copy of the matrix and a column-order pass zeroing the
+        upper triangle (here left as it was: :func:`chol_solve_nb` reads the lower one).
+        """
+        n = M.shape[0]
+        return n == 0 or _POTRF(_KIND, _UPPER, n, M.ctypes, n) == 0
+
+else:
+
+    @njit(cache=True)
+    def chol_inplace_nb(M):
+        """Overwrite ``M`` with its Cholesky factor ``L``; False when not positive definite."""
+        try:
+            M[:] = np.linalg.cholesky(M)
+        except Exception:  # noqa: BLE001 - numba raises LinAlgError for an indefinite matrix
+            return False
+        return True
 
 
 # --------------------------------------------------------------------------- triangular solve

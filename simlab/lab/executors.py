@@ -179,15 +179,19 @@ def worker_memory_limit(n_workers: int) -> int:
 
 
 class DaskExecutor:
-    """Tasks on a Dask distributed cluster: the scheduler at ``address``, or a local cluster."""
+    """Tasks on a Dask distributed cluster: the scheduler at ``address``, or a local cluster
+    of ``workers`` processes with ``memory_limit`` each (default: an equal share of this
+    machine's memory; Dask restarts a worker past 95% of it)."""
 
     name = "dask"
 
-    def __init__(self, address: str | None = None, workers: int | None = None):
+    def __init__(self, address: str | None = None, workers: int | None = None,
+                 memory_limit: int | str | None = None):
         if workers is not None and workers < 1:
             raise ConfigError(f"--workers: expected a positive number of workers; got {workers}")
         self.address = address
         self.workers = workers
+        self.memory_limit = memory_limit  # per worker of a local cluster (Dask's units); None: a share
         self.shares_cwd = address is None
         self._client = None
         self._cluster = None
@@ -206,7 +210,8 @@ class DaskExecutor:
             n = self.workers or default_workers()
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                          dashboard_address=None, preload=[*PRELOAD, __name__],
-                                         memory_limit=worker_memory_limit(n), silence_logs=logging.ERROR)
+                                         memory_limit=self.memory_limit or worker_memory_limit(n),
+                                         silence_logs=logging.ERROR)
             self._client = Client(self._cluster)
         return self
 

@@ -80,7 +80,8 @@ def effective_assets(weights) -> float | pd.Series:
     return _wrap_b(_divide(total, held.sum(axis=0)), labels, "effective_assets")
 
 
-def diversification_ratio(weights, asset_returns: pd.DataFrame) -> float | pd.Series:
+def diversification_ratio(weights, asset_returns: pd.DataFrame, *,
+                          covariances: dict | None = None) -> float | pd.Series:
     """Diversification ratio ``sum(|w_i| sigma_i) / sqrt(w' S w)``, averaged over the days with a position.
 
     Parameters: see *Shared parameters* in :mod:`simlab.analysis.metrics`; ``asset_returns``
@@ -94,18 +95,25 @@ def diversification_ratio(weights, asset_returns: pd.DataFrame) -> float | pd.Se
         position to the last date, and ``sigma_i`` its square-rooted diagonal: one
         estimate for the whole run, so the ratio moves only with the weights. 1 for a single asset or perfectly correlated ones, higher as
         the book diversifies. A day whose portfolio variance is zero is left out.
+
+    ``covariances``, a dict the caller keeps, shares those estimates between calls on
+    blocks of scenarios of one run (same dates, assets and ``asset_returns``).
     """
     w, dates, labels, assets = _weights_3d(weights)
     w = np.nan_to_num(w, nan=0.0)
     r = _asset_returns(asset_returns, dates, assets)
     held = _holding(w)
     out = np.full(w.shape[1], np.nan)
+    covs = {} if covariances is None else covariances  # by first date: scenarios mostly share a few
     for b in np.flatnonzero(held.any(axis=0)):
         first = int(np.argmax(held[:, b]))
-        cov = np.nan_to_num(pd.DataFrame(r[first:]).cov(ddof=1).to_numpy(), nan=0.0)
+        key = (dates[first], len(dates) - first)
+        if key not in covs:
+            covs[key] = np.nan_to_num(pd.DataFrame(r[first:]).cov(ddof=1).to_numpy(), nan=0.0)
+        cov = covs[key]
         wb = w[first:, b]
         weighted = np.abs(wb) @ np.sqrt(np.diag(cov))
-        variance = np.einsum("ti,ij,tj->t", wb, cov, wb)
+        variance = np.einsum("ti,ti->t", wb @ cov, wb)  # one gemm: a three-operand einsum loops in C
         daily = _divide(weighted, np.sqrt(np.maximum(variance, 0.0)))
         ok = np.isfinite(daily) & held[first:, b]
         out[b] = _divide(np.where(ok, daily, 0.0).sum(), ok.sum())
