@@ -48,9 +48,15 @@ def _asset_returns(asset_returns: pd.DataFrame, dates: pd.Index, assets: list) -
     return asset_returns.reindex(index=dates, columns=assets).to_numpy(dtype="float64", na_value=np.nan)
 
 
+def _zero_nan(w: np.ndarray) -> np.ndarray:
+    """``w`` with NaN read as 0 (a copy where it has a NaN; infinities are kept)."""
+    nan = np.isnan(w)
+    return np.where(nan, 0.0, w) if nan.any() else w
+
+
 def _holding(w: np.ndarray) -> np.ndarray:
-    """(T, B) True on days a scenario holds some asset."""
-    return np.nansum(np.abs(w), axis=2) > 0
+    """(T, B) True on days a scenario holds some asset (``w`` without NaN)."""
+    return np.abs(w).sum(axis=2) > 0
 
 
 # ----------------------------------------------------------------------------
@@ -71,13 +77,13 @@ def effective_assets(weights) -> float | pd.Series:
         weights. NaN for a scenario that never holds anything.
     """
     w, _, labels, _ = _weights_3d(weights)
-    w = np.nan_to_num(w, nan=0.0)
-    gross = np.abs(w).sum(axis=2)
-    share = _divide(np.abs(w), gross[:, :, None])
-    daily = _divide(1.0, np.nansum(share * share, axis=2))
-    held = _holding(w)
-    total = np.where(held, daily, 0.0).sum(axis=0)
-    return _wrap_b(_divide(total, held.sum(axis=0)), labels, "effective_assets")
+    size = np.abs(_zero_nan(w))
+    gross = size.sum(axis=2)
+    held = gross > 0
+    # 1 / sum((|w| / gross) ** 2) = gross ** 2 / sum(w ** 2), one pass over the weights
+    daily = np.zeros(gross.shape)
+    np.divide(gross * gross, np.einsum("tbn,tbn->tb", size, size), out=daily, where=held)
+    return _wrap_b(_divide(daily.sum(axis=0), held.sum(axis=0)), labels, "effective_assets")
 
 
 def diversification_ratio(weights, asset_returns: pd.DataFrame, *,
@@ -100,7 +106,7 @@ def diversification_ratio(weights, asset_returns: pd.DataFrame, *,
     blocks of scenarios of one run (same dates, assets and ``asset_returns``).
     """
     w, dates, labels, assets = _weights_3d(weights)
-    w = np.nan_to_num(w, nan=0.0)
+    w = _zero_nan(w)
     r = _asset_returns(asset_returns, dates, assets)
     held = _holding(w)
     out = np.full(w.shape[1], np.nan)
@@ -136,8 +142,10 @@ def position_hit_rate(weights, asset_returns: pd.DataFrame) -> float | pd.Series
     """
     w, dates, labels, assets = _weights_3d(weights)
     r = _asset_returns(asset_returns, dates, assets)
-    prev = np.nan_to_num(w[:-1], nan=0.0)
+    prev = w[:-1]
     now = r[1:, None, :]
-    counted = (prev != 0) & ~np.isnan(now)
-    wins = counted & (prev * np.nan_to_num(now, nan=0.0) > 0)
-    return _wrap_b(_divide(wins.sum(axis=(0, 2)), counted.sum(axis=(0, 2))), labels, "position_hit_rate")
+    counted = (prev != 0) & ~np.isnan(prev) & ~np.isnan(now)
+    with np.errstate(invalid="ignore"):
+        wins = prev * now > 0  # False where either is NaN: a win is always a counted position
+    return _wrap_b(_divide(np.count_nonzero(wins, axis=(0, 2)), np.count_nonzero(counted, axis=(0, 2))),
+                   labels, "position_hit_rate")
