@@ -205,6 +205,7 @@ class EventLoop:
         # a book with futures is levered by their notional, checked against their margin at the fill
         futures = self.instruments is not None and self.instruments.has_futures
         self.step_leverage = None if futures else self.exe.leverage
+        self.periods_per_year = PERIODS[cfg.experiment.data.calendar]
         self.book_price = inputs.value_price if self.instruments is None else self.instruments.book_price(
             inputs.value_price)
 
@@ -369,7 +370,7 @@ class EventLoop:
                 peak_nav=held.peak_nav, meta=self.md.meta, scenarios=g.names, rng=self.rng,
                 last_rebalance=held.last_rebalance, last_targets=held.last_targets,
                 last_signal=held.last_signal, nav_history=self._nav_history(g, row), leverage=self.step_leverage,
-                margin=self.exe.margin,
+                margin=self.exe.margin, periods_per_year=self.periods_per_year,
             )
             targets[sel], hold[sel] = self._run_steps(k, g, ctx, declared)
         return Order.decision(row, targets, ~hold, self._signal_all(row))
