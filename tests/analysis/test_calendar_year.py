@@ -165,6 +165,19 @@ def test_claims_annualise_over_365_days(coins):
     assert np.isfinite(row["min_trl_years"])
 
 
+def test_active_return_horizons_are_365_day_years(folder):
+    from simlab.lab.validate import active_return_horizons
+
+    res = simlab.run(_crypto_config(folder, claims={"active_return": {"min": 0.1}}))
+    one = active_return_horizons(res).query("years == 1").iloc[0]
+    r, b = drop_start_day(res.returns).iloc[:, 0], res.benchmark_returns.iloc[1:]
+    r = r.loc[r[r.notna() & (r != 0)].index[0]:]
+    growth = (1 + r).rolling(YEAR).apply(np.prod, raw=True) - (1 + b.reindex(r.index)).rolling(YEAR).apply(
+        np.prod, raw=True)
+    assert one["windows"] == growth.notna().sum() == len(r) - YEAR + 1
+    assert one["worst"] == pytest.approx(growth.min(), rel=1e-9)
+
+
 def test_equal_sharpe_pairs_annualise_over_365_days(folder):
     res = simlab.run(_crypto_config(folder, scenarios={"list": [
         {"name": "ivol", "pipeline": [{"type": "inverse_volatility", "window": 30}]},
@@ -206,3 +219,22 @@ def test_vol_target_size_annualises_over_the_run_year(folder):
     first, first_252 = (res.trades[res.trades["date"] == res.trades["date"].min()] for res in (default, trading))
     assert first["shares"].to_numpy() == pytest.approx(first_252["shares"].to_numpy() * np.sqrt(252 / YEAR),
                                                          rel=1e-12)
+
+
+# --- pyfolio's positions ------------------------------------------------------------------------
+
+
+def test_to_pyfolio_positions_add_up_to_nav_for_coins(coins):
+    _, positions, _ = coins.to_pyfolio()
+    np.testing.assert_allclose(positions.sum(axis=1).to_numpy(), coins.nav.iloc[:, 0].to_numpy(), rtol=1e-12)
+
+
+def test_to_pyfolio_refuses_a_book_holding_futures():
+    from pathlib import Path
+
+    from simlab.errors import DataError
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "experiments" / "futures_trend.yaml"
+    res = simlab.run(str(config))
+    with pytest.raises(DataError, match=r"to_pyfolio: scenario 'hold' holds futures \(SF.*cash holds only its margin"):
+        res.to_pyfolio("hold")
