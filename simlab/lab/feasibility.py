@@ -10,6 +10,9 @@ on this data:
 - a ``min_weight`` that, held by every asset, exceeds the budget (``min_weight x N > 1``);
 - caps that cannot reach an optimizer's budget: ``max_weight x N < 1 - cash_buffer`` in a
   Step that has both keys (the bounded allocators) and no per-asset bounds;
+- a ``long_short_top_n`` whose two legs (``top_n + bottom_n``) ask for more names than the
+  data has: the longs are chosen first, so the short leg would be short of names (or empty)
+  and the book would not be the long-short book the config describes;
 - a benchmark that is missing on more than :data:`BENCHMARK_GAP` of the run's dates (its beta
   and tracking numbers would describe a fraction of the run).
 
@@ -52,6 +55,7 @@ def check_feasible(cfg, md) -> None:
                               "no weights meet it within the budget")
     for path, step in _mappings(tree):
         _check_caps(path, step, len(md.assets))
+        _check_legs(path, step, len(md.assets))
     _check_benchmark(md, span)
 
 
@@ -65,6 +69,19 @@ def _check_caps(path: str, step: dict, n_assets: int) -> None:
         raise ConfigError(f"{path}.max_weight: {cap} x {n_assets} assets = {cap * n_assets:.3g} cannot reach the "
                           f"budget {1.0 - buffer:.3g} (1 - cash_buffer): no weights meet the bounds, the fallback "
                           "would answer every decision; raise max_weight or add assets")
+
+
+def _check_legs(path: str, step: dict, n_assets: int) -> None:
+    if step.get("type") != "long_short_top_n":
+        return
+    top, bottom = step.get("top_n", 5), step.get("bottom_n", 0)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (top, bottom)):
+        return  # a per-scenario list: each scenario's own values are checked in its own entry
+    legs = top + (bottom if bottom > 0 else top)
+    if legs > n_assets:
+        raise ConfigError(f"{path}.top_n: {top} long + {bottom if bottom > 0 else top} short = {legs} names, but "
+                          f"the data has {n_assets} assets: the short leg would be short of names and the book "
+                          "not the long-short book asked for; lower top_n (or bottom_n)")
 
 
 def _mappings(tree, where: str = ""):

@@ -129,6 +129,16 @@ def test_min_weight_times_assets_above_the_budget(tmp_path, monkeypatch):
         feasibility.check_feasible(cfg, _Fake(close))
 
 
+def test_long_short_legs_asking_for_more_names_than_the_data_has_fail_before_the_run(tmp_path):
+    close = price_frame(300, 6, 1)
+    experiment = csv_experiment(close, tmp_path, strategy={"type": "momentum", "lookback": 60, "skip": 1})
+    experiment["pipeline"] = [{"type": "long_short_top_n", "top_n": 4}]
+    with pytest.raises(ConfigError, match=r"pipeline.0.top_n: 4 long \+ 4 short = 8 names, but the data has 6"):
+        simlab.run(experiment)
+    experiment["pipeline"] = [{"type": "long_short_top_n", "top_n": 3}]
+    assert np.isfinite(simlab.run(experiment).nav.to_numpy()).all()  # 3 + 3 = 6 fits
+
+
 def test_a_one_day_spike_in_a_file_is_warned_with_asset_and_date(tmp_path):
     close = price_frame(60, 3, 2)
     close.iloc[30, 1] *= 100.0
