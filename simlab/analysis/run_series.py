@@ -13,9 +13,9 @@ import pandas as pd
 from simlab.contract.roles import Role
 from simlab.data.instruments import PERIODS
 
-__all__ = ["UTIL_PREFIX", "WINDOW", "cumulative_costs", "days_word", "monthly_returns", "periods_of", "regime_labels",
-           "role_diagnostics", "rolling_beta", "rolling_sharpe", "rolling_volatility", "scalar_diagnostics", "step_name",
-           "trade_table", "trailing_turnover", "utilization", "worst_drawdowns"]
+__all__ = ["UTIL_PREFIX", "WINDOW", "cumulative_costs", "days_word", "monthly_returns", "periods_of",
+           "regime_labels", "role_diagnostics", "rolling_beta", "rolling_sharpe", "rolling_volatility",
+           "scalar_diagnostics", "step_name", "trade_table", "trailing_turnover", "utilization", "worst_drawdowns"]
 
 WINDOW = 252
 """Trading days in the rolling windows (one year) on the default calendar; see :func:`periods_of`."""

@@ -31,7 +31,8 @@ def _crypto_config(folder, pipeline=None, **extra) -> dict:
         generate_crypto(seed=7, vols=(0.7,)).close.rename(columns={"C0": "BENCH"}).to_csv(bench)
         (folder / "u.yaml").write_text(yaml.safe_dump(
             {"name": "u", "assets": {c: {"instrument": {"kind": "crypto"}} for c in ("C0", "C1")}}))
-    return {"name": "coins", "data": {"source": "synthetic:crypto", "calendar": "every_day", "benchmark": f"csv:{bench}"},
+    data = {"source": "synthetic:crypto", "calendar": "every_day", "benchmark": f"csv:{bench}"}
+    return {"name": "coins", "data": data,
             "universe": str(folder / "u.yaml"), "schedule": {"frequency": "monthly", "day": "first"},
             "costs": {"type": "flat", "bps": 10}, "seed": 5,
             "pipeline": pipeline or [{"type": "inverse_volatility", "window": 30}], **extra}
