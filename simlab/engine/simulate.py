@@ -192,7 +192,8 @@ class EventLoop:
         prices = Prices(inputs.close if inputs.trade_close is None else inputs.trade_close, inputs.value_price,
                         inputs.tradeable)
         self.broker = _broker(cfg, md, self.exe, prices, costs, rows)
-        self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta)
+        self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta,
+                                        PERIODS[cfg.experiment.data.calendar])
         self.cash_rates = financing_rates(self.exe, len(names), PERIODS[cfg.experiment.data.calendar])
         self.accrue_from = inputs.first + 1
         self.restricted = asset_flags(md.meta, "restricted", inputs.assets)

@@ -239,3 +239,18 @@ def test_to_pyfolio_refuses_a_book_holding_futures():
     res = simlab.run(str(config))
     with pytest.raises(DataError, match=r"to_pyfolio: scenario 'hold' holds futures \(SF.*cash holds only its margin"):
         res.to_pyfolio("hold")
+
+
+def test_borrow_fee_accrues_over_365_days(folder):
+    pipeline = [{"type": "long_short_top_n", "top_n": 1, "bottom_n": 1, "long": 0.5, "short": 0.5}]
+    res = simlab.run(_crypto_config(folder, pipeline, strategy={"type": "momentum", "lookback": 60, "skip": 5},
+                                    costs={"type": "borrow", "rate": 0.0365}))
+    trades = res.trades
+    held = trades.pivot_table(index="date", columns="asset", values="shares", aggfunc="sum").reindex(
+        res.dates).fillna(0.0).cumsum()
+    carried = held.shift(1).fillna(0.0)  # the shares carried into each day
+    short_value = (-carried).clip(lower=0.0).mul(res.market.close.loc[res.dates, held.columns]).sum(axis=1)
+    quiet = ~res.dates.isin(trades["date"])
+    paid = res.daily_costs().iloc[:, 0]
+    assert short_value[quiet].sum() > 0
+    np.testing.assert_allclose(paid[quiet].to_numpy(), (0.0365 / YEAR * short_value[quiet]).to_numpy(), rtol=1e-9)
