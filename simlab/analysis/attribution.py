@@ -18,10 +18,14 @@ import numpy as np
 import pandas as pd
 
 from simlab.analysis import brinson, factor_regression, risk_decomposition, slippage
+from simlab.analysis.run_series import periods_of
 from simlab.errors import DataError
 
 RISK_WINDOW = 252
+"""Daily returns in the risk table's sample by default (a year); :func:`attribution_of` takes a year of the
+run's calendar (252, or 365 on ``data.calendar: every_day``)."""
 BETA_WINDOW = 252
+"""Daily returns in the holdings' beta and volatility and the rolling beta (a year), likewise."""
 
 
 @dataclass
@@ -79,6 +83,7 @@ def attribution_of(replay, factor_sets: tuple[str, ...] = ("market", "ff3", "etf
     skips the holdings exposures at every rebalance (the report does not show them).
     """
     notes: list[str] = []
+    year = periods_of(replay)
     chosen = list(replay.scenarios) if scenarios is None else list(scenarios)
     returns = _trading_returns(replay)[chosen]
     factors = {}
@@ -90,16 +95,18 @@ def attribution_of(replay, factor_sets: tuple[str, ...] = ("market", "ff3", "etf
         factor_sets = tuple(s for s in factor_sets if s == "market")
     for name in factor_sets:
         try:
-            factors[name] = factor_regression.factor_exposures(returns, name, replay.benchmark_returns)
+            factors[name] = factor_regression.factor_exposures(returns, name, replay.benchmark_returns,
+                                                               periods=year)
         except DataError as err:
             notes.append(f"factors {name}: {err}")
     sectors = _sectors(replay)
     if (sectors == "(unclassified)").all():
         notes.append("sectors: the data and universe give no sector, so risk and Brinson by sector have one "
                      "group; give a universe file with sectors")
-    risk = risk_table(replay, sectors, notes, scenarios=chosen)
+    risk = risk_table(replay, sectors, notes, window=year, scenarios=chosen)
     brinson_summary, by_sector = brinson_tables(replay, sectors, benchmark_weights, scenarios=chosen)
-    exposures = holdings_exposures(replay, sectors, scenarios=chosen) if holdings else pd.DataFrame(
+    exposures = holdings_exposures(replay, sectors, window=year, scenarios=chosen,
+                                   periods=year) if holdings else pd.DataFrame(
         columns=["date", "scenario", "key", "value"])
     slip = None
     trades = replay.trades
@@ -107,7 +114,8 @@ def attribution_of(replay, factor_sets: tuple[str, ...] = ("market", "ff3", "etf
         slip = slippage.slippage_summary(slippage.slippage_fills(trades[trades["scenario"].isin(chosen)]), "scenario")
     beta = None
     if replay.benchmark_returns is not None:
-        beta = factor_regression.rolling_market_beta(returns, replay.benchmark_returns, BETA_WINDOW)
+        beta = factor_regression.rolling_market_beta(returns, replay.benchmark_returns,
+                                                     year)
     return Attribution(factors, risk, brinson_summary, by_sector, exposures, notes=notes, slippage=slip,
                        rolling_beta=beta)
 
@@ -198,12 +206,13 @@ def brinson_tables(replay, sectors: pd.Series, benchmark_weights: pd.DataFrame |
 
 
 def holdings_exposures(replay, sectors: pd.Series, window: int = BETA_WINDOW,
-                       scenarios: list[str] | None = None) -> pd.DataFrame:
+                       scenarios: list[str] | None = None, periods: float = 252) -> pd.DataFrame:
     """At every rebalance of every scenario: sector weights, beta, ex-ante volatility, cash.
 
     Beta and volatility use the trailing ``window`` daily returns up to the rebalance date
     (point in time), over the days on which every held asset (and the benchmark) has a
-    return: asset betas on the benchmark, and the sample covariance, annualized by 252.
+    return: asset betas on the benchmark, and the sample covariance, annualized by ``periods``
+    (daily returns a year: 252, or 365 on ``data.calendar: every_day``).
     """
     close = replay.market.close[list(replay.assets)]
     rets = close.pct_change(fill_method=None).to_numpy(float)
@@ -223,7 +232,7 @@ def holdings_exposures(replay, sectors: pd.Series, window: int = BETA_WINDOW,
             values["cash"] = 1.0 - float(w.sum())
             end = int(rows_of[date]) + 1
             values.update(_risk_exposures(w, rets[max(0, end - window):end],
-                                          None if bench is None else bench[max(0, end - window):end]))
+                                          None if bench is None else bench[max(0, end - window):end], periods))
             out["date"] += [date] * len(values)
             out["scenario"] += [scen] * len(values)
             out["key"] += list(values)
@@ -231,7 +240,8 @@ def holdings_exposures(replay, sectors: pd.Series, window: int = BETA_WINDOW,
     return pd.DataFrame(out)
 
 
-def _risk_exposures(w: np.ndarray, rets: np.ndarray, bench: np.ndarray | None) -> dict[str, float]:
+def _risk_exposures(w: np.ndarray, rets: np.ndarray, bench: np.ndarray | None,
+                    periods: float = 252) -> dict[str, float]:
     held = w != 0.0
     if not held.any():
         return {}
@@ -240,7 +250,7 @@ def _risk_exposures(w: np.ndarray, rets: np.ndarray, bench: np.ndarray | None) -
     if ok.sum() <= 20:
         return {}
     x, wv = x[ok], w[held]
-    out = {"volatility": float(np.sqrt(wv @ np.atleast_2d(np.cov(x, rowvar=False)) @ wv * 252))}
+    out = {"volatility": float(np.sqrt(wv @ np.atleast_2d(np.cov(x, rowvar=False)) @ wv * periods))}
     if bench is not None:
         b = bench[ok]
         bc = b - b.mean()

@@ -69,6 +69,7 @@ import pandas as pd
 from simlab.analysis import metrics
 from simlab.analysis import statistics as st
 from simlab.analysis.metrics import drop_start_day, start_day_shares
+from simlab.analysis.run_series import periods_of
 from simlab.analysis.tables import PERCENT, format_estimate
 from simlab.errors import ConfigError
 
@@ -83,6 +84,7 @@ COLUMNS = ["claim", "metric", "min", "max", "scenario", "estimate", "ci_low", "c
            "psr", "dsr", "trials", "min_trl_years", "years", "wf_estimate", "wf_met", "wf_windows",
            "verdict", "reason"]
 PERIODS = 252
+"""Daily returns a year on the default calendar; a run's own year is :func:`~simlab.analysis.run_series.periods_of`."""
 _CHUNK = 250  # resamples computed at once
 VERDICT_RANK = {PASS: 0, INCONCLUSIVE: 1, FAIL: 2}
 """Verdicts from best to worst."""
@@ -218,7 +220,8 @@ def _seed(seed: int, *names: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed) % (1 << 63), *(zlib.crc32(n.encode()) for n in names)])
 
 
-def _bootstrap(panel: _Panel, wanted: list[str], block: float, draws: int, seed, risk_free: float) -> dict:
+def _bootstrap(panel: _Panel, wanted: list[str], block: float, draws: int, seed, risk_free: float,
+               periods: float = PERIODS) -> dict:
     """metric -> (draws,) values on stationary-bootstrap resamples of a one-column panel."""
     rng = np.random.default_rng(seed)
     n = panel.returns.shape[0]
@@ -227,7 +230,7 @@ def _bootstrap(panel: _Panel, wanted: list[str], block: float, draws: int, seed,
         idx = st.stationary_bootstrap_indices(n, block, min(_CHUNK, draws - start), rng).T
         resampled = panel.take(idx, 0)
         for m in wanted:
-            parts[m].append(_metric(m, resampled, risk_free))
+            parts[m].append(_metric(m, resampled, risk_free, periods))
     return {m: np.concatenate(v) for m, v in parts.items()}
 
 
@@ -240,17 +243,19 @@ def metric_interval(
     seed: int = 0,
     confidence: float = 0.95,
     risk_free: float = 0.0,
+    periods: float = PERIODS,
 ) -> tuple[float, float, float]:
     """``(low, high, block_length)``: percentile interval of a return-based metric.
 
     The stationary block bootstrap of :func:`claims_table`, on one daily return series
-    (and the benchmark's on the same days), seeded by ``seed``.
+    (and the benchmark's on the same days), seeded by ``seed``; annualised over ``periods``
+    daily returns a year.
     """
     r = np.asarray(returns, dtype="float64")
     b = None if benchmark_returns is None else np.asarray(benchmark_returns, dtype="float64")
     block = st.path_block_length(r, b)
     panel = _Panel(r[:, None], None if b is None else b[:, None])
-    values = _bootstrap(panel, [metric], block, draws, _seed(seed), risk_free)[metric]
+    values = _bootstrap(panel, [metric], block, draws, _seed(seed), risk_free, periods)[metric]
     return (*st.percentile_interval(values, confidence), block)
 
 
@@ -291,7 +296,7 @@ def _to_span(metric: str, value: float, part: _Panel, n_total: int, bench_total:
 
 
 def walk_forward(claim: Claim, panel: _Panel, *, train_days: int = 756, test_days: int = 252,
-                 risk_free: float = 0.0) -> WalkForward | None:
+                 risk_free: float = 0.0, periods: float = PERIODS) -> WalkForward | None:
     """Pick the best scenario on each expanding window, judge it on the next one.
 
     None when the run is too short for one out-of-sample window of 21 days, or the
@@ -304,15 +309,15 @@ def walk_forward(claim: Claim, panel: _Panel, *, train_days: int = 756, test_day
     bench_total = np.nan if panel.benchmark is None else float(np.prod(1 + np.nan_to_num(panel.benchmark)) - 1)
     rows, cols, met = [], [], 0
     for start, end in windows:
-        past = _metric(claim.metric, panel.take(np.arange(start), slice(None)), risk_free)
+        past = _metric(claim.metric, panel.take(np.arange(start), slice(None)), risk_free, periods)
         pick = int(np.argmax(claim.score(past)))
         piece = panel.take(np.arange(start, end), [pick])
-        value = _metric(claim.metric, piece, risk_free)[0]
+        value = _metric(claim.metric, piece, risk_free, periods)[0]
         met += claim.holds(_to_span(claim.metric, value, piece, n, bench_total))
         rows.append(np.arange(start, end))
         cols.append(np.full(end - start, pick))
     stitched = panel.take(np.concatenate(rows)[:, None], np.concatenate(cols)[:, None])
-    value = _metric(claim.metric, stitched, risk_free)[0]
+    value = _metric(claim.metric, stitched, risk_free, periods)[0]
     return WalkForward(_to_span(claim.metric, value, stitched, n, bench_total), met, len(windows))
 
 
@@ -323,11 +328,6 @@ def walk_forward(claim: Claim, panel: _Panel, *, train_days: int = 756, test_day
 
 def _check(claims: list[Claim], result) -> None:
     names = list(result.scenarios)
-    data = getattr(getattr(result.config, "experiment", None), "data", None)
-    calendar = getattr(data, "calendar", "trading_days")
-    if claims and calendar != "trading_days":
-        raise ConfigError(f"claims: they annualise over {PERIODS} trading days, and data.calendar is {calendar} "
-                          "(365 days a year); read res.metrics(), which follows the calendar, instead")
     for claim in claims:
         where = f"claims.{claim.metric}"
         if claim.scenario is not None and claim.scenario not in names:
@@ -345,22 +345,22 @@ def _sweep_variants(config) -> int:
 
 
 def _sharpe_columns(claim: Claim, r: np.ndarray, sharpes: np.ndarray, variants: int, confidence: float,
-                    rf: float) -> dict:
+                    rf: float, periods: float = PERIODS) -> dict:
     """PSR (probability the claim holds), MinTRL (years), DSR and its trial count."""
     sharpes = sharpes[np.isfinite(sharpes)]
     trials = max(len(sharpes) * variants, claim.trials or 1)
     spread = float(np.std(sharpes, ddof=1)) if len(sharpes) > 1 else None
     floor = claim.min if claim.metric == "sharpe" and claim.min is not None else 0.0
     out = {"psr": np.nan, "min_trl_years": np.nan, "trials": trials,
-           "dsr": st.deflated_sharpe_ratio(r, trials, spread, benchmark=floor, risk_free=rf)}
+           "dsr": st.deflated_sharpe_ratio(r, trials, spread, benchmark=floor, risk_free=rf, periods=periods)}
     if claim.metric != "sharpe":
         return out
-    above = 1.0 if claim.min is None else st.probabilistic_sharpe_ratio(r, claim.min, risk_free=rf)
-    below = 0.0 if claim.max is None else st.probabilistic_sharpe_ratio(r, claim.max, risk_free=rf)
+    above = 1.0 if claim.min is None else st.probabilistic_sharpe_ratio(r, claim.min, risk_free=rf, periods=periods)
+    below = 0.0 if claim.max is None else st.probabilistic_sharpe_ratio(r, claim.max, risk_free=rf, periods=periods)
     out["psr"] = above - below
     if claim.min is not None:
-        trl = st.min_track_record_length(r, claim.min, confidence=confidence, risk_free=rf)
-        out["min_trl_years"] = trl / PERIODS
+        trl = st.min_track_record_length(r, claim.min, confidence=confidence, risk_free=rf, periods=periods)
+        out["min_trl_years"] = trl / periods
     return out
 
 
@@ -372,8 +372,8 @@ def claims_table(
     seed: int | None = None,
     confidence: float = 0.95,
     trial_sharpes: np.ndarray | None = None,
-    train_days: int = 756,
-    test_days: int = 252,
+    train_days: int | None = None,
+    test_days: int | None = None,
 ) -> pd.DataFrame:
     """One row per claim and scenario judged: estimate, interval, PSR, DSR, MinTRL, walk-forward, verdict.
 
@@ -393,8 +393,13 @@ def claims_table(
         Annualized Sharpe ratios of every variant tried (a sweep's); default the
         scenarios', counted once for each variant of the experiment's ``sweep:`` block.
         Their count and spread set the DSR's benchmark.
-    train_days, test_days : int
-        First in-sample window and out-of-sample step of the walk-forward check.
+    train_days, test_days : int, optional
+        First in-sample window and out-of-sample step of the walk-forward check; default three
+        years and one of the run's calendar (756 and 252 rows; 1,095 and 365 on
+        ``data.calendar: every_day``).
+
+    Every annualised number (estimate, interval, PSR, DSR, MinTRL in years, walk-forward)
+    uses the run's year: 252 daily returns, or 365 on ``data.calendar: every_day``.
 
     Returns
     -------
@@ -405,7 +410,9 @@ def claims_table(
     _check(claims, result)
     if not claims:
         return pd.DataFrame(columns=COLUMNS)
-    names, rf = list(result.scenarios), result.config.experiment.risk_free
+    names, rf, year = list(result.scenarios), result.config.experiment.risk_free, periods_of(result)
+    train_days = 3 * year if train_days is None else train_days
+    test_days = year if test_days is None else test_days
     seed = result.config.experiment.seed if seed is None else seed
     panel = _panel(result, names, {c.metric for c in claims})
     point = result.metrics()
@@ -415,22 +422,22 @@ def claims_table(
     boots: dict[str, tuple[float, dict]] = {}
     rows = []
     for claim in claims:
-        walk = walk_forward(claim, panel, train_days=train_days, test_days=test_days, risk_free=rf)
+        walk = walk_forward(claim, panel, train_days=train_days, test_days=test_days, risk_free=rf, periods=year)
         for j, name in enumerate(names):
             if claim.scenario not in (None, name):
                 continue
             one = panel.take(np.arange(len(panel.returns)), [j])
             if name not in boots:
                 block = st.path_block_length(one.returns[:, 0], None if one.benchmark is None else one.benchmark[:, 0])
-                boots[name] = (block, _bootstrap(one, wanted, block, draws, _seed(seed, name), rf))
+                boots[name] = (block, _bootstrap(one, wanted, block, draws, _seed(seed, name), rf, year))
             block, dist = boots[name]
             lo, hi = st.percentile_interval(dist[claim.metric], confidence) if claim.metric in dist else (np.nan,) * 2
             row = {"claim": claim.label, "metric": claim.metric, "min": claim.min, "max": claim.max,
                    "scenario": name, "estimate": float(point.loc[name, claim.metric]), "ci_low": lo, "ci_high": hi,
-                   "block_length": block, "years": len(one.returns) / PERIODS,
+                   "block_length": block, "years": len(one.returns) / year,
                    "wf_estimate": np.nan if walk is None else walk.estimate,
                    "wf_met": 0 if walk is None else walk.met, "wf_windows": 0 if walk is None else walk.windows,
-                   **_sharpe_columns(claim, one.returns[:, 0], sharpes, variants, confidence, rf)}
+                   **_sharpe_columns(claim, one.returns[:, 0], sharpes, variants, confidence, rf, year)}
             row["verdict"], row["reason"] = _verdict(claim, row, confidence)
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -501,7 +508,8 @@ def equal_sharpe_table(result, *, draws: int = 999, seed: int | None = None) -> 
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             both = returns[[a, b]].dropna()  # the days both scenarios are invested
-            test = st.sharpe_difference_test(both[a], both[b], draws=draws, seed=_seed(seed, a, b), risk_free=rf)
+            test = st.sharpe_difference_test(both[a], both[b], draws=draws, seed=_seed(seed, a, b), risk_free=rf,
+                                             periods=periods_of(result))
             rows.append({"scenario_a": a, "scenario_b": b, **vars(test)})
     table = pd.DataFrame(rows, columns=["scenario_a", "scenario_b", "sharpe_a", "sharpe_b", "difference", "se",
                                         "p_value_hac", "p_value", "block_length", "draws"])

@@ -213,12 +213,13 @@ def factor_returns(name: str, benchmark_returns: pd.Series | None = None) -> pd.
 
 
 def factor_exposures(returns: pd.DataFrame, factor_set: str, benchmark_returns: pd.Series | None = None,
-                     lags: int | None = None) -> pd.DataFrame:
+                     lags: int | None = None, periods: int = 252) -> pd.DataFrame:
     """:func:`exposures_table` of daily ``returns`` on a shipped factor set.
 
     For ``ff3`` the returns are compounded to months and the risk-free rate subtracted
     (the regression is of excess returns on ``Mkt-RF``, ``SMB``, ``HML``); the other sets
-    regress the daily returns as they are.
+    regress the daily returns as they are, their alpha annualized over ``periods`` daily returns a year
+    (252; 365 on ``data.calendar: every_day``).
     """
     factors = factor_returns(factor_set, benchmark_returns)
     if factor_set == "ff3":
@@ -226,4 +227,4 @@ def factor_exposures(returns: pd.DataFrame, factor_set: str, benchmark_returns: 
         rf = factors["RF"].reindex(monthly.index)
         excess = monthly.sub(rf, axis=0)
         return exposures_table(excess, factors[["Mkt-RF", "SMB", "HML"]], lags=lags, periods=12)
-    return exposures_table(returns, factors, lags=lags, periods=252)
+    return exposures_table(returns, factors, lags=lags, periods=periods)

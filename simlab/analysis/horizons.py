@@ -3,9 +3,9 @@
 A claim such as "+106% vs SPY" names no horizon. Over a 28-year backtest a cumulative
 difference of thousands of percent says little, and over one year +106% is a different
 claim altogether. :func:`horizon_table` states the horizons and, for each, looks at every
-window of that length (``years * 252`` trading days, stepped one day at a time, so the
-windows overlap and are not independent draws; they start on the first day the book
-moves): the share of windows whose cumulative
+window of that length (``years * periods`` days: 252 a year, 365 on ``data.calendar:
+every_day``; stepped one day at a time, so the windows overlap and are not independent
+draws; they start on the first day the book moves): the share of windows whose cumulative
 active return (the portfolio's total return minus the benchmark's, over the days both have
 a return) meets the bound, with the worst, median and best window and the median
 annualised active return (CAGR difference). The whole-run figure is

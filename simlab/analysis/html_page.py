@@ -18,6 +18,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from simlab.analysis import plots
+from simlab.analysis.run_series import days_word, periods_of
 
 __all__ = ["DPI", "Section", "figure", "heatmap", "html_table", "page", "paragraph", "standalone_page"]
 
@@ -56,7 +57,8 @@ def page(result, sections: list[Section]) -> str:
     """The whole page: a header with the run's facts, a table of contents, the sections, a footer."""
     cfg, exp = result.config, result.config.experiment
     title = html.escape(cfg.name)
-    facts = {"span": f"{result.dates[0].date()} to {result.dates[-1].date()} ({len(result.dates)} trading days)",
+    rows = f"{len(result.dates)} {days_word(periods_of(result))}"
+    facts = {"span": f"{result.dates[0].date()} to {result.dates[-1].date()} ({rows})",
              "scenarios": f"{len(result.scenarios)}", "assets": f"{len(result.assets)}",
              "data": exp.data.source, "benchmark": exp.data.benchmark or "none",
              "schedule": f"{exp.schedule.frequency}, {exp.schedule.day} day",

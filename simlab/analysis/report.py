@@ -55,9 +55,10 @@ from simlab.analysis.caveats import caveats
 from simlab.analysis.claims import claims_of, claims_table
 from simlab.analysis.html_page import Section, figure, heatmap, html_table, page, paragraph
 from simlab.analysis.run_series import (
-    WINDOW,
     cumulative_costs,
+    days_word,
     monthly_returns,
+    periods_of,
     regime_labels,
     rolling_beta,
     rolling_sharpe,
@@ -230,15 +231,15 @@ def drawdown_section(inp: _Inputs) -> Section:
 def rolling_sharpe_section(inp: _Inputs) -> Section:
     """Sharpe ratio over the trailing year, with the benchmark's."""
     res = inp.result
-    rf = res.config.experiment.risk_free
-    sharpe = rolling_sharpe(res.returns, WINDOW, rf)
+    rf, year = res.config.experiment.risk_free, periods_of(res)
+    sharpe = rolling_sharpe(res.returns, year, rf, periods=year)
     bench = None
     if res.benchmark_returns is not None:
-        bench = rolling_sharpe(res.benchmark_returns, WINDOW, rf).rename(_benchmark_name(res))
-    fig = plots.rolling_sharpe_figure(sharpe, bench, window=WINDOW)
+        bench = rolling_sharpe(res.benchmark_returns, year, rf, periods=year).rename(_benchmark_name(res))
+    fig = plots.rolling_sharpe_figure(sharpe, bench, window=year)
     return Section("rolling-sharpe", "Rolling one-year Sharpe ratio", figure(
         fig, "Rolling one-year Sharpe ratio of each scenario",
-        f"Annualized Sharpe ratio over the trailing {WINDOW} trading days (risk-free rate {rf:.2%})."))
+        f"Annualized Sharpe ratio over the trailing {year} {days_word(year)} (risk-free rate {rf:.2%})."))
 
 
 def monthly_returns_section(inp: _Inputs) -> Section:
@@ -267,7 +268,7 @@ def turnover_costs_section(inp: _Inputs) -> Section:
     """Trailing turnover and cumulative costs, with a table of the totals."""
     res, table = inp.result, inp.metrics
     nav, traded, paid = res.nav, res.daily_traded_value(), res.daily_costs()
-    fig = plots.turnover_costs_figure(trailing_turnover(traded, nav), cumulative_costs(paid, nav))
+    fig = plots.turnover_costs_figure(trailing_turnover(traded, nav, periods_of(res)), cumulative_costs(paid, nav))
     counts = res.trades.groupby("scenario").size().reindex(table.index, fill_value=0)
     columns = ["annual_turnover", "total_costs", "cost_drag"] + [c for c in ("total_financing",) if c in table.columns]
     totals = table.reindex(columns=columns).assign(fills=counts)
@@ -284,7 +285,7 @@ def worst_drawdowns_section(inp: _Inputs) -> Section:
     parts = [_focus_note(inp), paragraph(
         "Deepest falls of compounded value below a running peak (the start is a peak): the last date at the "
         "peak, the trough, the first close back at the peak (blank while still below), the depth and the "
-        "trading days from peak to recovery or to the end.")]
+        f"{days_word(periods_of(inp.result))} from peak to recovery or to the end.")]
     for name in inp.focus:
         table = worst_drawdowns(returns[name], top=5)
         text = pd.DataFrame({
@@ -308,13 +309,14 @@ def distribution_section(inp: _Inputs) -> Section:
 
 def rolling_risk_section(inp: _Inputs) -> Section:
     """Volatility and beta to the benchmark over the trailing year."""
-    res = inp.result
+    res, year = inp.result, periods_of(inp.result)
     returns = _metrics.drop_start_day(res.returns)
     bench = None if res.benchmark_returns is None else res.benchmark_returns.iloc[1:].rename(_benchmark_name(res))
-    beta = None if bench is None else rolling_beta(returns, bench, WINDOW)
-    fig = plots.rolling_risk_figure(rolling_volatility(returns, WINDOW), beta, window=WINDOW,
-                                    benchmark_volatility=None if bench is None else rolling_volatility(bench, WINDOW))
-    caption = f"Annualized volatility over the trailing {WINDOW} trading days" + (
+    beta = None if bench is None else rolling_beta(returns, bench, year)
+    bench_vol = None if bench is None else rolling_volatility(bench, year, periods=year)
+    fig = plots.rolling_risk_figure(rolling_volatility(returns, year, periods=year), beta, window=year,
+                                    benchmark_volatility=bench_vol)
+    caption = f"Annualized volatility over the trailing {year} {days_word(year)}" + (
         "; below, beta to the benchmark over the same window (1 = moves with it)." if bench is not None else ".")
     return Section("rolling-risk", "Rolling volatility and beta", figure(
         fig, "Rolling one-year volatility and beta of each scenario", caption))

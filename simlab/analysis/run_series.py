@@ -11,15 +11,36 @@ import numpy as np
 import pandas as pd
 
 from simlab.contract.roles import Role
+from simlab.data.instruments import PERIODS
 
-__all__ = ["UTIL_PREFIX", "WINDOW", "cumulative_costs", "monthly_returns", "regime_labels", "role_diagnostics",
-           "rolling_beta", "rolling_sharpe", "rolling_volatility", "scalar_diagnostics", "step_name",
-           "trade_table", "trailing_turnover", "utilization", "worst_drawdowns"]
+__all__ = ["UTIL_PREFIX", "WINDOW", "cumulative_costs", "days_word", "monthly_returns", "periods_of",
+           "regime_labels", "role_diagnostics", "rolling_beta", "rolling_sharpe", "rolling_volatility",
+           "scalar_diagnostics", "step_name", "trade_table", "trailing_turnover", "utilization", "worst_drawdowns"]
 
 WINDOW = 252
-"""Trading days in the rolling windows (one year)."""
+"""Trading days in the rolling windows (one year) on the default calendar; see :func:`periods_of`."""
 UTIL_PREFIX = "util_"
 """Dropped from a utilization key in its column label (``util_gross`` -> ``gross``)."""
+
+
+# ----------------------------------------------------------------------------
+# The run's year
+# ----------------------------------------------------------------------------
+
+
+def periods_of(result) -> int:
+    """Daily observations in a year of ``result``'s data calendar: 252 on ``trading_days``, 365 on ``every_day``.
+
+    Every annualised number of a run, and every window of "one year", uses this count
+    (as ``res.metrics()`` does). A result without a config is on trading days.
+    """
+    data = getattr(getattr(getattr(result, "config", None), "experiment", None), "data", None)
+    return PERIODS[getattr(data, "calendar", "trading_days")]
+
+
+def days_word(periods: int) -> str:
+    """How a report names a row of the data: ``trading days`` for 252 a year, ``days`` otherwise."""
+    return "trading days" if periods == PERIODS["trading_days"] else "days"
 
 
 # ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ share it without importing one another.
 
 from simlab.contract.cost import CostContext
 from simlab.contract.roles import Role, role_of
-from simlab.contract.step import HOLD, Step, StepContext, per_scenario, scenario_values
+from simlab.contract.step import HOLD, Step, StepContext, per_scenario, scenario_values, year_of
 
-__all__ = ["HOLD", "CostContext", "Role", "Step", "StepContext", "per_scenario", "role_of", "scenario_values"]
+__all__ = ["HOLD", "CostContext", "Role", "Step", "StepContext", "per_scenario", "role_of", "scenario_values",
+           "year_of"]

@@ -75,6 +75,9 @@ class StepContext:
         checked against their margin at the fill instead.
     margin : the experiment's ``execution.margin`` (gross at most ``1 / margin`` times NAV),
         or None.
+    periods_per_year : daily rows in a year of the data's calendar (``data.calendar``: 252
+        on ``trading_days``, 365 on ``every_day``); a Step that annualises a daily figure
+        reads it through :func:`year_of` unless its config sets ``periods``.
     """
 
     t: int
@@ -97,6 +100,7 @@ class StepContext:
     memory: dict = field(default_factory=dict)
     leverage: float | None = 1.0
     margin: float | None = None
+    periods_per_year: int = 252
 
     def feature(self, name: str) -> np.ndarray:
         """The (B, ...) value at ``t`` of a Feature this Step declared under ``name``."""
@@ -168,6 +172,15 @@ def scenario_values(value: Any, n_scenarios: int) -> list:
     if arr.ndim == 0:
         return [arr.item()] * n_scenarios
     return [v.item() for v in arr]
+
+
+def year_of(periods: Any, ctx: StepContext) -> np.ndarray:
+    """A Step's ``periods`` field as a float (B, 1) column: the run's year where it is None.
+
+    ``periods: null`` (the default of the Steps that annualise) follows the data's calendar
+    (``ctx.periods_per_year``); a number, or one per scenario, is used as given.
+    """
+    return per_scenario(ctx.periods_per_year if periods is None else periods, ctx.n_scenarios)
 
 
 def per_scenario(value: Any, n_scenarios: int) -> np.ndarray:

@@ -14,8 +14,9 @@ growing faster than linearly with ``cost(0) = 0``, such as square-root impact); 
 A fixed minimum per trade breaks it, by at most that minimum per scaled buy (see ``spread``).
 
 Holding costs (a borrow fee on shorts) are not fill costs: a model with ``accrues = True``
-provides ``daily_rate(B, meta, N)``, the (B, N) fee per day per unit of short value, and
-the daily accounting charges it.
+provides ``daily_rate(B, meta, N, periods_per_year=252.0)``, the (B, N) fee per day per
+unit of short value (``periods_per_year``: days a year of the data's calendar, 365 on
+``data.calendar: every_day``), and the daily accounting charges it.
 """
 
 from __future__ import annotations

@@ -50,12 +50,13 @@ class BorrowFee(CostModel):
 
     ``rate`` applies to every asset, ``hard_to_borrow_rate`` to those the universe marks
     ``hard_to_borrow: true``; both are annual fractions of the short value, accrued over
-    ``periods`` trading days a year. A fill pays nothing.
+    ``periods`` days a year (default: the data's calendar, 252 trading days, or 365 on
+    ``data.calendar: every_day``). A fill pays nothing.
     """
 
     rate: Annotated[float, Field(ge=0)] = 0.0025
     hard_to_borrow_rate: Annotated[float, Field(ge=0)] = 0.05
-    periods: Annotated[float, Field(gt=0)] = 252.0
+    periods: Annotated[float, Field(gt=0)] | None = None
     accrues: ClassVar[bool] = True
 
     def __call__(self, value, shares, price, ctx=None):
@@ -64,8 +65,10 @@ class BorrowFee(CostModel):
     def linear_rate(self, n_scenarios):
         return np.zeros(n_scenarios)
 
-    def daily_rate(self, n_scenarios: int, meta: pd.DataFrame | None, n_assets: int) -> np.ndarray:
-        """(B, N) fee per day per unit of short value."""
+    def daily_rate(self, n_scenarios: int, meta: pd.DataFrame | None, n_assets: int,
+                   periods_per_year: float = 252.0) -> np.ndarray:
+        """(B, N) fee per day per unit of short value; ``periods_per_year`` is the data calendar's
+        year, used where ``periods`` is None."""
         hard = np.zeros(n_assets, dtype=bool)
         if meta is not None and "hard_to_borrow" in meta:
             if len(meta) != n_assets:
@@ -73,7 +76,8 @@ class BorrowFee(CostModel):
             hard = meta["hard_to_borrow"].fillna(False).to_numpy(dtype=bool)
         annual = np.where(hard[None, :], per_scenario(self.hard_to_borrow_rate, n_scenarios),
                           per_scenario(self.rate, n_scenarios))
-        return annual / per_scenario(self.periods, n_scenarios)
+        periods = periods_per_year if self.periods is None else self.periods
+        return annual / per_scenario(periods, n_scenarios)
 
     def accrual(self, holdings: np.ndarray, price: np.ndarray, meta: pd.DataFrame | None = None) -> np.ndarray:
         """(B, N) money the short positions ``holdings`` (B, N) cost over one day at close ``price`` (N,)."""

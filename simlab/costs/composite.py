@@ -77,12 +77,12 @@ class CompositeCost(CostModel):
             return None
         return np.sum(rates, axis=0)
 
-    def daily_rate(self, n_scenarios, meta, n_assets):
+    def daily_rate(self, n_scenarios, meta, n_assets, periods_per_year=252.0):
         """(B, N) daily holding cost per unit of short value: the sum of the accruing parts' rates."""
         total = np.zeros((n_scenarios, n_assets))
         for part in self.parts:
             if getattr(part, "accrues", False):
-                total = total + part.daily_rate(n_scenarios, meta, n_assets)
+                total = total + part.daily_rate(n_scenarios, meta, n_assets, periods_per_year=periods_per_year)
         return total
 
     def accrual(self, holdings, price, meta=None):

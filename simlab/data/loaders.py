@@ -313,13 +313,15 @@ def load(
     return validate_market(md, jump_sigmas=jumps, calendar=calendar) if validate else md
 
 
-def load_series(source: str) -> pd.Series:
+def load_series(source: str, calendar: str = "trading_days") -> pd.Series:
     """The single price series of a one-column source (a benchmark, the VIX).
 
     Parameters
     ----------
     source : str
         Any source :func:`load` accepts whose ``close`` has exactly one column.
+    calendar : str
+        The data's calendar, as for :func:`load` (``every_day`` accepts weekend rows).
 
     Returns
     -------
@@ -327,7 +329,7 @@ def load_series(source: str) -> pd.Series:
         Indexed by date; named after the built-in dataset (``"sp500_index"``, ``"vix"``,
         ``"sp500_ohlcv"``) or, for a file, after its column.
     """
-    close = load(source).close
+    close = load(source, calendar=calendar).close
     if close.shape[1] != 1:
         raise DataError(f"{source!r} has {close.shape[1]} columns; load_series needs one "
                         "(use load(...).close[ASSET] to pick one)")

@@ -192,7 +192,8 @@ class EventLoop:
         prices = Prices(inputs.close if inputs.trade_close is None else inputs.trade_close, inputs.value_price,
                         inputs.tradeable)
         self.broker = _broker(cfg, md, self.exe, prices, costs, rows)
-        self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta)
+        self.borrow_rate = borrow_rates(costs, rows, len(names), len(inputs.assets), md.meta,
+                                        PERIODS[cfg.experiment.data.calendar])
         self.cash_rates = financing_rates(self.exe, len(names), PERIODS[cfg.experiment.data.calendar])
         self.accrue_from = inputs.first + 1
         self.restricted = asset_flags(md.meta, "restricted", inputs.assets)
@@ -205,6 +206,7 @@ class EventLoop:
         # a book with futures is levered by their notional, checked against their margin at the fill
         futures = self.instruments is not None and self.instruments.has_futures
         self.step_leverage = None if futures else self.exe.leverage
+        self.periods_per_year = PERIODS[cfg.experiment.data.calendar]
         self.book_price = inputs.value_price if self.instruments is None else self.instruments.book_price(
             inputs.value_price)
 
@@ -369,7 +371,7 @@ class EventLoop:
                 peak_nav=held.peak_nav, meta=self.md.meta, scenarios=g.names, rng=self.rng,
                 last_rebalance=held.last_rebalance, last_targets=held.last_targets,
                 last_signal=held.last_signal, nav_history=self._nav_history(g, row), leverage=self.step_leverage,
-                margin=self.exe.margin,
+                margin=self.exe.margin, periods_per_year=self.periods_per_year,
             )
             targets[sel], hold[sel] = self._run_steps(k, g, ctx, declared)
         return Order.decision(row, targets, ~hold, self._signal_all(row))

@@ -72,18 +72,20 @@ class CostInputs:
                            volatility=_row(self.volatility, row), meta=self.meta)
 
 
-def borrow_rates(cost_models, scenario_rows, n_scenarios: int, n_assets: int, meta) -> np.ndarray:
+def borrow_rates(cost_models, scenario_rows, n_scenarios: int, n_assets: int, meta,
+                 periods: float = 252.0) -> np.ndarray:
     """(B, N) daily fee per unit of short value, or an empty (0, 0) array when nothing accrues.
 
     ``cost_models`` and ``scenario_rows`` pair each model with the batch rows it prices; a
-    model with ``accrues = True`` gives its ``daily_rate``, the others charge nothing.
+    model with ``accrues = True`` gives its ``daily_rate`` over ``periods`` days a year (the
+    data's calendar), the others charge nothing.
     """
     if not any(getattr(model, "accrues", False) for model in cost_models):
         return np.empty((0, 0))
     rate = np.zeros((n_scenarios, n_assets))
     for model, rows in zip(cost_models, scenario_rows):
         if getattr(model, "accrues", False):
-            rate[rows] = model.daily_rate(len(rows), meta, n_assets)
+            rate[rows] = model.daily_rate(len(rows), meta, n_assets, periods_per_year=periods)
     return rate
 
 

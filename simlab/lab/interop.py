@@ -25,6 +25,7 @@ import xarray as xr
 from simlab.analysis.metrics import drop_start_day
 from simlab.config.scenarios import short_labels
 from simlab.data.instruments import PERIODS
+from simlab.errors import DataError
 
 
 def _require(module: str, package: str):
@@ -147,10 +148,18 @@ def to_pyfolio(result, scenario: str | None = None) -> tuple[pd.Series, pd.DataF
         Money held in each asset at each close, and ``cash`` (NAV less the positions).
     transactions : DataFrame
         One row per fill, indexed by date: ``amount`` (shares, signed), ``price``, ``symbol``.
+
+    Raises
+    ------
+    DataError
+        The scenario holds futures at some close: pyfolio counts the positions plus cash as
+        the portfolio's value, and a future's notional is not paid for (cash holds only its
+        margin, :mod:`simlab.execution.instruments`), so no table is right in both.
     """
     name = _scenario(result, scenario)
     nav = result.nav[name]
     weights = result.weights.sel(scenario=name).to_pandas()
+    _refuse_futures(result, name, weights)
     positions = weights.mul(nav, axis=0)
     positions["cash"] = nav - positions.sum(axis=1)
     trades = result.trades
@@ -160,6 +169,20 @@ def to_pyfolio(result, scenario: str | None = None) -> tuple[pd.Series, pd.DataF
                                 index=pd.DatetimeIndex(trades["date"].to_numpy(), name="date"))
     returns = drop_start_day(result.returns[name]).dropna().rename(name)
     return returns, positions.rename_axis(None, axis=1), transactions
+
+
+def _refuse_futures(result, name: str, weights: pd.DataFrame) -> None:
+    """Raise a DataError naming the futures scenario ``name`` holds, if any (see :func:`to_pyfolio`)."""
+    instruments = getattr(result.market, "instruments", None)
+    if instruments is None:
+        return
+    futures = instruments.kind.reindex(weights.columns).eq("future").to_numpy()
+    held = weights.columns[futures & (weights.abs() > 0).any(axis=0).to_numpy()]
+    if len(held):
+        raise DataError(f"to_pyfolio: scenario {name!r} holds futures ({', '.join(map(str, held))}); pyfolio "
+                        "reads positions plus cash as the portfolio's value, and a future's notional is not paid "
+                        "for (cash holds only its margin), so neither a notional nor a margin column would be "
+                        "right; use res.to_quantstats() or res.metrics() for this book")
 
 
 def metrics_html(metrics: pd.DataFrame, title: str) -> str:

@@ -111,7 +111,7 @@ def load_market(cfg: Config, md: MarketData | None = None) -> MarketData:
     if cfg.experiment.universe:
         md = _apply_universe(md, cfg)
     if spec.benchmark and md.benchmark is None:
-        md = md.with_benchmark(load_series(spec.benchmark))
+        md = md.with_benchmark(load_series(spec.benchmark, calendar=spec.calendar))
     if spec.macro:
         md = _with_macro(md, spec.macro)
     return validate_market(md, calendar=spec.calendar)

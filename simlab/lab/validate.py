@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simlab.analysis.claims import FAIL, INCONCLUSIVE, PASS, PERIODS, claims_of, claims_table, equal_sharpe_table, worst_verdict
+from simlab.analysis.claims import FAIL, INCONCLUSIVE, PASS, claims_of, claims_table, equal_sharpe_table, worst_verdict
 from simlab.analysis.horizons import horizon_table
 from simlab.analysis.metrics import drop_start_day
+from simlab.analysis.run_series import periods_of
 from simlab.analysis.tables import format_estimate
 from simlab.lab.run import run
 
@@ -88,9 +89,11 @@ def validate(config, *, draws: int = 1000, pair_draws: int = 999, seed: int | No
     :func:`~simlab.analysis.claims.equal_sharpe_table`)."""
     result = run(config)
     seed = result.config.experiment.seed if seed is None else seed
-    table = claims_table(result, draws=draws, seed=seed, confidence=confidence)
+    year = periods_of(result)
+    table = claims_table(result, draws=draws, seed=seed, confidence=confidence, train_days=3 * year, test_days=year)
     pairs = equal_sharpe_table(result, draws=pair_draws, seed=seed)
-    return Validation(result, table, pairs, draws, seed, confidence, horizons=active_return_horizons(result))
+    return Validation(result, table, pairs, draws, seed, confidence, train_days=3 * year, test_days=year,
+                      horizons=active_return_horizons(result))
 
 
 def active_return_horizons(result) -> pd.DataFrame | None:
@@ -102,7 +105,7 @@ def active_return_horizons(result) -> pd.DataFrame | None:
     frames = []
     for claim in claims:
         returns = result.returns if claim.scenario is None else result.returns[[claim.scenario]]
-        frame = horizon_table(drop_start_day(returns), bench.iloc[1:], claim.min)
+        frame = horizon_table(drop_start_day(returns), bench.iloc[1:], claim.min, periods=periods_of(result))
         frame.insert(0, "bound", claim.min)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -115,7 +118,7 @@ def format_validation(v: Validation) -> str:
     lines = [
         f"claims on trial: {res.config.name}",
         (f"  {len(res.scenarios)} scenario(s), {res.dates[0].date()} .. {res.dates[-1].date()} ({n:,} days, "
-        f"{n / PERIODS:.1f} years), seed {v.seed}"),
+        f"{n / periods_of(res):.1f} years), seed {v.seed}"),
         (f"  interval: {v.confidence:.0%} stationary block bootstrap, {v.draws:,} draws, mean block (days) "
         "from the data (Politis-White)"),
         "  PSR (against the claim), DSR (over the trials), MinTRL (years): Bailey-Lopez de Prado",

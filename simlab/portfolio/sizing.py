@@ -28,7 +28,8 @@ invested stays in cash. All three then apply the same two limits, in this order:
 
 Volatilities are the :class:`simlab.features.volatility.Volatility` Feature (daily), and
 covariances the :class:`simlab.features.covariance.Covariance` Feature, annualized with
-``periods`` (252). A held name without a volatility (too little history) cannot be sized:
+``periods`` daily returns a year (default: the data's calendar, 252, or 365 on
+``data.calendar: every_day``). A held name without a volatility (too little history) cannot be sized:
 its weight becomes 0 and the diagnostics count it in ``n_unsized``.
 
 Numeric fields may hold one value per scenario (arrays of shape (B,)), the feature windows
@@ -48,7 +49,7 @@ from simlab.config.registry import register
 from simlab.features.covariance import Covariance
 from simlab.features.returns import MeanReturn
 from simlab.features.volatility import Volatility
-from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
+from simlab.contract.step import Step, StepContext, per_scenario, scenario_values, year_of
 
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
@@ -170,7 +171,7 @@ class VolTargetSize(_Sizer):
     window: Annotated[int, Field(ge=2)] = 60
     halflife: Annotated[float, Field(gt=0)] | None = None
     vol_floor: Annotated[float, Field(gt=0)] = 0.01
-    periods: Annotated[float, Field(gt=0)] = 252.0
+    periods: Annotated[float, Field(gt=0)] | None = None
 
     def features(self, n_scenarios):
         if self.scope == "position":
@@ -182,7 +183,7 @@ class VolTargetSize(_Sizer):
 
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
-        periods, target = per_scenario(self.periods, b), per_scenario(self.target_vol, b)
+        periods, target = year_of(self.periods, ctx), per_scenario(self.target_vol, b)
         if self.scope == "position":
             vol = _annual_vol(ctx.feature("volatility"), periods, per_scenario(self.vol_floor, b))
             cov = None
@@ -237,7 +238,7 @@ class FractionalKelly(_Sizer):
     window: Annotated[int, Field(ge=2)] = 60
     halflife: Annotated[float, Field(gt=0)] | None = None
     vol_floor: Annotated[float, Field(gt=0)] = 0.01
-    periods: Annotated[float, Field(gt=0)] = 252.0
+    periods: Annotated[float, Field(gt=0)] | None = None
 
     def features(self, n_scenarios):
         specs = {"volatility": _volatility_features(self.window, self.halflife, n_scenarios)}
@@ -247,7 +248,7 @@ class FractionalKelly(_Sizer):
 
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
-        periods = per_scenario(self.periods, b)
+        periods = year_of(self.periods, ctx)
         vol = _annual_vol(ctx.feature("volatility"), periods, per_scenario(self.vol_floor, b))
         mu = self._expected_return(ctx, periods, weights.shape)
         held = weights != 0
@@ -366,7 +367,7 @@ class VolatilityCashBuffer(Step):
     min_buffer: Annotated[float, Field(ge=0, lt=1)] = 0.0
     max_buffer: Annotated[float, Field(ge=0, lt=1)] = 0.5
     window: Annotated[int, Field(ge=2)] = 63
-    periods: Annotated[int, Field(ge=1)] = 252
+    periods: Annotated[int, Field(ge=1)] | None = None
 
     def __post_init__(self):
         if np.any(np.asarray(self.min_buffer) > np.asarray(self.max_buffer)):
@@ -382,7 +383,7 @@ class VolatilityCashBuffer(Step):
         known = np.isfinite(np.diagonal(cov, axis1=1, axis2=2))
         missing = (held & ~known).all(axis=1) & held.any(axis=1)
         vol = np.sqrt(_quadratic(np.where(np.isfinite(cov), cov, 0.0), np.where(known, weights, 0.0))
-                      * per_scenario(self.periods, b)[:, 0])
+                      * year_of(self.periods, ctx)[:, 0])
         col = {k: per_scenario(getattr(self, k), b)[:, 0]
                for k in ("base", "reference", "sensitivity", "min_buffer", "max_buffer")}
         raw = col["base"] + col["sensitivity"] * (vol - col["reference"])

@@ -63,7 +63,7 @@ from simlab.config.registry import register
 from simlab.errors import ConfigError, DataError
 from simlab.features.base import Feature, FeatureInputs
 from simlab.contract.roles import PROXY
-from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
+from simlab.contract.step import Step, StepContext, per_scenario, scenario_values, year_of
 from simlab.kernels.weights import cap_and_redistribute
 from simlab.risk.regime import VixThreshold
 
@@ -188,7 +188,8 @@ class VolatilityTarget(Step):
     ``scale = clip(target / vol, min_scale, max_scale)`` multiplies every weight; the rest
     is cash (scale < 1) or borrowed (scale > 1). ``max_gross``, when set, caps the sum
     of absolute weights after scaling. ``vol`` is the EWMA estimate of the module
-    docstring over ``lookback`` days with ``halflife``, annualized by ``periods``.
+    docstring over ``lookback`` days with ``halflife``, annualized by ``periods`` daily
+    returns a year (default: the data's calendar, 252 or 365 on ``data.calendar: every_day``).
 
     A scale above 1 levers the book up to what the experiment allows, and no further:
     the net weight ``sum(w) * scale`` may reach ``execution.leverage`` (cash down to
@@ -219,7 +220,7 @@ class VolatilityTarget(Step):
     min_scale: Annotated[float, Field(ge=0)] = 0.25
     max_scale: Annotated[float, Field(gt=0)] = 1.5
     max_gross: Annotated[float, Field(gt=0)] | None = None
-    periods: Annotated[int, Field(ge=1)] = 252
+    periods: Annotated[int, Field(ge=1)] | None = None
     rules: Literal["simlab", "as_written"] = "simlab"
 
     def __post_init__(self):
@@ -237,7 +238,7 @@ class VolatilityTarget(Step):
         returns = ctx.view.history("returns", int(lookback.max()))
         var = ewma_portfolio_variance(returns, weights, _column(self.halflife, b), lookback,
                                       _column(self.min_periods, b))
-        vol = np.sqrt(var * _column(self.periods, b))
+        vol = np.sqrt(var * year_of(self.periods, ctx)[:, 0])
         known = np.isfinite(vol) & (vol > 0)
         lo, hi = _column(self.min_scale, b), _column(self.max_scale, b)
         raw = np.divide(_column(self.target, b), vol, out=np.ones(b), where=known)

@@ -125,10 +125,3 @@ def test_real_etfs_with_the_fee_in_price_run_bit_identical_to_equities(tmp_path)
     assert a.market.instruments is not None and (a.market.instruments.kind == "etf").all()
     assert np.array_equal(a.nav.to_numpy(), b.nav.to_numpy())
     assert a.trades.equals(b.trades)
-
-
-def test_claims_refuse_the_every_day_calendar(crypto_run):
-    from simlab.analysis.claims import Claim, _check
-
-    with pytest.raises(ConfigError, match=r"claims: they annualise over 252 trading days, and data.calendar is every_day"):
-        _check([Claim(metric="sharpe", min=1.0)], crypto_run)
