@@ -30,7 +30,6 @@ from simlab.kernels.qp_factor import solve_factor_qp
 from simlab.portfolio import optimize, solvers
 from simlab.portfolio.allocators_opt import signal_alpha
 from simlab.portfolio.allocators_risk import (
-    TRADING_DAYS,
     Buffer,
     PositiveInt,
     UnitWeight,
@@ -137,7 +136,8 @@ class FactorMinVariance(Step):
     def __call__(self, weights, ctx):
         b, n = ctx.n_scenarios, len(ctx.assets)
         risk = np.asarray(ctx.feature("risk"), dtype=float)
-        X, d = risk[..., :-1] * np.sqrt(TRADING_DAYS), risk[..., -1] * TRADING_DAYS
+        year = ctx.periods_per_year
+        X, d = risk[..., :-1] * np.sqrt(year), risk[..., -1] * year
         usable = ctx.tradeable[None, :] & np.isfinite(d) & (d > 0) & np.isfinite(X).all(axis=2)
         vol = np.sqrt(np.where(usable, d + (X * X).sum(axis=2), np.nan))
         mu = np.zeros((b, n))

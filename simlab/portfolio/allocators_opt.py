@@ -36,7 +36,6 @@ from simlab.errors import ConfigError
 from simlab.features.returns import MeanReturn
 from simlab.portfolio import optimize, solvers
 from simlab.portfolio.allocators_risk import (
-    TRADING_DAYS,
     BoundedStep,
     LongShortStep,
     PositiveInt,
@@ -85,7 +84,7 @@ class ReturnsStep(BoundedStep):
     def expected(self, ctx: StepContext, cov: np.ndarray, active: np.ndarray) -> np.ndarray:
         """(B, N) annualized expected returns; NaN where there are none."""
         if self.expected_returns == "history":
-            return np.where(active, np.asarray(ctx.feature("mean"), dtype=float) * TRADING_DAYS, np.nan)
+            return np.where(active, np.asarray(ctx.feature("mean"), dtype=float) * ctx.periods_per_year, np.nan)
         vol = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
         return signal_alpha(ctx.signal, vol, active, per_scenario(self.signal_ic, ctx.n_scenarios))
 
@@ -263,4 +262,4 @@ class MeanCVaR(ReturnsStep, LongShortStep):
             total = np.where(finite, scen, 0.0).sum(axis=1)
             mean = np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
             return np.where(active, mean, np.nan)
-        return self.expected(ctx, cov, active) / TRADING_DAYS
+        return self.expected(ctx, cov, active) / ctx.periods_per_year

@@ -6,7 +6,8 @@ targets. Only assets tradeable on the decision day with a usable risk estimate (
 positive variance from the trailing window: an asset listed recently has none yet) can
 receive weight. Volatility and covariance are Features computed point in time for every
 decision row in one batch (:mod:`simlab.features.volatility`,
-:mod:`simlab.features.covariance`); the Steps annualize them with 252 days.
+:mod:`simlab.features.covariance`); the Steps annualize them with the calendar's year
+(``ctx.periods_per_year``: 252 days, or 365 on ``data.calendar: every_day``).
 
 Shared fields, documented once:
 
@@ -102,8 +103,13 @@ def benchmark_betas(ctx: StepContext, windows: np.ndarray) -> np.ndarray:
 
 
 def annual_cov(ctx: StepContext) -> np.ndarray:
-    """(B, N, N) the declared ``cov`` Feature, annualized."""
-    return np.asarray(ctx.feature("cov"), dtype=float) * TRADING_DAYS
+    """(B, N, N) the declared ``cov`` Feature, annualized by the calendar's year.
+
+    ``ctx.periods_per_year`` daily rows a year: 252 by default, 365 on ``data.calendar:
+    every_day``, so annual inputs (target volatility, tracking-error caps, risk aversion,
+    annual fees) meet the covariance on the scale of the data's own year.
+    """
+    return np.asarray(ctx.feature("cov"), dtype=float) * ctx.periods_per_year
 
 
 def phase2_fallback(cov: np.ndarray, active: np.ndarray, budget: np.ndarray, upper=1.0) -> np.ndarray:
@@ -289,7 +295,7 @@ class RiskAdjustedSignal(Step):
         return InverseVolatility(window=self.window, halflife=self.halflife).features(n_scenarios)
 
     def __call__(self, weights, ctx):
-        vol = np.asarray(ctx.feature("vol"), dtype=float) * np.sqrt(TRADING_DAYS)
+        vol = np.asarray(ctx.feature("vol"), dtype=float) * np.sqrt(ctx.periods_per_year)
         keep = (ctx.signal > per_scenario(self.threshold, ctx.n_scenarios)) & np.isfinite(vol) & (vol > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             score = np.where(keep, ctx.signal / vol, np.nan)
