@@ -23,7 +23,13 @@ from pydantic import Field
 
 from simlab.config.registry import register
 from simlab.contract.roles import FALLBACK
-from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
+from simlab.contract.step import (
+    Step,
+    StepContext,
+    per_scenario,
+    scenario_values,
+    year_of,
+)
 from simlab.errors import ConfigError
 from simlab.features.factor_model import FactorRisk
 from simlab.kernels.qp_factor import solve_factor_qp
@@ -86,6 +92,8 @@ class FactorMinVariance(Step):
     ``fundamental`` (betas on the ``factors``, names of ``data.macro`` series of factor
     price levels); see :mod:`simlab.features.factor_model`. ``top_n`` > 0 keeps only the
     ``top_n`` assets with the highest signal (those with a model estimate and a price).
+    ``periods``: daily returns a year that annualize the model (``null``: the data's
+    calendar, 252 or 365 on ``data.calendar: every_day``).
 
     Diagnostics: the solver chain's, ``n_active``, ``cash``, ``ex_ante_vol`` (annualized,
     of the weights under the model) and, where the assets have a ``sector``,
@@ -110,6 +118,7 @@ class FactorMinVariance(Step):
     cash_buffer: Buffer = 0.0
     turnover_penalty: Annotated[float, Field(ge=0)] = 0.0
     solver: Literal["auto", "native", "cvxpy"] = "auto"
+    periods: Annotated[float, Field(gt=0)] | None = None
 
     def __post_init__(self):
         if np.any(np.asarray(self.min_weight) > np.asarray(self.max_weight)):
@@ -136,8 +145,8 @@ class FactorMinVariance(Step):
     def __call__(self, weights, ctx):
         b, n = ctx.n_scenarios, len(ctx.assets)
         risk = np.asarray(ctx.feature("risk"), dtype=float)
-        year = ctx.periods_per_year
-        X, d = risk[..., :-1] * np.sqrt(year), risk[..., -1] * year
+        year = year_of(self.periods, ctx)
+        X, d = risk[..., :-1] * np.sqrt(year)[:, :, None], risk[..., -1] * year
         usable = ctx.tradeable[None, :] & np.isfinite(d) & (d > 0) & np.isfinite(X).all(axis=2)
         vol = np.sqrt(np.where(usable, d + (X * X).sum(axis=2), np.nan))
         mu = np.zeros((b, n))

@@ -42,7 +42,7 @@ from simlab.portfolio.allocators_risk import (
     annual_cov,
     budget_of,
 )
-from simlab.contract.step import StepContext, per_scenario, scenario_values
+from simlab.contract.step import StepContext, per_scenario, scenario_values, year_of
 
 Positive = Annotated[float, Field(gt=0)]
 
@@ -84,7 +84,7 @@ class ReturnsStep(BoundedStep):
     def expected(self, ctx: StepContext, cov: np.ndarray, active: np.ndarray) -> np.ndarray:
         """(B, N) annualized expected returns; NaN where there are none."""
         if self.expected_returns == "history":
-            return np.where(active, np.asarray(ctx.feature("mean"), dtype=float) * ctx.periods_per_year, np.nan)
+            return np.where(active, np.asarray(ctx.feature("mean"), dtype=float) * year_of(self.periods, ctx), np.nan)
         vol = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
         return signal_alpha(ctx.signal, vol, active, per_scenario(self.signal_ic, ctx.n_scenarios))
 
@@ -116,7 +116,7 @@ class MeanVariance(ReturnsStep, LongShortStep):
 
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
-        cov = annual_cov(ctx)
+        cov = annual_cov(ctx, self.periods)
         usable = self.usable(ctx, cov, weights)
         mu = self.expected(ctx, cov, usable)
         active = usable & np.isfinite(mu)
@@ -156,7 +156,7 @@ class BlackLitterman(LongShortStep):
 
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
-        cov = annual_cov(ctx)
+        cov = annual_cov(ctx, self.periods)
         usable = self.usable(ctx, cov, weights)
         mu, post, n_views = self.posterior(ctx, cov, usable)
         lower, upper = self.bounds(ctx)
@@ -227,7 +227,7 @@ class MeanCVaR(ReturnsStep, LongShortStep):
 
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
-        cov = annual_cov(ctx)
+        cov = annual_cov(ctx, self.periods)
         usable = self.usable(ctx, cov, weights)
         scen, windows = self.scenarios(ctx)
         active = usable & (np.isfinite(scen).sum(axis=1) >= windows[:, None])
@@ -262,4 +262,4 @@ class MeanCVaR(ReturnsStep, LongShortStep):
             total = np.where(finite, scen, 0.0).sum(axis=1)
             mean = np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
             return np.where(active, mean, np.nan)
-        return self.expected(ctx, cov, active) / ctx.periods_per_year
+        return self.expected(ctx, cov, active) / year_of(self.periods, ctx)

@@ -31,6 +31,10 @@ Shared fields, documented once:
 - ``solver``: ``auto`` (native batched kernel where it covers the problem, then cvxpy with
   Clarabel), ``cvxpy`` or ``native``; either way a failed solve falls back to the inverse
   volatility weights and then to holding the book (:mod:`simlab.portfolio.solvers`).
+- ``periods``: daily returns a year that annualize the covariance (and expected returns):
+  ``null`` (default) follows the data's calendar, 252, or 365 on ``data.calendar:
+  every_day``; a number wins. Annual inputs (target volatility, tracking-error caps,
+  target return, risk aversion, annual fees) meet the estimates on that year's scale.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from simlab.features.volatility import Volatility
 from simlab.portfolio import optimize, solvers
 from simlab.portfolio.allocators import SignalWeighted
 from simlab.contract.roles import FALLBACK
-from simlab.contract.step import Step, StepContext, per_scenario, scenario_values
+from simlab.contract.step import Step, StepContext, per_scenario, scenario_values, year_of
 
 TRADING_DAYS = 252
 Estimator = Literal["sample", "ewma", "ledoit_wolf", "ledoit_wolf_cc"]
@@ -102,14 +106,14 @@ def benchmark_betas(ctx: StepContext, windows: np.ndarray) -> np.ndarray:
     return out
 
 
-def annual_cov(ctx: StepContext) -> np.ndarray:
-    """(B, N, N) the declared ``cov`` Feature, annualized by the calendar's year.
+def annual_cov(ctx: StepContext, periods=None) -> np.ndarray:
+    """(B, N, N) the declared ``cov`` Feature, annualized over ``periods`` daily rows a year.
 
-    ``ctx.periods_per_year`` daily rows a year: 252 by default, 365 on ``data.calendar:
-    every_day``, so annual inputs (target volatility, tracking-error caps, risk aversion,
-    annual fees) meet the covariance on the scale of the data's own year.
+    ``periods`` None follows the data's calendar (``ctx.periods_per_year``: 252, or 365 on
+    ``data.calendar: every_day``), so annual inputs (target volatility, tracking-error
+    caps, risk aversion, annual fees) meet the covariance on the scale of the data's year.
     """
-    return np.asarray(ctx.feature("cov"), dtype=float) * ctx.periods_per_year
+    return np.asarray(ctx.feature("cov"), dtype=float) * year_of(periods, ctx)[:, :, None]
 
 
 def phase2_fallback(cov: np.ndarray, active: np.ndarray, budget: np.ndarray, upper=1.0) -> np.ndarray:
@@ -127,6 +131,7 @@ class CovarianceStep(Step):
     estimator: Estimator = "ledoit_wolf"
     window: PositiveInt = 252
     halflife: Halflife = None
+    periods: Annotated[float, Field(gt=0)] | None = None
 
     def features(self, n_scenarios):
         """``cov``: one :class:`Covariance` per scenario."""
@@ -322,7 +327,7 @@ class RiskParity(CovarianceStep):
     cash_buffer: Buffer = 0.0
 
     def __call__(self, weights, ctx):
-        cov = annual_cov(ctx)
+        cov = annual_cov(ctx, self.periods)
         active = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
         budget = budget_of(self, ctx)
 
@@ -351,7 +356,7 @@ class HierarchicalRiskParity(CovarianceStep):
     cash_buffer: Buffer = 0.0
 
     def __call__(self, weights, ctx):
-        cov = annual_cov(ctx)
+        cov = annual_cov(ctx, self.periods)
         active = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
         budget = budget_of(self, ctx)
 
@@ -393,7 +398,7 @@ class MinVariance(LongShortStep):
     """
 
     def __call__(self, weights, ctx):
-        cov = annual_cov(ctx)
+        cov = annual_cov(ctx, self.periods)
         active = self.usable(ctx, cov, weights)
         lower, upper = self.bounds(ctx)
         problem = solvers.make_problem(

@@ -132,7 +132,7 @@ class TrackingError(CostAwareStep):
 
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
-        cov = annual_cov(ctx)
+        cov = annual_cov(ctx, self.periods)
         usable = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
         floor = np.full(b, -np.inf) if self.min_excess_return is None else per_scenario(self.min_excess_return, b)[:, 0]
         reads_mu = self.objective == "max_return" or np.isfinite(floor).any()
@@ -173,7 +173,7 @@ class FrontierPoint(CostAwareStep):
 
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
-        cov = annual_cov(ctx)
+        cov = annual_cov(ctx, self.periods)
         usable = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
         mu = self.expected(ctx, cov, usable)
         if self.target == "return":

@@ -190,7 +190,7 @@ class BlackLittermanViews(BoundedStep):
 
     def __call__(self, weights, ctx):
         b = ctx.n_scenarios
-        cov = annual_cov(ctx)
+        cov = annual_cov(ctx, self.periods)
         usable = optimize.usable_assets(cov, np.broadcast_to(ctx.tradeable, weights.shape))
         picks, q, conf = pick_matrix(self.views, ctx.assets, self.key)
         scale, label = self.confidence_scale(ctx)

@@ -229,16 +229,27 @@ _CAPPED = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(_CAPPED))
-def test_capped_optimizer_meets_its_annual_cap_over_365_days(folder, name):
-    """The ex-ante annual risk (numpy: sample covariance of the window x 365) of each target meets its cap."""
-    step, bench = _CAPPED[name]
-    cap = step.get("target_volatility", step.get("max_tracking_error"))
+def _capped_run(folder, step, periods=None):
     step = {**step, "window": 60, "estimator": "sample", "expected_returns": "history", "mean_window": 60,
             "max_weight": 1.0}
+    if periods is not None:
+        step["periods"] = periods
     cfg = _crypto_config(folder, [step], execution={"lag": 0})
     cfg["costs"] = {"type": "flat", "bps": 0}
-    res = simlab.run(cfg)
+    return simlab.run(cfg)
+
+
+@pytest.mark.parametrize(("name", "periods"), [("frontier_point", None), ("tracking_error", None),
+                                               ("frontier_point", 252)])
+def test_capped_optimizer_meets_its_annual_cap_over_the_year(folder, name, periods):
+    """The ex-ante annual risk (numpy: sample covariance of the window x the year) of each target meets its cap.
+
+    ``periods: null`` follows the every-day calendar (365); a number set on the Step wins.
+    """
+    step, bench = _CAPPED[name]
+    cap = step.get("target_volatility", step.get("max_tracking_error"))
+    year = YEAR if periods is None else periods
+    res = _capped_run(folder, step, periods)
     diag = res.diagnostics.pivot_table(index="date", columns="key", values="value")
     solved = diag.index[diag["fallback_level"] == 0]
     assert len(solved) >= 15
@@ -248,10 +259,32 @@ def test_capped_optimizer_meets_its_annual_cap_over_365_days(folder, name):
     for date in solved:
         w = weights.loc[date].to_numpy()
         active = w - (bench if bench is not None else 0.0)
-        risk = np.sqrt(active @ np.cov(returns.loc[:date].iloc[-60:].to_numpy(), rowvar=False) @ active * YEAR)
+        risk = np.sqrt(active @ np.cov(returns.loc[:date].iloc[-60:].to_numpy(), rowvar=False) @ active * year)
         assert risk <= cap * (1 + 1e-8), date
         binding += bool(risk > cap * (1 - 1e-6))
-    assert binding >= len(solved) // 2  # the cap binds: on a 252-day year these books would sit above it
+    assert binding >= len(solved) // 2  # the cap binds: on another year these books would sit off it
+
+
+def test_capped_optimizer_periods_default_follows_the_calendar(folder):
+    step = _CAPPED["frontier_point"][0]
+    default, explicit = _capped_run(folder, step), _capped_run(folder, step, YEAR)
+    assert np.array_equal(default.weights.values, explicit.weights.values)
+
+
+def test_factor_min_variance_annualises_its_model_over_the_run_year(folder):
+    def run(periods):
+        step = {"type": "factor_min_variance", "n_factors": 1, "window": 60, "max_weight": 1.0}
+        if periods is not None:
+            step["periods"] = periods
+        return simlab.run(_crypto_config(folder, [step]))
+
+    default, trading = run(None), run(252)
+    # minimum variance is scale free: the same weights (to the solver's tolerance), the ex-ante
+    # volatility over a 365-day year
+    np.testing.assert_allclose(default.weights.values, trading.weights.values, atol=1e-6)
+    vol, vol_252 = (res.diagnostics.query("key == 'ex_ante_vol'")["value"].to_numpy() for res in (default, trading))
+    assert np.isfinite(vol).sum() >= 15
+    np.testing.assert_allclose(vol, vol_252 * np.sqrt(YEAR / 252), rtol=1e-6)
 
 
 # --- pyfolio's positions ------------------------------------------------------------------------
