@@ -44,9 +44,6 @@ and an unbounded direction the solve ends at ``max_iter``). The public entry is
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from itertools import pairwise
-
 import numpy as np
 from numba import njit
 
@@ -82,7 +79,7 @@ from simlab.kernels.qp_solve import (
     _dense_rows,
     _kappa,
     _per_asset,
-    _single_threaded_blas,
+    run_in_slices,
 )
 
 # --------------------------------------------------------------------------- factorization
@@ -499,19 +496,7 @@ def solve_factor_qp(X, d, q=None, *, lo=-np.inf, hi=np.inf, budget=1.0, G=None, 
     pol = np.zeros(K, np.bool_)
     opts = settings.as_array()
     arrays = (X, d, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y, rho, out_w, status, iters, obj, rp, rd, pol, nf, cs)
-
-    def run(sl):
-        factor_admm_solve_nb(*(v if (v is opts or (v is U and U.shape[0] == 1)) else v[sl] for v in arrays))
-
-    bounds = np.linspace(0, K, min(max(int(threads), 1), K) + 1).astype(int)
-    slices = [slice(p, r) for p, r in pairwise(bounds)]
-    with _single_threaded_blas():
-        if len(slices) <= 1:
-            for sl in slices:
-                run(sl)
-        else:
-            with ThreadPoolExecutor(len(slices)) as pool:
-                list(pool.map(run, slices))
+    run_in_slices(factor_admm_solve_nb, arrays, (opts, U), K, threads)
     return QPResult(out_w, status, iters, obj, rp, rd, pol, nf, cs, QPState(x, z, y, rho))
 
 

@@ -187,9 +187,21 @@ def _run_numba(backend, threads, P, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y
     obj, rp, rd, cs = (np.zeros(K) for _ in range(4))
     pol = np.zeros(K, np.bool_)
     arrays = (P, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y, rho, w, status, iters, obj, rp, rd, pol, nf, cs)
+    run_in_slices(admm_solve_nb, arrays, (opts, U), K, threads)
+    return w, status, iters, obj, rp, rd, pol, nf, cs, x, z, y, rho
+
+
+def run_in_slices(kernel, arrays: tuple, whole: tuple, K: int, threads: int) -> None:
+    """Call ``kernel(*arrays)`` on ``threads`` contiguous slices of the K problems at once.
+
+    Every array is sliced along its first axis, except the settings and a dense-row block
+    shared by all K problems (the members of ``whole`` whose first axis is not K); BLAS is
+    held to one thread meanwhile (:func:`_single_threaded_blas`).
+    """
+    shared = {id(a) for a in whole if a.ndim == 1 or a.shape[0] == 1}
 
     def run(sl):
-        admm_solve_nb(*(a if (a is opts or (a is U and U.shape[0] == 1)) else a[sl] for a in arrays))
+        kernel(*(a if id(a) in shared else a[sl] for a in arrays))
 
     bounds = np.linspace(0, K, min(max(int(threads), 1), K) + 1).astype(int)
     slices = [slice(a, b) for a, b in pairwise(bounds)]
@@ -200,7 +212,6 @@ def _run_numba(backend, threads, P, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y
         else:
             with ThreadPoolExecutor(len(slices)) as pool:
                 list(pool.map(run, slices))
-    return w, status, iters, obj, rp, rd, pol, nf, cs, x, z, y, rho
 
 
 def _run_xp(backend, threads, *arrays):

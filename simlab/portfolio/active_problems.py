@@ -151,7 +151,7 @@ def accept(w: np.ndarray, problem: ActiveProblem, rows: np.ndarray) -> np.ndarra
     return ok
 
 
-class ActiveNative:
+class ActiveNative(solvers.NativeQP):
     """The batched ADMM kernel on ``min_tracking_error``, one call for all rows.
 
     ``P = 2Σ``, ``q = f - 2Σb``, the per-asset L1 weight ``c`` as the kernel's ``kappa``
@@ -159,19 +159,8 @@ class ActiveNative:
     status 0 is solved; 1 (not converged), 4 and 5 are errors, 2 infeasible, 3 unbounded.
     """
 
-    name = "native"
-    _STATUS = np.array([solvers.SOLVED, solvers.FAILED, solvers.INFEASIBLE, solvers.UNBOUNDED,
-                        solvers.FAILED, solvers.FAILED])
-
-    def __init__(self, settings=None):
-        self.settings = settings
-
-    @staticmethod
-    def _kernel():
-        try:
-            return importlib.import_module("simlab.kernels.qp_solve")
-        except Exception:  # noqa: BLE001 - absent, or failing to import: the next solver answers
-            return None
+    warm = False  # each rebalance's problem is solved cold (the settings, kernel and status
+    # map are the portfolio chain's native solver's)
 
     def covers(self, problem: ActiveProblem) -> bool:
         """``min_tracking_error``, where the kernel is importable."""

@@ -42,6 +42,7 @@ from simlab.contract.step import StepContext, per_scenario
 from simlab.errors import ConfigError
 from simlab.features.base import Feature, FeatureInputs
 from simlab.portfolio import optimize, solvers
+from simlab.portfolio.allocators_opt import BlackLitterman
 from simlab.portfolio.allocators_risk import BoundedStep, annual_cov, budget_of
 
 MAX_LABELS = 4
@@ -228,14 +229,6 @@ class BlackLittermanViews(BoundedStep):
         return mu, post, n_views
 
     def prior(self, ctx: StepContext, vol: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        """(B, N) prior weights summing to 1 over the usable assets (inverse vol if none given)."""
-        if self.prior_weights:
-            unknown = sorted(set(self.prior_weights) - set(ctx.assets))
-            if unknown:
-                raise ConfigError(f"{self.key}.prior_weights names {unknown}, not assets of the data")
-            given = np.array([self.prior_weights.get(a, 0.0) for a in ctx.assets], dtype=float)
-            raw = np.where(usable, given[None, :], 0.0)
-            total = raw.sum(axis=1, keepdims=True)
-            if (total > 0).all():
-                return raw / total
-        return optimize.inverse_volatility_weights(vol, usable, 1.0)
+        """(B, N) prior weights summing to 1 over the usable assets (inverse vol if none given):
+        :meth:`BlackLitterman.prior`, on this Step's ``prior_weights``."""
+        return BlackLitterman.prior(self, ctx, vol, usable)
