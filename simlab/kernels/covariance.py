@@ -122,8 +122,10 @@ def _advance(x, obs, sel, lo, hi, decay, pairwise, bufs, j0, acc, vec, sc):
         fa = f * f if a == 4 else f
         if m > 0:
             _gemm_block(acc[a], bufs[_SOURCES[a][0]], bufs[_SOURCES[a][1]], j0, acc.shape[1], m, n_cols, fa)
-        elif fa != 1.0:
-            acc[a] *= fa
+        elif fa != 1.0:  # element loops, not acc[a] *= fa: an array stored into a slice costs compiling
+            for jj in range(acc.shape[1]):
+                for i in range(acc.shape[2]):
+                    acc[a, jj, i] *= fa
 
 
 @njit(cache=True, error_model="numpy")
@@ -263,12 +265,18 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
             if e > cur:  # the sums at e, from the grid row before it, on copies
                 at, at_vec, at_sc = acc.copy(), acc_vec.copy(), acc_sc.copy()
                 _advance(x, obs, sel, cur + 1, e, decay, pairwise, bufs, j0, at, at_vec, at_sc)
-            while i_snap < n_dec and starts[i_snap] - 1 == e:
+            while i_snap < n_dec and starts[i_snap] - 1 == e:  # element loops, as in _advance
                 if not zero_snap[i_snap]:
-                    ring[:, i_snap % n_ring] = at
+                    slot = i_snap % n_ring
+                    for a in range(n_acc):
+                        for jj in range(nb):
+                            for i in range(n_cols - j0):
+                                ring[a, slot, jj, i] = at[a, jj, i]
                 if j0 == 0:
-                    vec[i_snap] = at_vec
-                    sc[i_snap] = at_sc
+                    for i in range(n_cols):
+                        vec[i_snap, i] = at_vec[i]
+                    sc[i_snap, 0] = at_sc[0]
+                    sc[i_snap, 1] = at_sc[1]
                 i_snap += 1
             while i_fin < n_dec and rows[i_fin] == e:
                 r = np.int64(i_fin)  # not the literal 0 of a first typing pass: one specialization of _finish_block
@@ -276,11 +284,14 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
                 first = x[starts[r]]
                 g = d / decay
                 if j0 == 0:
-                    vec[r] = at_vec - d * vec[r]
+                    for i in range(n_cols):
+                        vec[r, i] = at_vec[i] - d * vec[r, i]
                     sc[r, 0] = at_sc[0] - d * sc[r, 0]
                     sc[r, 1] = at_sc[1] - d * d * sc[r, 1]
                     if alpha > 0.0:  # adjust=False: S' = alpha S + (1 - alpha) g x_s x_s^T
-                        vec[r] = alpha * vec[r] + (1.0 - alpha) * g * first
+                        gain = (1.0 - alpha) * g
+                        for i in range(n_cols):
+                            vec[r, i] = alpha * vec[r, i] + gain * first[i]
                         sc[r, 0] = alpha * sc[r, 0] + (1.0 - alpha) * g
                         sc[r, 1] = alpha * alpha * sc[r, 1] + (1.0 - alpha * alpha) * g * g
                 slot, d_snap = (0, 0.0) if zero_snap[r] else (r % n_ring, d)
@@ -328,11 +339,13 @@ def window_counts_nb(obs, sel, rows, starts):
                 run[i] += obs[t, i]
         while i_start < n_dec and starts[i_start] - 1 == t:  # counts before the window
             n_sel[i_start] -= run_sel
-            n_obs[i_start] -= run
+            for i in range(n_cols):
+                n_obs[i_start, i] -= run[i]
             i_start += 1
         while i_row < n_dec and rows[i_row] == t:
             n_sel[i_row] += run_sel
-            n_obs[i_row] += run
+            for i in range(n_cols):
+                n_obs[i_row, i] += run[i]
             i_row += 1
     return n_sel, n_obs
 

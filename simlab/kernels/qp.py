@@ -89,6 +89,7 @@ from simlab.kernels.qp_linalg import (
     chol_inplace_nb,
     chol_solve_nb,
     converged_nb,
+    copy_nb,
     diff_nb,
     dot_nb,
     norm_inf_nb,
@@ -305,7 +306,7 @@ def _hold_nb(status, U, w0, x, z, y, w):
     return np.inf if status == PRIMAL_INFEASIBLE else (-np.inf if status == DUAL_INFEASIBLE else np.nan)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
     """ADMM for one problem; updates the state ``x, z, y`` in place and writes ``w`` (N,).
 
@@ -325,12 +326,16 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
     for i in range(n):  # cost-scaled and symmetrized
         for k in range(n):
             cP[i, k] = 0.5 * c * (P[i, k] + P[k, i])
-    cq, ckap = c * q, c * kap
+    cq, ckap = np.empty(n), np.empty(n)
+    for i in range(n):
+        cq[i] = c * q[i]
+        ckap[i] = c * kap[i]
     e = np.ones(m)
     for j in range(m):
         nrm = np.sqrt(dot_nb(U[j], U[j]))
         e[j] = 1.0 / nrm if nrm > 0.0 else 1.0
-    y *= c
+    for r in range(n + m):
+        y[r] *= c
     for i in range(n):  # the starting z inside its set, so that a check at once is honest
         z[i] = clip_nb(z[i], lo[i], hi[i])
     for j in range(m):
@@ -362,14 +367,17 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
             if polish:  # early polish, each time the active-set guess changes (at once on a warm start)
                 active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code)
                 if not same_nb(code, tried):
-                    tried[:] = code
+                    for r in range(n + m):
+                        tried[r] = code[r]
                     failed, pres = polish_nb(cP, cq, ckap, U, e, lo, hi, w0, l, u, code, delta, refine, y,
                                               wp, zp, yp, g, aty)
                     if failed == 1:
                         status = NON_CONVEX
                         break
                     if not failed and converged_nb(pres, opts[O_EPS_ABS], opts[O_EPS_REL]) and improves_nb(pres, res):
-                        x[:], z[:], y[:] = wp, zp, yp
+                        copy_nb(x, wp)
+                        copy_nb(z, zp)
+                        copy_nb(y, yp)
                         status, polished, res = SOLVED, True, pres
                         break
             if it == max_iter:
@@ -384,8 +392,8 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
                     if not ok:
                         return NON_CONVEX, it, _hold_nb(np.int64(NON_CONVEX), U, w0, x, z, y, w), nan, nan, False, rho, n_fact, c
         if (it + 1) % check == 0 or it + 1 == max_iter:
-            x_prev[:] = x
-            y_prev[:] = y
+            copy_nb(x_prev, x)
+            copy_nb(y_prev, y)
         _admm_step_nb(L, cq, ckap, U, rho_vec, sigma, alpha, lo, hi, w0, l, u, x, z, y, rhs, xt, Uxt)
         it += 1
     if polish and not polished and (status == SOLVED or status == MAX_ITER):
@@ -394,15 +402,18 @@ def solve_one_nb(P, q, lo, hi, w0, kap, U, l, u, opts, x, z, y, rho, w):
         if failed == 1:
             status = NON_CONVEX
         elif not failed and improves_nb(pres, res):
-            x[:], z[:], y[:] = wp, zp, yp
+            copy_nb(x, wp)
+            copy_nb(z, zp)
+            copy_nb(y, yp)
             polished, res = True, pres
             if converged_nb(res, opts[O_EPS_ABS], opts[O_EPS_REL]):
                 status = SOLVED
     if status >= PRIMAL_INFEASIBLE:
         rp, rd = (nan, nan) if status == NON_CONVEX else (res[0], res[1])
         return status, it, _hold_nb(status, U, w0, x, z, y, w), rp, rd, False, rho, n_fact, c
-    w[:] = x
-    y /= c
+    copy_nb(w, x)
+    for r in range(n + m):
+        y[r] /= c
     symv_nb(cP, w, g)
     obj = 0.0
     for i in range(n):

@@ -43,6 +43,14 @@ def symv_nb(A, x, out):
 
 
 @njit(cache=True)
+def copy_nb(dst, src):
+    """``dst[:] = src`` for two float vectors of one length, as a loop (numba's array-to-slice
+    assignment compiles a shape-mismatch message formatter into every caller)."""
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@njit(cache=True)
 def norm_inf_nb(a):
     """``max(abs(a))``, 0 for an empty vector."""
     acc = 0.0

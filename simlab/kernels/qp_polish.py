@@ -19,7 +19,7 @@ from numba import njit
 
 from simlab.kernels.projections import clip_nb
 from simlab.kernels.qp_codes import ABOVE, AT_HI, AT_LO, BELOW, FIXED, FREE, KINK
-from simlab.kernels.qp_linalg import chol_solve_nb, dot_nb, norm_inf_nb, residuals_nb, symv_nb
+from simlab.kernels.qp_linalg import chol_inplace_nb, chol_solve_nb, copy_nb, dot_nb, norm_inf_nb, residuals_nb, symv_nb
 
 # --------------------------------------------------------------------------- active set
 
@@ -82,16 +82,18 @@ def _subgradient_range_nb(z, lo, hi, center, kap):
 # --------------------------------------------------------------------------- equality QP
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _kkt_solve_nb(Lh, Ls, C, b1, b2, w, yv):
     """Solve ``[H + dI, C'; C, -dI] [w; yv] = [b1; b2]`` from ``Lh Lh' = H + dI``, ``Ls Ls' = S``."""
     nf, ma = b1.shape[0], b2.shape[0]
     h = np.empty(nf)
     chol_solve_nb(Lh, b1.copy(), h)
     if ma == 0:
-        w[:] = h
+        copy_nb(w, h)
         return
-    r = -b2
+    r = np.empty(ma)
+    for c in range(ma):
+        r[c] = -b2[c]
     for c in range(ma):
         for a in range(nf):
             r[c] += C[c, a] * h[a]
@@ -103,7 +105,7 @@ def _kkt_solve_nb(Lh, Ls, C, b1, b2, w, yv):
     chol_solve_nb(Lh, t, w)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _reduced_kkt_nb(cP, cq, ckap, U, lo, hi, w0, l, u, code, delta, w, g):
     """The equality QP of the active set ``code``; writes the fixed weights into ``w``.
 
@@ -141,7 +143,7 @@ def _reduced_kkt_nb(cP, cq, ckap, U, lo, hi, w0, l, u, code, delta, w, g):
     return fi[:nf], aj[:ma], H, C, b1, b2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
     """Solve ``[H - dI, C'; C, 0] [wf; yv] = [b1; b2]`` (``H`` holds ``+ dI``) by the
     quasi-definite ``[H, C'; C, -dI]`` and ``n_refine`` refinement steps.
@@ -153,9 +155,8 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
     active rows are dependent on the free weights (a sector cap and the budget over the
     same free names) the dual split follows ``y_ref`` instead of the minimum norm."""
     nf, ma = b1.shape[0], b2.shape[0]
-    try:
-        Lh = np.linalg.cholesky(H)
-    except Exception:  # noqa: BLE001
+    Lh = H.copy()
+    if not chol_inplace_nb(Lh):
         return 1
     S = np.zeros((ma, ma))
     col = np.empty(nf)
@@ -164,13 +165,14 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
         for d in range(ma):
             S[d, c] = dot_nb(C[d], col)
         S[c, c] += delta
-    try:
-        Ls = np.linalg.cholesky(S)
-    except Exception:  # noqa: BLE001
+    if not chol_inplace_nb(S):
         return 2
+    Ls = S
     wf[:] = 0.0
     yv[:] = 0.0
-    r1, r2, dw, dy, Hw = b1.copy(), b2 - delta * y_ref, np.empty(nf), np.empty(ma), np.empty(nf)
+    r1, r2, dw, dy, Hw = b1.copy(), np.empty(ma), np.empty(nf), np.empty(ma), np.empty(nf)
+    for c in range(ma):
+        r2[c] = b2[c] - delta * y_ref[c]
     for step in range(n_refine + 1):
         if step > 0:  # residual of the unregularized system
             symv_nb(H, wf, Hw)
@@ -181,15 +183,17 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
                 for a in range(nf):
                     r1[a] -= C[c, a] * yv[c]
         _kkt_solve_nb(Lh, Ls, C, r1, r2, dw, dy)
-        wf += dw
-        yv += dy
+        for a in range(nf):
+            wf[a] += dw[a]
+        for c in range(ma):
+            yv[c] += dy[c]
     return 0
 
 
 # --------------------------------------------------------------------------- polish
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _row_dual_range_nb(U, j, kind, g, y_j, lo, hi, w, w0, ckap):
     """Range of dual values for dense row ``j`` that keep every weight it touches
     stationary within its subgradient range, given the gradient ``g`` (with row j's
