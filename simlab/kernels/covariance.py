@@ -49,7 +49,7 @@ _xxgemm = types.ExternalFunction(
 )
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _gemm_block(c, rowsrc, colsrc, j0, nb, k, ld, beta):
     """``c (nb, m) = colsrc[:k, j0:j0+nb].T @ rowsrc[:k, j0:] + beta * c``, m = ld - j0.
 
@@ -74,7 +74,7 @@ GRID = 16  # the prefix sums advance GRID rows at a time from row -1 (see window
 _SOURCES = ((0, 1), (1, 2), (2, 1), (2, 3), (2, 4))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _pack_rows(x, obs, sel, lo, hi, decay, pairwise, bufs):
     """Copy the selected rows ``lo .. hi`` into flat row-major buffers; return (count, sum w, sum w^2).
 
@@ -104,7 +104,7 @@ def _pack_rows(x, obs, sel, lo, hi, decay, pairwise, bufs):
     return m, sw, sw2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _advance(x, obs, sel, lo, hi, decay, pairwise, bufs, j0, acc, vec, sc):
     """Move the prefix sums of column block ``j0`` from row ``lo - 1`` to row ``hi``."""
     f = decay ** (hi - lo + 1)
@@ -128,7 +128,7 @@ def _advance(x, obs, sel, lo, hi, decay, pairwise, bufs, j0, acc, vec, sc):
                     acc[a, jj, i] *= fa
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _max_open(rows, starts, n_zero):
     """Most windows open at once in the sweep whose snapshot is not zero (they share a ring).
 
@@ -145,7 +145,7 @@ def _max_open(rows, starts, n_zero):
     return most
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _finish_block(cov, acc, ring, slot, d, r, j0, vec, sc, include, ddof, first, alpha, g):
     """Write decision r's covariance on block j0 (both triangles): prefix minus ``d`` times snapshot.
 
@@ -183,7 +183,7 @@ def _finish_block(cov, acc, ring, slot, d, r, j0, vec, sc, include, ddof, first,
             out[q, j0 + jj] = out[j0 + jj, q]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _finish_pairwise_row(row, acc, snap, jj, m, d, ddof):
     for i in range(jj, m):
         m3 = acc[3, jj, i] - d * snap[3, jj, i]
@@ -422,7 +422,7 @@ def ewm_cov_last_nb(x, alpha, adjust, ignore_na, bias, min_periods):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _ewmcov_pair(xs, ys, old_wt_factor, new_wt, adjust, ignore_na, bias, minp):
     mean_x = xs[0]
     mean_y = ys[0]

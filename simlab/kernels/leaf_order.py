@@ -50,7 +50,7 @@ def leaves_nb(children, n):
     return order
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _min_distance_nb(D, m_min, m_max, k_min, k_max):
     """Smallest D[m, k] over the two leaf ranges, held as float32 (scipy's lower bound)."""
     best = np.float32(_BIG)
@@ -61,7 +61,7 @@ def _min_distance_nb(D, m_min, m_max, k_min, k_max):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _best_join_nb(M, D, u, w, m_order, k_order, min_km):
     """min over m, k of M[u, m] + M[w, k] + D[m, k], with the bound that stops early."""
     best = np.float32(_BIG)
@@ -78,7 +78,7 @@ def _best_join_nb(M, D, u, w, m_order, k_order, min_km):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _sides_nb(Z, v, n, right):
     """(outer, inner) child clusters of node ``v``, one row per orientation (1 or 2 rows)."""
     if v < n:
@@ -97,7 +97,7 @@ def _sides_nb(Z, v, n, right):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _blocks_nb(Z, ranges, i, n):
     """Node i's orientation blocks, rows (sl, sr, u0, u1, m0, m1, w0, w1, k0, k1), at most 4.
 
@@ -119,7 +119,7 @@ def _blocks_nb(Z, ranges, i, n):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _column_orders_nb(M, r0, r1, c0, c1):
     """For each column c in c0 .. c1 - 1, rows r0 .. r1 - 1 sorted by M[r, c] (stable).
 
@@ -164,7 +164,7 @@ def _identify_swaps_nb(Z, D, ranges):
     return must_swap
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _record_swaps_nb(M, status, Z, ranges, i, n, must_swap):
     """Pick node i's best ends (u, w), first in row-major order, and note its children's swaps."""
     v_l, v_r = Z[i, 0], Z[i, 1]
@@ -224,7 +224,7 @@ def _fast_swaps_nb(Z, D, ranges):
     return must_swap, True
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _record_clear_swaps_nb(M, status, Z, ranges, i, n, must_swap, rtol):
     """Like :func:`_record_swaps_nb`; False where a near-best (u, w) would swap otherwise."""
     v_l, v_r = Z[i, 0], Z[i, 1]

@@ -83,7 +83,7 @@ def project_box_budget_nb(v, lo, hi, budget, out, tol=1e-13, max_iter=200):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _clipped_sum(v, lo, hi, tau):
     s = 0.0
     for i in range(v.shape[0]):

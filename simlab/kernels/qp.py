@@ -102,7 +102,7 @@ from simlab.kernels.qp_polish import active_set_nb, improves_nb, polish_nb
 # --------------------------------------------------------------------------- iteration
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _factor_nb(cP, U, rho_vec, sigma):
     """Cholesky ``L`` of ``cP + diag(sigma + R_I) + U' R_U U``; returns (L, ok).
 
@@ -124,7 +124,7 @@ def _factor_nb(cP, U, rho_vec, sigma):
     return M, chol_inplace_nb(M)  # L in the lower triangle (the upper one is left as it was)
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _rho_vector_nb(rho, lo, hi, ckap, l, u, e, out):
     """Per-row rho (N + m,): identity rows, then the dense rows (times ``e_j^2``).
 
@@ -145,7 +145,7 @@ def _rho_vector_nb(rho, lo, hi, ckap, l, u, e, out):
             out[r] = rho * s
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _admm_step_nb(L, cq, ckap, U, rho_vec, sigma, alpha, lo, hi, w0, l, u, x, z, y, rhs, xt, Uxt):
     """One OSQP iteration: x-update by the factor, relaxed z-update by prox/clip, y-update."""
     n, m = x.shape[0], U.shape[0]
@@ -173,7 +173,7 @@ def _admm_step_nb(L, cq, ckap, U, rho_vec, sigma, alpha, lo, hi, w0, l, u, x, z,
         z[n + j] = zn
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _rho_estimate_nb(rho, res):
     """OSQP's rho update from row-scaled residuals, clipped to [RHO_MIN, RHO_MAX]."""
     rd, npx, naty, nq, rps, naxs, nzs = res[1], res[4], res[5], res[6], res[7], res[8], res[9]
@@ -186,7 +186,7 @@ def _rho_estimate_nb(rho, res):
 # --------------------------------------------------------------------------- certificates
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _support_nb(d, lo, hi, tol):
     """``hi * max(d, 0) + lo * min(d, 0)``; NaN where ``d`` points (beyond ``tol``) to an infinite side."""
     if d > 0.0:
@@ -200,7 +200,7 @@ def _support_nb(d, lo, hi, tol):
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _primal_infeasible_nb(U, lo, hi, l, u, dy, eps):
     """OSQP's primal infeasibility certificate on ``dy = y_k - y_{k-1}``."""
     n, m = lo.shape[0], l.shape[0]
@@ -222,12 +222,12 @@ def _primal_infeasible_nb(U, lo, hi, l, u, dy, eps):
     return norm_inf_nb(aty) <= tol
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _in_recession_nb(d, lo, hi, tol):
     return not ((lo > -np.inf and d < -tol) or (hi < np.inf and d > tol))
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _dual_infeasible_nb(cP, cq, ckap, U, lo, hi, l, u, dx, eps, work):
     """OSQP's dual infeasibility (unboundedness) certificate on ``dx = x_k - x_{k-1}``."""
     n, m = lo.shape[0], l.shape[0]
@@ -252,7 +252,7 @@ def _dual_infeasible_nb(cP, cq, ckap, U, lo, hi, l, u, dx, eps, work):
 # --------------------------------------------------------------------------- one problem
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _setup_nb(P, q, kap, lo, hi, w0, U, l, u, x, z, y, rho):
     """Input check and cost scale: returns (status, c) with status -1 when the problem runs.
 
@@ -289,7 +289,7 @@ def _setup_nb(P, q, kap, lo, hi, w0, U, l, u, x, z, y, rho):
     return -1, (1.0 / s if s > 1e-300 else 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _hold_nb(status, U, w0, x, z, y, w):
     """Failure exit: weights and state at the hold point ``w0`` (NaN read as 0), zero duals."""
     n = w.shape[0]

@@ -24,7 +24,7 @@ from simlab.kernels.qp_linalg import chol_inplace_nb, chol_solve_nb, copy_nb, do
 # --------------------------------------------------------------------------- active set
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _weight_code_nb(v, lo, hi, center, t):
     """Active-set guess for one weight from ``v = z + y / rho`` (prox threshold ``t``)."""
     if lo == hi:
@@ -64,7 +64,7 @@ def active_set_nb(z, y, rho_vec, lo, hi, w0, ckap, l, u, code):
         code[n + j] = c
 
 
-@njit(cache=True)
+@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _subgradient_range_nb(z, lo, hi, center, kap):
     """Range of the subdifferential of ``kap |z - center| + 1[lo <= z <= hi]`` at ``z``."""
     a, b = -kap, kap
