@@ -294,3 +294,11 @@ def _flip_nb(children, must_swap, n):
         if parity[i]:
             out[i, 0], out[i, 1] = children[i, 1], children[i, 0]
     return out
+
+
+def compile_kernels() -> None:
+    """Compile (or load from numba's cache) :func:`optimal_leaf_order_nb` and what it calls,
+    in the signature of its callers (C-order int64 children, float64 distances), on three
+    leaves (:mod:`simlab.kernels.prefetch` runs this in a child process)."""
+    dist = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 1.5], [2.0, 1.5, 0.0]])
+    optimal_leaf_order_nb(np.array([[0, 1], [2, 3]], np.int64), dist)

@@ -19,6 +19,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from simlab.kernels import prefetch
 from simlab.kernels._support import resolve_backend
 from simlab.kernels._xp import cupy_module, to_numpy
 from simlab.kernels.qp import admm_solve_nb, cold_start_nb
@@ -160,6 +161,7 @@ def solve_qp(P, q=None, *, lo=-np.inf, hi=np.inf, budget=1.0, G=None, g=None, F=
     QPResult. Infeasible, unbounded and invalid problems are reported by ``status``, not
     raised; a ValueError is raised only for inconsistent shapes or arguments.
     """
+    prefetch.wait("qp")  # a child compiling the kernels into numba's cache: load them from there
     settings = ADMMSettings() if settings is None else settings
     P = _as_matrices(P)
     K, N = P.shape[0], P.shape[1]
@@ -176,6 +178,13 @@ def solve_qp(P, q=None, *, lo=-np.inf, hi=np.inf, budget=1.0, G=None, g=None, F=
     w, status, iters, obj, rp, rd, pol, nf, cs, x, z, y, rho = out
     return QPResult(w, status, iters, obj, rp, rd, pol, nf, cs, QPState(x, z, y, rho),
                     backend=support.backend, note=support.reason)
+
+
+def compile_kernels() -> None:
+    """Compile (or load from numba's cache) the numba kernels of :func:`solve_qp`, in the
+    signatures it calls them with, by solving one two-asset problem
+    (:mod:`simlab.kernels.prefetch` runs this in a child process)."""
+    solve_qp(np.eye(2), np.zeros(2), lo=0.0, hi=1.0, w0=np.full(2, 0.5))
 
 
 def _run_numba(backend, threads, P, q, lo, hi, w0, kappa, U, l, u, opts, x, z, y, rho):

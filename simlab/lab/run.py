@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from simlab.analysis.health import check_finite_nav
+from simlab.config import registry
 from simlab.config.loader import Config, load_config
 from simlab.config.universe import load_universe
 from simlab.data import from_frame, load, load_series
@@ -18,6 +19,7 @@ from simlab.data.market import MarketData
 from simlab.data.validate import validate_market
 from simlab.engine.simulate import simulate
 from simlab.errors import ConfigError, SimlabWarning
+from simlab.kernels import prefetch
 from simlab.lab.feasibility import check_feasible
 from simlab.lab.result import Result
 from simlab.lab.store import data_hash
@@ -46,6 +48,7 @@ def run(config, data: MarketData | pd.DataFrame | None = None, *, progress: bool
     Result
     """
     cfg = load_config(config)
+    start_compiling(cfg)
     if data is None:
         return _simulate(cfg, load_market(cfg), progress)
     md = data if isinstance(data, MarketData) else from_frame(data)
@@ -58,6 +61,19 @@ def run(config, data: MarketData | pd.DataFrame | None = None, *, progress: bool
         warnings.warn(f"data.benchmark: {spec.benchmark} from the config is the benchmark of the data passed "
                       "in; set data.benchmark to null for none, or name your own", SimlabWarning, stacklevel=2)
     return _simulate(cfg, load_market(cfg, md), progress)
+
+
+def start_compiling(cfg: Config) -> list[str]:
+    """Hand the kernel groups the config's Steps will compile (a Step class's
+    ``compiled_kernels(entry)``) to a second process that compiles them into numba's cache
+    while this one loads the data and computes the features (:mod:`simlab.kernels.prefetch`);
+    returns the groups handed over."""
+    groups = []
+    for scenario in cfg.scenarios:
+        for where, entry in scenario.steps():
+            needs = getattr(registry.lookup("step", entry["type"], f"pipeline[{where}]"), "compiled_kernels", None)
+            groups.extend(needs(entry) if needs else ())
+    return prefetch.start(groups)
 
 
 def _simulate(cfg: Config, md: MarketData, progress: bool = False) -> Result:

@@ -186,6 +186,12 @@ class BoundedStep(CovarianceStep):
         cvxpy and Clarabel, unless ``solver: native``."""
         return () if entry.get("solver") == "native" else ("cvxpy", "clarabel")
 
+    @classmethod
+    def compiled_kernels(cls, entry: dict) -> tuple[str, ...]:
+        """Kernel groups a run compiles (:mod:`simlab.kernels.prefetch`): the batched QP,
+        unless ``solver: cvxpy``."""
+        return () if entry.get("solver") == "cvxpy" else ("qp",)
+
     def solver_chain(self) -> tuple:
         """The solvers tried in order, from the ``solver`` field."""
         return {"auto": solvers.DEFAULT_SOLVERS, "cvxpy": (solvers.CVXPY,), "native": (solvers.NATIVE,)}[self.solver]
@@ -354,6 +360,12 @@ class HierarchicalRiskParity(CovarianceStep):
     linkage: Literal["single", "complete", "average", "weighted", "ward"] = "ward"
     optimal_ordering: bool = True
     cash_buffer: Buffer = 0.0
+
+    @classmethod
+    def compiled_kernels(cls, entry: dict) -> tuple[str, ...]:
+        """Kernel groups a run compiles (:mod:`simlab.kernels.prefetch`): the compiled
+        optimal leaf ordering, where ``optimal_ordering`` is on."""
+        return ("leaf_order",) if entry.get("optimal_ordering", True) else ()
 
     def __call__(self, weights, ctx):
         cov = annual_cov(ctx, self.periods)

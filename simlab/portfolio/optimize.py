@@ -35,6 +35,7 @@ import scipy.cluster.hierarchy as sch
 import scipy.spatial.distance as ssd
 
 from simlab.kernels.hrp import hrp_bisection_nb
+from simlab.kernels import prefetch
 from simlab.kernels.leaf_order import leaves_nb, optimal_leaf_order_nb
 from simlab.portfolio import solvers
 
@@ -146,6 +147,7 @@ def hrp_order(cov: np.ndarray, linkage: str = "ward", optimal_ordering: bool = T
     tree = sch.linkage(ssd.squareform(dist, checks=False), method=linkage)
     children = tree[:, :2].astype(np.int64)
     if optimal_ordering:  # scipy's optimal_leaf_ordering, compiled: the same order
+        prefetch.wait("leaf_order")  # a child compiling it into numba's cache: load it from there
         return optimal_leaf_order_nb(children, dist)
     return leaves_nb(children, len(dist))
 
