@@ -5,6 +5,16 @@ I/O. CPU kernels are numba ``@njit(cache=True)`` and end in ``_nb``; an array-na
 twin (numpy or cupy) ends in ``_xp``. Each kernel's docstring names the numpy/pandas
 computation it equals, and its tests check it against that plain-numpy reference.
 
+Compiling from an empty numba cache is what a first run waits on, so the kernels are
+written to compile quickly: no array stored into a slice (numba compiles a shape-error
+message formatter for each such store; element loops instead), private helpers called
+only from compiled code compiled without Python and C entry wrappers
+(``no_cpython_wrapper``: calling one from Python crashes the interpreter), one
+specialization per kernel (typed values, not literals, where a first typing pass would
+make a second), and ``inline="always"`` only where it measurably helps (numba re-types an
+inlined body at each call site). ``prefetch`` compiles the kernels a run reaches late in
+a second process meanwhile.
+
 Modules:
 
 - ``accounting``: daily mark-to-market (holdings, NAV, peak NAV) and the fills of a rebalance.
@@ -26,6 +36,8 @@ Modules:
 - ``hrp``: the recursive bisection of hierarchical risk parity; ``leaf_order``: a dendrogram's
   leaf order and scipy's optimal leaf ordering, compiled.
 - ``weights``: batched weight arithmetic shared by Steps (ranking, capping).
+- ``prefetch``: kernel groups (the QP, the leaf ordering) compiled into numba's cache by a
+  child process while a run loads its data and features.
 - ``_support``: which backend runs (:func:`~simlab.kernels._support.resolve_backend`);
   ``_xp``: the array namespace of a computation.
 """
