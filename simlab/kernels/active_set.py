@@ -43,13 +43,14 @@ CONVERGED, NOT_CONVERGED = 0, 1
 
 
 @njit(cache=True, error_model="numpy")
-def active_set_nb(P, q, lo, hi, budget, anchor, kappa, max_iter, tol):
+def active_set_nb(cov, scale, q, lo, hi, budget, anchor, kappa, max_iter, tol):
     """Solve the B problems of the module docstring one after another.
 
     Parameters
     ----------
-    P : (B, N, N) float64 symmetric positive definite; q, lo, hi, anchor : (B, N) float64;
-    budget, kappa : (B,) float64; max_iter : int, steps per problem; tol : float, relative
+    cov : (B, N, N) float64 symmetric positive definite, and scale : (B,) float64 > 0, with
+    ``P = scale * cov`` (the risk aversion: the matrix is not copied); q, lo, hi, anchor :
+    (B, N) float64; budget, kappa : (B,) float64; max_iter : int, steps per problem; tol : float, relative
     tolerance on the directional derivatives.
 
     Returns
@@ -62,7 +63,7 @@ def active_set_nb(P, q, lo, hi, budget, anchor, kappa, max_iter, tol):
     status = np.full(n_prob, NOT_CONVERGED, np.int64)
     iterations = np.zeros(n_prob, np.int64)
     for r in range(n_prob):
-        x, ok, it = _solve_one(P[r], q[r], lo[r], hi[r], budget[r], anchor[r], kappa[r], max_iter, tol)
+        x, ok, it = _solve_one(cov[r], scale[r], q[r], lo[r], hi[r], budget[r], anchor[r], kappa[r], max_iter, tol)
         iterations[r] = it
         if ok:
             w[r] = x
@@ -138,13 +139,13 @@ def _segment(x_i, lo_i, hi_i, kink, ref):
 
 
 @njit(cache=True, error_model="numpy")
-def _gradient(P, q, x, g):
-    """``g = P x + q`` by rows of the symmetric P over the nonzero weights."""
+def _gradient(P, scale, q, x, g):
+    """``g = scale P x + q`` by rows of the symmetric P over the nonzero weights."""
     n = x.shape[0]
     for i in range(n):
         g[i] = q[i]
     for m in range(n):
-        xm = x[m]
+        xm = scale * x[m]
         if xm != 0.0:
             row = P[m]
             for i in range(n):
@@ -186,7 +187,7 @@ def _chol_solve(L, k, b):
 
 
 @njit(cache=True, error_model="numpy")
-def _solve_one(P, q, lo, hi, budget, anchor, kappa, max_iter, tol):
+def _solve_one(P, scale, q, lo, hi, budget, anchor, kappa, max_iter, tol):
     """One problem: (w, converged, steps)."""
     n = q.shape[0]
     ref = np.empty(n)  # the anchor, where the penalty changes sign
@@ -231,11 +232,11 @@ def _solve_one(P, q, lo, hi, budget, anchor, kappa, max_iter, tol):
                 t = -(q[i] + kappa * sign[i])
                 for m in range(n):
                     if not free[m] and x[m] != 0.0:
-                        t -= P[i, m] * x[m]
+                        t -= scale * P[i, m] * x[m]
                 rhs[jj] = t
                 ones[jj] = 1.0
                 for ll in range(jj + 1):
-                    H[jj, ll] = P[i, idx[ll]]
+                    H[jj, ll] = scale * P[i, idx[ll]]
             if not _chol(H, k):
                 return x, False, it
             _chol_solve(H, k, rhs)
@@ -271,11 +272,11 @@ def _solve_one(P, q, lo, hi, budget, anchor, kappa, max_iter, tol):
                 free[block] = False
                 continue
         # at the minimizer over the free assets: check the fixed ones
-        _gradient(P, q, x, g)
-        scale = kappa
+        _gradient(P, scale, q, x, g)
+        size = kappa
         for i in range(n):
-            scale = max(scale, abs(g[i]))
-        eps = tol * scale
+            size = max(size, abs(g[i]))
+        eps = tol * size
         if k > 0:
             worst = -eps
             pick = -1

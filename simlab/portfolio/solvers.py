@@ -433,9 +433,9 @@ class ActiveSetQP:
     def solve(self, problem: Problem, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weights (len(rows), N) and status codes (len(rows),)."""
         p = problem
-        P = p.cov[rows] if (p.risk_aversion[rows] == 1.0).all() else p.risk_aversion[rows, None, None] * p.cov[rows]
+        cov = p.cov if len(rows) == p.shape[0] and (rows == np.arange(len(rows))).all() else p.cov[rows]
         w, status, _ = self._kernel().active_set_nb(
-            np.ascontiguousarray(P), np.ascontiguousarray(-p.mu[rows]), np.ascontiguousarray(p.lower[rows]),
+            np.ascontiguousarray(cov), np.ascontiguousarray(p.risk_aversion[rows]), np.ascontiguousarray(-p.mu[rows]), np.ascontiguousarray(p.lower[rows]),
             np.ascontiguousarray(p.upper[rows]), np.ascontiguousarray(p.budget[rows]),
             np.ascontiguousarray(p.w0[rows]), np.ascontiguousarray(np.maximum(p.turnover[rows], 0.0)),
             self.max_iter, self.tol)
