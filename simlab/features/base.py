@@ -22,6 +22,7 @@ for every registered Step.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,14 +70,22 @@ class Feature:
         """Bytes of one row's value, when known before computing (None: small, or unknown)."""
         return None
 
+    def compute_into(self, inputs: FeatureInputs, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """:meth:`compute`, allowed to write into ``out`` (the memory of an earlier chunk of
+        this Feature that nothing else holds any more) and return a view of it. The
+        default ignores ``out``."""
+        return self.compute(inputs, rows)
+
 
 @dataclass
 class _Chunked:
-    """A Feature computed ``size`` decision rows at a time; ``block`` is the chunk held."""
+    """A Feature computed ``size`` decision rows at a time; ``block`` is the chunk held,
+    ``memory`` the array that owns it (handed to the next chunk when nothing else holds it)."""
 
     size: int
     index: int = -1
     block: np.ndarray | None = None
+    memory: np.ndarray | None = None
 
 
 class FeatureTable:
@@ -99,8 +108,11 @@ class FeatureTable:
         else:
             self._values[feature] = self._compute(feature, self.rows)
 
-    def _compute(self, feature: Feature, rows: np.ndarray) -> np.ndarray:
-        values = np.asarray(feature.compute(self.inputs, rows))
+    def _compute(self, feature: Feature, rows: np.ndarray, spare: np.ndarray | None = None) -> np.ndarray:
+        if spare is None:
+            values = np.asarray(feature.compute(self.inputs, rows))
+        else:
+            values = np.asarray(feature.compute_into(self.inputs, rows, spare))
         if len(values) != len(rows):
             raise ValueError(f"{feature} returned {len(values)} rows; expected {len(rows)}")
         values.flags.writeable = False
@@ -114,7 +126,14 @@ class FeatureTable:
         index = i // chunk.size
         if index != chunk.index:
             chunk.block = None  # release the chunk held before computing the next
-            chunk.block = self._compute(feature, self.rows[index * chunk.size:(index + 1) * chunk.size])
+            spare = chunk.memory if _unshared(chunk) else None
+            chunk.memory = None
+            if spare is not None:
+                spare.flags.writeable = True
+            chunk.block = self._compute(feature, self.rows[index * chunk.size:(index + 1) * chunk.size], spare)
+            del spare
+            owner = chunk.block if chunk.block.base is None else chunk.block.base
+            chunk.memory = owner if isinstance(owner, np.ndarray) and owner.flags.owndata else None
             chunk.index = index
         return chunk.block[i - index * chunk.size]
 
@@ -129,3 +148,9 @@ class FeatureTable:
 
     def __contains__(self, feature: Any) -> bool:
         return feature in self._values or feature in self._chunked
+
+
+def _unshared(chunk: _Chunked) -> bool:
+    """Nothing outside the table holds the chunk's memory (no value, no view of one, is alive):
+    its references are the attribute and this call's argument only."""
+    return chunk.memory is not None and sys.getrefcount(chunk.memory) <= 2

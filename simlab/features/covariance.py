@@ -206,7 +206,11 @@ class Covariance(Feature):
         """(R, N, N) covariance at ``rows``, each from rows at or before it."""
         return self.estimate(inputs, rows).cov
 
-    def estimate(self, inputs: FeatureInputs, rows: np.ndarray) -> CovarianceBatch:
+    def compute_into(self, inputs: FeatureInputs, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """:meth:`compute`, written into ``out`` where it fits (the same values)."""
+        return self.estimate(inputs, rows, out=out).cov
+
+    def estimate(self, inputs: FeatureInputs, rows: np.ndarray, out: np.ndarray | None = None) -> CovarianceBatch:
         """The covariance with its diagnostics (included assets, fallbacks, shrinkage, repairs)."""
         halflife = self.halflife
         if self.estimator == "ewma" and halflife is None:
@@ -214,7 +218,7 @@ class Covariance(Feature):
         batch, _ = covariance_batch(
             inputs.returns, rows, estimator=self.estimator, window=self.window, halflife=halflife,
             min_periods=self.min_periods, labels=self.labels(inputs),
-            min_regime_obs=self.min_regime_obs, backend=self.backend,
+            min_regime_obs=self.min_regime_obs, backend=self.backend, out=out,
         )
         return batch
 

@@ -197,6 +197,14 @@ def _finish_pairwise_row(row, acc, snap, jj, m, d, ddof):
 
 @njit(cache=True, error_model="numpy")
 def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active):
+    """:func:`window_cov_into_nb` into a new (R, N, N) array; returns (cov, vec, sc)."""
+    cov = np.empty((rows.shape[0], x.shape[1], x.shape[1]))
+    vec, sc = window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active)
+    return cov, vec, sc
+
+
+@njit(cache=True, error_model="numpy")
+def window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active):
     """Covariance over each decision's window, weighted, for all decisions in one sweep.
 
     For each r, with rows ``k = starts[r] .. rows[r]`` and weights
@@ -227,18 +235,21 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
     decay : float in (0, 1]; include : (R, N) bool; ddof : float; pairwise, adjust : bool;
     active : (R,) bool.
 
+    cov : (>= R, N, N) float64, C-contiguous: the output, written at ``cov[:R]`` (a buffer
+    that is reused from one batch of rows to the next is not faulted in again: at N = 500
+    first touching 2 MB of fresh memory per row costs about as much as estimating it).
+
     Returns
     -------
-    cov : (R, N, N); vec : (R, N) the weighted sums ``w @ x[k]``; sc : (R, 2) ``sum w``, ``sum w**2``.
+    vec : (R, N) the weighted sums ``w @ x[k]``; sc : (R, 2) ``sum w``, ``sum w**2``.
     """
     n_cols = x.shape[1]
     n_dec = rows.shape[0]
     n_acc = 5 if pairwise else 1
-    cov = np.empty((n_dec, n_cols, n_cols))
     vec = np.zeros((n_dec, n_cols))
     sc = np.zeros((n_dec, 2))
     if n_dec == 0:
-        return cov, vec, sc
+        return vec, sc
     bufs = np.empty((5 if pairwise else 2, GRID * n_cols))
     zero_snap = starts == 0  # a window from the first row: its snapshot is zero
     n_ring = _max_open(rows, starts, int(zero_snap.sum()))
@@ -287,7 +298,7 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
                 if active[r]:
                     _finish_block(cov, at, ring, slot, d_snap, r, j0, vec, sc, include, ddof, first, alpha, g)
                 i_fin += 1
-    return cov, vec, sc
+    return vec, sc
 
 
 @njit(cache=True, error_model="numpy")
