@@ -167,6 +167,10 @@ class Covariance(Feature):
         the estimate at t then uses only rows labelled like t (module docstring).
     min_regime_obs : fewer rows than this in t's regime falls back to the unconditional estimate.
     backend : ``auto``, ``numba``, ``numpy`` or ``cupy``.
+    rolling : carry each window's sums forward one row at a time from an exact window every
+        64 rows (:mod:`simlab.kernels.covariance_rolling`): the same estimate to rounding
+        (about 1e-15 relative), several times faster for daily decisions; a fixed window of
+        the ``sample`` or Ledoit-Wolf estimators without a regime only.
 
     ``compute`` returns (R, N, N): NaN in the row and column of each asset without the
     required history at that row (never zero-filled), PSD on the rest.
@@ -179,6 +183,7 @@ class Covariance(Feature):
     regime: Feature | str | None = None
     min_regime_obs: int = MIN_REGIME_OBS
     backend: str = "auto"
+    rolling: bool = False
 
     def __post_init__(self) -> None:
         _check_field("estimator", self.estimator, self.estimator in ESTIMATORS, f"one of {ESTIMATORS}")
@@ -196,6 +201,10 @@ class Covariance(Feature):
         _check_field("min_regime_obs", self.min_regime_obs,
                      _is_int(self.min_regime_obs) and self.min_regime_obs >= 2, "an integer >= 2")
         _check_field("backend", self.backend, self.backend in BACKENDS, f"one of {BACKENDS}")
+        _check_field("rolling", self.rolling, not self.rolling or (
+            self.estimator != "ewma" and self.window is not None and self.min_periods is None
+            and self.regime is None), "false unless the window is fixed and complete, the estimator "
+            "'sample' or Ledoit-Wolf and there is no regime")
 
     def row_nbytes(self, inputs: FeatureInputs) -> int:
         """One (N, N) float64 matrix per row."""
@@ -218,7 +227,7 @@ class Covariance(Feature):
         batch, _ = covariance_batch(
             inputs.returns, rows, estimator=self.estimator, window=self.window, halflife=halflife,
             min_periods=self.min_periods, labels=self.labels(inputs),
-            min_regime_obs=self.min_regime_obs, backend=self.backend, out=out,
+            min_regime_obs=self.min_regime_obs, backend=self.backend, rolling=self.rolling, out=out,
         )
         return batch
 

@@ -13,7 +13,10 @@ Shared fields, documented once:
 
 - ``estimator``, ``window``, ``halflife``: the covariance estimator (``sample``, ``ewma``,
   ``ledoit_wolf``, ``ledoit_wolf_cc``), its trailing window in trading days and, for
-  ``ewma``, its half-life in days.
+  ``ewma``, its half-life in days. ``rolling_covariance: true`` carries the window's sums
+  forward a day at a time from an exact window every 64 days: the same estimate to
+  rounding (about 1e-15 relative), faster when rebalancing daily (``sample`` and the
+  Ledoit-Wolf estimators; default false, each window summed exactly).
 - ``cash_buffer``: the share of the book kept in cash; the weights sum to ``1 - cash_buffer``.
 - ``max_weight``, ``min_weight``, ``asset_bounds``: bounds for every asset, and per-asset
   overrides ``{asset: [lower, upper]}``; a negative lower bound allows a short.
@@ -136,12 +139,14 @@ class CovarianceStep(Step):
     window: PositiveInt = 252
     halflife: Halflife = None
     periods: Annotated[float, Field(gt=0)] | None = None
+    rolling_covariance: bool = False
 
     def features(self, n_scenarios):
         """``cov``: one :class:`Covariance` per scenario."""
         windows = scenario_values(self.window, n_scenarios)
         halflives = scenario_values(self.halflife, n_scenarios)
-        return {"cov": [Covariance(estimator=self.estimator, window=int(w), halflife=_halflife(h))
+        return {"cov": [Covariance(estimator=self.estimator, window=int(w), halflife=_halflife(h),
+                                   rolling=self.rolling_covariance)
                         for w, h in zip(windows, halflives)]}
 
 
