@@ -260,6 +260,7 @@ def window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pai
         nb = min(BLOCK, n_cols - j0)
         acc = np.zeros((n_acc, nb, n_cols - j0))
         ring = np.zeros((n_acc, n_ring, nb, n_cols - j0))  # zeros: slot 0 times d=0 stays 0
+        scratch = np.empty_like(acc)  # the sums at a row between grid rows, one allocation a block
         cur = -1  # the prefix sums stand at row -1 + k GRID, whatever the decisions are
         i_snap = 0
         i_fin = 0
@@ -272,7 +273,8 @@ def window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pai
                 cur += GRID
             at, at_vec, at_sc = acc, acc_vec, acc_sc
             if e > cur:  # the sums at e, from the grid row before it, on copies
-                at, at_vec, at_sc = acc.copy(), acc_vec.copy(), acc_sc.copy()
+                scratch[:] = acc
+                at, at_vec, at_sc = scratch, acc_vec.copy(), acc_sc.copy()
                 _advance(x, obs, sel, cur + 1, e, decay, pairwise, bufs, j0, at, at_vec, at_sc)
             while i_snap < n_dec and starts[i_snap] - 1 == e:
                 if not zero_snap[i_snap]:

@@ -127,7 +127,7 @@ def make_problem(
         active &= np.isfinite(mu)
     cov = np.ascontiguousarray(cov, dtype=np.float64)
     active &= ~bad_rows_nb(cov, active)
-    cov = symmetrize_masked_nb(cov, active)  # 0.5 * (cov + cov^T) on active pairs, 0 elsewhere
+    cov = symmetrize_masked_nb(cov, active, np.empty_like(cov))  # 0.5 * (cov + cov^T) on active pairs, 0 elsewhere
     mu = np.zeros((b, n)) if mu is None else np.where(active, mu, 0.0)
     lower = np.where(active, _bn(lower, b, n), 0.0)
     upper = np.where(active, _bn(upper, b, n), 0.0)

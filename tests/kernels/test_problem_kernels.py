@@ -31,6 +31,6 @@ def test_symmetrize_masked_equals_numpy_bits():
     pair = active[:, :, None] & active[:, None, :]
     masked = np.where(pair, cov, 0.0)
     expected = 0.5 * (masked + np.swapaxes(masked, 1, 2))
-    out = symmetrize_masked_nb(cov, active)
+    out = symmetrize_masked_nb(cov, active, np.full_like(cov, 7.0))
     assert np.array_equal(out, expected, equal_nan=True)
     assert np.array_equal(np.signbit(out), np.signbit(expected))
