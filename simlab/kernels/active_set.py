@@ -93,37 +93,37 @@ def _sign_below(v, a):
 
 @njit(cache=True, error_model="numpy")
 def _start(P, lo, hi, budget, anchor):
-    """A feasible start: the anchor clipped to the box, the budget gap on the lowest-variance
-    assets with room (or taken from the highest-variance ones); None-like NaN when infeasible."""
+    """A feasible start: the anchor clipped to the box, the budget gap put on the
+    lowest-variance assets with room (or taken from the highest-variance ones); returns
+    (x, the gap left: nonzero where the bounds cannot meet the budget)."""
     n = lo.shape[0]
     x = np.empty(n)
     gap = budget
     for i in range(n):
-        v = anchor[i] if np.isfinite(anchor[i]) else 0.0
-        x[i] = min(max(v, lo[i]), hi[i])
+        x[i] = min(max(anchor[i], lo[i]), hi[i])
         gap -= x[i]
-    if gap != 0.0:
-        diag = np.empty(n)
-        for i in range(n):
-            diag[i] = P[i, i]
-        order = np.argsort(diag)
-        if gap < 0.0:
-            order = order[::-1]
-        for i in order:
-            if gap > 0.0:
-                room = hi[i] - x[i]
-                if room > 0.0:
-                    step = min(room, gap)
-                    x[i] = hi[i] if step == room else x[i] + step
-                    gap -= step
-            elif gap < 0.0:
-                room = x[i] - lo[i]
-                if room > 0.0:
-                    step = min(room, -gap)
-                    x[i] = lo[i] if step == room else x[i] - step
-                    gap += step
-            if gap == 0.0:
-                break
+    used = np.zeros(n, np.bool_)
+    while gap != 0.0:
+        pick = -1
+        for i in range(n):  # the next asset by variance (a selection, no sort: the gap is small)
+            room = hi[i] - x[i] if gap > 0.0 else x[i] - lo[i]
+            if used[i] or not room > 0.0:
+                continue
+            if pick < 0 or (P[i, i] < P[pick, pick] if gap > 0.0 else P[i, i] > P[pick, pick]):
+                pick = i
+        if pick < 0:
+            break
+        used[pick] = True
+        if gap > 0.0:
+            room = hi[pick] - x[pick]
+            step = min(room, gap)
+            x[pick] = hi[pick] if step == room else x[pick] + step
+            gap -= step
+        else:
+            room = x[pick] - lo[pick]
+            step = min(room, -gap)
+            x[pick] = lo[pick] if step == room else x[pick] - step
+            gap += step
     return x, gap
 
 
