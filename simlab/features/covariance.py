@@ -37,6 +37,7 @@ from simlab.kernels.covariance import ewm_cov_last_nb
 from simlab.kernels.dispatch import (
     COV_ESTIMATORS,
     CovarianceBatch,
+    SweepCarry,
     clean_labels,
     covariance_batch,
     ewm_decay,
@@ -215,11 +216,15 @@ class Covariance(Feature):
         """(R, N, N) covariance at ``rows``, each from rows at or before it."""
         return self.estimate(inputs, rows).cov
 
-    def compute_into(self, inputs: FeatureInputs, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """:meth:`compute`, written into ``out`` where it fits (the same values)."""
-        return self.estimate(inputs, rows, out=out).cov
+    def compute_chunk(self, inputs: FeatureInputs, rows: np.ndarray, out: np.ndarray | None,
+                      carry: dict) -> np.ndarray:
+        """:meth:`compute`, written into ``out`` where it fits, the sweep resumed from the
+        prefix sums the last chunk saved in ``carry`` (the same values)."""
+        sweep = carry.setdefault("sweep", SweepCarry())
+        return self.estimate(inputs, rows, out=out, carry=sweep).cov
 
-    def estimate(self, inputs: FeatureInputs, rows: np.ndarray, out: np.ndarray | None = None) -> CovarianceBatch:
+    def estimate(self, inputs: FeatureInputs, rows: np.ndarray, out: np.ndarray | None = None,
+                 carry: SweepCarry | None = None) -> CovarianceBatch:
         """The covariance with its diagnostics (included assets, fallbacks, shrinkage, repairs)."""
         halflife = self.halflife
         if self.estimator == "ewma" and halflife is None:
@@ -227,7 +232,7 @@ class Covariance(Feature):
         batch, _ = covariance_batch(
             inputs.returns, rows, estimator=self.estimator, window=self.window, halflife=halflife,
             min_periods=self.min_periods, labels=self.labels(inputs),
-            min_regime_obs=self.min_regime_obs, backend=self.backend, rolling=self.rolling, out=out,
+            min_regime_obs=self.min_regime_obs, backend=self.backend, rolling=self.rolling, out=out, carry=carry,
         )
         return batch
 

@@ -62,10 +62,49 @@ def _output(out, n_rows: int, n_cols: int) -> np.ndarray:
     return np.empty((n_rows, n_cols, n_cols))
 
 
-def _nb_window_cov(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active, out=None):
+@dataclass
+class SweepCarry:
+    """The numba sweep's prefix sums saved at a grid row between calls on the same data, so
+    that a later batch of windows resumes there instead of sweeping from the first row.
+
+    The prefix sums at a grid row are the same whichever call reaches them, so a resumed
+    batch has the same bits. A caller keeps one per (returns, estimator) and passes it to
+    :func:`covariance_batch` with each batch, batches in ascending order of rows (a batch
+    before the saved row simply sweeps from the first row).
+    """
+
+    row: int = -1
+    state: np.ndarray | None = None
+    spare: np.ndarray | None = None
+    key: tuple | None = None
+
+
+def _grid_floor(row: int) -> int:
+    """The last grid row (``-1 + k GRID``) at or before ``row``."""
+    return ((row + 1) // cov_nb.GRID) * cov_nb.GRID - 1
+
+
+def _nb_window_cov(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active, out=None,
+                   carry=None):
     cov = _output(out, len(rows), x.shape[1])
-    vec, sc = cov_nb.window_cov_into_nb(cov, np.ascontiguousarray(x), np.ascontiguousarray(obs), sel, rows,
-                                        starts, decay, include, ddof, pairwise, adjust, active)
+    x, obs = np.ascontiguousarray(x), np.ascontiguousarray(obs)
+    none = np.empty(0)
+    carry_in, from_row, carry_out, to_row = none, -1, none, -2
+    if carry is not None and len(rows):
+        key = (x.shape, float(decay), bool(pairwise), bool(adjust))
+        first_needed = min(int(rows[0]), int(starts[0]) - 1)
+        if carry.state is not None and carry.key == key and carry.row <= first_needed:
+            carry_in, from_row = carry.state, carry.row
+        to_row = _grid_floor(int(rows[-1]) + 1 - int(rows[-1] - starts[-1] + 1))  # the next batch's first snapshot
+        if to_row <= max(from_row, -1):
+            to_row = -2
+        else:
+            size = cov_nb.carry_size(x.shape[1], pairwise)
+            carry_out = carry.spare if carry.spare is not None and carry.spare.shape == (size,) else np.empty(size)
+    vec, sc = cov_nb.window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust,
+                                        active, carry_in, from_row, carry_out, to_row)
+    if to_row != -2:
+        carry.spare, carry.state, carry.row, carry.key = carry.state, carry_out, to_row, key
     return cov, vec, sc
 
 
@@ -148,7 +187,8 @@ def covariance_batch(returns, rows, *, estimator: str = "sample", window: int | 
                      halflife: float | None = None, min_periods: int | None = None,
                      labels=None, min_regime_obs: int = 50, ddof: int = 1, adjust: bool = True,
                      clean: bool = True, backend: str = "auto",
-                     rolling: bool = False, out: np.ndarray | None = None) -> tuple[CovarianceBatch, Support]:
+                     rolling: bool = False, out: np.ndarray | None = None,
+                     carry: SweepCarry | None = None) -> tuple[CovarianceBatch, Support]:
     """Covariance at each decision row from the trailing window, all rows in one batch.
 
     Parameters
@@ -176,6 +216,9 @@ def covariance_batch(returns, rows, *, estimator: str = "sample", window: int | 
     out : a (>= R, N, N) float64 buffer the numba backend may write the estimates into
         (the returned ``cov`` is then a view of it): a caller that estimates batch after
         batch and holds one at a time passes the last one's memory, already faulted in.
+    carry : a :class:`SweepCarry` kept between batches of ascending rows on the same
+        returns: the numba sweep resumes from the prefix sums the last batch saved (same
+        bits) instead of starting from the first row. Used without regime labels only.
     """
     support = resolve_backend(backend)
     ops = COVARIANCE_BACKENDS[support.backend]
@@ -190,7 +233,7 @@ def covariance_batch(returns, rows, *, estimator: str = "sample", window: int | 
     obs = xp.isfinite(x)
     xz = xp.where(obs, x, 0.0)
     if labels is None:
-        parts = _estimate(ops, xp, xz, obs, xp.ones(x.shape[0]), rows_sorted, spec, out=out)
+        parts = _estimate(ops, xp, xz, obs, xp.ones(x.shape[0]), rows_sorted, spec, out=out, carry=carry)
         fallback = np.zeros(len(rows), bool)
     else:
         parts, fallback = _regime(ops, xp, xz, obs, rows_sorted, spec,
@@ -236,7 +279,7 @@ def _check(estimator, halflife, ddof, adjust, window, min_periods, labels, clean
     return _Spec(estimator, decay, 0.0 if lw else float(ddof), adjust, window, min_periods, clean, rolling)
 
 
-def _estimate(ops, xp, xz, obs, sel, rows, spec: _Spec, active=None, out=None):
+def _estimate(ops, xp, xz, obs, sel, rows, spec: _Spec, active=None, out=None, carry=None):
     """(cov, included, n_obs, shrinkage, repaired) at sorted ``rows`` with row selection ``sel``.
 
     With ``active`` (R,) bool, only those rows are estimated and returned; the sweep still
@@ -258,6 +301,8 @@ def _estimate(ops, xp, xz, obs, sel, rows, spec: _Spec, active=None, out=None):
         cov, vec, sc = ops.window_cov_rolling(xz, rows_x, spec.window, include, spec.ddof, xp.asarray(active),
                                               **extra)
     else:
+        if carry is not None and ops is _NUMBA:
+            extra["carry"] = carry
         cov, vec, sc = ops.window_cov(xz, obs, sel, rows_x, starts_x, spec.decay, include, spec.ddof,
                                       pairwise, spec.adjust, xp.asarray(active), **extra)
     if not active.all():

@@ -66,13 +66,14 @@ def test_a_chunk_reuses_the_last_chunks_memory_only_when_nothing_holds_it(monkey
     cov = Covariance("ledoit_wolf", 30)
     whole = cov.compute(inputs, rows)
     spares = []
-    original = Covariance.compute_into
+    original = Covariance.compute_chunk
 
-    def compute_into(self, inputs, rows, out):
-        spares.append(id(out))  # not the array: holding it would keep it from being handed on
-        return original(self, inputs, rows, out)
+    def compute_chunk(self, inputs, rows, out, carry):
+        if out is not None:
+            spares.append(id(out))  # not the array: holding it would keep it from being handed on
+        return original(self, inputs, rows, out, carry)
 
-    monkeypatch.setattr(Covariance, "compute_into", compute_into)
+    monkeypatch.setattr(Covariance, "compute_chunk", compute_chunk)
     monkeypatch.setattr(base, "CHUNK_BYTES", 5 * cov.row_nbytes(inputs))  # 5 rows a chunk, 8 chunks
     table = FeatureTable(inputs, rows)
     table.add(cov)

@@ -7,7 +7,7 @@ import pytest
 
 from simlab.kernels import covariance as cov_nb
 from simlab.kernels.covariance_rolling import ANCHOR
-from simlab.kernels.dispatch import covariance_batch
+from simlab.kernels.dispatch import SweepCarry, covariance_batch
 
 
 def _returns(t=420, n=23, seed=4):
@@ -59,6 +59,24 @@ def test_window_cov_into_a_larger_buffer_gives_the_same_bits():
             np.ones(len(rows), bool))
     cov, vec, sc = cov_nb.window_cov_nb(*args)
     out = np.full((len(rows) + 5, n, n), 7.0)
-    vec2, sc2 = cov_nb.window_cov_into_nb(out, *args)
+    none = np.empty(0)
+    vec2, sc2 = cov_nb.window_cov_into_nb(out, *args, none, -1, none, -2)
     assert np.array_equal(out[:len(rows)], cov) and (out[len(rows):] == 7.0).all()
     assert np.array_equal(vec, vec2) and np.array_equal(sc, sc2)
+
+
+@pytest.mark.parametrize("estimator,kwargs", [("ledoit_wolf", {}), ("sample", {}), ("ewma", {"halflife": 30}),
+                                              ("sample", {"min_periods": 40})])
+def test_a_sweep_resumed_from_the_last_batch_gives_the_same_bits(estimator, kwargs):
+    x = _returns()
+    rows = np.arange(100, 420)
+    whole, _ = covariance_batch(x, rows, estimator=estimator, window=90, backend="numba", **kwargs)
+    carry = SweepCarry()
+    batches = [rows[i:i + 37] for i in range(0, len(rows), 37)] + [rows[:10], rows[-5:]]  # then back again
+    resumed = []
+    for batch in batches:
+        part, _ = covariance_batch(x, batch, estimator=estimator, window=90, backend="numba", carry=carry, **kwargs)
+        resumed.append(carry.row)
+        assert np.array_equal(part.cov, whole.cov[batch - rows[0]], equal_nan=True)
+        np.testing.assert_array_equal(part.shrinkage, whole.shrinkage[batch - rows[0]])
+    assert max(resumed) > 200 and (resumed[-3] + 1) % 16 == 0  # the state moved along the grid
