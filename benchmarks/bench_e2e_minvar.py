@@ -1,7 +1,7 @@
 """End to end: daily-rebalanced minimum variance with a turnover penalty, native vs cvxpy.
 
     python benchmarks/bench_e2e_minvar.py [--assets 500] [--days 5040] [--cvxpy-every 100] [--cvxpy-days 0]
-                                          [--solver active_set|native] [--rolling]
+                                          [--solver active_set|native] [--covariance rolling|exact]
 
 One ``simlab.run`` of a synthetic market (``--assets`` x ``--days``, 20 years by default),
 rebalanced every day (about 4,800 rebalances after the 252-day warm-up) with
@@ -9,7 +9,9 @@ rebalanced every day (about 4,800 rebalances after the 252-day warm-up) with
 5 bps, fills one day later), through simlab's native solvers: by default ``solver:
 active_set`` (the primal active-set kernel started from the current book, the batched ADMM
 kernel for what it does not finish), with ``--solver native`` the ADMM kernel alone
-(warm-started from the previous day). The run is timed end to end from the config and the loaded data to
+(warm-started from the previous day). The covariance's window sums are carried forward a
+day at a time by default (``rolling_covariance: true``: the exact estimate to rounding);
+``--covariance exact`` sums each window exactly (the Step's default). The run is timed end to end from the config and the loaded data to
 ``res.nav`` (covariances, solves, fills, accounting, the result), with its peak memory.
 
 cvxpy cannot solve thousands of 500-asset problems in reasonable time, so it is timed on a
@@ -149,18 +151,19 @@ def main() -> None:
                         help="time cvxpy on every k-th rebalance's problem (default 100)")
     parser.add_argument("--solver", choices=sorted(CHAINS), default="active_set",
                         help="the native chain: active_set (then the ADMM kernel) or native (ADMM only)")
-    parser.add_argument("--rolling", action="store_true",
-                        help="rolling_covariance: true (window sums carried forward; default: each window exact)")
+    parser.add_argument("--covariance", choices=("rolling", "exact"), default="rolling",
+                        help="rolling (rolling_covariance: true, the default here) or exact (the Step's default)")
     parser.add_argument("--cvxpy-days", type=int, default=0,
                         help="also run solver: cvxpy end to end on the last K days (default 0: no)")
     args = parser.parse_args()
     print(f"{C.machine()}; {C.load_average()}")
     md = generate_market(args.assets, args.days, seed=7)
     start = str(md.dates[252].date())
-    timed_run(config(args.solver, str(md.dates[-5].date()), args.rolling), md)  # compile and load the kernels
+    rolling = args.covariance == "rolling"
+    timed_run(config(args.solver, str(md.dates[-5].date()), rolling), md)  # compile and load the kernels
     base = C.rss_mib()
     with SolveRecorder(args.cvxpy_every, args.solver) as rec:
-        t_native, native = timed_run(config(args.solver, start, args.rolling), md)
+        t_native, native = timed_run(config(args.solver, start, rolling), md)
     peak = C.peak_rss_mib()
     n_reb = rec.calls
     solved_by = {}
@@ -172,7 +175,7 @@ def main() -> None:
     sub = resolve_subset(rec.problems, CHAINS[args.solver][0])
     t_cvx_full = t_native - rec.seconds + sub["cvx_s"] * n_reb
     ratio = t_cvx_full / t_native
-    sums = "rolling window sums" if args.rolling else "each window summed exactly"
+    sums = "rolling window sums" if rolling else "each window summed exactly"
     print(f"{args.assets} assets x {args.days} days, daily min-variance with turnover penalty, {n_reb} rebalances"
           f" (covariance: {sums})")
     print(f"  native ({args.solver}), end to end: {t_native:8.2f} s = {t_native / n_reb * 1e3:.2f} ms a rebalance"

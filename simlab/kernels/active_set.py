@@ -131,7 +131,7 @@ def _start(P, lo, hi, budget, anchor):
 def _segment(x_i, lo_i, hi_i, kink, ref):
     """The segment (low, high, sign of ``w - ref``) holding an off-breakpoint value ``x_i``."""
     sign = -1.0 if x_i < ref else 1.0
-    if kink == kink:  # a kink inside the box
+    if not np.isnan(kink):  # a kink inside the box
         if x_i < kink:
             return lo_i, kink, sign
         return kink, hi_i, sign
@@ -327,9 +327,9 @@ def _release(i, up, x, lo, hi, kinks, ref, free, seg_lo, seg_hi, sign):
     free[i] = True
     if up:
         seg_lo[i] = v
-        seg_hi[i] = a if (a == a and v < a) else hi[i]
+        seg_hi[i] = a if (not np.isnan(a) and v < a) else hi[i]
         sign[i] = _sign_above(v, ref[i])
     else:
         seg_hi[i] = v
-        seg_lo[i] = a if (a == a and v > a) else lo[i]
+        seg_lo[i] = a if (not np.isnan(a) and v > a) else lo[i]
         sign[i] = _sign_below(v, ref[i])

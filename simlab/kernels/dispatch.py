@@ -20,9 +20,8 @@ from types import ModuleType
 import numpy as np
 
 from simlab.kernels import covariance as cov_nb
-from simlab.kernels import covariance_rolling
+from simlab.kernels import covariance_rolling, nearest_psd, shrinkage
 from simlab.kernels import covariance_xp as cov_xp
-from simlab.kernels import nearest_psd, shrinkage
 from simlab.kernels._support import Support, resolve_backend
 from simlab.kernels._xp import cupy_module, to_numpy
 

@@ -35,8 +35,8 @@ import scipy.cluster.hierarchy as sch
 import scipy.spatial.distance as ssd
 
 from simlab.kernels.hrp import hrp_bisection_nb
-from simlab.kernels.problems import bad_rows_nb
 from simlab.kernels.leaf_order import leaves_nb, optimal_leaf_order_nb
+from simlab.kernels.problems import bad_rows_nb
 from simlab.portfolio import solvers
 
 LINKAGES = ("single", "complete", "average", "weighted", "centroid", "median", "ward")
