@@ -161,5 +161,8 @@ class FeatureTable:
 
 def _unshared(chunk: _Chunked) -> bool:
     """Nothing outside the table holds the chunk's memory (no value, no view of one, is alive):
-    its references are the attribute and this call's argument only."""
+    its references are the attribute and this call's argument only. (A free-threaded
+    Python's reference counts are not exact: there the memory is never handed on.)"""
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return False
     return chunk.memory is not None and sys.getrefcount(chunk.memory) <= 2
