@@ -272,9 +272,11 @@ def window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pai
     n_ring = _max_open(rows, starts, int(zero_snap.sum()))
     acc_vec = np.zeros(n_cols)
     acc_sc = np.zeros(2)
-    if from_row >= 0:
-        acc_vec[:] = carry_in[:n_cols]
-        acc_sc[:] = carry_in[n_cols:n_cols + 2]
+    if from_row >= 0:  # element loops: an array stored into a slice costs compiling (see _advance)
+        for i in range(n_cols):
+            acc_vec[i] = carry_in[i]
+        acc_sc[0] = carry_in[n_cols]
+        acc_sc[1] = carry_in[n_cols + 1]
     offset = n_cols + 2  # of the block's accumulators in the carried state
     alpha = 0.0 if (adjust or pairwise) else 1.0 - decay
     for j0 in range(0, n_cols, BLOCK):
@@ -282,7 +284,7 @@ def window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pai
         size = n_acc * nb * (n_cols - j0)
         acc = np.zeros((n_acc, nb, n_cols - j0))
         if from_row >= 0:
-            acc[:] = carry_in[offset:offset + size].reshape((n_acc, nb, n_cols - j0))
+            _copy_block(acc, carry_in[offset:offset + size].reshape((n_acc, nb, n_cols - j0)))
         ring = np.zeros((n_acc, n_ring, nb, n_cols - j0))  # zeros: slot 0 times d=0 stays 0
         scratch = np.empty_like(acc)  # the sums at a row between grid rows, one allocation a block
         cur = max(from_row, -1)  # the prefix sums stand at row -1 + k GRID, whatever the decisions are
@@ -301,7 +303,7 @@ def window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pai
                     _save(carry_out, offset, acc, acc_vec, acc_sc, j0)
             at, at_vec, at_sc = acc, acc_vec, acc_sc
             if e > cur:  # the sums at e, from the grid row before it, on copies
-                scratch[:] = acc
+                _copy_block(scratch, acc)
                 at, at_vec, at_sc = scratch, acc_vec.copy(), acc_sc.copy()
                 _advance(x, obs, sel, cur + 1, e, decay, pairwise, bufs, j0, at, at_vec, at_sc)
             while i_snap < n_dec and starts[i_snap] - 1 == e:  # element loops, as in _advance
@@ -341,14 +343,25 @@ def window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pai
     return vec, sc
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _save(carry, offset, acc, acc_vec, acc_sc, j0):
     """Copy a block's accumulators (and, on the first block, the sums of w x and w) into the carried state."""
     n_cols = acc_vec.shape[0]
-    carry[offset:offset + acc.size] = acc.reshape(acc.size)
+    _copy_block(carry[offset:offset + acc.size].reshape(acc.shape), acc)
     if j0 == 0:
-        carry[:n_cols] = acc_vec
-        carry[n_cols:n_cols + 2] = acc_sc
+        for i in range(n_cols):
+            carry[i] = acc_vec[i]
+        carry[n_cols] = acc_sc[0]
+        carry[n_cols + 1] = acc_sc[1]
+
+
+@njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def _copy_block(dst, src):
+    """``dst[...] = src`` for two (n_acc, nb, m) blocks, element by element."""
+    for a in range(src.shape[0]):
+        for jj in range(src.shape[1]):
+            for i in range(src.shape[2]):
+                dst[a, jj, i] = src[a, jj, i]
 
 
 @njit(cache=True, error_model="numpy")

@@ -50,7 +50,9 @@ def usable_assets(cov: np.ndarray, active: np.ndarray) -> np.ndarray:
     """(B, N) bool: active, with a finite positive variance and a finite row among such assets."""
     var = np.diagonal(cov, axis1=-2, axis2=-1)
     ok = active & np.isfinite(var) & (var > 0)
-    return ok & ~bad_rows_nb(np.ascontiguousarray(cov, dtype=np.float64), np.ascontiguousarray(ok))
+    cov = np.ascontiguousarray(cov, dtype=np.float64).view()
+    cov.flags.writeable = False  # read-only as make_problem's (broadcast) covariance: one specialization
+    return ok & ~bad_rows_nb(cov, np.ascontiguousarray(ok))
 
 
 def inverse_volatility_weights(vol: np.ndarray, active: np.ndarray, budget, upper=1.0) -> np.ndarray:
