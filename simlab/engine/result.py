@@ -84,10 +84,14 @@ class Replay:
         price = np.nan_to_num(self._inputs.value_price[self._span])
         nav = self._book.nav[self._span]
         gross = np.zeros(nav.shape)
-        for snap in np.unique(idx):
-            on = idx == snap
-            value = price[on] @ np.abs(np.nan_to_num(self._rec.snapshots[snap])).T  # (days, scenarios)
-            gross[on] = np.divide(value, nav[on], out=np.zeros(value.shape), where=nav[on] != 0)
+        # idx is sorted: each snapshot in force holds for one contiguous block of days
+        snaps, starts = np.unique(idx, return_index=True)
+        for snap, lo, hi in zip(snaps.tolist(), starts.tolist(), starts[1:].tolist() + [len(idx)]):
+            held = self._rec.snapshots[snap]
+            held = np.abs(held if np.isfinite(held).all() else np.nan_to_num(held))
+            value = price[lo:hi] @ held.T  # (days, scenarios)
+            nav_on = nav[lo:hi]
+            gross[lo:hi] = np.divide(value, nav_on, out=np.zeros(value.shape), where=nav_on != 0)
         return pd.DataFrame(gross, index=self.dates, columns=pd.Index(list(self.scenarios), name="scenario"))
 
     @cached_property
