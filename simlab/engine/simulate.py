@@ -21,6 +21,7 @@ A NaN inside an asset's life is a day it does not trade (held, valued at its las
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,6 +33,7 @@ from simlab.config.universe import asset_flags
 from simlab.data.instruments import PERIODS
 from simlab.data.market import MarketData, PointInTimeView
 from simlab.contract.step import HOLD, StepContext
+from simlab.engine.fill_day import LinearFillDay
 from simlab.engine.pipeline import Group, build_groups, distinct_strategies
 from simlab.engine.record import Recorder
 from simlab.errors import DataError, StepError
@@ -209,6 +211,10 @@ class EventLoop:
         self.periods_per_year = PERIODS[cfg.experiment.data.calendar]
         self.book_price = inputs.value_price if self.instruments is None else self.instruments.book_price(
             inputs.value_price)
+        self.linear_fill = LinearFillDay.build(self)  # None: a fill day goes through the general path
+        self.run_fields = {"assets": inputs.assets, "meta": md.meta, "rng": self.rng, "leverage": self.step_leverage,
+                           "margin": self.exe.margin, "periods_per_year": self.periods_per_year}  # every decision's
+        self.wants_history = [any("nav_history" in step.requires for step in g.steps) for g in groups]
 
     def _declare_features(self, g: Group) -> list[dict]:
         declared = []
@@ -296,6 +302,9 @@ class EventLoop:
         self.delisted[:] = 0.0
 
     def _fill(self, row: int, order: Order) -> None:
+        if self.linear_fill is not None:
+            self.linear_fill.fill(self, row, order)
+            return
         b, inp = self.book, self.inputs
         safe = inp.value_price[row]
         targets = order.targets_at(b.holdings, b.nav[row], safe)
@@ -365,14 +374,13 @@ class EventLoop:
         hold = np.zeros(len(self.names), dtype=bool)
         for k, (g, declared) in enumerate(zip(self.groups, self.step_features)):
             sel, held = g.sel, self.group_views[k] or _BookViews.of(b, g, copies=True)
-            ctx = StepContext(
-                t=row, date=self.dates[row], view=view, assets=inp.assets, tradeable=tradeable,
-                signal=self._signal(g, row), weights=_frozen(targets[sel]), nav=_frozen(b.nav[row, sel]),
-                peak_nav=held.peak_nav, meta=self.md.meta, scenarios=g.names, rng=self.rng,
-                last_rebalance=held.last_rebalance, last_targets=held.last_targets,
-                last_signal=held.last_signal, nav_history=self._nav_history(g, row), leverage=self.step_leverage,
-                margin=self.exe.margin, periods_per_year=self.periods_per_year,
-            )
+            ctx = StepContext.from_fields({
+                **self.run_fields, "t": row, "date": self.dates[row], "view": view, "tradeable": tradeable,
+                "signal": self._signal(g, row), "weights": _frozen(targets[sel]), "nav": _frozen(b.nav[row, sel]),
+                "peak_nav": held.peak_nav, "scenarios": g.names, "last_rebalance": held.last_rebalance,
+                "last_targets": held.last_targets, "last_signal": held.last_signal,
+                "nav_history": self._nav_history(g, row) if self.wants_history[k] else None,
+            })
             targets[sel], hold[sel] = self._run_steps(k, g, ctx, declared)
         return Order.decision(row, targets, ~hold, self._signal_all(row))
 
@@ -398,9 +406,7 @@ class EventLoop:
         return _frozen(self.inputs.signals[g.strategy_index, row])
 
     def _nav_history(self, g: Group, row: int) -> np.ndarray | None:
-        """NAV from the first simulated close through ``row``, only for groups that ask for it."""
-        if not any("nav_history" in step.requires for step in g.steps):
-            return None
+        """NAV from the first simulated close through ``row`` (for groups that ask for it)."""
         history = self.book.nav[self.inputs.first : row + 1]
         history = history if len(g.rows) == history.shape[1] else history[:, g.rows]
         history = history.view()
@@ -456,6 +462,13 @@ def _merged_rows(static: list[int], pending: dict):
     """Static event rows in order, plus any row queued in ``pending`` while iterating."""
     i, last = 0, -1
     while True:
+        if not pending:  # nothing queued: the next static row
+            if i == len(static):
+                return
+            last = static[i]
+            i += 1
+            yield last
+            continue
         later = [r for r in pending if r > last]
         candidates = ([static[i]] if i < len(static) else []) + ([min(later)] if later else [])
         if not candidates:
@@ -476,7 +489,7 @@ def _frozen(values: np.ndarray) -> np.ndarray:
 def _check_weights(w: np.ndarray, ctx: StepContext, label: str) -> None:
     if w.shape != ctx.weights.shape:
         raise StepError(f"step {label} on {ctx.date.date()} returned shape {w.shape}; expected {ctx.weights.shape}")
-    if np.isfinite(w.sum()):
+    if math.isfinite(w.sum()):
         return
     bad = ~np.isfinite(w)
     if bad.any():

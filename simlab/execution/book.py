@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simlab.execution.fills import Fill
-from simlab.kernels.accounting import book_values_nb, mark_to_market_financed_nb, mark_to_market_nb
+from simlab.kernels.accounting import book_values_nb, book_weights_nb, mark_to_market_financed_nb, mark_to_market_nb
 
 
 @dataclass
@@ -46,6 +46,8 @@ class Book:
 
     def weights(self, row: int, price: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """End-of-day weights (B, N) at ``row`` given valuation prices (N,) (no NaN)."""
+        if isinstance(rows, slice) and rows == slice(None):
+            return book_weights_nb(self.holdings, price, self.nav[row])
         value = self.holdings[rows] * price[None, :]
         nav = self.nav[row, rows][:, None]
         if nav.all():

@@ -108,6 +108,17 @@ def book_values_nb(holdings, cash, price, out):
 
 
 @njit(cache=True)
+def book_weights_nb(holdings, price, nav):
+    """Weights (B, N) of B books: ``holdings * price / nav``, 0 for a book whose ``nav`` (B,) is 0."""
+    out = np.zeros(holdings.shape)
+    for b in range(holdings.shape[0]):
+        if nav[b] != 0.0:
+            for n in range(holdings.shape[1]):
+                out[b, n] = holdings[b, n] * price[n] / nav[b]
+    return out
+
+
+@njit(cache=True)
 def forward_fill_nb(values):
     """Forward-fill NaN down each column of a (T, N) array; equals ``DataFrame.ffill()``."""
     out = values.copy()

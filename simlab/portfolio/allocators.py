@@ -37,8 +37,10 @@ class EqualWeight(Step):
     """
 
     def __call__(self, weights, ctx):
-        mask = np.repeat(ctx.tradeable[None, :], ctx.n_scenarios, axis=0)
-        return _equal_over(mask), {"n_selected": mask.sum(axis=1)}
+        n_scen, count = ctx.n_scenarios, int(np.count_nonzero(ctx.tradeable))
+        # one row for every scenario: 1 / count on the tradeable assets (as _equal_over divides)
+        row = np.true_divide(ctx.tradeable, count) if count else np.zeros(len(ctx.tradeable))
+        return np.repeat(row[None, :], n_scen, axis=0), {"n_selected": np.full(n_scen, count, dtype=np.int64)}
 
 
 @register("step", "equal_weight_top_n")
