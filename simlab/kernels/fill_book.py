@@ -180,7 +180,7 @@ def finish_fill_day_nb(holdings, cash, price, nav_row, peak_before, peak_nav, tr
     book_values_nb(holdings, cash, price, nav_row)
     for b in range(nav_row.shape[0]):
         before, now = peak_before[b], nav_row[b]
-        peak_nav[b] = before if before >= now or before != before else now  # np.maximum, NaN first
+        peak_nav[b] = before if before >= now or np.isnan(before) else now  # np.maximum: a NaN wins
         if trade[b] and not carried[b]:
             last_rebalance[b] = decided[b]
             last_targets[b] = targets[b]
