@@ -82,7 +82,7 @@ class Replay:
         rows = np.asarray(self._rec.snapshot_rows)
         days = np.arange(self._span.start, self._span.stop)
         idx = np.searchsorted(rows, days, side="right") - 1
-        price = np.nan_to_num(self._inputs.value_price[self._span])
+        price = self._inputs.value_price[self._span]  # finite: NaN and inf already replaced
         nav = self._book.nav[self._span]
         value = np.zeros(nav.shape)
         # idx is sorted: each snapshot in force holds for one contiguous block of days

@@ -90,9 +90,18 @@ def prepare(cfg: Config, md: MarketData) -> Inputs:
         macro={} if md.macro is None else {c: md.macro[c].to_numpy(dtype=np.float64) for c in md.macro},
         meta=md.meta,
     )
-    return Inputs(md.dates, tuple(md.assets), close, np.isfinite(traded), price, np.nan_to_num(price),
+    return Inputs(md.dates, tuple(md.assets), close, np.isfinite(traded), price, _finite(price),
                   _delist_rows(traded, last), signals, arrays, first, last, features, instruments,
                   None if instruments is None else traded)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(values)``, in one pass where every value is finite (the common case)."""
+    out = values.copy()
+    bad = ~np.isfinite(out)
+    if bad.any():
+        out[bad] = np.nan_to_num(out[bad])
+    return out
 
 
 def _simple_returns(close: np.ndarray) -> np.ndarray:
@@ -122,7 +131,9 @@ def _signal(config: dict, md: MarketData) -> np.ndarray:
     panel = strategy.signal(md)
     if panel.shape != md.close.shape:
         raise StepError(f"strategy {config['type']!r} returned shape {panel.shape}; expected {md.close.shape}")
-    return panel.reindex(index=md.dates, columns=md.assets).to_numpy(dtype=np.float64)
+    if not (panel.index.equals(md.dates) and panel.columns.equals(md.close.columns)):
+        panel = panel.reindex(index=md.dates, columns=md.assets)
+    return panel.to_numpy(dtype=np.float64)
 
 
 def _delist_rows(close: np.ndarray, last: int) -> np.ndarray:

@@ -123,14 +123,14 @@ def forward_fill_nb(values):
     """Forward-fill NaN down each column of a (T, N) array; equals ``DataFrame.ffill()``."""
     out = values.copy()
     n_rows, n_cols = out.shape
-    for n in range(n_cols):
-        last = np.nan
-        for t in range(n_rows):
+    last = np.full(n_cols, np.nan)
+    for t in range(n_rows):  # row by row: the array's memory order
+        for n in range(n_cols):
             v = out[t, n]
             if np.isnan(v):
-                out[t, n] = last
+                out[t, n] = last[n]
             else:
-                last = v
+                last[n] = v
     return out
 
 

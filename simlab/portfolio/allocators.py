@@ -16,7 +16,7 @@ from pydantic import Field
 from simlab.config.registry import register
 from simlab.config.universe import asset_flags
 from simlab.contract.step import Step, StepContext, per_scenario
-from simlab.kernels.weights import cap_and_redistribute, rank_descending
+from simlab.kernels.weights import cap_and_redistribute, rank_descending, top_ranked
 
 
 def _equal_over(mask: np.ndarray) -> np.ndarray:
@@ -60,8 +60,7 @@ class EqualWeightTopN(Step):
 
     def __call__(self, weights, ctx):
         valid = _signal_mask(ctx)
-        ranks = rank_descending(ctx.signal, valid)
-        chosen = valid & (ranks < per_scenario(self.top_n, ctx.n_scenarios))
+        chosen = top_ranked(ctx.signal, valid, per_scenario(self.top_n, ctx.n_scenarios))
         return _equal_over(chosen), {"n_selected": chosen.sum(axis=1), "n_eligible": valid.sum(axis=1)}
 
 
