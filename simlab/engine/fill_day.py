@@ -16,7 +16,7 @@ import numpy as np
 
 from simlab.engine.record import FillRecord
 from simlab.execution.orders import Order
-from simlab.kernels.fill_book import fill_book_nb, finish_fill_day_nb
+from simlab.kernels.fill_book import fill_book_nb, fill_day_nb, finish_fill_day_nb
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class LinearFillDay:
     min_trade_value: float
     leverage: float
     no_cap: np.ndarray  # (N,) inf: no participation cap
+    one_group: bool  # the batch is one group: a fill day is one compiled call
 
     @classmethod
     def build(cls, loop) -> LinearFillDay | None:
@@ -41,7 +42,8 @@ class LinearFillDay:
         rows = tuple(np.ascontiguousarray(g.rows, dtype=np.int64) for g in loop.groups)
         rates = tuple(np.ascontiguousarray(r, dtype=np.float64) for r in broker.linear_rates)
         return cls(rows, rates, bool(exe.fractional), float(exe.lot_size), float(exe.min_trade_value),
-                   float(exe.leverage), np.full(len(loop.inputs.assets), np.inf))
+                   float(exe.leverage), np.full(len(loop.inputs.assets), np.inf),
+                   len(loop.groups) == 1 and loop.groups[0].whole)
 
     def fill(self, loop, row: int, order: Order) -> None:
         """Fill ``order`` at ``row``'s close, book it, revalue the day and record it all on ``loop``."""
@@ -49,21 +51,35 @@ class LinearFillDay:
         price = loop.inputs.value_price[row]
         tradeable = loop.inputs.tradeable[row]
         order_targets = np.ascontiguousarray(order.targets)
-        if order.carried.any():  # a rest the participation cap left (of a book kept between runs)
+        if order.target_shares is not None and order.carried.any():  # a rest the participation cap left
             targets, reason = np.ascontiguousarray(order.targets_at(b.holdings, b.nav[row], price)), order.reason
         else:
             targets, reason = order_targets, "rebalance"
         all_trade = order.all_trade
-        for k, g in enumerate(loop.groups):
-            trade = order.trade if g.whole else order.trade[g.rows]
-            if not all_trade and not trade.any():
-                continue
-            positions, trades, per_book, blocked = fill_book_nb(
-                b.holdings, b.cash, b.nav, row, price, tradeable, targets, self.rows[k], trade, self.rates[k],
-                self.fractional, self.lot_size, self.min_trade_value, self.leverage, self.no_cap)
-            rec.fills.append(FillRecord(row, positions[0], positions[1], trades[0], trades[1], trades[2], reason))
-            rec.diag(row, g.rows, "engine", {"buy_scale": per_book[0], "blocked_orders": blocked, "cost": per_book[1]})
-        finish_fill_day_nb(b.holdings, b.cash, price, b.nav[row], loop.peak_before, b.peak_nav, order.trade,
-                           order.carried, order.decided, order_targets,
-                           np.ascontiguousarray(order.signal), b.last_rebalance, b.last_targets, b.last_signal)
+        signal = np.ascontiguousarray(order.signal)
+        if self.one_group and (all_trade or order.trade.any()):
+            positions, trades, per_book, blocked = fill_day_nb(
+                b.holdings, b.cash, b.nav, row, price, tradeable, targets, self.rows[0], order.trade, self.rates[0],
+                self.fractional, self.lot_size, self.min_trade_value, self.leverage, self.no_cap, loop.peak_before,
+                b.peak_nav, order.carried, order.decided, order_targets, signal, b.last_rebalance, b.last_targets,
+                b.last_signal)
+            self._record(rec, row, loop.groups[0], reason, positions, trades, per_book, blocked)
+        else:
+            for k, g in enumerate(loop.groups):
+                trade = order.trade if g.whole else order.trade[g.rows]
+                if not all_trade and not trade.any():
+                    continue
+                positions, trades, per_book, blocked = fill_book_nb(
+                    b.holdings, b.cash, b.nav, row, price, tradeable, targets, self.rows[k], trade, self.rates[k],
+                    self.fractional, self.lot_size, self.min_trade_value, self.leverage, self.no_cap)
+                self._record(rec, row, g, reason, positions, trades, per_book, blocked)
+            finish_fill_day_nb(b.holdings, b.cash, price, b.nav[row], loop.peak_before, b.peak_nav, order.trade,
+                               order.carried, order.decided, order_targets, signal, b.last_rebalance,
+                               b.last_targets, b.last_signal)
         rec.snapshot(row, b.holdings)
+
+    @staticmethod
+    def _record(rec, row: int, g, reason: str, positions, trades, per_book, blocked) -> None:
+        """One group's trades and the fill's figures per scenario, as the general path records them."""
+        rec.fills.append(FillRecord(row, positions[0], positions[1], trades[0], trades[1], trades[2], reason))
+        rec.diag(row, g.rows, "engine", {"buy_scale": per_book[0], "blocked_orders": blocked, "cost": per_book[1]})

@@ -45,8 +45,11 @@ from simlab.execution.fills import fill_diagnostics
 from simlab.execution.instruments import InstrumentBook
 from simlab.execution.orders import Order
 from simlab.features.base import FeatureInputs, FeatureTable
-from simlab.kernels.accounting import forward_fill_nb
+from simlab.kernels.accounting import advance_day_nb, forward_fill_nb
 from simlab.portfolio.calendar import schedule_rows
+
+
+_NO_RATES = np.zeros((0, 2))  # cash_rates of a book whose cash is not financed
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,7 @@ class EventLoop:
         self.periods_per_year = PERIODS[cfg.experiment.data.calendar]
         self.book_price = inputs.value_price if self.instruments is None else self.instruments.book_price(
             inputs.value_price)
+        self.peak_before = book.peak_nav.copy()  # the peak before the day being filled
         self.linear_fill = LinearFillDay.build(self)  # None: a fill day goes through the general path
         self.run_fields = {"assets": inputs.assets, "meta": md.meta, "rng": self.rng, "leverage": self.step_leverage,
                            "margin": self.exe.margin, "periods_per_year": self.periods_per_year}  # every decision's
@@ -301,8 +305,19 @@ class EventLoop:
 
     def _advance(self, row: int) -> None:
         """Advance through ``row``'s close; keep the peak before it so a fill can correct it."""
+        if self.instruments is None and row >= self.pos:  # both segments in one call
+            b, financed = self.book, self.cash_rates is not None
+            closed, through = advance_day_nb(
+                b.holdings, b.cash, self.inputs.value_price, self.inputs.delist_row, self.pos, row, b.nav, b.peak_nav,
+                self.delisted, self.borrow_rate, b.fees, self.cash_rates if financed else _NO_RATES,
+                b.financing if financed else b.fees, self.accrue_from, self.peak_before)
+            self.pos = row + 1 if through else row
+            if closed:
+                self._record_delisting(row if through else row - 1)
+            if through:
+                return
         self._advance_to(row)
-        self.peak_before = self.book.peak_nav.copy()
+        self.peak_before[:] = self.book.peak_nav
         self._advance_to(row + 1)
 
     def _record_delisting(self, row: int) -> None:

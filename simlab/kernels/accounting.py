@@ -90,6 +90,27 @@ def mark_to_market_financed_nb(holdings, cash, price, delist_row, start, stop, n
 
 
 @njit(cache=True)
+def advance_day_nb(holdings, cash, price, delist_row, start, row, nav_out, peak_nav, delisted, borrow_rate, fees_out,
+                   cash_rates, financing_out, accrue_from, peak_before):
+    """Advance rows ``start .. row - 1``, copy the peak into ``peak_before`` (B,), advance ``row``.
+
+    The two :func:`mark_to_market_financed_nb` segments of a decision or fill day in one
+    call. Returns ``(closed, through)``: when the first segment closes delisted positions
+    it stops there (``through`` False, ``closed`` its count) so that they are recorded
+    before the day; otherwise ``closed`` counts the positions closed on ``row`` itself.
+    """
+    if row > start:
+        closed = mark_to_market_financed_nb(holdings, cash, price, delist_row, start, row, nav_out, peak_nav, delisted,
+                                            borrow_rate, fees_out, cash_rates, financing_out, accrue_from)
+        if closed:
+            return closed, False
+    peak_before[:] = peak_nav
+    closed = mark_to_market_financed_nb(holdings, cash, price, delist_row, row, row + 1, nav_out, peak_nav, delisted,
+                                        borrow_rate, fees_out, cash_rates, financing_out, accrue_from)
+    return closed, True
+
+
+@njit(cache=True)
 def book_value_nb(holdings, cash, price):
     """``cash + nansum(holdings * price)`` for one book (N,), summed in asset order."""
     value = cash

@@ -185,3 +185,16 @@ def finish_fill_day_nb(holdings, cash, price, nav_row, peak_before, peak_nav, tr
             last_rebalance[b] = decided[b]
             last_targets[b] = targets[b]
             last_signal[b] = signal[b]
+
+
+@njit(cache=True)
+def fill_day_nb(holdings, cash, nav, row, price, tradeable, targets, rows, trade, fee_rate, fractional, lot_size,
+                min_trade_value, leverage, max_shares, peak_before, peak_nav, carried, decided, order_targets, signal,
+                last_rebalance, last_targets, last_signal):
+    """:func:`fill_book_nb` then :func:`finish_fill_day_nb`, for a batch that is one group (``rows``
+    every book, in order, ``trade`` the order's): a whole fill day in one call."""
+    out = fill_book_nb(holdings, cash, nav, row, price, tradeable, targets, rows, trade, fee_rate, fractional,
+                       lot_size, min_trade_value, leverage, max_shares)
+    finish_fill_day_nb(holdings, cash, price, nav[row], peak_before, peak_nav, trade, carried, decided, order_targets,
+                       signal, last_rebalance, last_targets, last_signal)
+    return out

@@ -38,9 +38,10 @@ class EqualWeight(Step):
 
     def __call__(self, weights, ctx):
         n_scen, count = ctx.n_scenarios, int(np.count_nonzero(ctx.tradeable))
-        # one row for every scenario: 1 / count on the tradeable assets (as _equal_over divides)
-        row = np.true_divide(ctx.tradeable, count) if count else np.zeros(len(ctx.tradeable))
-        return np.repeat(row[None, :], n_scen, axis=0), {"n_selected": np.full(n_scen, count, dtype=np.int64)}
+        out = np.zeros((n_scen, len(ctx.tradeable)))
+        if count:  # 1 / count on the tradeable assets of every scenario, as _equal_over divides
+            np.true_divide(ctx.tradeable[None, :], count, out=out)
+        return out, {"n_selected": np.array([count] * n_scen, dtype=np.int64)}
 
 
 @register("step", "equal_weight_top_n")
