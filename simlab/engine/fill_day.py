@@ -55,9 +55,8 @@ class LinearFillDay:
             targets, reason = np.ascontiguousarray(order.targets_at(b.holdings, b.nav[row], price)), order.reason
         else:
             targets, reason = order_targets, "rebalance"
-        all_trade = order.all_trade
         signal = np.ascontiguousarray(order.signal)
-        if self.one_group and (all_trade or order.trade.any()):
+        if self.one_group and order.trade.any():
             positions, trades, per_book, blocked = fill_day_nb(
                 b.holdings, b.cash, b.nav, row, price, tradeable, targets, self.rows[0], order.trade, self.rates[0],
                 self.fractional, self.lot_size, self.min_trade_value, self.leverage, self.no_cap, loop.peak_before,
@@ -65,6 +64,7 @@ class LinearFillDay:
                 b.last_signal)
             self._record(rec, row, loop.groups[0], reason, positions, trades, per_book, blocked)
         else:
+            all_trade = order.all_trade
             for k, g in enumerate(loop.groups):
                 trade = order.trade if g.whole else order.trade[g.rows]
                 if not all_trade and not trade.any():

@@ -397,7 +397,7 @@ class EventLoop:
         view = PointInTimeView(inp.arrays, inp.dates, row)
         tradeable = inp.tradeable[row]
         targets = b.weights(row, inp.value_price[row])
-        hold = np.zeros(len(self.names), dtype=bool)
+        hold = None  # (B,) bool once a Step holds a scenario
         for k, (g, declared) in enumerate(zip(self.groups, self.step_features)):
             sel, held = g.sel, self.group_views[k] or _BookViews.of(b, g, copies=True)
             ctx = StepContext.from_fields({
@@ -407,8 +407,12 @@ class EventLoop:
                 "last_targets": held.last_targets, "last_signal": held.last_signal,
                 "nav_history": self._nav_history(g, row) if self.wants_history[k] else None,
             })
-            targets[sel], hold[sel] = self._run_steps(k, g, ctx, declared)
-        return Order.decision(row, targets, ~hold, self._signal_all(row))
+            targets[sel], group_hold = self._run_steps(k, g, ctx, declared)
+            if group_hold is not None:
+                hold = np.zeros(len(self.names), dtype=bool) if hold is None else hold
+                hold[sel] = group_hold
+        trade = np.ones(len(self.names), dtype=bool) if hold is None else ~hold
+        return Order.decision(row, targets, trade, self._signal_all(row))
 
     def _signal_all(self, row: int) -> np.ndarray:
         """(B, N) every scenario's signal at ``row`` (NaN for scenarios without a strategy)."""
@@ -439,9 +443,10 @@ class EventLoop:
         history.flags.writeable = False
         return history
 
-    def _run_steps(self, k: int, g: Group, ctx: StepContext, declared: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-        w = ctx.weights
-        hold = np.zeros(len(g.rows), dtype=bool)
+    def _run_steps(self, k: int, g: Group, ctx: StepContext,
+                   declared: list[dict]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The group's Steps on ``ctx``: its targets, and which scenarios they hold (None: none)."""
+        w, hold = ctx.weights, None
         for step, label, specs in zip(g.steps, g.step_labels, declared):
             step_ctx = ctx
             if specs or step.stateful:
@@ -455,6 +460,7 @@ class EventLoop:
                 raise
             _check_weights(w, ctx, label)
             if HOLD in diag:
+                hold = np.zeros(len(g.rows), dtype=bool) if hold is None else hold
                 hold |= np.broadcast_to(np.asarray(diag[HOLD], dtype=bool), hold.shape)
             self.rec.diag(ctx.t, g.rows, label, diag, type(step))
         return w, hold
