@@ -18,7 +18,7 @@ from simlab.contract.roles import role_of
 from simlab.data.market import MarketData
 
 TRADE_COLUMNS = ["date", "scenario", "asset", "shares", "price", "value", "cost", "reason"]
-_GROSS_BLOCK = 1 << 20  # holdings values stacked at a time for the gross exposure
+_GROSS_BLOCK = 1 << 18  # holdings values stacked at a time for the gross exposure
 DIAG_COLUMNS = ["date", "scenario", "step", "key", "role", "asset", "value"]
 
 
@@ -97,7 +97,9 @@ class Replay:
             np.abs(held, out=held)
             for j, (lo, hi) in enumerate(spans[first : first + per_block]):
                 value[lo:hi] = price[lo:hi] @ held[j].T  # (days, scenarios)
-        gross = np.divide(value, nav, out=np.zeros(value.shape), where=nav != 0)
+        held_nav = nav != 0
+        gross = np.divide(value, nav, out=value, where=held_nav)  # in place: no third (days, scenarios) array
+        gross[~held_nav] = 0.0
         return pd.DataFrame(gross, index=self.dates, columns=pd.Index(list(self.scenarios), name="scenario"))
 
     @cached_property
