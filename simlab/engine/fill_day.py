@@ -16,7 +16,10 @@ import numpy as np
 
 from simlab.engine.record import FillRecord
 from simlab.execution.orders import Order
-from simlab.kernels.fill_book import fill_book_nb, fill_day_nb, finish_fill_day_nb
+from simlab.kernels.fill_book import fill_book_nb
+
+
+_NO_ROWS, _NO_TRADE, _NO_RATE = np.empty(0, dtype=np.int64), np.empty(0, dtype=bool), np.empty(0)  # only close the day
 
 
 @dataclass(frozen=True)
@@ -55,27 +58,23 @@ class LinearFillDay:
             targets, reason = np.ascontiguousarray(order.targets_at(b.holdings, b.nav[row], price)), order.reason
         else:
             targets, reason = order_targets, "rebalance"
-        signal = np.ascontiguousarray(order.signal)
-        if self.one_group and order.trade.any():
-            positions, trades, per_book, blocked = fill_day_nb(
+        day = (loop.peak_before, b.peak_nav, order.trade, order.carried, order.decided, order_targets,
+               np.ascontiguousarray(order.signal), b.last_rebalance, b.last_targets, b.last_signal)
+        if self.one_group and order.trade.any():  # the whole day in one call
+            self._record(rec, row, loop.groups[0], reason, *fill_book_nb(
                 b.holdings, b.cash, b.nav, row, price, tradeable, targets, self.rows[0], order.trade, self.rates[0],
-                self.fractional, self.lot_size, self.min_trade_value, self.leverage, self.no_cap, loop.peak_before,
-                b.peak_nav, order.carried, order.decided, order_targets, signal, b.last_rebalance, b.last_targets,
-                b.last_signal)
-            self._record(rec, row, loop.groups[0], reason, positions, trades, per_book, blocked)
+                self.fractional, self.lot_size, self.min_trade_value, self.leverage, self.no_cap, True, *day))
         else:
             all_trade = order.all_trade
             for k, g in enumerate(loop.groups):
                 trade = order.trade if g.whole else order.trade[g.rows]
                 if not all_trade and not trade.any():
                     continue
-                positions, trades, per_book, blocked = fill_book_nb(
+                self._record(rec, row, g, reason, *fill_book_nb(
                     b.holdings, b.cash, b.nav, row, price, tradeable, targets, self.rows[k], trade, self.rates[k],
-                    self.fractional, self.lot_size, self.min_trade_value, self.leverage, self.no_cap)
-                self._record(rec, row, g, reason, positions, trades, per_book, blocked)
-            finish_fill_day_nb(b.holdings, b.cash, price, b.nav[row], loop.peak_before, b.peak_nav, order.trade,
-                               order.carried, order.decided, order_targets, signal, b.last_rebalance,
-                               b.last_targets, b.last_signal)
+                    self.fractional, self.lot_size, self.min_trade_value, self.leverage, self.no_cap, False, *day))
+            fill_book_nb(b.holdings, b.cash, b.nav, row, price, tradeable, targets, _NO_ROWS, _NO_TRADE, _NO_RATE,
+                         self.fractional, self.lot_size, self.min_trade_value, self.leverage, self.no_cap, True, *day)
         rec.snapshot(row, b.holdings)
 
     @staticmethod

@@ -37,7 +37,7 @@ from simlab.engine.fill_day import LinearFillDay
 from simlab.engine.pipeline import Group, build_groups, distinct_strategies
 from simlab.engine.record import Recorder
 from simlab.errors import DataError, StepError
-from simlab.execution.book import Book
+from simlab.execution.book import NO_CASH_RATES, Book
 from simlab.execution.broker import Broker, Prices
 from simlab.execution.cost_inputs import borrow_rates, financing_rates
 from simlab.execution.margin import margin_targets, restricted_targets
@@ -47,9 +47,6 @@ from simlab.execution.orders import Order
 from simlab.features.base import FeatureInputs, FeatureTable
 from simlab.kernels.accounting import advance_day_nb, forward_fill_nb
 from simlab.portfolio.calendar import schedule_rows
-
-
-_NO_RATES = np.zeros((0, 2))  # cash_rates of a book whose cash is not financed
 
 
 @dataclass(frozen=True)
@@ -309,7 +306,7 @@ class EventLoop:
             b, financed = self.book, self.cash_rates is not None
             closed, through = advance_day_nb(
                 b.holdings, b.cash, self.inputs.value_price, self.inputs.delist_row, self.pos, row, b.nav, b.peak_nav,
-                self.delisted, self.borrow_rate, b.fees, self.cash_rates if financed else _NO_RATES,
+                self.delisted, self.borrow_rate, b.fees, self.cash_rates if financed else NO_CASH_RATES,
                 b.financing if financed else b.fees, self.accrue_from, self.peak_before)
             self.pos = row + 1 if through else row
             if closed:

@@ -104,7 +104,8 @@ def advance_day_nb(holdings, cash, price, delist_row, start, row, nav_out, peak_
                                             borrow_rate, fees_out, cash_rates, financing_out, accrue_from)
         if closed:
             return closed, False
-    peak_before[:] = peak_nav
+    for b in range(peak_nav.shape[0]):  # a loop, not a slice assignment: quicker to compile
+        peak_before[b] = peak_nav[b]
     closed = mark_to_market_financed_nb(holdings, cash, price, delist_row, row, row + 1, nav_out, peak_nav, delisted,
                                         borrow_rate, fees_out, cash_rates, financing_out, accrue_from)
     return closed, True

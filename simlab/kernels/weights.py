@@ -52,7 +52,7 @@ def _top_ranked_nb(scores, valid, limits):
             for n in range(n_cols):
                 chosen[b, n] = valid[b, n]
             continue
-        cut = np.partition(pool[:n_valid], n_valid - take)[n_valid - take]  # the take-th highest score
+        cut = _select_nb(pool, np.int64(n_valid), np.int64(n_valid - take))  # the take-th highest score
         above = 0
         for n in range(n_cols):
             if valid[b, n] and scores[b, n] > cut:
@@ -66,6 +66,32 @@ def _top_ranked_nb(scores, valid, limits):
                     chosen[b, n] = True
                     ties -= 1
     return chosen
+
+
+@njit(cache=True)
+def _select_nb(values, n, kth):
+    """The ``kth`` smallest (from 0) of ``values[:n]``, which it reorders (Hoare's quickselect,
+    middle pivot); plain loops, quick to compile."""
+    lo, hi = 0, n - 1
+    while lo < hi:
+        pivot = values[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if kth <= j:
+            hi = j
+        elif kth >= i:
+            lo = i
+        else:
+            return values[kth]
+    return values[kth]
 
 
 def cap_and_redistribute(
