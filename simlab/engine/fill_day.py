@@ -18,8 +18,8 @@ from simlab.engine.record import FillRecord
 from simlab.execution.orders import Order
 from simlab.kernels.fill_book import fill_book_nb
 
-
-_NO_ROWS, _NO_TRADE, _NO_RATE = np.empty(0, dtype=np.int64), np.empty(0, dtype=bool), np.empty(0)  # only close the day
+# a call with no books only closes the day
+_NO_ROWS, _NO_TRADE, _NO_RATE = np.empty(0, dtype=np.int64), np.empty(0, dtype=bool), np.empty(0)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from simlab.execution.fills import fill_diagnostics
 from simlab.execution.instruments import InstrumentBook
 from simlab.execution.orders import Order
 from simlab.features.base import FeatureInputs, FeatureTable
-from simlab.kernels.accounting import advance_day_nb, forward_fill_nb
+from simlab.kernels.accounting import advance_day_nb, book_weights_nb, forward_fill_nb
 from simlab.portfolio.calendar import schedule_rows
 
 
@@ -72,6 +72,7 @@ class Inputs:
 def prepare(cfg: Config, md: MarketData) -> Inputs:
     """Arrays, signal panels and the simulated span for one run."""
     close = np.ascontiguousarray(md.close.to_numpy(dtype=np.float64))
+    assets = tuple(md.assets.tolist())  # plain str names (quicker than iterating the index)
     instruments = InstrumentBook.build(md, close, PERIODS[cfg.experiment.data.calendar])
     traded = close if instruments is None else instruments.trade_close
     price = forward_fill_nb(traded)
@@ -84,14 +85,15 @@ def prepare(cfg: Config, md: MarketData) -> Inputs:
     for a in arrays.values():
         a.flags.writeable = False
     features = FeatureInputs(
-        dates=md.dates, assets=tuple(md.assets), close=close, returns=arrays["returns"],
+        dates=md.dates, assets=assets, close=close, returns=arrays["returns"],
         volume=None if md.volume is None else md.volume.to_numpy(dtype=np.float64),
         benchmark=arrays.get("benchmark"),
         macro={} if md.macro is None else {c: md.macro[c].to_numpy(dtype=np.float64) for c in md.macro},
         meta=md.meta,
     )
-    return Inputs(md.dates, tuple(md.assets), close, np.isfinite(traded), price, _finite(price),
-                  _delist_rows(traded, last), signals, arrays, first, last, features, instruments,
+    tradeable = np.isfinite(traded)
+    return Inputs(md.dates, assets, close, tradeable, price, _finite(price),
+                  _delist_rows(traded, last, tradeable), signals, arrays, first, last, features, instruments,
                   None if instruments is None else traded)
 
 
@@ -136,11 +138,17 @@ def _signal(config: dict, md: MarketData) -> np.ndarray:
     return panel.to_numpy(dtype=np.float64)
 
 
-def _delist_rows(close: np.ndarray, last: int) -> np.ndarray:
-    finite = np.isfinite(close)
-    n_rows = close.shape[0]
-    last_price = n_rows - 1 - np.argmax(finite[::-1], axis=0)
-    delist = np.where(finite.any(axis=0) & (last_price < last), last_price + 1, -1)
+def _delist_rows(close: np.ndarray, last: int, finite: np.ndarray | None = None) -> np.ndarray:
+    finite = np.isfinite(close) if finite is None else finite
+    n_rows, n_assets = close.shape
+    last_price = np.full(n_assets, n_rows - 1)
+    priced = np.ones(n_assets, dtype=bool)
+    ended = np.flatnonzero(~finite[-1])  # only assets without a price on the last row can have stopped
+    if len(ended):
+        seen = finite[:, ended]
+        last_price[ended] = n_rows - 1 - np.argmax(seen[::-1], axis=0)
+        priced[ended] = seen.any(axis=0)
+    delist = np.where(priced & (last_price < last), last_price + 1, -1)
     return delist.astype(np.int64)
 
 
@@ -393,7 +401,7 @@ class EventLoop:
         inp, b = self.inputs, self.book
         view = PointInTimeView(inp.arrays, inp.dates, row)
         tradeable = inp.tradeable[row]
-        targets = b.weights(row, inp.value_price[row])
+        targets = book_weights_nb(b.holdings, inp.value_price[row], b.nav[row])  # Book.weights of every book
         hold = None  # (B,) bool once a Step holds a scenario
         for k, (g, declared) in enumerate(zip(self.groups, self.step_features)):
             sel, held = g.sel, self.group_views[k] or _BookViews.of(b, g, copies=True)

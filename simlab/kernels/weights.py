@@ -28,7 +28,11 @@ def top_ranked(scores: np.ndarray, valid: np.ndarray, limit) -> np.ndarray:
     of each row, as many as ``limit`` allows; among equal scores the first assets (the
     stable sort's order). Valid scores must be finite.
     """
-    limits = np.ascontiguousarray(np.broadcast_to(np.asarray(limit, dtype=np.float64).reshape(-1), scores.shape[:1]))
+    limits = np.asarray(limit, dtype=np.float64).reshape(-1)
+    if limits.shape[0] == 1 and scores.shape[0] != 1:
+        limits = np.full(scores.shape[0], limits[0])
+    if limits.shape[0] != scores.shape[0]:
+        raise ValueError(f"limit: {limits.shape[0]} values for {scores.shape[0]} rows; expected 1 or one per row")
     return _top_ranked_nb(np.ascontiguousarray(scores, dtype=np.float64), np.ascontiguousarray(valid, dtype=np.bool_),
                           limits)
 
