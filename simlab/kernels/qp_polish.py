@@ -155,8 +155,8 @@ def _kkt_refined_nb(H, C, b1, b2, delta, n_refine, y_ref, wf, yv):
     active rows are dependent on the free weights (a sector cap and the budget over the
     same free names) the dual split follows ``y_ref`` instead of the minimum norm."""
     nf, ma = b1.shape[0], b2.shape[0]
-    Lh = H.copy()
-    if not chol_inplace_nb(Lh):
+    Lh = H.copy()  # np.linalg.cholesky's dpotrf call in place: the same lower triangle (all that
+    if not chol_inplace_nb(Lh):  # chol_solve_nb reads), no exception machinery to compile
         return 1
     S = np.zeros((ma, ma))
     col = np.empty(nf)
