@@ -91,14 +91,16 @@ def holdings_segment_nb(holdings, before, price, nav, returns, start, stop, scen
     sums : (B, N_SUMS) float, added to in place (columns ``EA_SUM`` .. ``COUNTED``).
     """
     n_assets = holdings.shape[1]
+    n_days = stop - start
     assets = np.empty(n_assets, dtype=np.int64)
     prev_assets = np.empty(n_assets, dtype=np.int64)
     w = np.empty(n_assets)
     prev_w = np.empty(n_assets)
-    size = np.empty(n_assets)
     cov = np.empty(n_assets * n_assets)
     sigma = np.empty(n_assets)
-    y = np.empty(n_assets)
+    sized = np.empty(n_days * n_assets)  # the segment's |w| (NaN as 0), day by day
+    signed = np.empty(n_days * n_assets)  # and w (NaN as 0)
+    ratio_day = np.zeros(n_days, dtype=np.bool_)
     for b in scenarios:
         k = _held_assets(holdings[b], assets)
         if start > 0:
@@ -107,23 +109,50 @@ def holdings_segment_nb(holdings, before, price, nav, returns, start, stop, scen
             _hits(prev_assets, prev_w, pk, returns[start], sums[b])
         if k == 0:
             continue
-        _compact(cov_full, sigma_full, assets, k, cov, sigma)
+        any_ratio = False
         for t in range(start, stop):
             _weights(holdings[b], assets, k, price[t], nav[t, b], w)
             if t > start:
                 _hits(assets, prev_w, k, returns[t], sums[b])
+            row = (t - start) * k
             gross = 0.0
             squares = 0.0
             for j in range(k):
-                size[j] = 0.0 if np.isnan(w[j]) else abs(w[j])
-                gross += size[j]
-                squares += size[j] * size[j]
+                zero = np.isnan(w[j])
+                signed[row + j] = 0.0 if zero else w[j]
+                sized[row + j] = abs(signed[row + j])
+                gross += sized[row + j]
+                squares += sized[row + j] * sized[row + j]
+            ratio_day[t - start] = gross > 0.0 and t >= ratio_from
+            any_ratio = any_ratio or ratio_day[t - start]
             if gross > 0.0:
                 sums[b, EA_SUM] += gross * gross / squares
                 sums[b, EA_DAYS] += 1.0
-                if t >= ratio_from:
-                    _ratio_day(w, size, k, cov, sigma, y, sums[b])
             prev_w[:k] = w[:k]
+        if any_ratio:
+            _compact(cov_full, sigma_full, assets, k, cov, sigma)
+            _ratio_days(signed[: n_days * k].reshape((n_days, k)), sized[: n_days * k].reshape((n_days, k)),
+                        ratio_day, cov[: k * k].reshape((k, k)), sigma[:k], sums[b])
+
+
+@njit(cache=True, error_model="numpy")
+def _ratio_days(signed, sized, ratio_day, cov, sigma, sums_b):
+    """The segment's daily diversification ratios (days x held assets) added to the sums where finite."""
+    spread = np.dot(signed, cov)  # one small gemm: each day's S w
+    for d in range(signed.shape[0]):
+        if not ratio_day[d]:
+            continue
+        weighted = 0.0
+        variance = 0.0
+        for j in range(signed.shape[1]):
+            weighted += sized[d, j] * sigma[j]
+            variance += spread[d, j] * signed[d, j]
+        root = np.sqrt(max(variance, 0.0))
+        if root != 0.0 and np.isfinite(root):
+            daily = weighted / root
+            if np.isfinite(daily):
+                sums_b[DR_SUM] += daily
+                sums_b[DR_DAYS] += 1.0
 
 
 @njit(cache=True)
@@ -144,25 +173,3 @@ def _compact(cov_full, sigma_full, assets, k, cov, sigma):
         sigma[a] = sigma_full[assets[a]]
         for c in range(k):
             cov[a * k + c] = cov_full[assets[a], assets[c]]
-
-
-@njit(cache=True, error_model="numpy")
-def _ratio_day(w, size, k, cov, sigma, y, sums_b):
-    """One day's diversification ratio added to the sums where it is finite."""
-    weighted = 0.0
-    for j in range(k):
-        weighted += size[j] * sigma[j]
-        y[j] = 0.0
-    for a in range(k):  # y = S w, one row of S at a time (contiguous, vectorised)
-        wa = 0.0 if np.isnan(w[a]) else w[a]
-        for c in range(k):
-            y[c] += cov[a * k + c] * wa
-    variance = 0.0
-    for j in range(k):
-        variance += (0.0 if np.isnan(w[j]) else w[j]) * y[j]
-    root = np.sqrt(max(variance, 0.0))
-    if root != 0.0 and np.isfinite(root):
-        daily = weighted / root
-        if np.isfinite(daily):
-            sums_b[DR_SUM] += daily
-            sums_b[DR_DAYS] += 1.0
