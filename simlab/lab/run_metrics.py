@@ -30,17 +30,18 @@ def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
     returns = _metrics.drop_start_day(replay.returns)
     ones = pd.DataFrame(1.0, index=returns.index, columns=returns.columns).where(
         returns.notna().cummax())
+    costs = replay.daily_costs()
     table = _metrics.summary(
         returns, benchmark_returns=None if bench is None else bench.iloc[1:],
         traded_value=_metrics.start_day_shares(replay.daily_traded_value(), replay.nav, returns),
-        costs=_metrics.start_day_shares(replay.daily_costs(), replay.nav, returns), nav=ones,
+        costs=_metrics.start_day_shares(costs, replay.nav, returns), nav=ones,
         risk_free=risk_free, periods=PERIODS[replay.config.experiment.data.calendar],
     )
     holdings = _holdings(replay).reindex(table.index)
     at = list(table.columns).index("max_drawdown_uncompounded") + 1
     for offset, name in enumerate(HOLDINGS):
         table.insert(at + offset, name, holdings[name])
-    table["total_costs"] = _metrics.total_costs(replay.daily_costs()).reindex(table.index)
+    table["total_costs"] = _metrics.total_costs(costs).reindex(table.index)
     if replay.config.experiment.execution.financed:
         table["total_financing"] = replay.daily_financing().sum().reindex(table.index)
     return table

@@ -126,6 +126,8 @@ class Outcome:
     weights: xr.DataArray | None = None
     error: dict | None = None
     peak_rss_mib: float | None = None
+    worker_pid: int | None = None
+    cpu_seconds: float | None = None  # CPU time of the run and its metrics (a loaded machine stretches seconds)
     saved: bool = False  # the worker wrote the variant's folder
 
 
@@ -219,19 +221,21 @@ def run_variant(task: Task) -> Outcome:
     back without its tables (``saved``). Memory the variant freed is handed back to the
     system before returning, so a worker's footprint does not grow from variant to variant.
     """
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         outcome = _run_task(task)
     except Exception as err:  # noqa: BLE001 - whatever a variant raises is recorded, the sweep goes on
         outcome = Outcome(status="failed", seconds=0.0, error=_error_info(err))
     outcome.seconds = time.perf_counter() - t0
+    outcome.cpu_seconds = time.process_time() - cpu0
     outcome.peak_rss_mib = _peak_rss_mib()
+    outcome.worker_pid = os.getpid()
     if task.folder is not None and outcome.status == "ok":
         try:
             _save_variant(Path(task.folder), task.variant, outcome, task.sweep, peak=_peak_rss_mib)
         except Exception as err:  # noqa: BLE001 - a failed save is a failed variant, as in the parent
             outcome = Outcome(status="failed", seconds=outcome.seconds, error=_error_info(err),
-                              peak_rss_mib=outcome.peak_rss_mib)
+                              peak_rss_mib=outcome.peak_rss_mib, worker_pid=outcome.worker_pid)
         else:
             outcome = dataclasses.replace(outcome, record=None, metrics=None, nav=None, returns=None,
                                           weights=None, saved=True)
@@ -419,8 +423,9 @@ def _save_variant(folder: Path, v: Variant, outcome: Outcome, sweep: str, peak=N
         store.write_tables(target, config=v.config, metrics=outcome.metrics, nav=outcome.nav,
                            returns=outcome.returns, weights=outcome.weights)
         extra = {"kind": "variant", "sweep": sweep, "label": v.label, "overrides": v.overrides,
-                 "seconds": round(outcome.seconds, 3),
-                 "worker_peak_rss_mib": outcome.peak_rss_mib if peak is None else peak()}
+                 "seconds": round(outcome.seconds, 3), "cpu_seconds": round(outcome.cpu_seconds or 0.0, 3),
+                 "worker_peak_rss_mib": outcome.peak_rss_mib if peak is None else peak(),
+                 "worker_pid": outcome.worker_pid}
         store.write_record(target, {**outcome.record, **extra})
 
     store.replace_folder(folder / v.folder_name, write)
