@@ -26,6 +26,8 @@ Modules:
 - ``hrp``: the recursive bisection of hierarchical risk parity; ``leaf_order``: a dendrogram's
   leaf order and scipy's optimal leaf ordering, compiled.
 - ``weights``: batched weight arithmetic shared by Steps (ranking, capping).
+- ``holdings``: the holdings metrics (effective number of assets, diversification ratio,
+  position hit rate) from holdings snapshots, one segment of unchanged holdings at a time.
 - ``_support``: which backend runs (:func:`~simlab.kernels._support.resolve_backend`);
   ``_xp``: the array namespace of a computation.
 """

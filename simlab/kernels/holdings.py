@@ -4,6 +4,7 @@ Between two snapshots a book's holdings (shares) do not change; a day's weights 
 ``holdings * price[t] / nav[t, b]`` (0 where ``nav`` is 0). The kernels here walk one such
 segment of days at a time, scenario by scenario, over the assets a scenario holds, and add
 each day's figures to per-scenario sums; nothing of size days x scenarios x assets exists.
+A segment's quadratic forms ``w' S w`` are one small matrix product (days x held assets).
 
 The figures (numpy on the weights cube ``w`` (T, B, N), NaN read as 0 where said):
 

@@ -28,6 +28,9 @@ its ``sweep:`` block, so that adding values to the sweep reuses the folder)::
     metrics.parquet      the merged metrics: one row per (variant, scenario), override
     metrics.csv          columns, then the metrics
 
+Where the workers share this machine's files (local processes, a Dask cluster the sweep
+starts) each worker writes its variant's folder itself and sends back only its status;
+workers of a cluster at an ``address`` send the tables back and the sweep writes them.
 A failed variant is recorded and the others go on. A rerun skips every variant whose
 folder holds a ``run.json`` with its config hash (resume); failed ones are tried again.
 Ctrl-C stops the workers, merges the variants that finished, records the sweep as
