@@ -31,9 +31,11 @@ sweep10k  10,000 scenarios through ``simlab sweep`` on Dask: the scale experimen
        ``--workers`` single-threaded workers with a 2 GB memory limit each (Dask restarts a
        worker past 95% of it, which fails its variant). Timed in a fresh process from the
        config to the merged result on disk: cluster start, the variants, the merge
-       (``result.nc``, the metrics table), the close. Printed: each part, the seconds of the
-       variants, each worker's peak memory (from the variants' ``run.json``), the size of
-       ``result.nc``. Targets: within 60 s, at most 2 GB per worker, every variant ``ok``.
+       (``result.nc``, the metrics table), the close. Printed: each part, the seconds and CPU
+       seconds of the variants (from the variants' ``run.json``), the CPU seconds of the
+       workers and of the sweep's parent, each worker's peak memory after each of its
+       variants in order, the size of ``result.nc``. Targets: within 60 s, at most 2 GB per
+       worker, every variant ``ok``.
 
 Every figure is one run on whatever machine this is; a shared machine is noisy, so the
 1-minute load average is printed before and after.
