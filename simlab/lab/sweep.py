@@ -74,6 +74,7 @@ from simlab.lab.executors import Progress, make_executor
 from simlab.lab.run import run
 
 WEIGHTS_LIMIT = 20_000_000  # cells (160 MB of float64) of a weights cube kept per variant and merged
+RELEASE_AFTER_SECONDS = 2.0  # a variant this long hands its freed memory back (which costs about 0.1 s)
 RESULT_FILE = "result.nc"
 
 
@@ -221,8 +222,9 @@ def run_variant(task: Task) -> Outcome:
     """Run one variant; an exception becomes a failed Outcome with its traceback.
 
     With ``task.folder`` a finished variant's folder is written here and the Outcome comes
-    back without its tables (``saved``). Memory the variant freed is handed back to the
-    system before returning, so a worker's footprint does not grow from variant to variant.
+    back without its tables (``saved``). After a variant of :data:`RELEASE_AFTER_SECONDS` or
+    more, the memory it freed is handed back to the system before returning, so a worker's
+    footprint does not grow from one large variant to the next.
     """
     t0, cpu0 = time.perf_counter(), time.process_time()
     try:
@@ -242,7 +244,8 @@ def run_variant(task: Task) -> Outcome:
         else:
             outcome = dataclasses.replace(outcome, record=None, metrics=None, nav=None, returns=None,
                                           weights=None, saved=True)
-    release_memory()
+    if outcome.seconds >= RELEASE_AFTER_SECONDS:
+        release_memory()
     return outcome
 
 

@@ -210,3 +210,9 @@ def test_a_worker_that_shares_the_folder_writes_the_variant_and_sends_back_no_ta
     kept = local.folder / variant.folder_name
     for table in ("nav.parquet", "returns.parquet", "weights.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(written / table), pd.read_parquet(kept / table))
+
+
+def test_release_memory_is_safe_to_call_anywhere():
+    from simlab.lab.sweep import release_memory
+
+    release_memory()  # glibc's malloc_trim where there is one, garbage collection everywhere
