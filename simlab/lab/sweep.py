@@ -70,7 +70,7 @@ from simlab.config.loader import Config, load_config
 from simlab.config.scenarios import format_value, short_labels
 from simlab.errors import ConfigError
 from simlab.lab import store
-from simlab.lab.executors import Progress, make_executor
+from simlab.lab.executors import Progress, make_executor, release_memory
 from simlab.lab.run import run
 
 WEIGHTS_LIMIT = 20_000_000  # cells (160 MB of float64) of a weights cube kept per variant and merged
@@ -247,20 +247,6 @@ def run_variant(task: Task) -> Outcome:
     if outcome.seconds >= RELEASE_AFTER_SECONDS:
         release_memory()
     return outcome
-
-
-def release_memory() -> None:
-    """Collect garbage and hand freed heap back to the system (glibc's ``malloc_trim``; a
-    no-op elsewhere): what one variant freed is then not held by its worker for the next."""
-    import gc
-
-    gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def _peak_rss_mib() -> float | None:

@@ -213,6 +213,7 @@ def test_a_worker_that_shares_the_folder_writes_the_variant_and_sends_back_no_ta
 
 
 def test_release_memory_is_safe_to_call_anywhere():
-    from simlab.lab.sweep import release_memory
+    from simlab.lab.executors import release_memory, reuse_freed_memory
 
-    release_memory()  # glibc's malloc_trim where there is one, garbage collection everywhere
+    reuse_freed_memory()  # mallopt and malloc_trim where the C library is glibc, no-ops elsewhere
+    release_memory()
