@@ -31,6 +31,12 @@ class Momentum(Strategy):
             raise ValueError(f"skip ({self.skip}) must be smaller than lookback ({self.lookback})")
 
     def signal(self, md: MarketData) -> pd.DataFrame:
-        close = md.close
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return close.shift(self.skip) / close.shift(self.lookback) - 1.0
+        close = md.close.to_numpy(dtype=np.float64)
+        out = np.full(close.shape, np.nan)
+        n_rows = close.shape[0]
+        if self.lookback < n_rows:  # row t: close[t - skip] / close[t - lookback] - 1, from t = lookback on
+            with np.errstate(invalid="ignore", divide="ignore"):
+                np.divide(close[self.lookback - self.skip : n_rows - self.skip], close[: n_rows - self.lookback],
+                          out=out[self.lookback :])
+            out[self.lookback :] -= 1.0
+        return pd.DataFrame(out, index=md.close.index, columns=md.close.columns, copy=False)

@@ -53,6 +53,7 @@ ENGINE_DAYS = {"gross_margin_scale": ("margin_scaled", lambda v: v < 1.0),
                "gross_margin_blocked": ("margin_blocked", lambda v: v > 0),
                "short_blocked": ("shorts_blocked", lambda v: v > 0)}
 """The engine's fill-day records counted per scenario: key -> (ScenarioHealth field, test on a value)."""
+_ENGINE_KEYS = frozenset(ENGINE_DAYS)
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ class _StepLog:
         self.engine_rows: dict[str, dict[int, set]] = {key: {} for key in ENGINE_DAYS}
         for row, scenario_rows, step, values, step_class in records:
             if step == "engine":
-                self._engine_days(row, np.asarray(scenario_rows), values)
+                if not _ENGINE_KEYS.isdisjoint(values):
+                    self._engine_days(row, np.asarray(scenario_rows), values)
                 continue
             scenario_rows = np.asarray(scenario_rows)
             has_rows = False
@@ -215,8 +217,9 @@ class _StepLog:
         self.decision_rows = np.array(sorted({row for row, _ in reported}), dtype=np.int64)
         position = {row: i for i, row in enumerate(self.decision_rows.tolist())}
         self.decided = np.zeros((len(self.decision_rows), n_scen), dtype=bool)
-        for row, scenario_rows in reported:
-            self.decided[position[row], scenario_rows] = True
+        if reported:  # one assignment for every report
+            at = np.repeat([position[row] for row, _ in reported], [len(rows) for _, rows in reported])
+            self.decided[at, np.concatenate([rows for _, rows in reported])] = True
 
     def rows(self, s: int) -> np.ndarray:
         """Sorted rows with a Step's report for scenario ``s``."""

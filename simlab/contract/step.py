@@ -102,6 +102,16 @@ class StepContext:
     margin: float | None = None
     periods_per_year: int = 252
 
+    @classmethod
+    def from_fields(cls, fields: dict) -> StepContext:
+        """The context with ``fields`` (a dict naming every field but ``features`` and ``memory``,
+        which start empty), built without the frozen ``__init__``'s one ``__setattr__`` per field:
+        the engine makes one per decision. ``fields`` becomes the context's own: pass a fresh dict."""
+        ctx = object.__new__(cls)
+        fields["features"], fields["memory"] = {}, {}
+        ctx.__dict__.update(fields)
+        return ctx
+
     def feature(self, name: str) -> np.ndarray:
         """The (B, ...) value at ``t`` of a Feature this Step declared under ``name``."""
         try:

@@ -18,6 +18,7 @@ from simlab.contract.roles import role_of
 from simlab.data.market import MarketData
 
 TRADE_COLUMNS = ["date", "scenario", "asset", "shares", "price", "value", "cost", "reason"]
+_GROSS_BLOCK = 1 << 18  # holdings values stacked at a time for the gross exposure
 DIAG_COLUMNS = ["date", "scenario", "step", "key", "role", "asset", "value"]
 
 
@@ -81,13 +82,24 @@ class Replay:
         rows = np.asarray(self._rec.snapshot_rows)
         days = np.arange(self._span.start, self._span.stop)
         idx = np.searchsorted(rows, days, side="right") - 1
-        price = np.nan_to_num(self._inputs.value_price[self._span])
+        price = self._inputs.value_price[self._span]  # finite: NaN and inf already replaced
         nav = self._book.nav[self._span]
-        gross = np.zeros(nav.shape)
-        for snap in np.unique(idx):
-            on = idx == snap
-            value = price[on] @ np.abs(np.nan_to_num(self._rec.snapshots[snap])).T  # (days, scenarios)
-            gross[on] = np.divide(value, nav[on], out=np.zeros(value.shape), where=nav[on] != 0)
+        value = np.zeros(nav.shape)
+        # idx is sorted: each snapshot in force holds for one contiguous block of days
+        snaps, starts = np.unique(idx, return_index=True)
+        spans = list(zip(starts.tolist(), starts[1:].tolist() + [len(idx)]))
+        per_block = max(1, _GROSS_BLOCK // max(1, self._rec.snapshots[0].size)) if len(snaps) else 1
+        for first in range(0, len(snaps), per_block):
+            chosen = snaps[first : first + per_block].tolist()
+            held = np.stack([self._rec.snapshots[s] for s in chosen])  # a copy: made absolute in place
+            if not np.isfinite(held).all():
+                held = np.nan_to_num(held)
+            np.abs(held, out=held)
+            for j, (lo, hi) in enumerate(spans[first : first + per_block]):
+                value[lo:hi] = price[lo:hi] @ held[j].T  # (days, scenarios)
+        held_nav = nav != 0
+        gross = np.divide(value, nav, out=value, where=held_nav)  # in place: no third (days, scenarios) array
+        gross[~held_nav] = 0.0
         return pd.DataFrame(gross, index=self.dates, columns=pd.Index(list(self.scenarios), name="scenario"))
 
     def holdings_snapshots(self) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ A NaN inside an asset's life is a day it does not trade (held, valued at its las
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,10 +33,11 @@ from simlab.config.universe import asset_flags
 from simlab.data.instruments import PERIODS
 from simlab.data.market import MarketData, PointInTimeView
 from simlab.contract.step import HOLD, StepContext
+from simlab.engine.fill_day import LinearFillDay
 from simlab.engine.pipeline import Group, build_groups, distinct_strategies
 from simlab.engine.record import Recorder
 from simlab.errors import DataError, StepError
-from simlab.execution.book import Book
+from simlab.execution.book import NO_CASH_RATES, Book
 from simlab.execution.broker import Broker, Prices
 from simlab.execution.cost_inputs import borrow_rates, financing_rates
 from simlab.execution.margin import margin_targets, restricted_targets
@@ -43,7 +45,7 @@ from simlab.execution.fills import fill_diagnostics
 from simlab.execution.instruments import InstrumentBook
 from simlab.execution.orders import Order
 from simlab.features.base import FeatureInputs, FeatureTable
-from simlab.kernels.accounting import forward_fill_nb
+from simlab.kernels.accounting import advance_day_nb, book_weights_nb, forward_fill_nb
 from simlab.portfolio.calendar import schedule_rows
 
 
@@ -70,6 +72,7 @@ class Inputs:
 def prepare(cfg: Config, md: MarketData) -> Inputs:
     """Arrays, signal panels and the simulated span for one run."""
     close = np.ascontiguousarray(md.close.to_numpy(dtype=np.float64))
+    assets = tuple(md.assets.tolist())  # plain str names (quicker than iterating the index)
     instruments = InstrumentBook.build(md, close, PERIODS[cfg.experiment.data.calendar])
     traded = close if instruments is None else instruments.trade_close
     price = forward_fill_nb(traded)
@@ -82,15 +85,25 @@ def prepare(cfg: Config, md: MarketData) -> Inputs:
     for a in arrays.values():
         a.flags.writeable = False
     features = FeatureInputs(
-        dates=md.dates, assets=tuple(md.assets), close=close, returns=arrays["returns"],
+        dates=md.dates, assets=assets, close=close, returns=arrays["returns"],
         volume=None if md.volume is None else md.volume.to_numpy(dtype=np.float64),
         benchmark=arrays.get("benchmark"),
         macro={} if md.macro is None else {c: md.macro[c].to_numpy(dtype=np.float64) for c in md.macro},
         meta=md.meta,
     )
-    return Inputs(md.dates, tuple(md.assets), close, np.isfinite(traded), price, np.nan_to_num(price),
-                  _delist_rows(traded, last), signals, arrays, first, last, features, instruments,
+    tradeable = np.isfinite(traded)
+    return Inputs(md.dates, assets, close, tradeable, price, _finite(price),
+                  _delist_rows(traded, last, tradeable), signals, arrays, first, last, features, instruments,
                   None if instruments is None else traded)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(values)``, in one pass where every value is finite (the common case)."""
+    out = values.copy()
+    bad = ~np.isfinite(out)
+    if bad.any():
+        out[bad] = np.nan_to_num(out[bad])
+    return out
 
 
 def _simple_returns(close: np.ndarray) -> np.ndarray:
@@ -120,14 +133,22 @@ def _signal(config: dict, md: MarketData) -> np.ndarray:
     panel = strategy.signal(md)
     if panel.shape != md.close.shape:
         raise StepError(f"strategy {config['type']!r} returned shape {panel.shape}; expected {md.close.shape}")
-    return panel.reindex(index=md.dates, columns=md.assets).to_numpy(dtype=np.float64)
+    if not (panel.index.equals(md.dates) and panel.columns.equals(md.close.columns)):
+        panel = panel.reindex(index=md.dates, columns=md.assets)
+    return panel.to_numpy(dtype=np.float64)
 
 
-def _delist_rows(close: np.ndarray, last: int) -> np.ndarray:
-    finite = np.isfinite(close)
-    n_rows = close.shape[0]
-    last_price = n_rows - 1 - np.argmax(finite[::-1], axis=0)
-    delist = np.where(finite.any(axis=0) & (last_price < last), last_price + 1, -1)
+def _delist_rows(close: np.ndarray, last: int, finite: np.ndarray | None = None) -> np.ndarray:
+    finite = np.isfinite(close) if finite is None else finite
+    n_rows, n_assets = close.shape
+    last_price = np.full(n_assets, n_rows - 1)
+    priced = np.ones(n_assets, dtype=bool)
+    ended = np.flatnonzero(~finite[-1])  # only assets without a price on the last row can have stopped
+    if len(ended):
+        seen = finite[:, ended]
+        last_price[ended] = n_rows - 1 - np.argmax(seen[::-1], axis=0)
+        priced[ended] = seen.any(axis=0)
+    delist = np.where(priced & (last_price < last), last_price + 1, -1)
     return delist.astype(np.int64)
 
 
@@ -209,6 +230,11 @@ class EventLoop:
         self.periods_per_year = PERIODS[cfg.experiment.data.calendar]
         self.book_price = inputs.value_price if self.instruments is None else self.instruments.book_price(
             inputs.value_price)
+        self.peak_before = book.peak_nav.copy()  # the peak before the day being filled
+        self.linear_fill = LinearFillDay.build(self)  # None: a fill day goes through the general path
+        self.run_fields = {"assets": inputs.assets, "meta": md.meta, "rng": self.rng, "leverage": self.step_leverage,
+                           "margin": self.exe.margin, "periods_per_year": self.periods_per_year}  # every decision's
+        self.wants_history = [any("nav_history" in step.requires for step in g.steps) for g in groups]
 
     def _declare_features(self, g: Group) -> list[dict]:
         declared = []
@@ -284,8 +310,19 @@ class EventLoop:
 
     def _advance(self, row: int) -> None:
         """Advance through ``row``'s close; keep the peak before it so a fill can correct it."""
+        if self.instruments is None and row >= self.pos:  # both segments in one call
+            b, financed = self.book, self.cash_rates is not None
+            closed, through = advance_day_nb(
+                b.holdings, b.cash, self.inputs.value_price, self.inputs.delist_row, self.pos, row, b.nav, b.peak_nav,
+                self.delisted, self.borrow_rate, b.fees, self.cash_rates if financed else NO_CASH_RATES,
+                b.financing if financed else b.fees, self.accrue_from, self.peak_before)
+            self.pos = row + 1 if through else row
+            if closed:
+                self._record_delisting(row if through else row - 1)
+            if through:
+                return
         self._advance_to(row)
-        self.peak_before = self.book.peak_nav.copy()
+        self.peak_before[:] = self.book.peak_nav
         self._advance_to(row + 1)
 
     def _record_delisting(self, row: int) -> None:
@@ -296,6 +333,9 @@ class EventLoop:
         self.delisted[:] = 0.0
 
     def _fill(self, row: int, order: Order) -> None:
+        if self.linear_fill is not None:
+            self.linear_fill.fill(self, row, order)
+            return
         b, inp = self.book, self.inputs
         safe = inp.value_price[row]
         targets = order.targets_at(b.holdings, b.nav[row], safe)
@@ -361,20 +401,23 @@ class EventLoop:
         inp, b = self.inputs, self.book
         view = PointInTimeView(inp.arrays, inp.dates, row)
         tradeable = inp.tradeable[row]
-        targets = b.weights(row, inp.value_price[row])
-        hold = np.zeros(len(self.names), dtype=bool)
+        targets = book_weights_nb(b.holdings, inp.value_price[row], b.nav[row])  # Book.weights of every book
+        hold = None  # (B,) bool once a Step holds a scenario
         for k, (g, declared) in enumerate(zip(self.groups, self.step_features)):
             sel, held = g.sel, self.group_views[k] or _BookViews.of(b, g, copies=True)
-            ctx = StepContext(
-                t=row, date=self.dates[row], view=view, assets=inp.assets, tradeable=tradeable,
-                signal=self._signal(g, row), weights=_frozen(targets[sel]), nav=_frozen(b.nav[row, sel]),
-                peak_nav=held.peak_nav, meta=self.md.meta, scenarios=g.names, rng=self.rng,
-                last_rebalance=held.last_rebalance, last_targets=held.last_targets,
-                last_signal=held.last_signal, nav_history=self._nav_history(g, row), leverage=self.step_leverage,
-                margin=self.exe.margin, periods_per_year=self.periods_per_year,
-            )
-            targets[sel], hold[sel] = self._run_steps(k, g, ctx, declared)
-        return Order.decision(row, targets, ~hold, self._signal_all(row))
+            ctx = StepContext.from_fields({
+                **self.run_fields, "t": row, "date": self.dates[row], "view": view, "tradeable": tradeable,
+                "signal": self._signal(g, row), "weights": _frozen(targets[sel]), "nav": _frozen(b.nav[row, sel]),
+                "peak_nav": held.peak_nav, "scenarios": g.names, "last_rebalance": held.last_rebalance,
+                "last_targets": held.last_targets, "last_signal": held.last_signal,
+                "nav_history": self._nav_history(g, row) if self.wants_history[k] else None,
+            })
+            targets[sel], group_hold = self._run_steps(k, g, ctx, declared)
+            if group_hold is not None:
+                hold = np.zeros(len(self.names), dtype=bool) if hold is None else hold
+                hold[sel] = group_hold
+        trade = np.ones(len(self.names), dtype=bool) if hold is None else ~hold
+        return Order.decision(row, targets, trade, self._signal_all(row))
 
     def _signal_all(self, row: int) -> np.ndarray:
         """(B, N) every scenario's signal at ``row`` (NaN for scenarios without a strategy)."""
@@ -398,18 +441,17 @@ class EventLoop:
         return _frozen(self.inputs.signals[g.strategy_index, row])
 
     def _nav_history(self, g: Group, row: int) -> np.ndarray | None:
-        """NAV from the first simulated close through ``row``, only for groups that ask for it."""
-        if not any("nav_history" in step.requires for step in g.steps):
-            return None
+        """NAV from the first simulated close through ``row`` (for groups that ask for it)."""
         history = self.book.nav[self.inputs.first : row + 1]
         history = history if len(g.rows) == history.shape[1] else history[:, g.rows]
         history = history.view()
         history.flags.writeable = False
         return history
 
-    def _run_steps(self, k: int, g: Group, ctx: StepContext, declared: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-        w = ctx.weights
-        hold = np.zeros(len(g.rows), dtype=bool)
+    def _run_steps(self, k: int, g: Group, ctx: StepContext,
+                   declared: list[dict]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The group's Steps on ``ctx``: its targets, and which scenarios they hold (None: none)."""
+        w, hold = ctx.weights, None
         for step, label, specs in zip(g.steps, g.step_labels, declared):
             step_ctx = ctx
             if specs or step.stateful:
@@ -423,6 +465,7 @@ class EventLoop:
                 raise
             _check_weights(w, ctx, label)
             if HOLD in diag:
+                hold = np.zeros(len(g.rows), dtype=bool) if hold is None else hold
                 hold |= np.broadcast_to(np.asarray(diag[HOLD], dtype=bool), hold.shape)
             self.rec.diag(ctx.t, g.rows, label, diag, type(step))
         return w, hold
@@ -456,6 +499,13 @@ def _merged_rows(static: list[int], pending: dict):
     """Static event rows in order, plus any row queued in ``pending`` while iterating."""
     i, last = 0, -1
     while True:
+        if not pending:  # nothing queued: the next static row
+            if i == len(static):
+                return
+            last = static[i]
+            i += 1
+            yield last
+            continue
         later = [r for r in pending if r > last]
         candidates = ([static[i]] if i < len(static) else []) + ([min(later)] if later else [])
         if not candidates:
@@ -476,7 +526,7 @@ def _frozen(values: np.ndarray) -> np.ndarray:
 def _check_weights(w: np.ndarray, ctx: StepContext, label: str) -> None:
     if w.shape != ctx.weights.shape:
         raise StepError(f"step {label} on {ctx.date.date()} returned shape {w.shape}; expected {ctx.weights.shape}")
-    if np.isfinite(w.sum()):
+    if math.isfinite(w.sum()):
         return
     bad = ~np.isfinite(w)
     if bad.any():

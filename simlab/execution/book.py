@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from simlab.execution.fills import Fill
-from simlab.kernels.accounting import book_values_nb, mark_to_market_financed_nb, mark_to_market_nb
+from simlab.kernels.accounting import book_values_nb, book_weights_nb, mark_to_market_financed_nb
+
+NO_CASH_RATES = np.zeros((0, 2))  # cash_rates of a book whose cash is not financed
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Book:
 
     def weights(self, row: int, price: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """End-of-day weights (B, N) at ``row`` given valuation prices (N,) (no NaN)."""
+        if isinstance(rows, slice) and rows == slice(None):
+            return book_weights_nb(self.holdings, price, self.nav[row])
         value = self.holdings[rows] * price[None, :]
         nav = self.nav[row, rows][:, None]
         if nav.all():
@@ -63,9 +67,10 @@ class Book:
         are the daily interest rates on negative and positive cash (None: no financing),
         accrued from row ``accrue_from`` on into :attr:`financing`.
         """
-        if cash_rates is None:
-            return mark_to_market_nb(self.holdings, self.cash, price, delist_row, start, stop, self.nav,
-                                     self.peak_nav, delisted, borrow_rate, self.fees)
+        if cash_rates is None:  # as mark_to_market_nb, without compiling that wrapper too
+            return mark_to_market_financed_nb(self.holdings, self.cash, price, delist_row, start, stop, self.nav,
+                                              self.peak_nav, delisted, borrow_rate, self.fees, NO_CASH_RATES, self.fees,
+                                              stop)
         return mark_to_market_financed_nb(self.holdings, self.cash, price, delist_row, start, stop, self.nav,
                                           self.peak_nav, delisted, borrow_rate, self.fees, cash_rates,
                                           self.financing, accrue_from)

@@ -29,7 +29,9 @@ class Order:
     def decision(cls, row: int, targets: np.ndarray, trade: np.ndarray, signal: np.ndarray) -> Order:
         """Target weights decided at the close of ``row`` (nothing carried)."""
         n_scen = len(trade)
-        return cls(np.full(n_scen, row), targets, trade, signal, np.zeros(n_scen, dtype=bool), None)
+        decided = np.empty(n_scen, dtype=np.int64)
+        decided.fill(row)
+        return cls(decided, targets, trade, signal, np.zeros(n_scen, dtype=bool), None)
 
     @classmethod
     def rest(cls, row: int, holdings: np.ndarray, unfilled: np.ndarray, trade: np.ndarray) -> Order:

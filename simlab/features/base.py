@@ -22,7 +22,8 @@ for every registered Step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -69,14 +70,30 @@ class Feature:
         """Bytes of one row's value, when known before computing (None: small, or unknown)."""
         return None
 
+    def compute_chunk(self, inputs: FeatureInputs, rows: np.ndarray, out: np.ndarray | None,
+                      carry: dict) -> np.ndarray:
+        """:meth:`compute` for one chunk of a chunked table, with two aids it may use.
+
+        ``out``: the memory of an earlier chunk of this Feature that nothing else holds any
+        more (or None); the values may be written into it and a view of it returned.
+        ``carry``: a dict the table keeps for this Feature from one chunk to the next (empty
+        at first), for work a later chunk can resume from; the values must not depend on it.
+        The default ignores both.
+        """
+        return self.compute(inputs, rows)
+
 
 @dataclass
 class _Chunked:
-    """A Feature computed ``size`` decision rows at a time; ``block`` is the chunk held."""
+    """A Feature computed ``size`` decision rows at a time; ``block`` is the chunk held,
+    ``memory`` the array that owns it (handed to the next chunk when nothing else holds it),
+    ``carry`` what the Feature keeps from one chunk to the next."""
 
     size: int
     index: int = -1
     block: np.ndarray | None = None
+    memory: np.ndarray | None = None
+    carry: dict = field(default_factory=dict)
 
 
 class FeatureTable:
@@ -99,8 +116,12 @@ class FeatureTable:
         else:
             self._values[feature] = self._compute(feature, self.rows)
 
-    def _compute(self, feature: Feature, rows: np.ndarray) -> np.ndarray:
-        values = np.asarray(feature.compute(self.inputs, rows))
+    def _compute(self, feature: Feature, rows: np.ndarray, chunk: _Chunked | None = None,
+                 spare: np.ndarray | None = None) -> np.ndarray:
+        if chunk is None:
+            values = np.asarray(feature.compute(self.inputs, rows))
+        else:
+            values = np.asarray(feature.compute_chunk(self.inputs, rows, spare, chunk.carry))
         if len(values) != len(rows):
             raise ValueError(f"{feature} returned {len(values)} rows; expected {len(rows)}")
         values.flags.writeable = False
@@ -114,7 +135,14 @@ class FeatureTable:
         index = i // chunk.size
         if index != chunk.index:
             chunk.block = None  # release the chunk held before computing the next
-            chunk.block = self._compute(feature, self.rows[index * chunk.size:(index + 1) * chunk.size])
+            spare = chunk.memory if _unshared(chunk) else None
+            chunk.memory = None
+            if spare is not None:
+                spare.flags.writeable = True
+            chunk.block = self._compute(feature, self.rows[index * chunk.size:(index + 1) * chunk.size], chunk, spare)
+            del spare
+            owner = chunk.block if chunk.block.base is None else chunk.block.base
+            chunk.memory = owner if isinstance(owner, np.ndarray) and owner.flags.owndata else None
             chunk.index = index
         return chunk.block[i - index * chunk.size]
 
@@ -129,3 +157,12 @@ class FeatureTable:
 
     def __contains__(self, feature: Any) -> bool:
         return feature in self._values or feature in self._chunked
+
+
+def _unshared(chunk: _Chunked) -> bool:
+    """Nothing outside the table holds the chunk's memory (no value, no view of one, is alive):
+    its references are the attribute and this call's argument only. (A free-threaded
+    Python's reference counts are not exact: there the memory is never handed on.)"""
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return False
+    return chunk.memory is not None and sys.getrefcount(chunk.memory) <= 2

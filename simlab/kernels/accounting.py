@@ -90,6 +90,28 @@ def mark_to_market_financed_nb(holdings, cash, price, delist_row, start, stop, n
 
 
 @njit(cache=True)
+def advance_day_nb(holdings, cash, price, delist_row, start, row, nav_out, peak_nav, delisted, borrow_rate, fees_out,
+                   cash_rates, financing_out, accrue_from, peak_before):
+    """Advance rows ``start .. row - 1``, copy the peak into ``peak_before`` (B,), advance ``row``.
+
+    The two :func:`mark_to_market_financed_nb` segments of a decision or fill day in one
+    call. Returns ``(closed, through)``: when the first segment closes delisted positions
+    it stops there (``through`` False, ``closed`` its count) so that they are recorded
+    before the day; otherwise ``closed`` counts the positions closed on ``row`` itself.
+    """
+    if row > start:
+        closed = mark_to_market_financed_nb(holdings, cash, price, delist_row, start, row, nav_out, peak_nav, delisted,
+                                            borrow_rate, fees_out, cash_rates, financing_out, accrue_from)
+        if closed:
+            return closed, False
+    for b in range(peak_nav.shape[0]):  # a loop, not a slice assignment: quicker to compile
+        peak_before[b] = peak_nav[b]
+    closed = mark_to_market_financed_nb(holdings, cash, price, delist_row, row, row + 1, nav_out, peak_nav, delisted,
+                                        borrow_rate, fees_out, cash_rates, financing_out, accrue_from)
+    return closed, True
+
+
+@njit(cache=True)
 def book_value_nb(holdings, cash, price):
     """``cash + nansum(holdings * price)`` for one book (N,), summed in asset order."""
     value = cash
@@ -108,18 +130,29 @@ def book_values_nb(holdings, cash, price, out):
 
 
 @njit(cache=True)
+def book_weights_nb(holdings, price, nav):
+    """Weights (B, N) of B books: ``holdings * price / nav``, 0 for a book whose ``nav`` (B,) is 0."""
+    out = np.zeros(holdings.shape)
+    for b in range(holdings.shape[0]):
+        if nav[b] != 0.0:
+            for n in range(holdings.shape[1]):
+                out[b, n] = holdings[b, n] * price[n] / nav[b]
+    return out
+
+
+@njit(cache=True)
 def forward_fill_nb(values):
     """Forward-fill NaN down each column of a (T, N) array; equals ``DataFrame.ffill()``."""
     out = values.copy()
     n_rows, n_cols = out.shape
-    for n in range(n_cols):
-        last = np.nan
-        for t in range(n_rows):
+    last = np.full(n_cols, np.nan)
+    for t in range(n_rows):  # row by row: the array's memory order
+        for n in range(n_cols):
             v = out[t, n]
             if np.isnan(v):
-                out[t, n] = last
+                out[t, n] = last[n]
             else:
-                last = v
+                last[n] = v
     return out
 
 

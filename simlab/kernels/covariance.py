@@ -197,6 +197,23 @@ def _finish_pairwise_row(row, acc, snap, jj, m, d, ddof):
 
 @njit(cache=True, error_model="numpy")
 def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active):
+    """:func:`window_cov_into_nb` into a new (R, N, N) array; returns (cov, vec, sc)."""
+    cov = np.empty((rows.shape[0], x.shape[1], x.shape[1]))
+    none = np.empty(0)
+    vec, sc = window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active,
+                                 none, -1, none, -2)
+    return cov, vec, sc
+
+
+def carry_size(n_cols: int, pairwise: bool) -> int:
+    """Floats in the sweep state :func:`window_cov_into_nb` saves and resumes from."""
+    n_acc = 5 if pairwise else 1
+    return n_cols + 2 + n_acc * sum(min(BLOCK, n_cols - j0) * (n_cols - j0) for j0 in range(0, n_cols, BLOCK))
+
+
+@njit(cache=True, error_model="numpy")
+def window_cov_into_nb(cov, x, obs, sel, rows, starts, decay, include, ddof, pairwise, adjust, active,
+                       carry_in, from_row, carry_out, to_row):
     """Covariance over each decision's window, weighted, for all decisions in one sweep.
 
     For each r, with rows ``k = starts[r] .. rows[r]`` and weights
@@ -227,29 +244,48 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
     decay : float in (0, 1]; include : (R, N) bool; ddof : float; pairwise, adjust : bool;
     active : (R,) bool.
 
+    cov : (>= R, N, N) float64, C-contiguous: the output, written at ``cov[:R]`` (a buffer
+    that is reused from one batch of rows to the next is not faulted in again: at N = 500
+    first touching 2 MB of fresh memory per row costs about as much as estimating it).
+    carry_in, from_row : the sweep's state (:func:`carry_size` floats) at grid row
+        ``from_row`` (``-1 + k GRID``, at or before every row this call needs), saved by an
+        earlier call on the same data; ``from_row = -1``: start from row -1 (the prefix sums
+        are the same either way, so are the bits).
+    carry_out, to_row : where to save the state at grid row ``to_row`` (``-2``: nowhere); a
+        later call on later windows resumes from it instead of sweeping from the first row.
+
     Returns
     -------
-    cov : (R, N, N); vec : (R, N) the weighted sums ``w @ x[k]``; sc : (R, 2) ``sum w``, ``sum w**2``.
+    vec : (R, N) the weighted sums ``w @ x[k]``; sc : (R, 2) ``sum w``, ``sum w**2``.
     """
     n_cols = x.shape[1]
     n_dec = rows.shape[0]
     n_acc = 5 if pairwise else 1
-    cov = np.empty((n_dec, n_cols, n_cols))
     vec = np.zeros((n_dec, n_cols))
     sc = np.zeros((n_dec, 2))
     if n_dec == 0:
-        return cov, vec, sc
+        return vec, sc
     bufs = np.empty((5 if pairwise else 2, GRID * n_cols))
     zero_snap = starts == 0  # a window from the first row: its snapshot is zero
     n_ring = _max_open(rows, starts, int(zero_snap.sum()))
     acc_vec = np.zeros(n_cols)
     acc_sc = np.zeros(2)
+    if from_row >= 0:
+        acc_vec[:] = carry_in[:n_cols]
+        acc_sc[:] = carry_in[n_cols:n_cols + 2]
+    offset = n_cols + 2  # of the block's accumulators in the carried state
     alpha = 0.0 if (adjust or pairwise) else 1.0 - decay
     for j0 in range(0, n_cols, BLOCK):
         nb = min(BLOCK, n_cols - j0)
+        size = n_acc * nb * (n_cols - j0)
         acc = np.zeros((n_acc, nb, n_cols - j0))
+        if from_row >= 0:
+            acc[:] = carry_in[offset:offset + size].reshape((n_acc, nb, n_cols - j0))
         ring = np.zeros((n_acc, n_ring, nb, n_cols - j0))  # zeros: slot 0 times d=0 stays 0
-        cur = -1  # the prefix sums stand at row -1 + k GRID, whatever the decisions are
+        scratch = np.empty_like(acc)  # the sums at a row between grid rows, one allocation a block
+        cur = max(from_row, -1)  # the prefix sums stand at row -1 + k GRID, whatever the decisions are
+        if cur == to_row:
+            _save(carry_out, offset, acc, acc_vec, acc_sc, j0)
         i_snap = 0
         i_fin = 0
         while i_fin < n_dec:
@@ -259,9 +295,12 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
             while cur + GRID <= e:
                 _advance(x, obs, sel, cur + 1, cur + GRID, decay, pairwise, bufs, j0, acc, acc_vec, acc_sc)
                 cur += GRID
+                if cur == to_row:
+                    _save(carry_out, offset, acc, acc_vec, acc_sc, j0)
             at, at_vec, at_sc = acc, acc_vec, acc_sc
             if e > cur:  # the sums at e, from the grid row before it, on copies
-                at, at_vec, at_sc = acc.copy(), acc_vec.copy(), acc_sc.copy()
+                scratch[:] = acc
+                at, at_vec, at_sc = scratch, acc_vec.copy(), acc_sc.copy()
                 _advance(x, obs, sel, cur + 1, e, decay, pairwise, bufs, j0, at, at_vec, at_sc)
             while i_snap < n_dec and starts[i_snap] - 1 == e:
                 if not zero_snap[i_snap]:
@@ -287,7 +326,18 @@ def window_cov_nb(x, obs, sel, rows, starts, decay, include, ddof, pairwise, adj
                 if active[r]:
                     _finish_block(cov, at, ring, slot, d_snap, r, j0, vec, sc, include, ddof, first, alpha, g)
                 i_fin += 1
-    return cov, vec, sc
+        offset += size
+    return vec, sc
+
+
+@njit(cache=True, error_model="numpy")
+def _save(carry, offset, acc, acc_vec, acc_sc, j0):
+    """Copy a block's accumulators (and, on the first block, the sums of w x and w) into the carried state."""
+    n_cols = acc_vec.shape[0]
+    carry[offset:offset + acc.size] = acc.reshape(acc.size)
+    if j0 == 0:
+        carry[:n_cols] = acc_vec
+        carry[n_cols:n_cols + 2] = acc_sc
 
 
 @njit(cache=True, error_model="numpy")

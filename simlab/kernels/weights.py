@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 
 def rank_descending(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -16,6 +19,83 @@ def rank_descending(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
     rows = np.arange(scores.shape[0])[:, None]
     ranks[rows, order] = np.arange(scores.shape[1])[None, :]
     return ranks
+
+
+def top_ranked(scores: np.ndarray, valid: np.ndarray, limit) -> np.ndarray:
+    """(B, N) bool: ``valid & (rank_descending(scores, valid) < limit)``, without sorting.
+
+    ``limit`` is a scalar or one value per row ((B,) or (B, 1)). The highest valid scores
+    of each row, as many as ``limit`` allows; among equal scores the first assets (the
+    stable sort's order). Valid scores must be finite.
+    """
+    limits = np.asarray(limit, dtype=np.float64).reshape(-1)
+    if limits.shape[0] == 1 and scores.shape[0] != 1:
+        limits = np.full(scores.shape[0], limits[0])
+    if limits.shape[0] != scores.shape[0]:
+        raise ValueError(f"limit: {limits.shape[0]} values for {scores.shape[0]} rows; expected 1 or one per row")
+    return _top_ranked_nb(np.ascontiguousarray(scores, dtype=np.float64), np.ascontiguousarray(valid, dtype=np.bool_),
+                          limits)
+
+
+@njit(cache=True)
+def _top_ranked_nb(scores, valid, limits):
+    n_rows, n_cols = scores.shape
+    chosen = np.zeros((n_rows, n_cols), dtype=np.bool_)
+    pool = np.empty(n_cols)
+    for b in range(n_rows):
+        n_valid = 0
+        for n in range(n_cols):
+            if valid[b, n]:
+                pool[n_valid] = scores[b, n]
+                n_valid += 1
+        # ranks 0, 1, .. below the limit: the first ceil(limit) places (none for a limit <= 0)
+        take = min(n_valid, max(0, math.ceil(limits[b]))) if limits[b] == limits[b] else 0
+        if take == 0:
+            continue
+        if take == n_valid:
+            for n in range(n_cols):
+                chosen[b, n] = valid[b, n]
+            continue
+        cut = _select_nb(pool, np.int64(n_valid), np.int64(n_valid - take))  # the take-th highest score
+        above = 0
+        for n in range(n_cols):
+            if valid[b, n] and scores[b, n] > cut:
+                above += 1
+        ties = take - above  # equal scores at the cut: the first assets take the places left
+        for n in range(n_cols):
+            if valid[b, n]:
+                if scores[b, n] > cut:
+                    chosen[b, n] = True
+                elif scores[b, n] == cut and ties > 0:
+                    chosen[b, n] = True
+                    ties -= 1
+    return chosen
+
+
+@njit(cache=True)
+def _select_nb(values, n, kth):
+    """The ``kth`` smallest (from 0) of ``values[:n]``, which it reorders (Hoare's quickselect,
+    middle pivot); plain loops, quick to compile."""
+    lo, hi = 0, n - 1
+    while lo < hi:
+        pivot = values[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if kth <= j:
+            hi = j
+        elif kth >= i:
+            lo = i
+        else:
+            return values[kth]
+    return values[kth]
 
 
 def cap_and_redistribute(

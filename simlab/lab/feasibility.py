@@ -140,9 +140,9 @@ def _raise_gap(md, span, present) -> None:
 
 def _warn_shift(md, span) -> None:
     bench = md.benchmark.reindex(span).pct_change(fill_method=None)
-    assets = md.close.reindex(span).pct_change(fill_method=None).mean(axis=1)
     if bench.notna().sum() < 20:
         return
+    assets = pd.Series(_mean_return(md, span), index=span)
     corr = {lag: assets.corr(bench.shift(lag)) for lag in (-1, 0, 1)}
     best = max((-1, 1), key=lambda lag: corr[lag] if pd.notna(corr[lag]) else -np.inf)
     if pd.notna(corr[best]) and corr[best] > (corr[0] if pd.notna(corr[0]) else 0.0) + SHIFT_MARGIN:
@@ -150,3 +150,18 @@ def _warn_shift(md, span) -> None:
         warnings.warn(f"benchmark {name!r}: its daily returns match the assets' average a day "
                       f"{'late' if best == 1 else 'early'} (correlation {corr[best]:.2f}) far better than on "
                       f"the same day ({corr[0]:.2f}); is it shifted by a day?", SimlabWarning, stacklevel=3)
+
+
+def _mean_return(md, span) -> np.ndarray:
+    """The assets' average daily simple return on each date of ``span`` (NaNs skipped, as
+    ``close.pct_change(fill_method=None).mean(axis=1)``; NaN where no asset has one)."""
+    close = (md.close if len(span) == len(md.dates) else md.close.reindex(span)).to_numpy(dtype=np.float64)
+    returns = np.full(close.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(close[1:], close[:-1], out=returns[1:])
+    returns[1:] -= 1.0
+    known = ~np.isnan(returns)
+    counted = known.sum(axis=1)
+    total = np.where(known, returns, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counted > 0, total / np.maximum(counted, 1), np.nan)

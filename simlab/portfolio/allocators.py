@@ -16,7 +16,7 @@ from pydantic import Field
 from simlab.config.registry import register
 from simlab.config.universe import asset_flags
 from simlab.contract.step import Step, StepContext, per_scenario
-from simlab.kernels.weights import cap_and_redistribute, rank_descending
+from simlab.kernels.weights import cap_and_redistribute, rank_descending, top_ranked
 
 
 def _equal_over(mask: np.ndarray) -> np.ndarray:
@@ -37,8 +37,11 @@ class EqualWeight(Step):
     """
 
     def __call__(self, weights, ctx):
-        mask = np.repeat(ctx.tradeable[None, :], ctx.n_scenarios, axis=0)
-        return _equal_over(mask), {"n_selected": mask.sum(axis=1)}
+        n_scen, count = ctx.n_scenarios, int(np.count_nonzero(ctx.tradeable))
+        out = np.zeros((n_scen, len(ctx.tradeable)))
+        if count:  # 1 / count on the tradeable assets of every scenario, as _equal_over divides
+            np.true_divide(ctx.tradeable[None, :], count, out=out)
+        return out, {"n_selected": np.array([count] * n_scen, dtype=np.int64)}
 
 
 @register("step", "equal_weight_top_n")
@@ -58,8 +61,7 @@ class EqualWeightTopN(Step):
 
     def __call__(self, weights, ctx):
         valid = _signal_mask(ctx)
-        ranks = rank_descending(ctx.signal, valid)
-        chosen = valid & (ranks < per_scenario(self.top_n, ctx.n_scenarios))
+        chosen = top_ranked(ctx.signal, valid, per_scenario(self.top_n, ctx.n_scenarios))
         return _equal_over(chosen), {"n_selected": chosen.sum(axis=1), "n_eligible": valid.sum(axis=1)}
 
 

@@ -36,6 +36,7 @@ import scipy.spatial.distance as ssd
 
 from simlab.kernels.hrp import hrp_bisection_nb
 from simlab.kernels.leaf_order import leaves_nb, optimal_leaf_order_nb
+from simlab.kernels.problems import bad_rows_nb
 from simlab.portfolio import solvers
 
 LINKAGES = ("single", "complete", "average", "weighted", "centroid", "median", "ward")
@@ -48,8 +49,7 @@ def usable_assets(cov: np.ndarray, active: np.ndarray) -> np.ndarray:
     """(B, N) bool: active, with a finite positive variance and a finite row among such assets."""
     var = np.diagonal(cov, axis1=-2, axis2=-1)
     ok = active & np.isfinite(var) & (var > 0)
-    pair_bad = ~np.isfinite(cov) & ok[:, :, None] & ok[:, None, :]
-    return ok & ~pair_bad.any(axis=2)
+    return ok & ~bad_rows_nb(np.ascontiguousarray(cov, dtype=np.float64), np.ascontiguousarray(ok))
 
 
 def inverse_volatility_weights(vol: np.ndarray, active: np.ndarray, budget, upper=1.0) -> np.ndarray:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simlab.kernels.problems import bad_rows_nb, symmetrize_masked_nb
 from simlab.kernels.projections import project_box_budget_nb
 
 NOT_TRIED, SOLVED, INACCURATE, INFEASIBLE, UNBOUNDED, FAILED, INVALID, UNAVAILABLE = range(8)
@@ -124,12 +125,9 @@ def make_problem(
     if mu is not None:
         mu = np.broadcast_to(mu, (b, n))
         active &= np.isfinite(mu)
-    pair = active[:, :, None] & active[:, None, :]
-    active &= ~(pair & ~np.isfinite(cov)).any(axis=2)
-    if not active.all():  # (every asset active: nothing to zero, one pass less at N in the hundreds)
-        pair = active[:, :, None] & active[:, None, :]
-        cov = np.where(pair, cov, 0.0)
-    cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+    cov = np.ascontiguousarray(cov, dtype=np.float64)
+    active &= ~bad_rows_nb(cov, active)
+    cov = symmetrize_masked_nb(cov, active, np.empty_like(cov))  # 0.5 * (cov + cov^T) on active pairs, 0 elsewhere
     mu = np.zeros((b, n)) if mu is None else np.where(active, mu, 0.0)
     lower = np.where(active, _bn(lower, b, n), 0.0)
     upper = np.where(active, _bn(upper, b, n), 0.0)

@@ -178,3 +178,19 @@ def test_regime_from_the_regime_detectors_feature(market):
     by_macro = Covariance(window=WINDOW, regime="trend", min_regime_obs=20)
     np.testing.assert_array_equal(
         feature.compute(inputs, ROWS), by_macro.compute(replace(inputs, macro={"trend": labels}), ROWS))
+
+
+def test_rolling_covariance_is_the_exact_estimate_to_rounding_and_checked():
+    import simlab
+
+    cfg = {"name": "rolling", "data": {"source": "synthetic", "n_assets": 12, "n_days": 400, "seed": 3,
+                                       "benchmark": None},
+           "schedule": {"frequency": "daily"}, "costs": {"type": "flat", "bps": 5},
+           "pipeline": [{"type": "min_variance", "estimator": "ledoit_wolf", "window": 120, "max_weight": 0.3,
+                         "turnover_penalty": 0.001, "solver": "active_set"}]}
+    exact = simlab.run(cfg)
+    cfg["pipeline"][0]["rolling_covariance"] = True
+    rolled = simlab.run(cfg)
+    assert np.abs(exact.weights.to_numpy() - rolled.weights.to_numpy()).max() < 1e-9
+    with pytest.raises(ConfigError, match="covariance.rolling"):
+        Covariance("ewma", 60, halflife=20, rolling=True)

@@ -58,3 +58,34 @@ def test_a_run_is_the_same_with_chunked_covariances(monkeypatch):
     chunked = simlab.run(CONFIG)
     assert np.array_equal(whole.weights.values, chunked.weights.values)
     assert np.array_equal(whole.nav.to_numpy(), chunked.nav.to_numpy())
+
+
+def test_a_chunk_reuses_the_last_chunks_memory_only_when_nothing_holds_it(monkeypatch):
+    inputs = _inputs()
+    rows = np.arange(40, 120, 2)
+    cov = Covariance("ledoit_wolf", 30)
+    whole = cov.compute(inputs, rows)
+    spares = []
+    original = Covariance.compute_chunk
+
+    def compute_chunk(self, inputs, rows, out, carry):
+        if out is not None:
+            spares.append(id(out))  # not the array: holding it would keep it from being handed on
+        return original(self, inputs, rows, out, carry)
+
+    monkeypatch.setattr(Covariance, "compute_chunk", compute_chunk)
+    monkeypatch.setattr(base, "CHUNK_BYTES", 5 * cov.row_nbytes(inputs))  # 5 rows a chunk, 8 chunks
+    table = FeatureTable(inputs, rows)
+    table.add(cov)
+    for i, row in enumerate(rows):
+        value = table.at([cov], row)
+        assert np.array_equal(value[0], whole[i], equal_nan=True) and not value.flags.writeable
+        del value
+    assert len(spares) == 7 and len(set(spares)) == 1  # one buffer for all chunks
+    spares.clear()
+    table = FeatureTable(inputs, rows)
+    table.add(cov)
+    held = [table.at([cov], row) for row in rows]  # a consumer keeping every value
+    assert not spares  # so no chunk's memory is handed on
+    for i, value in enumerate(held):
+        assert np.array_equal(value[0], whole[i], equal_nan=True)
