@@ -31,9 +31,11 @@ sweep10k  10,000 scenarios through ``simlab sweep`` on Dask: the scale experimen
        ``--workers`` single-threaded workers with a 2 GB memory limit each (Dask restarts a
        worker past 95% of it, which fails its variant). Timed in a fresh process from the
        config to the merged result on disk: cluster start, the variants, the merge
-       (``result.nc``, the metrics table), the close. Printed: each part, the seconds of the
-       variants, each worker's peak memory (from the variants' ``run.json``), the size of
-       ``result.nc``. Targets: within 60 s, at most 2 GB per worker, every variant ``ok``.
+       (``result.nc``, the metrics table), the close. Printed: each part, the seconds and CPU
+       seconds of the variants (from the variants' ``run.json``), the CPU seconds of the
+       workers and of the sweep's parent, each worker's peak memory after each of its
+       variants in order, the size of ``result.nc``. Targets: within 60 s, at most 2 GB per
+       worker, every variant ``ok``.
 
 Every figure is one run on whatever machine this is; a shared machine is noisy, so the
 1-minute load average is printed before and after.
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -94,7 +97,7 @@ def child_scale() -> dict:
     import simlab
 
     base = C.rss_mib()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     res = simlab.run(SCALE)
     t_run = time.perf_counter() - t0
     nav = res.nav
@@ -102,6 +105,7 @@ def child_scale() -> dict:
     metrics = res.metrics()
     t_total = time.perf_counter() - t0
     return {"base_mib": base, "run_s": t_run, "nav_s": t_nav, "total_s": t_total, "peak_mib": C.peak_rss_mib(),
+            "cpu_s": time.process_time() - cpu0,
             "scenarios": nav.shape[1], "probe_sharpe": float(metrics.loc[PROBE, "sharpe"])}
 
 
@@ -144,24 +148,44 @@ def child_dask(executor: str, workers: int, out: str) -> dict:
 
 def child_sweep10k(workers: int, out: str) -> dict:
     """The 10,000-scenario sweep on a Dask LocalCluster with 2 GB per worker."""
-    from simlab.lab.executors import DaskExecutor
-    from simlab.lab.sweep import run_sweep
+    import resource
 
+    from simlab.lab import sweep
+    from simlab.lab.executors import DaskExecutor
+
+    merge = sweep.merge_variants
+    merge_s = []
+
+    def timed_merge(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return merge(*args, **kwargs)
+        finally:
+            merge_s.append(time.perf_counter() - t)
+
+    sweep.merge_variants = timed_merge
     cfg = {**SCALE, "name": "bench_sweep_10k", "sweep": {"data.seed": list(range(1, 11))}}
     t0 = time.perf_counter()
     ex = DaskExecutor(workers=workers, memory_limit=SWEEP10K_LIMIT)
     with ex:
         t1 = time.perf_counter()
-        res = run_sweep(cfg, ex, out=out, progress=False)
+        res = sweep.run_sweep(cfg, ex, out=out, progress=False)
         t2 = time.perf_counter()
     t3 = time.perf_counter()
     ok = res.variants["status"] == "ok"
-    peaks = [json.loads((res.folder / folder / "run.json").read_text()).get("worker_peak_rss_mib") or float("nan")
-             for folder in res.variants.loc[ok, "folder"]]
+    runs = [json.loads((res.folder / folder / "run.json").read_text()) for folder in res.variants.loc[ok, "folder"]]
+    by_worker: dict = {}
+    for run in sorted(runs, key=lambda r: r.get("created", "")):
+        by_worker.setdefault(run.get("worker_pid"), []).append(run.get("worker_peak_rss_mib") or float("nan"))
+    peaks = [p for ps in by_worker.values() for p in ps]
     seconds = [float(v) for v in res.variants.loc[ok, "seconds"]]
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"start_s": t1 - t0, "sweep_s": t2 - t1, "close_s": t3 - t2, "total_s": t3 - t0,
-            "variants": len(res.variants), "ok": int(ok.sum()), "scenarios": int(len(res.metrics)),
-            "variant_s": seconds, "worker_peak_mib": max(peaks) if peaks else float("nan"),
+            "merge_s": sum(merge_s), "variants": len(res.variants), "ok": int(ok.sum()),
+            "scenarios": len(res.metrics), "variant_s": seconds,
+            "variant_cpu_s": [float(r.get("cpu_seconds") or float("nan")) for r in runs],
+            "parent_cpu_s": me.ru_utime + me.ru_stime, "workers_cpu_s": kids.ru_utime + kids.ru_stime,
+            "peaks_by_worker": list(by_worker.values()), "worker_peak_mib": max(peaks) if peaks else float("nan"),
             "nc_mib": os.path.getsize(os.path.join(out, "result.nc")) / C.MIB if ok.any() else float("nan"),
             "errors": sorted({str(e) for e in res.variants["error"].dropna()})[:3]}
 
@@ -184,7 +208,8 @@ def part_scale(tmp: str) -> bool:
     print(f"scale: {r['scenarios']} scenarios x 100 assets x 5040 days in one batch (fresh process)")
     print(f"  simlab.run        {r['run_s']:8.2f} s   (data, validation, signals, event loop)")
     print(f"  + res.nav         {r['nav_s']:8.2f} s")
-    print(f"  + res.metrics()   {r['total_s']:8.2f} s   end to end")
+    print(f"  + res.metrics()   {r['total_s']:8.2f} s   end to end ({r['cpu_s']:.2f} s of CPU: what a quiet machine "
+          "would take)")
     print(f"  peak memory       {r['peak_mib']:8.0f} MiB (process baseline {r['base_mib']:.0f} MiB)")
     same = w["ok"] and w["probe_sharpe"] == r["probe_sharpe"]
     print(f"  as a 1-variant sweep {w['sweep_s']:8.2f} s   (local executor, 1 worker started for it; "
@@ -238,9 +263,17 @@ def part_sweep10k(tmp: str, workers: int) -> bool:
           f"{workers} workers, {SWEEP10K_LIMIT} each (fresh process)")
     print(f"  start {r['start_s']:.1f} s, variants and merge {r['sweep_s']:.1f} s, close {r['close_s']:.1f} s: "
           f"total {r['total_s']:.1f} s")
+    print(f"  of which the merge in the parent (result.nc, metrics table) {r['merge_s']:.1f} s")
     if r["variant_s"]:
         print(f"  a variant in its worker: {min(r['variant_s']):.1f}-{max(r['variant_s']):.1f} s "
               f"(sum {sum(r['variant_s']):.1f} s over {workers} workers)")
+    cpu = [c for c in r.get("variant_cpu_s", []) if not math.isnan(c)]
+    if cpu:
+        print(f"  CPU: a variant {min(cpu):.1f}-{max(cpu):.1f} s (sum {sum(cpu):.1f} s); workers in all "
+              f"{r['workers_cpu_s']:.1f} s, the sweep's parent {r['parent_cpu_s']:.1f} s")
+    for n, peaks in enumerate(r.get("peaks_by_worker", [])):
+        print(f"  worker {n + 1}: peak memory after each of its variants "
+              + ", ".join(f"{p:.0f}" for p in peaks) + " MiB")
     print(f"  variants ok {r['ok']}/{r['variants']}, {r['scenarios']} scenarios in the metrics table; "
           f"result.nc {r['nc_mib']:.0f} MiB; worker peak memory {r['worker_peak_mib']:.0f} MiB")
     for error in r["errors"]:

@@ -102,6 +102,17 @@ class Replay:
         gross[~held_nav] = 0.0
         return pd.DataFrame(gross, index=self.dates, columns=pd.Index(list(self.scenarios), name="scenario"))
 
+    def holdings_snapshots(self) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+        """What the weights are made of, without building them: the holdings snapshots (each
+        (scenario, asset) shares; read them, do not change them), which one is in force at
+        each date's close (T,), the valuation prices (T, asset) and the NAV (T, scenario).
+        A date's weights are ``snapshot * price / nav`` (0 where ``nav`` is 0), as :attr:`weights`."""
+        rows = np.asarray(self._rec.snapshot_rows)
+        idx = np.searchsorted(rows, np.arange(self._span.start, self._span.stop), side="right") - 1
+        if len(idx) and idx[0] < 0:
+            raise RuntimeError(f"no holdings snapshot at or before the first date ({self.dates[0].date()})")
+        return self._rec.snapshots, idx, self._inputs.value_price[self._span], self._book.nav[self._span]
+
     @cached_property
     def weights(self) -> xr.DataArray:
         """End-of-day weights, dims (date, scenario, asset)."""

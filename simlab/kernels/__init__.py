@@ -36,6 +36,8 @@ Modules:
 - ``hrp``: the recursive bisection of hierarchical risk parity; ``leaf_order``: a dendrogram's
   leaf order and scipy's optimal leaf ordering, compiled.
 - ``weights``: batched weight arithmetic shared by Steps (ranking, capping).
+- ``holdings``: the holdings metrics (effective number of assets, diversification ratio,
+  position hit rate) from holdings snapshots, one segment of unchanged holdings at a time.
 - ``prefetch``: kernel groups (the QP, the leaf ordering) compiled into numba's cache by a
   child process while a run loads its data and features.
 - ``_support``: which backend runs (:func:`~simlab.kernels._support.resolve_backend`);

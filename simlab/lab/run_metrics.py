@@ -1,10 +1,9 @@
 """The metrics table of a replay: the run's returns and trading, the start day left out.
 
 The holdings metrics (``effective_assets``, ``diversification_ratio``,
-``position_hit_rate``) read the (date, scenario, asset) weights. Where that cube has more
-than :data:`WEIGHTS_BLOCK_CELLS` cells (1,000 scenarios of 100 assets over 20 years are
-504 million: 4 GB, and several times that in temporaries) they are computed a block of
-scenarios at a time; each is a per-scenario figure, so the table is the same.
+``position_hit_rate``) are computed from the run's holdings snapshots
+(:func:`simlab.analysis.metrics.holdings_metrics`), never from the (date, scenario, asset)
+weights: 1,000 scenarios of 100 assets over 20 years are 504 million weights, 4 GB.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from simlab.engine.result import Replay
 
 __all__ = ["run_metrics"]
 
-WEIGHTS_BLOCK_CELLS = 20_000_000
 HOLDINGS = ("effective_assets", "diversification_ratio", "position_hit_rate")
 
 
@@ -32,42 +30,28 @@ def run_metrics(replay: Replay, risk_free: float) -> pd.DataFrame:
     returns = _metrics.drop_start_day(replay.returns)
     ones = pd.DataFrame(1.0, index=returns.index, columns=returns.columns).where(
         returns.notna().cummax())
-    n_days, n_scenarios, n_assets = len(replay.dates), len(replay.scenarios), len(replay.assets)
-    block = max(1, WEIGHTS_BLOCK_CELLS // max(1, n_days * n_assets))
-    whole = block >= n_scenarios
+    costs = replay.daily_costs()
     table = _metrics.summary(
         returns, benchmark_returns=None if bench is None else bench.iloc[1:],
         traded_value=_metrics.start_day_shares(replay.daily_traded_value(), replay.nav, returns),
-        costs=_metrics.start_day_shares(replay.daily_costs(), replay.nav, returns), nav=ones,
-        weights=replay.weights.isel(date=slice(1, None)) if whole else None,
-        asset_returns=replay.market.returns(), risk_free=risk_free,
-        periods=PERIODS[replay.config.experiment.data.calendar],
+        costs=_metrics.start_day_shares(costs, replay.nav, returns), nav=ones,
+        risk_free=risk_free, periods=PERIODS[replay.config.experiment.data.calendar],
     )
-    if not whole:
-        table = _with_holdings(table, replay, block)
-    table["total_costs"] = _metrics.total_costs(replay.daily_costs()).reindex(table.index)
+    holdings = _holdings(replay).reindex(table.index)
+    at = list(table.columns).index("max_drawdown_uncompounded") + 1
+    for offset, name in enumerate(HOLDINGS):
+        table.insert(at + offset, name, holdings[name])
+    table["total_costs"] = _metrics.total_costs(costs).reindex(table.index)
     if replay.config.experiment.execution.financed:
         table["total_financing"] = replay.daily_financing().sum().reindex(table.index)
     return table
 
 
-def _with_holdings(table: pd.DataFrame, replay: Replay, block: int) -> pd.DataFrame:
-    """``table`` with the holdings metrics, computed ``block`` scenarios at a time, in the
-    place :func:`simlab.analysis.metrics.summary` gives them."""
-    asset_returns = replay.market.returns()
-    covariances: dict = {}  # the diversification ratio's estimates, shared by the blocks
-    parts = []
-    for start in range(0, len(replay.scenarios), block):
-        weights = replay.weights_of(slice(start, start + block)).isel(date=slice(1, None))
-        parts.append(pd.DataFrame({
-            "effective_assets": _metrics.effective_assets(weights),
-            "diversification_ratio": _metrics.diversification_ratio(weights, asset_returns,
-                                                                    covariances=covariances),
-            "position_hit_rate": _metrics.position_hit_rate(weights, asset_returns),
-        }))
-        del weights
-    holdings = pd.concat(parts).reindex(table.index)
-    at = list(table.columns).index("max_drawdown_uncompounded") + 1
-    for offset, name in enumerate(HOLDINGS):
-        table.insert(at + offset, name, holdings[name])
-    return table
+def _holdings(replay: Replay) -> pd.DataFrame:
+    """The holdings metrics of every scenario from the replay's holdings snapshots, the start day
+    left out (as :func:`simlab.analysis.metrics.summary` gives them from ``weights[1:]``)."""
+    snapshots, snapshot_of_day, price, nav = replay.holdings_snapshots()
+    asset_returns = replay.market.returns().reindex(index=replay.dates, columns=list(replay.assets))
+    return _metrics.holdings_metrics(snapshots, snapshot_of_day[1:], price[1:], nav[1:],
+                                     asset_returns.to_numpy(dtype="float64", na_value=float("nan"))[1:],
+                                     replay.scenarios)

@@ -28,6 +28,9 @@ its ``sweep:`` block, so that adding values to the sweep reuses the folder)::
     metrics.parquet      the merged metrics: one row per (variant, scenario), override
     metrics.csv          columns, then the metrics
 
+Where the workers share this machine's files (local processes, a Dask cluster the sweep
+starts) each worker writes its variant's folder itself and sends back only its status;
+workers of a cluster at an ``address`` send the tables back and the sweep writes them.
 A failed variant is recorded and the others go on. A rerun skips every variant whose
 folder holds a ``run.json`` with its config hash (resume); failed ones are tried again.
 Ctrl-C stops the workers, merges the variants that finished, records the sweep as
@@ -67,10 +70,11 @@ from simlab.config.loader import Config, load_config
 from simlab.config.scenarios import format_value, short_labels
 from simlab.errors import ConfigError
 from simlab.lab import store
-from simlab.lab.executors import Progress, make_executor
+from simlab.lab.executors import Progress, make_executor, release_memory
 from simlab.lab.run import run
 
 WEIGHTS_LIMIT = 20_000_000  # cells (160 MB of float64) of a weights cube kept per variant and merged
+RELEASE_AFTER_SECONDS = 2.0  # a variant this long hands its freed memory back (which costs about 0.1 s)
 RESULT_FILE = "result.nc"
 
 
@@ -96,13 +100,21 @@ class Variant:
 
 @dataclass(frozen=True)
 class Task:
-    """What a worker needs to run one variant (plain, picklable data)."""
+    """What a worker needs to run one variant (plain, picklable data).
+
+    With ``folder`` (the sweep's folder, where the worker shares this machine's files) the
+    worker writes the variant's folder itself and sends back only its status; otherwise it
+    sends back the tables (nav and returns of 1,000 scenarios over 20 years are 80 MB).
+    """
 
     config: dict
     path: str | None
     cwd: str | None
     git: dict | None
     weights_limit: int
+    variant: Variant | None = None
+    folder: str | None = None
+    sweep: str | None = None
 
 
 @dataclass
@@ -118,6 +130,9 @@ class Outcome:
     weights: xr.DataArray | None = None
     error: dict | None = None
     peak_rss_mib: float | None = None
+    worker_pid: int | None = None
+    cpu_seconds: float | None = None  # CPU time of the run and its metrics (a loaded machine stretches seconds)
+    saved: bool = False  # the worker wrote the variant's folder
 
 
 @dataclass
@@ -204,14 +219,33 @@ def _set_path(tree: dict, path: str, value: Any) -> None:
 
 
 def run_variant(task: Task) -> Outcome:
-    """Run one variant; an exception becomes a failed Outcome with its traceback."""
-    t0 = time.perf_counter()
+    """Run one variant; an exception becomes a failed Outcome with its traceback.
+
+    With ``task.folder`` a finished variant's folder is written here and the Outcome comes
+    back without its tables (``saved``). After a variant of :data:`RELEASE_AFTER_SECONDS` or
+    more, the memory it freed is handed back to the system before returning, so a worker's
+    footprint does not grow from one large variant to the next.
+    """
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         outcome = _run_task(task)
     except Exception as err:  # noqa: BLE001 - whatever a variant raises is recorded, the sweep goes on
         outcome = Outcome(status="failed", seconds=0.0, error=_error_info(err))
     outcome.seconds = time.perf_counter() - t0
+    outcome.cpu_seconds = time.process_time() - cpu0
     outcome.peak_rss_mib = _peak_rss_mib()
+    outcome.worker_pid = os.getpid()
+    if task.folder is not None and outcome.status == "ok":
+        try:
+            _save_variant(Path(task.folder), task.variant, outcome, task.sweep, peak=_peak_rss_mib)
+        except Exception as err:  # noqa: BLE001 - a failed save is a failed variant, as in the parent
+            outcome = Outcome(status="failed", seconds=outcome.seconds, error=_error_info(err),
+                              peak_rss_mib=outcome.peak_rss_mib, worker_pid=outcome.worker_pid)
+        else:
+            outcome = dataclasses.replace(outcome, record=None, metrics=None, nav=None, returns=None,
+                                          weights=None, saved=True)
+    if outcome.seconds >= RELEASE_AFTER_SECONDS:
+        release_memory()
     return outcome
 
 
@@ -277,7 +311,9 @@ def run_sweep(config, executor="local", *, address: str | None = None, workers: 
     if todo:
         path = str(cfg.path.resolve()) if cfg.path else None
         cwd = os.getcwd() if ex.shares_cwd else None
-        tasks = {i: Task(variants[i].config, path, cwd, git, weights_limit) for i in todo}
+        here = str(folder.resolve()) if ex.shares_cwd else None
+        tasks = {i: Task(variants[i].config, path, cwd, git, weights_limit, variants[i], here, record["sweep_id"])
+                 for i in todo}
         try:
             with ex if owned else contextlib.nullcontext(ex), \
                     Progress(len(variants), len(variants) - len(todo), enabled=progress) as bar:
@@ -314,7 +350,8 @@ def _execute(ex, tasks: dict[int, Task], variants: list[Variant], folder: Path, 
             error["notes"].append("the worker running this variant died or was lost (killed, or "
                                   "restarted by Dask past 95% of its memory limit); rerun to retry it")
             outcome = Outcome(status="failed", seconds=float("nan"), error=error)
-        _save_variant(folder, variants[i], outcome, record["sweep_id"])
+        if not outcome.saved:
+            _save_variant(folder, variants[i], outcome, record["sweep_id"])
         record["variants"][i].update(status=outcome.status, seconds=round(outcome.seconds, 3),
                                      error=_error_line(outcome.error))
         store.write_record(folder, record, "sweep.json")
@@ -366,8 +403,9 @@ def _settled(folder: Path, v: Variant, entry: dict) -> bool:
     return True
 
 
-def _save_variant(folder: Path, v: Variant, outcome: Outcome, sweep: str) -> None:
-    """The variant's folder, replaced whole: its run (``run.json`` last) or its error."""
+def _save_variant(folder: Path, v: Variant, outcome: Outcome, sweep: str, peak=None) -> None:
+    """The variant's folder, replaced whole: its run (``run.json`` last) or its error; ``peak``,
+    where the worker writes it, gives the worker's peak memory with the writing included."""
 
     def write(target: Path) -> None:
         if outcome.status != "ok":
@@ -377,7 +415,9 @@ def _save_variant(folder: Path, v: Variant, outcome: Outcome, sweep: str) -> Non
         store.write_tables(target, config=v.config, metrics=outcome.metrics, nav=outcome.nav,
                            returns=outcome.returns, weights=outcome.weights)
         extra = {"kind": "variant", "sweep": sweep, "label": v.label, "overrides": v.overrides,
-                 "seconds": round(outcome.seconds, 3), "worker_peak_rss_mib": outcome.peak_rss_mib}
+                 "seconds": round(outcome.seconds, 3), "cpu_seconds": round(outcome.cpu_seconds or 0.0, 3),
+                 "worker_peak_rss_mib": outcome.peak_rss_mib if peak is None else peak(),
+                 "worker_pid": outcome.worker_pid}
         store.write_record(target, {**outcome.record, **extra})
 
     store.replace_folder(folder / v.folder_name, write)

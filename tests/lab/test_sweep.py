@@ -192,3 +192,28 @@ def test_a_dask_cluster_the_executor_starts_shares_the_memory_equally():
     with DaskExecutor(workers=2) as ex:
         limits = [w["memory_limit"] for w in ex._client.scheduler_info()["workers"].values()]
     assert limits == [worker_memory_limit(2)] * 2
+
+
+def test_a_worker_that_shares_the_folder_writes_the_variant_and_sends_back_no_tables(local_sweep, tmp_path):
+    from simlab.config.loader import load_config
+    from simlab.lab.sweep import Task, run_variant, sweep_id
+
+    config, local = local_sweep
+    variant = expand_variants(load_config(config))[0]
+    task = Task(variant.config, config, None, None, 10**9, variant, str(tmp_path), sweep_id(load_config(config)))
+    outcome = run_variant(task)
+    assert outcome.status == "ok" and outcome.saved
+    assert outcome.nav is None and outcome.returns is None and outcome.metrics is None
+    written = tmp_path / variant.folder_name
+    run = json.loads((written / "run.json").read_text())
+    assert run["label"] == variant.label and run["worker_peak_rss_mib"] > 0
+    kept = local.folder / variant.folder_name
+    for table in ("nav.parquet", "returns.parquet", "weights.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(written / table), pd.read_parquet(kept / table))
+
+
+def test_release_memory_is_safe_to_call_anywhere():
+    from simlab.lab.executors import release_memory, reuse_freed_memory
+
+    reuse_freed_memory()  # mallopt and malloc_trim where the C library is glibc, no-ops elsewhere
+    release_memory()

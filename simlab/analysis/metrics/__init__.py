@@ -115,7 +115,12 @@ from simlab.analysis.metrics.relative import (
     tracking_error,
 )
 from simlab.analysis.metrics.returns import annual_volatility, cagr, hit_rate, sharpe, sortino, total_return
-from simlab.analysis.metrics.holdings import diversification_ratio, effective_assets, position_hit_rate
+from simlab.analysis.metrics.holdings import (
+    diversification_ratio,
+    effective_assets,
+    holdings_metrics,
+    position_hit_rate,
+)
 from simlab.analysis.metrics.tails import cvar, max_drawdown_uncompounded, value_at_risk
 from simlab.analysis.metrics.trading import annual_turnover, cost_drag, total_costs
 
@@ -136,6 +141,7 @@ __all__ = [
     "start_day_shares",
     "effective_assets",
     "hit_rate",
+    "holdings_metrics",
     "information_ratio",
     "max_drawdown",
     "max_drawdown_duration",
