@@ -87,9 +87,18 @@ def best_start(code: list[str], repeat: int = 5) -> float:
     return min(wall(code) for _ in range(repeat)) - bare
 
 
+def config_path(name: str) -> str:
+    """``name`` itself where it is a file, else the shipped config of that name."""
+    shipped = ROOT / "configs/experiments" / f"{Path(name).stem}.yaml"
+    if Path(name).is_file() or not shipped.is_file():
+        return name
+    return str(shipped)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="*", default=sorted(glob.glob(str(ROOT / "configs/experiments/*.yaml"))))
+    parser.add_argument("--configs", nargs="*", default=sorted(glob.glob(str(ROOT / "configs/experiments/*.yaml"))),
+                        help="config files, or names of shipped configs (allocator_phases); default: every shipped one")
     parser.add_argument("--top", type=int, default=6, help="kernels listed per config")
     parser.add_argument("--against", type=Path, default=None,
                         help="another simlab checkout to run each config on too, alternating")
@@ -100,7 +109,7 @@ def main() -> None:
     print(f"import simlab {imp:.3f} s   simlab --help {helped:.3f} s   (fresh interpreters, best of 5, less a bare one)")
     print(f"target: import simlab <= {IMPORT_TARGET_S} s: {'MET' if imp <= IMPORT_TARGET_S else 'MISSED'}\n")
     print(f"{'config':40s} {'cold s':>8s} {'cpu s':>7s} {'compile s':>10s} {'warm s':>8s}  target <= {COLD_TARGET_S:.0f} s")
-    for config in args.configs:
+    for config in map(config_path, args.configs):
         stem = Path(config).stem
         if args.against is not None:
             other = args.against / Path(config).resolve().relative_to(ROOT)

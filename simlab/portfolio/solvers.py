@@ -418,27 +418,20 @@ class ActiveSetQP:
     max_iter = 2000
     tol = 1e-10  # directional derivatives within tol * max(|gradient|, kappa) of zero
 
-    @staticmethod
-    def _kernel():
-        try:
-            return importlib.import_module("simlab.kernels.active_set")
-        except Exception:  # noqa: BLE001 - failing to import: the next solver answers
-            return None
-
     def covers(self, problem: Problem) -> bool:
         """``utility`` problems without a gross limit or linear rows."""
-        return (problem.kind == "utility" and not problem.extended and problem.rows is None
-                and self._kernel() is not None)
+        return problem.kind == "utility" and not problem.extended and problem.rows is None
 
     def solve(self, problem: Problem, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weights (len(rows), N) and status codes (len(rows),)."""
+        from simlab.kernels.active_set import active_set_nb
+
         p = problem
-        cov = p.cov if len(rows) == p.shape[0] and (rows == np.arange(len(rows))).all() else p.cov[rows]
-        w, status, _ = self._kernel().active_set_nb(
-            np.ascontiguousarray(cov), np.ascontiguousarray(p.risk_aversion[rows]), np.ascontiguousarray(-p.mu[rows]), np.ascontiguousarray(p.lower[rows]),
-            np.ascontiguousarray(p.upper[rows]), np.ascontiguousarray(p.budget[rows]),
-            np.ascontiguousarray(p.w0[rows]), np.ascontiguousarray(np.maximum(p.turnover[rows], 0.0)),
-            self.max_iter, self.tol)
+        whole = len(rows) == p.shape[0] and (rows == np.arange(len(rows))).all()
+        cov = p.cov if whole else p.cov[rows]
+        args = (cov, p.risk_aversion[rows], -p.mu[rows], p.lower[rows], p.upper[rows], p.budget[rows],
+                p.w0[rows], np.maximum(p.turnover[rows], 0.0))
+        w, status, _ = active_set_nb(*(np.ascontiguousarray(a) for a in args), self.max_iter, self.tol)
         return w, np.where(status == 0, SOLVED, FAILED)
 
 
