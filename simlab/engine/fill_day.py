@@ -60,7 +60,7 @@ class LinearFillDay:
             targets, reason = order_targets, "rebalance"
         day = (loop.peak_before, b.peak_nav, order.trade, order.carried, order.decided, order_targets,
                np.ascontiguousarray(order.signal), b.last_rebalance, b.last_targets, b.last_signal)
-        if self.one_group and order.trade.any():  # the whole day in one call
+        if self.one_group and np.count_nonzero(order.trade):  # the whole day in one call
             self._record(rec, row, loop.groups[0], reason, *fill_book_nb(
                 b.holdings, b.cash, b.nav, row, price, tradeable, targets, self.rows[0], order.trade, self.rates[0],
                 self.fractional, self.lot_size, self.min_trade_value, self.leverage, self.no_cap, True, *day))
@@ -80,5 +80,5 @@ class LinearFillDay:
     @staticmethod
     def _record(rec, row: int, g, reason: str, positions, trades, per_book, blocked) -> None:
         """One group's trades and the fill's figures per scenario, as the general path records them."""
-        rec.fills.append(FillRecord(row, positions[0], positions[1], trades[0], trades[1], trades[2], reason))
+        rec.fills.append(FillRecord.of_trades(row, positions, trades, reason))
         rec.diag(row, g.rows, "engine", {"buy_scale": per_book[0], "blocked_orders": blocked, "cost": per_book[1]})

@@ -25,6 +25,16 @@ class FillRecord:
     reason: str = "rebalance"
     estimated_cost: np.ndarray | None = None  # (K,) what the decision's cost model assumed; None: = cost
 
+    @classmethod
+    def of_trades(cls, row: int, positions: np.ndarray, trades: np.ndarray, reason: str) -> FillRecord:
+        """The record of ``positions`` (2, K) (scenario, asset) and ``trades`` (3, K) (shares, price,
+        cost), without an estimated cost, built without the frozen ``__init__``'s one ``__setattr__``
+        per field (one per fill day)."""
+        record = object.__new__(cls)
+        record.__dict__.update(row=row, scenario=positions[0], asset=positions[1], shares=trades[0], price=trades[1],
+                               cost=trades[2], reason=reason, estimated_cost=None)
+        return record
+
 
 @dataclass
 class Recorder:

@@ -96,7 +96,7 @@ class Replay:
                 held = np.nan_to_num(held)
             np.abs(held, out=held)
             for j, (lo, hi) in enumerate(spans[first : first + per_block]):
-                value[lo:hi] = price[lo:hi] @ held[j].T  # (days, scenarios)
+                np.matmul(price[lo:hi], held[j].T, out=value[lo:hi])  # (days, scenarios)
         held_nav = nav != 0
         gross = np.divide(value, nav, out=value, where=held_nav)  # in place: no third (days, scenarios) array
         gross[~held_nav] = 0.0

@@ -235,6 +235,9 @@ class EventLoop:
         self.run_fields = {"assets": inputs.assets, "meta": md.meta, "rng": self.rng, "leverage": self.step_leverage,
                            "margin": self.exe.margin, "periods_per_year": self.periods_per_year}  # every decision's
         self.wants_history = [any("nav_history" in step.requires for step in g.steps) for g in groups]
+        self.group_fields = [{**self.run_fields, "scenarios": g.names, **_views_fields(views)}
+                             for g, views in zip(groups, self.group_views)]  # each group's, every decision's
+        self.every_scenario = np.ones(len(names), dtype=bool)  # a copy trades at a decision no Step holds
 
     def _declare_features(self, g: Group) -> list[dict]:
         declared = []
@@ -404,19 +407,20 @@ class EventLoop:
         targets = book_weights_nb(b.holdings, inp.value_price[row], b.nav[row])  # Book.weights of every book
         hold = None  # (B,) bool once a Step holds a scenario
         for k, (g, declared) in enumerate(zip(self.groups, self.step_features)):
-            sel, held = g.sel, self.group_views[k] or _BookViews.of(b, g, copies=True)
-            ctx = StepContext.from_fields({
-                **self.run_fields, "t": row, "date": self.dates[row], "view": view, "tradeable": tradeable,
-                "signal": self._signal(g, row), "weights": _frozen(targets[sel]), "nav": _frozen(b.nav[row, sel]),
-                "peak_nav": held.peak_nav, "scenarios": g.names, "last_rebalance": held.last_rebalance,
-                "last_targets": held.last_targets, "last_signal": held.last_signal,
+            sel, weights, nav = g.sel, targets[g.sel], b.nav[row, g.sel]
+            weights.flags.writeable = nav.flags.writeable = False  # views (or copies) of the book's: read-only
+            fields = {
+                **self.group_fields[k], "t": row, "date": self.dates[row], "view": view, "tradeable": tradeable,
+                "signal": self._signal(g, row), "weights": weights, "nav": nav,
                 "nav_history": self._nav_history(g, row) if self.wants_history[k] else None,
-            })
-            targets[sel], group_hold = self._run_steps(k, g, ctx, declared)
+            }
+            if self.group_views[k] is None:  # rows not a slice of the batch: copies of this decision's
+                fields.update(_views_fields(_BookViews.of(b, g, copies=True)))
+            targets[sel], group_hold = self._run_steps(k, g, StepContext.from_fields(fields), declared)
             if group_hold is not None:
                 hold = np.zeros(len(self.names), dtype=bool) if hold is None else hold
                 hold[sel] = group_hold
-        trade = np.ones(len(self.names), dtype=bool) if hold is None else ~hold
+        trade = self.every_scenario.copy() if hold is None else ~hold
         return Order.decision(row, targets, trade, self._signal_all(row))
 
     def _signal_all(self, row: int) -> np.ndarray:
@@ -495,6 +499,14 @@ class _BookViews:
                    signal)
 
 
+def _views_fields(views: _BookViews | None) -> dict:
+    """The context's fields ``views`` serve (none without views)."""
+    if views is None:
+        return {}
+    return {"peak_nav": views.peak_nav, "last_rebalance": views.last_rebalance, "last_targets": views.last_targets,
+            "last_signal": views.last_signal}
+
+
 def _merged_rows(static: list[int], pending: dict):
     """Static event rows in order, plus any row queued in ``pending`` while iterating."""
     i, last = 0, -1
@@ -526,7 +538,7 @@ def _frozen(values: np.ndarray) -> np.ndarray:
 def _check_weights(w: np.ndarray, ctx: StepContext, label: str) -> None:
     if w.shape != ctx.weights.shape:
         raise StepError(f"step {label} on {ctx.date.date()} returned shape {w.shape}; expected {ctx.weights.shape}")
-    if math.isfinite(w.sum()):
+    if math.isfinite(np.add.reduce(w, axis=None)):  # w.sum() without its Python wrapper
         return
     bad = ~np.isfinite(w)
     if bad.any():

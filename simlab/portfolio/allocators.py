@@ -38,9 +38,10 @@ class EqualWeight(Step):
 
     def __call__(self, weights, ctx):
         n_scen, count = ctx.n_scenarios, int(np.count_nonzero(ctx.tradeable))
-        out = np.zeros((n_scen, len(ctx.tradeable)))
-        if count:  # 1 / count on the tradeable assets of every scenario, as _equal_over divides
-            np.true_divide(ctx.tradeable[None, :], count, out=out)
+        if not count:
+            return np.zeros((n_scen, len(ctx.tradeable))), {"n_selected": np.zeros(n_scen, dtype=np.int64)}
+        share = np.true_divide(ctx.tradeable, count)[None, :]  # 1 / count where tradeable, as _equal_over divides
+        out = share if n_scen == 1 else np.repeat(share, n_scen, axis=0)
         return out, {"n_selected": np.array([count] * n_scen, dtype=np.int64)}
 
 

@@ -51,6 +51,18 @@ def test_equal_weight_nothing_tradeable_is_all_cash():
     np.testing.assert_array_equal(w, np.zeros((1, 3)))
 
 
+@pytest.mark.parametrize("n_scenarios", [1, 3])
+@pytest.mark.parametrize("tradeable", [[True, False, True, True, True, True, True], [True] * 7, [False] * 7])
+def test_equal_weight_divides_as_the_mask_rule_does_bit_for_bit(n_scenarios, tradeable):
+    mask = np.broadcast_to(np.array(tradeable), (n_scenarios, len(tradeable)))
+    count = mask.sum(axis=1, keepdims=True)
+    expected = np.divide(mask, count, out=np.zeros(mask.shape), where=count > 0)
+    w, diag = EqualWeight()(np.zeros(mask.shape), make_context(tradeable=np.array(tradeable), n_scenarios=n_scenarios))
+    assert w.shape == expected.shape and w.dtype == np.float64 and w.flags.writeable
+    assert np.array_equal(w, expected) and w.tobytes() == expected.tobytes()
+    assert diag["n_selected"].dtype == np.int64 and diag["n_selected"].tolist() == [sum(tradeable)] * n_scenarios
+
+
 def test_allocators_ignore_the_weights_they_are_given():
     signal = np.array([[1.0, 2.0, 3.0]])
     for step in (EqualWeight(), EqualWeightTopN(top_n=2), SignalWeighted()):
