@@ -407,7 +407,8 @@ class EventLoop:
         targets = book_weights_nb(b.holdings, inp.value_price[row], b.nav[row])  # Book.weights of every book
         hold = None  # (B,) bool once a Step holds a scenario
         for k, (g, declared) in enumerate(zip(self.groups, self.step_features)):
-            sel, weights, nav = g.sel, targets[g.sel], b.nav[row, g.sel]
+            sel = g.sel
+            weights, nav = targets[sel], b.nav[row, sel]
             weights.flags.writeable = nav.flags.writeable = False  # views (or copies) of the book's: read-only
             fields = {
                 **self.group_fields[k], "t": row, "date": self.dates[row], "view": view, "tradeable": tradeable,

@@ -27,11 +27,15 @@ class Order:
 
     @classmethod
     def decision(cls, row: int, targets: np.ndarray, trade: np.ndarray, signal: np.ndarray) -> Order:
-        """Target weights decided at the close of ``row`` (nothing carried)."""
+        """Target weights decided at the close of ``row`` (nothing carried), built without the frozen
+        ``__init__``'s one ``__setattr__`` per field (the engine makes one per decision)."""
         n_scen = len(trade)
         decided = np.empty(n_scen, dtype=np.int64)
         decided.fill(row)
-        return cls(decided, targets, trade, signal, np.zeros(n_scen, dtype=bool), None)
+        order = object.__new__(cls)
+        order.__dict__.update(decided=decided, targets=targets, trade=trade, signal=signal,
+                              carried=np.zeros(n_scen, dtype=bool), target_shares=None)
+        return order
 
     @classmethod
     def rest(cls, row: int, holdings: np.ndarray, unfilled: np.ndarray, trade: np.ndarray) -> Order:
