@@ -109,7 +109,7 @@ class StepContext:
         the engine makes one per decision. ``fields`` becomes the context's own: pass a fresh dict."""
         ctx = object.__new__(cls)
         fields["features"], fields["memory"] = {}, {}
-        ctx.__dict__.update(fields)
+        object.__setattr__(ctx, "__dict__", fields)  # the dict itself, not a copy of it
         return ctx
 
     def feature(self, name: str) -> np.ndarray:
