@@ -17,8 +17,9 @@ def test_an_unknown_group_is_refused():
         prefetch.start(["qp", "simplex"])
 
 
-def test_the_off_switch_starts_nothing_and_waiting_for_nothing_returns(monkeypatch):
-    monkeypatch.setenv("SIMLAB_PREFETCH", "0")
+@pytest.mark.parametrize("off", ["0", "false", "No", " off "])
+def test_the_off_switch_starts_nothing_and_waiting_for_nothing_returns(monkeypatch, off):
+    monkeypatch.setenv("SIMLAB_PREFETCH", off)
     assert prefetch.start(["qp", "leaf_order"]) == []
     prefetch.wait("qp")
     prefetch.wait("leaf_order")
