@@ -10,7 +10,8 @@ compiling them again. On two cores the child's compiling overlaps this process's
 
 Nothing starts where the group's kernels are already compiled in this process or found in
 numba's cache, where this process may run on one CPU only, where numba's JIT is off
-(``NUMBA_DISABLE_JIT``), or where the environment sets ``SIMLAB_PREFETCH=0``. A child that fails costs only its own core time: the kernel then
+(``NUMBA_DISABLE_JIT``), or where the environment sets ``SIMLAB_PREFETCH`` to ``0``, ``false``,
+``no`` or ``off``. A child that fails costs only its own core time: the kernel then
 compiles here, as it would have. A child still running when this process exits is
 stopped (its kernels compile again next time). The results are the same either way: a
 kernel loaded from the cache is the one compiled here.
@@ -52,7 +53,7 @@ def start(groups: Iterable[str]) -> list[str]:
     unknown = sorted(set(groups) - set(GROUPS))
     if unknown:
         raise ValueError(f"unknown kernel group(s) {unknown}; known: {sorted(GROUPS)}")
-    if os.environ.get("SIMLAB_PREFETCH", "1") == "0" or _jit_disabled() or _cpus() < 2:
+    if _switched_off() or _jit_disabled() or _cpus() < 2:
         return []
     todo = [g for g in groups if g not in _pending and not _compiled(g)]
     if not todo:
@@ -102,6 +103,10 @@ def _compiled(group: str) -> bool:
         return bool(dispatcher._cache._cache_file._load_index())
     except Exception:  # noqa: BLE001 - another numba's cache layout: compile, as without a cache
         return False
+
+
+def _switched_off() -> bool:
+    return os.environ.get("SIMLAB_PREFETCH", "1").strip().lower() in ("0", "false", "no", "off")
 
 
 def _cpus() -> int:
