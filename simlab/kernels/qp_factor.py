@@ -48,7 +48,6 @@ import numpy as np
 from numba import njit
 
 from simlab.kernels.projections import clip_nb, prox_box_l1_nb
-from simlab.kernels.qp import cold_start_nb
 from simlab.kernels.qp_codes import (
     DIV_TOL,
     EQ_SCALE,
@@ -79,6 +78,8 @@ from simlab.kernels.qp_solve import (
     _dense_rows,
     _kappa,
     _per_asset,
+    checked_state,
+    cold_state,
     run_in_slices,
 )
 
@@ -502,23 +503,10 @@ def solve_factor_qp(X, d, q=None, *, lo=-np.inf, hi=np.inf, budget=1.0, G=None, 
 
 def _factor_state(state, settings, X, d, q, lo, hi, w0, bud, U):
     """Cold state (``w0`` projected, rho raised by a strong linear term) or a checked warm one."""
-    K, N = lo.shape
-    M = N + U.shape[1]
-    if state is None:
-        x, z, y = np.empty((K, N)), np.empty((K, M)), np.empty((K, M))
-        cold_start_nb(lo, hi, w0, bud, U, x, z, y)
-        curvature = np.array([_curvature_nb(X[p], d[p], lo[p], hi[p]) for p in range(K)])
-        pull = np.divide(np.abs(q).max(axis=1), curvature, out=np.zeros(K), where=curvature > 0)
-        return x, z, y, settings.rho * np.maximum(1.0, np.nan_to_num(pull, posinf=1.0))
-    expect = {"x": (K, N), "z": (K, M), "y": (K, M), "rho": (K,)}
-    got = {name: np.shape(getattr(state, name)) for name in expect}
-    if got != expect:
-        raise ValueError(f"state does not fit these problems: expected shapes {expect}, got {got}")
-    x, z, y, rho = (np.array(getattr(state, name), dtype=np.float64) for name in expect)
-    fresh = ~(rho > 0.0)
-    if fresh.any():
-        cold = _factor_state(None, settings, X[fresh], d[fresh], q[fresh], lo[fresh], hi[fresh], w0[fresh],
-                             bud[fresh], U if len(U) == 1 else U[fresh])
-        for arr, start in zip((x, z, y, rho), cold):
-            arr[fresh] = start
-    return x, z, y, rho
+    def cold(rows):
+        picked = range(lo.shape[0])[rows] if isinstance(rows, slice) else np.flatnonzero(rows)
+        curvature = np.array([_curvature_nb(X[p], d[p], lo[p], hi[p]) for p in picked])
+        return cold_state(settings, curvature, q[rows], lo[rows], hi[rows], w0[rows], bud[rows],
+                          U if len(U) == 1 else U[rows])
+
+    return checked_state(state, lo.shape[0], lo.shape[1], lo.shape[1] + U.shape[1], cold)

@@ -326,14 +326,31 @@ def _dense_rows(K, N, budget, G, g, F, a, b):
 
 
 def _initial_state(state, settings, P, q, lo, hi, w0, bud, U):
+    def cold(rows):
+        curvature = np.abs(np.diagonal(P[rows], axis1=1, axis2=2)).mean(axis=1)
+        return cold_state(settings, curvature, q[rows], lo[rows], hi[rows], w0[rows], bud[rows],
+                          U if len(U) == 1 else U[rows])
+
+    return checked_state(state, lo.shape[0], lo.shape[1], lo.shape[1] + U.shape[1], cold)
+
+
+def cold_state(settings, curvature, q, lo, hi, w0, bud, U):
+    """A cold ADMM start: ``w0`` projected onto the bounds, rho raised where the linear term
+    is strong against ``curvature`` (K,), the problems' typical curvature."""
     K, N = lo.shape
     M = N + U.shape[1]
+    x, z, y = np.empty((K, N)), np.empty((K, M)), np.empty((K, M))
+    cold_start_nb(lo, hi, w0, bud, U, x, z, y)
+    pull = np.divide(np.abs(q).max(axis=1), curvature, out=np.zeros(K), where=curvature > 0)
+    return x, z, y, settings.rho * np.maximum(1.0, np.nan_to_num(pull, posinf=1.0))
+
+
+def checked_state(state, K, N, M, cold):
+    """(x, z, y, rho) to start K problems from: ``cold(slice(None))`` without a ``state``, else
+    the state's arrays checked against the shapes, with ``cold(mask)`` for the problems it holds
+    no solve for (rho 0)."""
     if state is None:
-        x, z, y = np.empty((K, N)), np.empty((K, M)), np.empty((K, M))
-        cold_start_nb(lo, hi, w0, bud, U, x, z, y)
-        curvature = np.abs(np.diagonal(P, axis1=1, axis2=2)).mean(axis=1)
-        pull = np.divide(np.abs(q).max(axis=1), curvature, out=np.zeros(K), where=curvature > 0)
-        return x, z, y, settings.rho * np.maximum(1.0, np.nan_to_num(pull, posinf=1.0))
+        return cold(slice(None))
     expect = {"x": (K, N), "z": (K, M), "y": (K, M), "rho": (K,)}
     got = {name: np.shape(getattr(state, name)) for name in expect}
     if got != expect:
@@ -341,8 +358,6 @@ def _initial_state(state, settings, P, q, lo, hi, w0, bud, U):
     x, z, y, rho = (np.array(getattr(state, name), dtype=np.float64) for name in expect)
     fresh = ~(rho > 0.0)  # a problem the state holds no solve for (rho 0) starts cold
     if fresh.any():
-        cold = _initial_state(None, settings, P[fresh], q[fresh], lo[fresh], hi[fresh], w0[fresh],
-                              bud[fresh], U if len(U) == 1 else U[fresh])
-        for arr, start in zip((x, z, y, rho), cold):
+        for arr, start in zip((x, z, y, rho), cold(fresh)):
             arr[fresh] = start
     return x, z, y, rho
